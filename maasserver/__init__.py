@@ -1,0 +1,1 @@
+"""The web app shell: URLs, the admin site, templates."""

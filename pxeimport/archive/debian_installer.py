@@ -1,0 +1,111 @@
+"""The debian-installer archive layout: <dists>/<release>/main/installer-<arch>/current/images/.
+
+The index is `SHA256SUMS` in the images directory, listing paths such as
+`./netboot/ubuntu-installer/amd64/linux`. Ubuntu 20.04 moved the same tree to `legacy-images/`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pxeimport.checksums import parse_sha256sums
+from pxeimport.names import check_name
+
+NAME = "debian-installer"
+INDEX_NAME = "SHA256SUMS"
+# Tried in this order; the first whose index exists is used.
+IMAGES_DIRS = ("images", "legacy-images")
+
+KERNEL = "linux"
+INITRD = "initrd.gz"
+INSTALL_FILES = (KERNEL, INITRD)
+PRE_BOOT_LOADER = "pxelinux.0"
+# syslinux 5 and later load this from beside pxelinux.0; Debian keeps it in boot-screens/.
+LDLINUX = "ldlinux.c32"
+
+
+class LayoutError(ValueError):
+    """The archive's index lacks what this layout needs."""
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """A file to install: the name it gets in the TFTP root, where it comes from, its hash."""
+
+    name: str
+    url: str
+    sha256: str
+
+
+def images_urls(archive: str, release: str, arch: str) -> list[str]:
+    """Candidate images-directory URLs (with trailing slash) for `release` and `arch`."""
+    check_name("release", release)
+    check_name("architecture", arch)
+    base = f"{archive.rstrip('/')}/{release}/main/installer-{arch}/current"
+    return [f"{base}/{images_dir}/" for images_dir in IMAGES_DIRS]
+
+
+@dataclass(frozen=True)
+class NetbootIndex:
+    """A parsed images-directory index for one architecture."""
+
+    images_url: str
+    arch: str
+    installer_dir: str
+    entries: dict[str, str]
+
+    @property
+    def netboot_dir(self) -> str:
+        return f"netboot/{self.installer_dir}/{self.arch}"
+
+    def _remote(self, name: str, path: str) -> RemoteFile:
+        return RemoteFile(name=name, url=self.images_url + path, sha256=self.entries[path])
+
+    def install_files(self) -> list[RemoteFile]:
+        """The kernel and initrd; LayoutError if the index lacks either."""
+        files = []
+        for name in INSTALL_FILES:
+            path = f"{self.netboot_dir}/{name}"
+            if path not in self.entries:
+                raise LayoutError(f"{self.images_url}{INDEX_NAME} does not list {path}")
+            files.append(self._remote(name, path))
+        return files
+
+    def loader_files(self) -> list[RemoteFile]:
+        """pxelinux.0 and, when listed, ldlinux.c32; an empty list when there is no pxelinux.0."""
+        loader = f"{self.netboot_dir}/{PRE_BOOT_LOADER}"
+        if loader not in self.entries:
+            return []
+        files = [self._remote(PRE_BOOT_LOADER, loader)]
+        for path in (f"{self.netboot_dir}/{LDLINUX}", f"{self.netboot_dir}/boot-screens/{LDLINUX}"):
+            if path in self.entries:
+                files.append(self._remote(LDLINUX, path))
+                break
+        return files
+
+
+def parse_index(text: str, *, images_url: str, arch: str, installer_dir: str | None = None) -> NetbootIndex:
+    """Parse `SHA256SUMS` from `images_url` for `arch`.
+
+    With no `installer_dir`, it is found from the index: the one `netboot/<dir>/<arch>/linux`
+    listed. LayoutError when there is none, when several differ, or when `installer_dir`
+    is given and absent.
+    """
+    entries = parse_sha256sums(text, source=images_url + INDEX_NAME)
+    pattern = re.compile(rf"^netboot/([^/]+)/{re.escape(arch)}/{KERNEL}$")
+    found = sorted({m.group(1) for path in entries if (m := pattern.match(path))})
+    if installer_dir is None:
+        if len(found) != 1:
+            what = "no" if not found else f"several ({', '.join(found)})"
+            raise LayoutError(
+                f"{images_url}{INDEX_NAME} lists {what} netboot installer directories for {arch}"
+            )
+        installer_dir = found[0]
+    elif installer_dir not in found:
+        listed = ", ".join(found) or "none"
+        raise LayoutError(
+            f"{images_url}{INDEX_NAME} has no netboot/{installer_dir}/{arch}/ (listed: {listed})"
+        )
+    check_name("installer directory", installer_dir)
+    return NetbootIndex(images_url=images_url, arch=arch, installer_dir=installer_dir, entries=entries)

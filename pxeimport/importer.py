@@ -1,0 +1,276 @@
+"""One import: plan the items, fetch their indexes, download what changed, install, report.
+
+No Django here: the caller hands in sources, a TFTP root and a fetcher, and gets each item's
+result through a callback as soon as it is done (so records are written per atomic install).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+from pxeimport.archive import debian_installer
+from pxeimport.archive.debian_installer import LayoutError, NetbootIndex, RemoteFile
+from pxeimport.checksums import ChecksumIndexError
+from pxeimport.fetch import Fetcher, FetchError, NotFound
+from pxeimport.names import InvalidName, check_name
+from pxeimport.tftproot import Installed, Slot, TftpRoot, UnsafePath, version_id
+
+log = logging.getLogger(__name__)
+
+LOADER = "loader"
+INSTALL = "install"
+
+
+@dataclass(frozen=True)
+class Source:
+    """An archive to import from. `key` is the caller's handle (a database id), carried through."""
+
+    name: str
+    url: str
+    installer_dir: str | None = None
+    key: int | None = None
+
+
+@dataclass(frozen=True)
+class Item:
+    """One atomic install: an arch's pre-boot loader, or one release's kernel and initrd."""
+
+    source: Source
+    arch: str
+    release: str
+    kind: str
+
+    def __str__(self) -> str:
+        if self.kind == LOADER:
+            return f"{self.arch} pre-boot loader (from {self.release})"
+        return f"{self.arch}/{self.release} install"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What to import from one source."""
+
+    source: Source
+    arches: tuple[str, ...]
+    releases: tuple[str, ...]
+    current_release: str
+
+
+class Outcome(str, Enum):
+    INSTALLED = "installed"
+    UNCHANGED = "unchanged"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    PLANNED = "planned"
+
+
+@dataclass(frozen=True)
+class FileResult:
+    name: str
+    sha256: str
+    url: str
+    size: int | None
+    downloaded: bool
+
+
+@dataclass
+class ItemResult:
+    item: Item
+    outcome: Outcome
+    message: str = ""
+    version: str | None = None
+    previous_version: str | None = None
+    files: list[FileResult] = field(default_factory=list)
+    bytes_downloaded: int = 0
+    path: Path | None = None
+
+    @property
+    def to_download(self) -> list[FileResult]:
+        return [f for f in self.files if f.downloaded]
+
+
+def plan(selections: Iterable[Selection]) -> list[Item]:
+    """Items in a stable order: per source and arch, the loader first, then each release.
+
+    Names are validated here, so a bad one fails before any network or disk work.
+    """
+    items: list[Item] = []
+    seen: set[tuple[str, str, str]] = set()
+    for sel in selections:
+        for arch in sel.arches:
+            check_name("architecture", arch)
+            wanted = [Item(sel.source, arch, check_name("release", sel.current_release), LOADER)]
+            wanted += [Item(sel.source, arch, check_name("release", r), INSTALL) for r in sel.releases]
+            for item in wanted:
+                # Two sources may not both fill the same place in the TFTP root: the first wins.
+                key = (item.arch, item.kind, item.release if item.kind == INSTALL else "")
+                if key not in seen:
+                    seen.add(key)
+                    items.append(item)
+    return items
+
+
+class Importer:
+    def __init__(
+        self,
+        root: TftpRoot,
+        fetcher: Fetcher,
+        *,
+        grace_seconds: float,
+        on_result: Callable[[ItemResult], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.root = root
+        self.fetcher = fetcher
+        self.grace_seconds = grace_seconds
+        self.on_result = on_result
+        self.clock = clock
+        self._indexes: dict[tuple[str, str, str], NetbootIndex | Exception] = {}
+
+    def run(self, items: list[Item], *, dry_run: bool = False) -> list[ItemResult]:
+        """Import every item, going past failures. The caller holds the root's lock (unless dry)."""
+        if not dry_run:
+            leftovers = self.root.clean_staging()
+            if leftovers:
+                log.info("removed %d leftover staging entries from an earlier run", leftovers)
+        results = []
+        for item in items:
+            result = self._run_item(item, dry_run=dry_run)
+            results.append(result)
+            if self.on_result is not None:
+                self.on_result(result)
+        if not dry_run:
+            self._collect_garbage(results)
+        return results
+
+    def _run_item(self, item: Item, *, dry_run: bool) -> ItemResult:
+        try:
+            return self._import(item, dry_run=dry_run)
+        except (FetchError, LayoutError, ChecksumIndexError, InvalidName, UnsafePath, OSError) as exc:
+            # The caller reports failures to the operator; this is for a debug log.
+            log.info("%s from %s failed: %s", item, item.source.url, exc)
+            return ItemResult(item, Outcome.FAILED, message=f"{exc}; kept what was installed")
+
+    def _import(self, item: Item, *, dry_run: bool) -> ItemResult:
+        index = self._index(item)
+        if item.kind == LOADER:
+            remote = index.loader_files()
+            if not remote:
+                return ItemResult(item, Outcome.SKIPPED, message=f"no pre-boot loader in {index.images_url}")
+        else:
+            remote = index.install_files()
+        slot = self._slot(item)
+
+        hashes = {f.name: f.sha256 for f in remote}
+        version = version_id(hashes)
+        installed = self.root.installed(slot, list(hashes))
+        previous = installed.version if installed else None
+        if installed and previous == version and set(installed.files) == set(hashes):
+            files = [_file_result(f, installed, downloaded=False) for f in remote]
+            return ItemResult(item, Outcome.UNCHANGED, version=version, previous_version=previous, files=files)
+
+        reuse = {
+            f.name: installed.files[f.name].path
+            for f in remote
+            if installed and f.name in installed.files and installed.files[f.name].sha256 == f.sha256
+        }
+        if dry_run:
+            files = [
+                FileResult(f.name, f.sha256, f.url, None, downloaded=f.name not in reuse) for f in remote
+            ]
+            return ItemResult(item, Outcome.PLANNED, version=version, previous_version=previous, files=files)
+        return self._install(item, slot, version, previous, remote, reuse)
+
+    def _install(
+        self,
+        item: Item,
+        slot: Slot,
+        version: str,
+        previous: str | None,
+        remote: list[RemoteFile],
+        reuse: dict[str, Path],
+    ) -> ItemResult:
+        staging = self.root.new_staging_dir()
+        try:
+            sources: dict[str, Path] = {}
+            files: list[FileResult] = []
+            pulled = 0
+            for f in remote:
+                if f.name in reuse:
+                    sources[f.name] = reuse[f.name]
+                    files.append(FileResult(f.name, f.sha256, f.url, reuse[f.name].stat().st_size, False))
+                    continue
+                got = self.fetcher.download(f.url, staging / f.name, f.sha256)
+                sources[f.name] = got.path
+                pulled += got.size
+                files.append(FileResult(f.name, f.sha256, f.url, got.size, True))
+            path = self.root.install(slot, version, sources, {f.name: f.sha256 for f in remote})
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        log.info("%s: installed version %s (was %s)", item, version, previous or "none")
+        return ItemResult(
+            item,
+            Outcome.INSTALLED,
+            version=version,
+            previous_version=previous,
+            files=files,
+            bytes_downloaded=pulled,
+            path=path,
+        )
+
+    def _slot(self, item: Item) -> Slot:
+        if item.kind == LOADER:
+            return self.root.loader_slot(item.arch)
+        return self.root.install_slot(item.arch, item.release)
+
+    def _index(self, item: Item) -> NetbootIndex:
+        """The item's parsed index, fetched once per (source, release, arch) and run."""
+        key = (item.source.url, item.release, item.arch)
+        if key not in self._indexes:
+            try:
+                self._indexes[key] = self._fetch_index(item)
+            except (FetchError, LayoutError, ChecksumIndexError) as exc:
+                self._indexes[key] = exc
+        cached = self._indexes[key]
+        if isinstance(cached, Exception):
+            raise cached
+        return cached
+
+    def _fetch_index(self, item: Item) -> NetbootIndex:
+        urls = debian_installer.images_urls(item.source.url, item.release, item.arch)
+        first_miss: NotFound | None = None
+        for images_url in urls:
+            try:
+                text = self.fetcher.get_text(images_url + debian_installer.INDEX_NAME)
+            except NotFound as exc:
+                first_miss = first_miss or exc
+                continue
+            return debian_installer.parse_index(
+                text, images_url=images_url, arch=item.arch, installer_dir=item.source.installer_dir
+            )
+        assert first_miss is not None
+        also = ", ".join(u + debian_installer.INDEX_NAME for u in urls[1:])
+        raise FetchError(first_miss.url, f"{first_miss.reason}; also tried {also}", status=first_miss.status)
+
+    def _collect_garbage(self, results: list[ItemResult]) -> None:
+        now = self.clock()
+        for result in results:
+            if result.outcome not in (Outcome.INSTALLED, Outcome.UNCHANGED):
+                continue
+            slot = self._slot(result.item)
+            try:
+                for path in self.root.collect_garbage(slot, self.grace_seconds, now):
+                    log.info("removed superseded %s", path)
+            except OSError as exc:
+                log.warning("could not clean %s: %s", slot.parent, exc)
+
+
+def _file_result(remote: RemoteFile, installed: Installed, *, downloaded: bool) -> FileResult:
+    path = installed.files[remote.name].path
+    return FileResult(remote.name, remote.sha256, remote.url, path.stat().st_size, downloaded)

@@ -1,0 +1,184 @@
+"""Import netboot files into the TFTP root: the cron job. Parses options, calls the importer, reports."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from pxeimport import records
+from pxeimport.fetch import Fetcher, FetchSettings
+from pxeimport.importer import Importer, ItemResult, Outcome, plan
+from pxeimport.names import InvalidName
+from pxeimport.releases import ReleaseDataError
+from pxeimport.selection import NothingSelected, Overrides, resolve
+from pxeimport.tftproot import LockHeld, TftpRoot, UnsafePath
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_LOCKED = 75  # EX_TEMPFAIL: cron may simply try again later
+
+
+class Command(BaseCommand):
+    help = (
+        "Download the pre-boot loader, kernel and initrd of each selected architecture and release, "
+        "verify them against the archive's SHA256SUMS, and install them atomically into the TFTP root. "
+        "Exit status: 0 all imported or up to date, 1 some item failed, 2 bad usage or configuration, "
+        "75 another import holds the lock."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--archive",
+            metavar="URL",
+            help="Import from this archive's dists/ URL instead of the saved boot sources.",
+        )
+        parser.add_argument(
+            "--tftproot",
+            metavar="DIR",
+            type=Path,
+            help=f"The TFTP root (default: PXEIMPORT_TFTPROOT, now {settings.PXEIMPORT_TFTPROOT}).",
+        )
+        parser.add_argument(
+            "--arch",
+            dest="arches",
+            action="append",
+            default=[],
+            metavar="ARCH",
+            help="Import this architecture (repeatable); overrides the saved selection.",
+        )
+        parser.add_argument(
+            "--release",
+            dest="releases",
+            action="append",
+            default=[],
+            metavar="RELEASE",
+            help="Import this release (repeatable); overrides the saved selection.",
+        )
+        parser.add_argument(
+            "--current-release",
+            metavar="RELEASE",
+            help="Take the pre-boot loader from this release (default: the distribution's stable release).",
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Print what would change; change nothing, record nothing."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        self.verbosity = int(options["verbosity"])
+        archive = options["archive"]
+        if archive and urlsplit(archive).scheme not in ("http", "https"):
+            raise CommandError(f"--archive {archive!r}: only http:// and https:// URLs are supported", returncode=2)
+        try:
+            selections = resolve(
+                Overrides(
+                    archive=archive,
+                    arches=options["arches"],
+                    releases=options["releases"],
+                    current_release=options["current_release"],
+                )
+            )
+            items = plan(selections)
+        except (ReleaseDataError, InvalidName, NothingSelected) as exc:
+            raise CommandError(str(exc), returncode=EXIT_USAGE) from exc
+
+        root = TftpRoot((options["tftproot"] or settings.PXEIMPORT_TFTPROOT).absolute())
+        fetcher = Fetcher(
+            FetchSettings(
+                read_timeout=settings.PXEIMPORT_HTTP_TIMEOUT,
+                retries=settings.PXEIMPORT_HTTP_RETRIES,
+                max_file_bytes=settings.PXEIMPORT_MAX_FILE_BYTES,
+            )
+        )
+        started = time.monotonic()
+        try:
+            if options["dry_run"]:
+                results = self._dry_run(root, fetcher, items)
+            else:
+                results = self._import(root, fetcher, items)
+        finally:
+            fetcher.close()
+        self._summarise(results, fetcher.bytes_downloaded, time.monotonic() - started, dry=options["dry_run"])
+
+    def _import(self, root: TftpRoot, fetcher: Fetcher, items: list[Any]) -> list[ItemResult]:
+        tftproot = str(root.path)
+        try:
+            with root.lock():
+                abandoned = records.abandon_stale_runs(tftproot)
+                if abandoned and self.verbosity >= 1:
+                    self.stdout.write(self.style.NOTICE(f"Marked {abandoned} interrupted earlier run(s) abandoned."))
+                run = records.start_run(tftproot)
+
+                def on_result(result: ItemResult) -> None:
+                    records.record_result(run, result)
+                    self._report(result)
+
+                importer = Importer(root, fetcher, grace_seconds=settings.PXEIMPORT_GRACE_SECONDS, on_result=on_result)
+                try:
+                    results = importer.run(items)
+                except BaseException as exc:
+                    records.fail_run(run, f"{type(exc).__name__}: {exc}")
+                    raise
+                records.finish_run(run, results, fetcher.bytes_downloaded)
+                return results
+        except LockHeld as exc:
+            records.record_locked(tftproot, exc.holder)
+            raise CommandError(f"{exc}; nothing done, try again later", returncode=EXIT_LOCKED) from exc
+        except (UnsafePath, PermissionError) as exc:
+            raise CommandError(f"cannot use TFTP root {tftproot}: {exc}", returncode=EXIT_USAGE) from exc
+
+    def _dry_run(self, root: TftpRoot, fetcher: Fetcher, items: list[Any]) -> list[ItemResult]:
+        results = Importer(root, fetcher, grace_seconds=settings.PXEIMPORT_GRACE_SECONDS).run(items, dry_run=True)
+        if self.verbosity >= 1:
+            rows = [("ITEM", "INSTALLED", "UPSTREAM", "ACTION")]
+            for r in results:
+                if r.outcome == Outcome.PLANNED:
+                    fetch = ", ".join(f.name for f in r.to_download) or "nothing (reuse installed files)"
+                    action = f"install; fetch {fetch}"
+                else:
+                    action = r.outcome.value + (f": {r.message}" if r.message else "")
+                rows.append((str(r.item), r.previous_version or "-", r.version or "-", action))
+            widths = [max(len(row[i]) for row in rows) for i in range(3)]
+            for row in rows:
+                self.stdout.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[3])
+        for r in results:
+            if r.outcome == Outcome.FAILED:
+                self.stderr.write(self.style.ERROR(f"{r.item}: {r.message}"))
+        return results
+
+    def _report(self, result: ItemResult) -> None:
+        """One line per item as it finishes: changes at -v1, everything at -v2, files at -v3."""
+        if result.outcome == Outcome.FAILED:
+            self.stderr.write(self.style.ERROR(f"{result.item} failed: {result.message}"))
+            return
+        if result.outcome == Outcome.INSTALLED and self.verbosity >= 1:
+            was = f" (was {result.previous_version})" if result.previous_version else ""
+            self.stdout.write(self.style.SUCCESS(f"{result.item}: installed {result.version}{was}"))
+        elif result.outcome == Outcome.SKIPPED and self.verbosity >= 1:
+            self.stdout.write(self.style.NOTICE(f"{result.item}: skipped, {result.message}"))
+        elif result.outcome == Outcome.UNCHANGED and self.verbosity >= 2:
+            self.stdout.write(f"{result.item}: unchanged ({result.version})")
+        if self.verbosity >= 3:
+            for f in result.files:
+                how = "downloaded" if f.downloaded else "kept"
+                self.stdout.write(f"    {f.name} {f.sha256} {f.size} bytes, {how}, from {f.url}")
+
+    def _summarise(self, results: list[ItemResult], pulled: int, seconds: float, *, dry: bool) -> None:
+        count = {o: sum(1 for r in results if r.outcome == o) for o in Outcome}
+        failed = count[Outcome.FAILED]
+        if self.verbosity >= 1:
+            done = f"{count[Outcome.PLANNED]} to install" if dry else f"{count[Outcome.INSTALLED]} installed"
+            self.stdout.write(
+                f"{'Dry run: ' if dry else ''}{done}, {count[Outcome.UNCHANGED]} unchanged, "
+                f"{count[Outcome.SKIPPED]} skipped, {failed} failed; "
+                f"{pulled / 1e6:.1f} MB downloaded in {seconds:.1f} s."
+            )
+        if failed:
+            raise CommandError(
+                f"{failed} of {len(results)} items failed; what was installed before is still served",
+                returncode=EXIT_FAILED,
+            )

@@ -1,0 +1,193 @@
+"""Boot sources and their selections; the history of import runs, installs and installed files."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+
+from pxeimport.names import NAME_PATTERN
+
+name_validator = RegexValidator(
+    NAME_PATTERN,
+    "Use 1-64 characters from a-z 0-9 . + _ -, starting with a letter or digit.",
+)
+
+
+def validate_archive_url(value: str) -> None:
+    if not value.startswith(("http://", "https://")):
+        raise ValidationError("The archive URL must start with http:// or https://.")
+
+
+class Layout(models.TextChoices):
+    DEBIAN_INSTALLER = "debian-installer", "debian-installer netboot (dists/<release>/main/installer-<arch>/)"
+
+
+class Distribution(models.TextChoices):
+    UBUNTU = "ubuntu", "Ubuntu"
+    DEBIAN = "debian", "Debian"
+    OTHER = "other", "Other (name releases explicitly)"
+
+
+class BootSource(models.Model):
+    """An archive mirror and its layout, with the arches and releases to import from it."""
+
+    name = models.CharField(max_length=64, unique=True, validators=[name_validator])
+    url = models.CharField(
+        "archive URL",
+        max_length=500,
+        validators=[validate_archive_url],
+        help_text="The archive's dists/ URL, e.g. http://archive.ubuntu.com/ubuntu/dists/",
+    )
+    layout = models.CharField(max_length=32, choices=Layout.choices, default=Layout.DEBIAN_INSTALLER)
+    distribution = models.CharField(
+        max_length=16,
+        choices=Distribution.choices,
+        default=Distribution.UBUNTU,
+        help_text="Whose release list (distro-info) supplies the default releases.",
+    )
+    installer_dir = models.CharField(
+        "installer directory",
+        max_length=64,
+        blank=True,
+        validators=[name_validator],
+        help_text="e.g. ubuntu-installer or debian-installer; blank: found from the archive's SHA256SUMS.",
+    )
+    current_release = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[name_validator],
+        help_text="The release whose pre-boot loader is installed; blank: the distribution's stable release.",
+    )
+    enabled = models.BooleanField(default=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SelectedArch(models.Model):
+    source = models.ForeignKey(BootSource, on_delete=models.CASCADE, related_name="arches")
+    name = models.CharField("architecture", max_length=64, validators=[name_validator])
+
+    class Meta:
+        ordering = ["source", "name"]
+        verbose_name = "selected architecture"
+        constraints = [
+            # Each arch once per source; the importer reads the selection by source.
+            models.UniqueConstraint(fields=["source", "name"], name="selectedarch_unique_per_source"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.name}"
+
+
+class SelectedRelease(models.Model):
+    source = models.ForeignKey(BootSource, on_delete=models.CASCADE, related_name="releases")
+    name = models.CharField("release", max_length=64, validators=[name_validator])
+
+    class Meta:
+        ordering = ["source", "name"]
+        verbose_name = "selected release"
+        constraints = [
+            models.UniqueConstraint(fields=["source", "name"], name="selectedrelease_unique_per_source"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.name}"
+
+
+class RunStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Some items failed"
+    ERROR = "error", "Error before any item"
+    LOCKED = "locked", "Skipped: another import held the lock"
+    ABANDONED = "abandoned", "Abandoned (the process died)"
+
+
+class Trigger(models.TextChoices):
+    COMMAND = "command", "Command line / cron"
+    ADMIN = "admin", "Admin"
+
+
+class ImportRun(models.Model):
+    """One invocation of the importer."""
+
+    started = models.DateTimeField()
+    finished = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.RUNNING)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.COMMAND)
+    tftproot = models.CharField("TFTP root", max_length=500)
+    pid = models.IntegerField(null=True, blank=True)
+    bytes_downloaded = models.BigIntegerField(default=0)
+    items_installed = models.IntegerField(default=0)
+    items_unchanged = models.IntegerField(default=0)
+    items_skipped = models.IntegerField(default=0)
+    items_failed = models.IntegerField(default=0)
+    error_summary = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started"]
+        indexes = [
+            # "The last run" on the admin index and the list's default order.
+            models.Index(fields=["-started"], name="importrun_started_idx"),
+            # Marking runs a crash left "running" as abandoned, per TFTP root.
+            models.Index(fields=["tftproot", "status"], name="importrun_root_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} at {self.started:%Y-%m-%d %H:%M:%S}: {self.get_status_display()}"
+
+
+class ItemKind(models.TextChoices):
+    LOADER = "loader", "Pre-boot loader"
+    INSTALL = "install", "Installer kernel and initrd"
+
+
+class Install(models.Model):
+    """One atomic install: a version of an arch's loader or of a release's install files went live."""
+
+    run = models.ForeignKey(ImportRun, on_delete=models.CASCADE, related_name="installs")
+    source = models.ForeignKey(BootSource, null=True, blank=True, on_delete=models.SET_NULL)
+    source_url = models.CharField("archive URL", max_length=500)
+    arch = models.CharField(max_length=64)
+    release = models.CharField(max_length=64, help_text="For a loader: the release it came from.")
+    kind = models.CharField(max_length=16, choices=ItemKind.choices)
+    version = models.CharField(max_length=64)
+    previous_version = models.CharField(max_length=64, blank=True)
+    path = models.CharField(max_length=500)
+    installed = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-installed"]
+        indexes = [
+            # History filtered by arch and release, newest first.
+            models.Index(fields=["arch", "release", "-installed"], name="install_arch_release_idx"),
+        ]
+
+    def __str__(self) -> str:
+        what = "loader" if self.kind == ItemKind.LOADER else f"{self.release} install"
+        return f"{self.arch} {what} {self.version}"
+
+
+class InstalledFile(models.Model):
+    install = models.ForeignKey(Install, on_delete=models.CASCADE, related_name="files")
+    name = models.CharField(max_length=255)
+    sha256 = models.CharField("SHA-256", max_length=64)
+    size = models.BigIntegerField()
+    url = models.CharField("source URL", max_length=1000)
+    downloaded = models.BooleanField(help_text="False when an identical installed file was reused.")
+
+    class Meta:
+        ordering = ["install", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["install", "name"], name="installedfile_unique_per_install"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.sha256[:12]}"

@@ -1,0 +1,426 @@
+"""The TFTP root: stable paths, immutable version dirs, the atomic swap, clean-up and the lock.
+
+Layout under `<root>/maas/<arch>/base/` (the first two paths are the 2012 script's):
+
+    pxelinux.0, ldlinux.c32          -> _loader-<version>/<name>   (one relative link per file)
+    <release>/install                -> install-<version>          (one relative link)
+    <release>/install-<version>/     immutable: linux, initrd.gz, SHA256SUMS
+    _loader-<version>/               immutable: pxelinux.0, ldlinux.c32, SHA256SUMS
+
+`<version>` is derived from the files' names and hashes, so the same content always lands
+in the same directory. A version dir appears by one rename of a complete directory built in
+`maas/.staging/`; a pointer changes by one rename of a new link over the old. Links are relative
+so they resolve inside tftpd's chroot. Superseded version dirs stay for a grace period, measured
+from the last pointer swap, so a node mid-boot finishes with the files it started with.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import fcntl
+import hashlib
+import os
+import re
+import secrets
+import shutil
+import socket
+import stat
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from pxeimport.names import check_name
+
+MAAS_DIR = "maas"
+STAGING_DIR = ".staging"
+LOCK_FILE = ".lock"
+MANIFEST = "SHA256SUMS"
+VERSION_LENGTH = 16
+FILE_MODE = 0o644
+DIR_MODE = 0o755
+
+
+class UnsafePath(Exception):
+    """A path in the TFTP root is not what the importer created (e.g. a symlink where a dir goes)."""
+
+
+class LockHeld(Exception):
+    """Another import holds the TFTP root's lock."""
+
+    def __init__(self, lock_path: Path, holder: str) -> None:
+        super().__init__(f"another import holds {lock_path} ({holder or 'holder unknown'})")
+        self.lock_path = lock_path
+        self.holder = holder
+
+
+def version_id(files: Mapping[str, str]) -> str:
+    """A short id for a set of files, from their names and SHA-256 hashes (order-independent)."""
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(f"{files[name]}  {name}\n".encode())
+    return digest.hexdigest()[:VERSION_LENGTH]
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Where one item lives: version dirs `<parent>/<prefix>-<version>/` and pointers to one.
+
+    With `whole_dir`, one pointer `<prefix>` names the version dir; otherwise each file has its
+    own pointer `<name>` -> `<prefix>-<version>/<name>` beside the version dirs.
+    """
+
+    parent: Path
+    prefix: str
+    whole_dir: bool
+
+    def version_dir(self, version: str) -> Path:
+        return self.parent / f"{self.prefix}-{version}"
+
+    def parse_version(self, name: str) -> str | None:
+        match = re.fullmatch(rf"{re.escape(self.prefix)}-([0-9a-f]{{{VERSION_LENGTH}}})", name)
+        return match.group(1) if match else None
+
+
+@dataclass(frozen=True)
+class InstalledFile:
+    path: Path
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Installed:
+    """What a slot serves now. `version` is None for a layout left by the old script."""
+
+    version: str | None
+    files: dict[str, InstalledFile]
+
+
+class TftpRoot:
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.maas = self.path / MAAS_DIR
+        self.staging = self.maas / STAGING_DIR
+        self.lock_path = self.maas / LOCK_FILE
+
+    # Paths ---------------------------------------------------------------------------------
+
+    def base_dir(self, arch: str) -> Path:
+        return self.maas / check_name("architecture", arch) / "base"
+
+    def install_slot(self, arch: str, release: str) -> Slot:
+        return Slot(self.base_dir(arch) / check_name("release", release), "install", whole_dir=True)
+
+    def loader_slot(self, arch: str) -> Slot:
+        # "_" cannot start a release name, so "_loader-*" never collides with a release dir.
+        return Slot(self.base_dir(arch), "_loader", whole_dir=False)
+
+    def ensure_dir(self, path: Path) -> Path:
+        """Create `path` and its parents below the root (0755), refusing symlinks on the way."""
+        relative = path.relative_to(self.path)
+        current = self.path
+        current.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        for part in relative.parts:
+            current = current / part
+            try:
+                st = os.lstat(current)
+            except FileNotFoundError:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(current, DIR_MODE)
+                os.chmod(current, DIR_MODE)
+                st = os.lstat(current)
+            if stat.S_ISLNK(st.st_mode):
+                raise UnsafePath(f"{current} is a symlink; refusing to write through it")
+            if not stat.S_ISDIR(st.st_mode):
+                raise UnsafePath(f"{current} is not a directory")
+        return path
+
+    # Reading what is installed --------------------------------------------------------------
+
+    def installed(self, slot: Slot, names: list[str]) -> Installed | None:
+        """What `slot` serves for `names`, or None when nothing usable is there.
+
+        A pointer that is a plain directory or file (the old script's layout) is hashed, so it can
+        be migrated without downloading what it already has.
+        """
+        if slot.whole_dir:
+            return self._installed_dir(slot, names)
+        return self._installed_files(slot, names)
+
+    def _installed_dir(self, slot: Slot, names: list[str]) -> Installed | None:
+        pointer = slot.parent / slot.prefix
+        st = _lstat(pointer)
+        if st is None:
+            return None
+        if stat.S_ISDIR(st.st_mode):
+            return Installed(None, _hash_present(pointer, names))
+        if not stat.S_ISLNK(st.st_mode):
+            return None
+        version = slot.parse_version(os.readlink(pointer))
+        if version is None:
+            return None
+        files = self._manifest(slot.version_dir(version))
+        return Installed(version, files) if files is not None else None
+
+    def _installed_files(self, slot: Slot, names: list[str]) -> Installed | None:
+        versions: set[str | None] = set()
+        files: dict[str, InstalledFile] = {}
+        for name in names:
+            pointer = slot.parent / name
+            st = _lstat(pointer)
+            if st is None:
+                versions.add(None)
+            elif stat.S_ISREG(st.st_mode):
+                versions.add(None)
+                files[name] = InstalledFile(pointer, sha256_file(pointer))
+            elif stat.S_ISLNK(st.st_mode):
+                target = os.readlink(pointer)
+                head, _, tail = target.partition("/")
+                version = slot.parse_version(head)
+                manifest = self._manifest(slot.version_dir(version)) if version and tail == name else None
+                versions.add(version if manifest is not None else None)
+                if manifest is not None and name in manifest:
+                    files[name] = manifest[name]
+        if not files:
+            return None
+        single = versions.pop() if len(versions) == 1 else None
+        return Installed(single, files)
+
+    def _manifest(self, version_dir: Path) -> dict[str, InstalledFile] | None:
+        """The files a version dir lists, if they are all present; None otherwise."""
+        try:
+            text = (version_dir / MANIFEST).read_text()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        files = {}
+        for line in text.splitlines():
+            digest, _, name = line.partition("  ")
+            path = version_dir / name
+            if not name or "/" in name or not path.is_file():
+                return None
+            files[name] = InstalledFile(path, digest)
+        return files
+
+    # Installing ---------------------------------------------------------------------------
+
+    def install(self, slot: Slot, version: str, sources: Mapping[str, Path], hashes: Mapping[str, str]) -> Path:
+        """Make `version` of `slot` live: build its version dir if needed, then swap the pointers.
+
+        `sources` maps each file name to a verified file on this filesystem (a staged download or
+        an installed copy); it is hard-linked, never copied or modified. Pointers are swapped in
+        the order of `sources`.
+        """
+        self.ensure_dir(slot.parent)
+        version_dir = slot.version_dir(version)
+        existing = self._manifest(version_dir)
+        if existing is None or {n: f.sha256 for n, f in existing.items()} != dict(hashes):
+            if _lstat(version_dir) is not None:
+                _remove(version_dir)
+            self._build_version_dir(version_dir, sources, hashes)
+        if slot.whole_dir:
+            self._swap(slot.parent / slot.prefix, version_dir.name)
+        else:
+            for name in sources:
+                self._swap(slot.parent / name, f"{version_dir.name}/{name}")
+            self._remove_stale_pointers(slot, keep=set(sources))
+        _fsync_dir(slot.parent)
+        return version_dir
+
+    def _build_version_dir(self, version_dir: Path, sources: Mapping[str, Path], hashes: Mapping[str, str]) -> None:
+        building = Path(tempfile.mkdtemp(prefix="build-", dir=self.staging_dir()))
+        try:
+            for name, source in sources.items():
+                os.link(source, building / name)
+                os.chmod(building / name, FILE_MODE)
+            manifest = "".join(f"{hashes[name]}  {name}\n" for name in sorted(sources))
+            _write_file(building / MANIFEST, manifest.encode())
+            os.chmod(building, DIR_MODE)
+            _fsync_dir(building)
+            os.rename(building, version_dir)
+        except BaseException:
+            shutil.rmtree(building, ignore_errors=True)
+            raise
+
+    def _swap(self, pointer: Path, target: str) -> None:
+        """Point `pointer` at relative `target` with one rename; readers see old or new, never none."""
+        new_link = pointer.with_name(f".{pointer.name}.new-{secrets.token_hex(4)}")
+        os.symlink(target, new_link)
+        st = _lstat(pointer)
+        if st is not None and stat.S_ISDIR(st.st_mode):
+            # The old script's plain directory: rename(2) cannot put a link over it, so exchange
+            # the two atomically and delete the directory from its new name.
+            _exchange_or_replace(new_link, pointer)
+            shutil.rmtree(new_link)
+        else:
+            os.rename(new_link, pointer)
+
+    def _remove_stale_pointers(self, slot: Slot, keep: set[str]) -> None:
+        for entry in os.scandir(slot.parent):
+            if entry.name in keep or not entry.is_symlink():
+                continue
+            head = os.readlink(entry.path).partition("/")[0]
+            if slot.parse_version(head) is not None:
+                os.unlink(entry.path)
+
+    # Clean-up -----------------------------------------------------------------------------
+
+    def collect_garbage(self, slot: Slot, grace_seconds: float, now: float | None = None) -> list[Path]:
+        """Delete version dirs no pointer names once the grace period has passed; return them.
+
+        The clock starts at the newest pointer swap (a link's own mtime is when it was made) and
+        at the version dir's own mtime, whichever is later. Crash debris (half-made links, an old
+        directory left by an interrupted exchange) goes at once.
+        """
+        now = time.time() if now is None else now
+        try:
+            entries = list(os.scandir(slot.parent))
+        except FileNotFoundError:
+            return []
+        live: set[str] = set()
+        last_swap = 0.0
+        for entry in entries:
+            if not entry.is_symlink():
+                continue
+            head = os.readlink(entry.path).partition("/")[0]
+            version = slot.parse_version(head)
+            if version is not None:
+                live.add(version)
+                last_swap = max(last_swap, entry.stat(follow_symlinks=False).st_mtime)
+        removed = []
+        for entry in entries:
+            if entry.name.startswith(f".{slot.prefix}.new-") or (
+                not slot.whole_dir and ".new-" in entry.name and entry.name.startswith(".")
+            ):
+                _remove(Path(entry.path))
+                removed.append(Path(entry.path))
+                continue
+            version = slot.parse_version(entry.name)
+            if version is None or version in live or not entry.is_dir(follow_symlinks=False):
+                continue
+            age = now - max(last_swap, entry.stat(follow_symlinks=False).st_mtime)
+            if age >= grace_seconds:
+                shutil.rmtree(entry.path)
+                removed.append(Path(entry.path))
+        return removed
+
+    def staging_dir(self) -> Path:
+        """The staging dir (0700: tftpd, running as another user, never serves a partial file)."""
+        self.ensure_dir(self.staging)
+        os.chmod(self.staging, 0o700)
+        return self.staging
+
+    def new_staging_dir(self) -> Path:
+        return Path(tempfile.mkdtemp(prefix="fetch-", dir=self.staging_dir()))
+
+    def clean_staging(self) -> int:
+        """Remove everything a crashed run left in staging; return how many entries went."""
+        if _lstat(self.staging) is None:
+            return 0
+        count = 0
+        for entry in os.scandir(self.staging):
+            _remove(Path(entry.path))
+            count += 1
+        return count
+
+    # The lock -----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the root's lock (flock: the kernel releases it when the process dies)."""
+        self.ensure_dir(self.maas)
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, FILE_MODE)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 4096, 0).decode(errors="replace").strip()
+                raise LockHeld(self.lock_path, holder) from None
+            started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {started}\n".encode(), 0)
+            try:
+                yield
+            finally:
+                os.ftruncate(fd, 0)
+        finally:
+            os.close(fd)
+
+
+def _lstat(path: Path) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except FileNotFoundError:
+        return None
+
+
+def _hash_present(directory: Path, names: list[str]) -> dict[str, InstalledFile]:
+    files = {}
+    for name in names:
+        path = directory / name
+        st = _lstat(path)
+        if st is not None and stat.S_ISREG(st.st_mode):
+            files[name] = InstalledFile(path, sha256_file(path))
+    return files
+
+
+def _remove(path: Path) -> None:
+    st = _lstat(path)
+    if st is None:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE)
+    with os.fdopen(fd, "wb") as f:
+        os.fchmod(f.fileno(), FILE_MODE)
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange_or_replace(new: Path, old: Path) -> None:
+    """Swap `new` and `old` atomically (renameat2 RENAME_EXCHANGE); fall back to two renames.
+
+    After it, `old`'s name holds what `new` held, and `new`'s name holds the old entry.
+    The fallback, for filesystems without exchange, leaves a window of two syscalls.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is not None:
+        result = renameat2(_AT_FDCWD, os.fsencode(new), _AT_FDCWD, os.fsencode(old), _RENAME_EXCHANGE)
+        if result == 0:
+            return
+        err = ctypes.get_errno()
+        if err not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+            raise OSError(err, os.strerror(err), str(new), None, str(old))
+    aside = new.with_name(new.name + ".aside")
+    os.rename(old, aside)
+    os.rename(new, old)
+    os.rename(aside, new)

@@ -1,0 +1,126 @@
+"""Django settings, read from the environment (django-environ); SQLite and a local TFTP root work with none set."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+
+
+def _setting(name: str, cast: Any, default: Any) -> Any:
+    """`env(name)` cast, with a clear ImproperlyConfigured (not a traceback) for a bad value."""
+    try:
+        return env.get_value(name, cast=cast, default=default)
+    except (ValueError, TypeError) as exc:
+        raise ImproperlyConfigured(f"{name}={env.str(name, default='')!r} is not a valid {cast.__name__}") from exc
+
+
+def _secret_key() -> str:
+    """SECRET_KEY from the environment, else a random key kept in var/ (made on first use)."""
+    if "SECRET_KEY" in env.ENVIRON:
+        return str(env("SECRET_KEY"))
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        VAR_DIR.mkdir(exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+DEBUG = _setting("DEBUG", bool, False)
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = _setting("ALLOWED_HOSTS", list, ["localhost", "127.0.0.1", "[::1]"])
+
+try:
+    DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'pxeimport.sqlite3'}")}
+except (ValueError, KeyError) as exc:
+    raise ImproperlyConfigured(f"DATABASE_URL is not a database URL Django can use: {exc}") from exc
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    VAR_DIR.mkdir(exist_ok=True)
+    # Wait for a writer rather than fail at once when the admin and an import overlap.
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+
+# Where the TFTP server's files live; the 2012 script's default.
+PXEIMPORT_TFTPROOT = Path(_setting("PXEIMPORT_TFTPROOT", str, "/var/lib/tftpboot"))
+# How long a superseded version dir stays after the pointer moved off it, for nodes mid-boot.
+PXEIMPORT_GRACE_SECONDS = _setting("PXEIMPORT_GRACE_SECONDS", int, 3600)
+PXEIMPORT_HTTP_TIMEOUT = _setting("PXEIMPORT_HTTP_TIMEOUT", float, 60.0)
+PXEIMPORT_HTTP_RETRIES = _setting("PXEIMPORT_HTTP_RETRIES", int, 3)
+PXEIMPORT_MAX_FILE_BYTES = _setting("PXEIMPORT_MAX_FILE_BYTES", int, 4 << 30)
+if PXEIMPORT_GRACE_SECONDS < 0 or PXEIMPORT_HTTP_TIMEOUT <= 0 or PXEIMPORT_HTTP_RETRIES < 0:
+    raise ImproperlyConfigured(
+        "PXEIMPORT_GRACE_SECONDS and PXEIMPORT_HTTP_RETRIES must be >= 0, PXEIMPORT_HTTP_TIMEOUT > 0"
+    )
+
+INSTALLED_APPS = [
+    # First, so its templates (admin/index.html) override the admin's own.
+    "maasserver.apps.MaasServerConfig",
+    "maasserver.apps.MaasAdminConfig",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "pxeimport",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "maasserver.urls"
+WSGI_APPLICATION = "maasserver.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # The command reports outcomes itself; the log carries warnings and errors for cron mail.
+    "loggers": {"pxeimport": {"handlers": ["console"], "level": _setting("PXEIMPORT_LOG_LEVEL", str, "WARNING")}},
+}

@@ -1,0 +1,92 @@
+"""Shared fixtures: no internet, a TFTP root on tmp_path, a generated archive served on loopback."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shutil
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from tools.archive import ArchiveTree
+from tools.httpserver import ArchiveServer
+
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(self: socket.socket, address: Any) -> Any:
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        host = address[0]
+        try:
+            allowed = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            allowed = host == "localhost"
+        if not allowed:
+            raise OSError(f"tests may not reach the network: connect to {address!r} refused")
+    return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True)
+def no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test: sockets may connect to loopback only."""
+    monkeypatch.setattr(socket.socket, "connect", _loopback_only)
+
+
+def require_tool(name: str) -> str:
+    """The tool's path; skip when it is missing, but fail under CI, where every tool is installed."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed (apt-get install it, or run .ci/run)"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run every test: {message}")
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture
+def tftp_root(tmp_path: Path) -> Path:
+    return tmp_path / "tftpboot"
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> ArchiveTree:
+    return ArchiveTree(tmp_path / "archive")
+
+
+@pytest.fixture
+def archive_server(archive: ArchiveTree) -> Iterator[ArchiveServer]:
+    with ArchiveServer(archive.root) as server:
+        yield server
+
+
+@dataclass
+class CommandResult:
+    code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def import_pxe(archive_server: ArchiveServer, tftp_root: Path) -> Any:
+    """Run import_pxe_files against the loopback archive and this test's TFTP root."""
+
+    def run(*args: str, verbosity: int = 1) -> CommandResult:
+        out, err = StringIO(), StringIO()
+        argv = ["--archive", archive_server.url + "dists/", "--tftproot", str(tftp_root), *args]
+        try:
+            call_command("import_pxe_files", *argv, verbosity=verbosity, stdout=out, stderr=err)
+            code = 0
+        except CommandError as exc:
+            err.write(str(exc))
+            code = exc.returncode
+        return CommandResult(code, out.getvalue(), err.getvalue())
+
+    return run

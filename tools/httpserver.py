@@ -1,0 +1,116 @@
+"""A real HTTP server on loopback serving a directory, recording requests, optionally throttled."""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, BinaryIO
+
+
+@dataclass(frozen=True)
+class Request:
+    path: str
+    status: int
+    bytes_sent: int
+
+
+class _Handler(SimpleHTTPRequestHandler):
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        pass
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        self._status = code
+        super().send_response(code, message)
+
+    def copyfile(self, source: BinaryIO, outputfile: Any) -> None:
+        rate = self.server.rate_bytes_per_second
+        sent = 0
+        try:
+            if not rate:
+                shutil.copyfileobj(source, outputfile)
+                sent = source.tell()
+                return
+            chunk = max(1024, rate // 20)
+            started = time.monotonic()
+            while block := source.read(chunk):
+                outputfile.write(block)
+                sent += len(block)
+                ahead = sent / rate - (time.monotonic() - started)
+                if ahead > 0:
+                    time.sleep(ahead)
+        finally:
+            self._sent = sent
+
+    def handle_one_request(self) -> None:
+        self._status = 0
+        self._sent = 0
+        super().handle_one_request()
+        if self._status:
+            with self.server.lock:
+                self.server.requests.append(Request(self.path, self._status, self._sent))
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    rate_bytes_per_second = 0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.requests: list[Request] = []
+        self.lock = threading.Lock()
+
+
+class ArchiveServer:
+    """Serve `directory` on 127.0.0.1 on a free port until closed. `url` ends with "/"."""
+
+    def __init__(self, directory: Path, rate_bytes_per_second: int = 0) -> None:
+        handler = functools.partial(_Handler, directory=str(directory))
+        self._server = _Server(("127.0.0.1", 0), handler)
+        self._server.rate_bytes_per_second = rate_bytes_per_second
+        self._thread = threading.Thread(target=self._server.serve_forever, name="archive-server", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/"
+
+    @property
+    def requests(self) -> list[Request]:
+        with self._server.lock:
+            return list(self._server.requests)
+
+    def clear_requests(self) -> None:
+        with self._server.lock:
+            self._server.requests.clear()
+
+    def set_rate(self, rate_bytes_per_second: int) -> None:
+        self._server.rate_bytes_per_second = rate_bytes_per_second
+
+    def start(self) -> ArchiveServer:
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> ArchiveServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def serve_forever(directory: Path, port: int = 0) -> None:
+    """Serve until interrupted (for `make demo` and manual tries)."""
+    handler = functools.partial(_Handler, directory=str(directory))
+    with _Server(("127.0.0.1", port), handler) as server:
+        server.serve_forever()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django import forms
 from django.contrib import admin
@@ -20,6 +20,8 @@ from pxeimport.models import (
     SelectedRelease,
 )
 from pxeimport.releases import DISTRIBUTIONS, ReleaseDataError, known_releases
+
+_M = TypeVar("_M", bound=Model)
 
 COMMON_ARCHES = ("amd64", "i386", "arm64", "armhf", "ppc64el", "s390x", "riscv64")
 
@@ -53,7 +55,7 @@ def release_suggestions() -> list[tuple[str, str]]:
     return suggestions
 
 
-class SelectedReleaseForm(forms.ModelForm):
+class SelectedReleaseForm(forms.ModelForm[SelectedRelease]):
     class Meta:
         model = SelectedRelease
         fields = ["name"]
@@ -64,7 +66,7 @@ class SelectedReleaseForm(forms.ModelForm):
         self.fields["name"].help_text = "A codename from distro-info, or any name your mirror has."
 
 
-class SelectedArchForm(forms.ModelForm):
+class SelectedArchForm(forms.ModelForm[SelectedArch]):
     class Meta:
         model = SelectedArch
         fields = ["name"]
@@ -74,20 +76,20 @@ class SelectedArchForm(forms.ModelForm):
         self.fields["name"].widget = SuggestingTextInput([(a, a) for a in COMMON_ARCHES], "arch-suggestions")
 
 
-class SelectedArchInline(admin.TabularInline):
+class SelectedArchInline(admin.TabularInline[SelectedArch, BootSource]):
     model = SelectedArch
     form = SelectedArchForm
     extra = 1
 
 
-class SelectedReleaseInline(admin.TabularInline):
+class SelectedReleaseInline(admin.TabularInline[SelectedRelease, BootSource]):
     model = SelectedRelease
     form = SelectedReleaseForm
     extra = 1
 
 
 @admin.register(BootSource)
-class BootSourceAdmin(admin.ModelAdmin):
+class BootSourceAdmin(admin.ModelAdmin[BootSource]):
     list_display = ["name", "url", "layout", "distribution", "enabled", "arch_list", "release_list"]
     list_filter = ["enabled", "layout", "distribution"]
     search_fields = ["name", "url"]
@@ -105,7 +107,7 @@ class BootSourceAdmin(admin.ModelAdmin):
         return ", ".join(r.name for r in obj.releases.all()) or "default (supported releases)"
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(admin.ModelAdmin[_M]):
     """History is written by the importer only."""
 
     def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
@@ -118,9 +120,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class InstallInline(admin.TabularInline):
+class InstallInline(admin.TabularInline[Install, ImportRun]):
     model = Install
-    fields = ["installed", "arch", "release", "kind", "version", "previous_version"]
+    fields = ("installed", "arch", "release", "kind", "version", "previous_version")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -130,9 +132,9 @@ class InstallInline(admin.TabularInline):
         return False
 
 
-class InstalledFileInline(admin.TabularInline):
+class InstalledFileInline(admin.TabularInline[InstalledFile, Install]):
     model = InstalledFile
-    fields = ["name", "sha256", "size", "downloaded", "url"]
+    fields = ("name", "sha256", "size", "downloaded", "url")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -152,7 +154,7 @@ STATUS_COLOURS = {
 
 
 @admin.register(ImportRun)
-class ImportRunAdmin(ReadOnlyAdmin):
+class ImportRunAdmin(ReadOnlyAdmin[ImportRun]):
     list_display = [
         "started",
         "status_badge",
@@ -182,7 +184,7 @@ class ImportRunAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Install)
-class InstallAdmin(ReadOnlyAdmin):
+class InstallAdmin(ReadOnlyAdmin[Install]):
     list_display = ["installed", "arch", "release", "kind", "version", "previous_version", "source_url", "run"]
     list_filter = ["arch", "release", "kind", "run__status"]
     list_select_related = ["run"]
@@ -192,7 +194,7 @@ class InstallAdmin(ReadOnlyAdmin):
 
 
 @admin.register(InstalledFile)
-class InstalledFileAdmin(ReadOnlyAdmin):
+class InstalledFileAdmin(ReadOnlyAdmin[InstalledFile]):
     list_display = ["name", "sha256", "size", "downloaded", "arch", "release", "installed"]
     list_filter = ["install__arch", "install__release", "install__run__status", "name"]
     list_select_related = ["install"]

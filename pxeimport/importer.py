@@ -11,7 +11,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 from pxeimport.archive import debian_installer
@@ -62,7 +62,7 @@ class Selection:
     current_release: str
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     INSTALLED = "installed"
     UNCHANGED = "unchanged"
     SKIPPED = "skipped"
@@ -181,9 +181,7 @@ class Importer:
             if installed and f.name in installed.files and installed.files[f.name].sha256 == f.sha256
         }
         if dry_run:
-            files = [
-                FileResult(f.name, f.sha256, f.url, None, downloaded=f.name not in reuse) for f in remote
-            ]
+            files = [FileResult(f.name, f.sha256, f.url, None, downloaded=f.name not in reuse) for f in remote]
             return ItemResult(item, Outcome.PLANNED, version=version, previous_version=previous, files=files)
         return self._install(item, slot, version, previous, remote, reuse)
 

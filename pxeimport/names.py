@@ -21,7 +21,6 @@ def check_name(kind: str, value: str) -> str:
     """
     if not isinstance(value, str) or not _NAME_RE.fullmatch(value) or set(value) <= {"."}:
         raise InvalidName(
-            f"invalid {kind} name {value!r}: use 1-64 characters from a-z 0-9 . + _ -,"
-            " starting with a letter or digit"
+            f"invalid {kind} name {value!r}: use 1-64 characters from a-z 0-9 . + _ -, starting with a letter or digit"
         )
     return value

@@ -35,9 +35,7 @@ class Release:
 def _info(distribution: str) -> distro_info.DistroInfo:
     classes = {"ubuntu": distro_info.UbuntuDistroInfo, "debian": distro_info.DebianDistroInfo}
     if distribution not in classes:
-        raise ReleaseDataError(
-            f"distro-info knows no distribution {distribution!r}; name the releases explicitly"
-        )
+        raise ReleaseDataError(f"distro-info knows no distribution {distribution!r}; name the releases explicitly")
     try:
         return classes[distribution]()
     except FileNotFoundError as exc:

@@ -6,8 +6,11 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+import django_stubs_ext
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -47,6 +50,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(exist_ok=True)
     # Wait for a writer rather than fail at once when the admin and an import overlap.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # A file, not memory, so tests can share the test database with a manage.py subprocess.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 
 # Where the TFTP server's files live; the 2012 script's default.
 PXEIMPORT_TFTPROOT = Path(_setting("PXEIMPORT_TFTPROOT", str, "/var/lib/tftpboot"))

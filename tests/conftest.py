@@ -90,3 +90,18 @@ def import_pxe(archive_server: ArchiveServer, tftp_root: Path) -> Any:
         return CommandResult(code, out.getvalue(), err.getvalue())
 
     return run
+
+
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped:
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Under CI a skipped test is a failure: CI installs every tool the tests need."""
+    if os.environ.get("CI") and _skipped and exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        print(f"\nCI skips nothing, but {len(_skipped)} test(s) skipped: {', '.join(_skipped)}")

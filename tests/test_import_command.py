@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from pxeimport.models import ImportRun, Install, InstalledFile, RunStatus
 from pxeimport.tftproot import TftpRoot
@@ -135,14 +135,16 @@ def test_checksum_mismatch_keeps_the_old_files_and_exits_1(archive, import_pxe, 
     assert (install_dir(tftp_root, "amd64", "bookworm") / "initrd.gz").read_bytes() == good["initrd.gz"]
     assert (install_dir(tftp_root, "amd64", "bookworm") / "linux").read_bytes() == good["linux"]
     assert list((tftp_root / "maas" / ".staging").iterdir()) == []
-    run = ImportRun.objects.first()
+    run = ImportRun.objects.order_by("-started")[0]
     assert run.status == RunStatus.FAILED
     assert "SHA-256 mismatch" in run.error_summary
 
 
 def test_one_failing_release_does_not_stop_the_others(archive, import_pxe, tftp_root):
     publish(archive, "v1", release="bookworm")
-    result = import_pxe("--arch", "amd64", "--release", "bookworm", "--release", "nosuch", "--current-release", "bookworm")
+    result = import_pxe(
+        "--arch", "amd64", "--release", "bookworm", "--release", "nosuch", "--current-release", "bookworm"
+    )
     assert result.code == 1
     assert "amd64/nosuch install failed" in result.stderr
     assert "HTTP 404" in result.stderr
@@ -221,7 +223,7 @@ def test_migrates_a_tftp_root_left_by_the_old_script(archive, archive_server, im
 
 
 def test_an_archive_url_that_is_not_http_is_a_usage_error(tftp_root):
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(CommandError) as caught:
         call_command("import_pxe_files", "--archive", "file:///etc/", "--tftproot", str(tftp_root))
     assert caught.value.returncode == 2
 
@@ -243,8 +245,9 @@ def test_saved_selection_is_imported_without_options(archive, archive_server, tf
     from pxeimport.models import BootSource
 
     BootSource.objects.all().delete()
-    source = BootSource.objects.create(name="local", url=archive_server.url + "dists/", distribution="debian",
-                                       current_release="bookworm")
+    source = BootSource.objects.create(
+        name="local", url=archive_server.url + "dists/", distribution="debian", current_release="bookworm"
+    )
     source.arches.create(name="amd64")
     source.releases.create(name="bookworm")
     publish(archive, "v1")
@@ -287,5 +290,3 @@ def test_help_describes_the_exit_codes(capsys):
     with pytest.raises(SystemExit):
         call_command("import_pxe_files", "--help")
     assert "75 another import holds the lock" in " ".join(capsys.readouterr().out.split())
-
-

@@ -1,8 +1,8 @@
 """Build a debian-installer-layout archive tree on disk, the way the real mirrors lay it out.
 
-    <root>/dists/<release>/main/installer-<arch>/<stamp>/images/SHA256SUMS
-    <root>/dists/<release>/main/installer-<arch>/<stamp>/images/netboot/<installer-dir>/<arch>/<files>
-    <root>/dists/<release>/main/installer-<arch>/current -> <stamp>
+<root>/dists/<release>/main/installer-<arch>/<stamp>/images/SHA256SUMS
+<root>/dists/<release>/main/installer-<arch>/<stamp>/images/netboot/<installer-dir>/<arch>/<files>
+<root>/dists/<release>/main/installer-<arch>/current -> <stamp>
 """
 
 from __future__ import annotations

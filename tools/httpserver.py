@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import functools
 import shutil
+import sys
 import threading
 import time
 from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -22,14 +23,14 @@ class Request:
 class _Handler(SimpleHTTPRequestHandler):
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def send_response(self, code: int, message: str | None = None) -> None:
         self._status = code
         super().send_response(code, message)
 
-    def copyfile(self, source: BinaryIO, outputfile: Any) -> None:
+    def copyfile(self, source: Any, outputfile: Any) -> None:
         rate = self.server.rate_bytes_per_second
         sent = 0
         try:
@@ -66,6 +67,11 @@ class _Server(ThreadingHTTPServer):
         self.requests: list[Request] = []
         self.lock = threading.Lock()
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hung up (a killed importer) is routine here, not worth a traceback.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
 
 class ArchiveServer:
     """Serve `directory` on 127.0.0.1 on a free port until closed. `url` ends with "/"."""
@@ -74,7 +80,9 @@ class ArchiveServer:
         handler = functools.partial(_Handler, directory=str(directory))
         self._server = _Server(("127.0.0.1", 0), handler)
         self._server.rate_bytes_per_second = rate_bytes_per_second
-        self._thread = threading.Thread(target=self._server.serve_forever, name="archive-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="archive-server", daemon=True
+        )
 
     @property
     def url(self) -> str:

@@ -98,14 +98,10 @@ def parse_index(text: str, *, images_url: str, arch: str, installer_dir: str | N
     if installer_dir is None:
         if len(found) != 1:
             what = "no" if not found else f"several ({', '.join(found)})"
-            raise LayoutError(
-                f"{images_url}{INDEX_NAME} lists {what} netboot installer directories for {arch}"
-            )
+            raise LayoutError(f"{images_url}{INDEX_NAME} lists {what} netboot installer directories for {arch}")
         installer_dir = found[0]
     elif installer_dir not in found:
         listed = ", ".join(found) or "none"
-        raise LayoutError(
-            f"{images_url}{INDEX_NAME} has no netboot/{installer_dir}/{arch}/ (listed: {listed})"
-        )
+        raise LayoutError(f"{images_url}{INDEX_NAME} has no netboot/{installer_dir}/{arch}/ (listed: {listed})")
     check_name("installer directory", installer_dir)
     return NetbootIndex(images_url=images_url, arch=arch, installer_dir=installer_dir, entries=entries)

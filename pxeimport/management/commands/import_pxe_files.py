@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from pxeimport import records
 from pxeimport.fetch import Fetcher, FetchSettings
-from pxeimport.importer import Importer, ItemResult, Outcome, plan
+from pxeimport.importer import Importer, Item, ItemResult, Outcome, plan
 from pxeimport.names import InvalidName
 from pxeimport.releases import ReleaseDataError
 from pxeimport.selection import NothingSelected, Overrides, resolve
@@ -96,15 +96,13 @@ class Command(BaseCommand):
         )
         started = time.monotonic()
         try:
-            if options["dry_run"]:
-                results = self._dry_run(root, fetcher, items)
-            else:
-                results = self._import(root, fetcher, items)
+            run = self._dry_run if options["dry_run"] else self._import
+            results = run(root, fetcher, items)
         finally:
             fetcher.close()
         self._summarise(results, fetcher.bytes_downloaded, time.monotonic() - started, dry=options["dry_run"])
 
-    def _import(self, root: TftpRoot, fetcher: Fetcher, items: list[Any]) -> list[ItemResult]:
+    def _import(self, root: TftpRoot, fetcher: Fetcher, items: list[Item]) -> list[ItemResult]:
         tftproot = str(root.path)
         try:
             with root.lock():
@@ -131,7 +129,7 @@ class Command(BaseCommand):
         except (UnsafePath, PermissionError) as exc:
             raise CommandError(f"cannot use TFTP root {tftproot}: {exc}", returncode=EXIT_USAGE) from exc
 
-    def _dry_run(self, root: TftpRoot, fetcher: Fetcher, items: list[Any]) -> list[ItemResult]:
+    def _dry_run(self, root: TftpRoot, fetcher: Fetcher, items: list[Item]) -> list[ItemResult]:
         results = Importer(root, fetcher, grace_seconds=settings.PXEIMPORT_GRACE_SECONDS).run(items, dry_run=True)
         if self.verbosity >= 1:
             rows = [("ITEM", "INSTALLED", "UPSTREAM", "ACTION")]
@@ -144,7 +142,9 @@ class Command(BaseCommand):
                 rows.append((str(r.item), r.previous_version or "-", r.version or "-", action))
             widths = [max(len(row[i]) for row in rows) for i in range(3)]
             for row in rows:
-                self.stdout.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[3])
+                self.stdout.write(
+                    "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[3]
+                )
         for r in results:
             if r.outcome == Outcome.FAILED:
                 self.stderr.write(self.style.ERROR(f"{r.item}: {r.message}"))

@@ -1,0 +1,68 @@
+# pxeimport: `make import` runs the importer, `make test` runs the tests. Both set up what they need.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Debian packages the project needs: a venv for Python, distro-info's release data, dpkg-deb for the demo.
+DEBIAN_PACKAGES := python3-venv distro-info-data dpkg
+# The embedded default: a TFTP root inside the checkout, so no root privileges are needed.
+export PXEIMPORT_TFTPROOT ?= $(CURDIR)/var/tftpboot
+ARGS ?=
+
+.PHONY: install system-packages import demo serve superuser test lint format typecheck migrations-check clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@$(MAKE) --no-print-directory system-packages
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+system-packages:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "Installing Debian packages:" $$missing; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+var/.migrated: install $(wildcard pxeimport/migrations/*.py)
+	@mkdir -p var
+	$(PY) manage.py migrate -v0
+	@touch $@
+
+## The main job: import from the saved boot sources into $(PXEIMPORT_TFTPROOT). Extra options: ARGS="...".
+import: var/.migrated
+	$(PY) manage.py import_pxe_files $(ARGS)
+
+## The whole flow without internet: real Debian netboot files, served on loopback, imported twice.
+demo: var/.migrated
+	$(PY) -m tools.demo $(ARGS)
+
+## The admin on http://127.0.0.1:8000/admin/ (make superuser first).
+serve: var/.migrated
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+superuser: var/.migrated
+	$(PY) manage.py createsuperuser
+
+test: install
+	$(VENV)/bin/pytest $(ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+typecheck: install
+	$(VENV)/bin/mypy .
+
+migrations-check: install
+	$(PY) manage.py makemigrations --check --dry-run
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

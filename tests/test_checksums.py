@@ -1,0 +1,133 @@
+"""parse_sha256sums: strict parsing of the archive's SHA256SUMS; a bad index is an error, never a guess."""
+
+from __future__ import annotations
+
+import pytest
+
+from pxeimport.checksums import ChecksumIndexError, parse_sha256sums
+
+A = "a" * 64
+B = "b" * 64
+C = "0123456789abcdef" * 4
+
+
+def test_maps_each_path_to_its_hash():
+    text = f"{A}  netboot/linux\n{B}  netboot/initrd.gz\n"
+    assert parse_sha256sums(text) == {"netboot/linux": A, "netboot/initrd.gz": B}
+
+
+def test_strips_a_leading_dot_slash():
+    assert parse_sha256sums(f"{A}  ./netboot/ubuntu-installer/amd64/linux\n") == {
+        "netboot/ubuntu-installer/amd64/linux": A
+    }
+
+
+def test_accepts_the_binary_marker():
+    assert parse_sha256sums(f"{A} *./netboot/pxelinux.0\n") == {"netboot/pxelinux.0": A}
+
+
+def test_ignores_blank_and_whitespace_only_lines():
+    text = f"\n{A}  one\n\n   \n\t\n{B}  two\n\n"
+    assert parse_sha256sums(text) == {"one": A, "two": B}
+
+
+def test_accepts_crlf_line_endings_without_a_carriage_return_in_the_path():
+    entries = parse_sha256sums(f"{A}  ./one\r\n{B}  ./two\r\n")
+    assert entries == {"one": A, "two": B}
+
+
+def test_lower_cases_an_upper_case_hash():
+    assert parse_sha256sums(f"{C.upper()}  file\n") == {"file": C}
+
+
+def test_an_empty_index_lists_nothing():
+    assert parse_sha256sums("") == {}
+
+
+def test_the_same_path_twice_with_the_same_hash_is_accepted():
+    text = f"{A}  ./netboot/linux\n{A}  netboot/linux\n"
+    assert parse_sha256sums(text) == {"netboot/linux": A}
+
+
+def test_the_same_hash_in_another_case_counts_as_the_same_hash():
+    text = f"{C}  file\n{C.upper()}  ./file\n"
+    assert parse_sha256sums(text) == {"file": C}
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        pytest.param("not a checksum line", id="prose"),
+        pytest.param(f"{A[:-1]}  short-hash", id="63-hex-digits"),
+        pytest.param(f"{A}a  long-hash", id="65-hex-digits"),
+        pytest.param(f"{'g' * 64}  not-hex", id="not-hex"),
+        pytest.param(f"{A} single-space", id="one-space"),
+        pytest.param(f"{A}  ", id="no-path"),
+        pytest.param(A, id="hash-only"),
+        pytest.param(f"  {A}  indented", id="indented"),
+        pytest.param(f"{A}\tfile", id="tab"),
+    ],
+)
+def test_a_malformed_line_is_refused_naming_the_line(line):
+    text = f"{B}  ./fine\n{line}\n"
+    with pytest.raises(ChecksumIndexError) as caught:
+        parse_sha256sums(text, source="http://mirror/images/SHA256SUMS")
+    message = str(caught.value)
+    assert message.startswith("http://mirror/images/SHA256SUMS: line 2 ")
+    assert "is not '<sha256>  <path>'" in message
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param("/etc/passwd", id="absolute"),
+        pytest.param("../outside", id="parent"),
+        pytest.param("./../outside", id="dot-slash-parent"),
+        pytest.param("netboot/../../outside", id="parent-inside"),
+        pytest.param("netboot/..", id="trailing-parent"),
+        pytest.param("netboot\\linux", id="backslash"),
+        pytest.param("..\\outside", id="backslash-parent"),
+        pytest.param("netboot//linux", id="empty-component"),
+        pytest.param("netboot/./linux", id="dot-component"),
+        pytest.param("netboot/", id="trailing-slash"),
+        pytest.param("./", id="dot-slash-only"),
+        pytest.param(".", id="dot"),
+        pytest.param("..", id="dot-dot"),
+        pytest.param("net\x00boot", id="nul"),
+    ],
+)
+def test_an_unsafe_path_is_refused_naming_the_line(path):
+    text = f"{B}  ./fine\n\n{A}  {path}\n"
+    with pytest.raises(ChecksumIndexError) as caught:
+        parse_sha256sums(text, source="idx")
+    assert str(caught.value).startswith("idx: line 3 has an unsafe path")
+
+
+def test_one_path_listed_twice_with_different_hashes_is_refused_naming_the_line():
+    text = f"{A}  ./netboot/linux\n{B}  ./other\n{B}  netboot/linux\n"
+    with pytest.raises(ChecksumIndexError) as caught:
+        parse_sha256sums(text, source="idx")
+    message = str(caught.value)
+    assert message.startswith("idx: line 3 ")
+    assert "'netboot/linux' again with another hash" in message
+
+
+def test_the_default_source_in_messages_is_sha256sums():
+    with pytest.raises(ChecksumIndexError, match=r"^SHA256SUMS: line 1 "):
+        parse_sha256sums("garbage\n")
+
+
+def test_line_numbers_count_blank_lines():
+    with pytest.raises(ChecksumIndexError, match=r": line 4 "):
+        parse_sha256sums(f"\n{A}  ok\n\ngarbage\n")
+
+
+def test_a_very_long_bad_line_is_cut_short_in_the_message():
+    with pytest.raises(ChecksumIndexError) as caught:
+        parse_sha256sums("x" * 10_000)
+    assert len(str(caught.value)) < 200
+
+
+def test_checksum_index_error_is_a_value_error():
+    with pytest.raises(ValueError):
+        parse_sha256sums("garbage")

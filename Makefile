@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian packages the project needs: a venv for Python, distro-info's release data, dpkg-deb for the demo.
-DEBIAN_PACKAGES := python3-venv distro-info-data dpkg
+# Debian packages the project needs: a venv for Python, distro-info's release data, gpgv and the Debian
+# archive keyring to verify archives, gnupg to sign test and demo archives, dpkg-deb for the demo.
+DEBIAN_PACKAGES := python3-venv distro-info-data gpgv gnupg debian-archive-keyring dpkg
 # The embedded default: a TFTP root inside the checkout, so no root privileges are needed.
 export PXEIMPORT_TFTPROOT ?= $(CURDIR)/var/tftpboot
 ARGS ?=

@@ -100,8 +100,8 @@ class Fetcher:
             raise FetchError(url, f"HTTP {response.status_code} {response.reason}", status=response.status_code)
         return response
 
-    def get_text(self, url: str) -> str:
-        """The body of `url` as text; FetchError past the index size limit."""
+    def get_bytes(self, url: str) -> bytes:
+        """The body of `url` (an index or signature); FetchError past the index size limit."""
         with self._get(url) as response:
             body = bytearray()
             try:
@@ -113,8 +113,12 @@ class Fetcher:
                 raise FetchError(url, _describe(exc)) from exc
             finally:
                 self.bytes_downloaded += len(body)
+        return bytes(body)
+
+    def get_text(self, url: str) -> str:
+        """The body of `url` as UTF-8 text."""
         try:
-            return body.decode("utf-8")
+            return self.get_bytes(url).decode("utf-8")
         except UnicodeDecodeError as exc:
             raise FetchError(url, "index is not UTF-8 text") from exc
 

@@ -16,25 +16,38 @@ from pathlib import Path
 
 from pxeimport.archive import debian_installer
 from pxeimport.archive.debian_installer import LayoutError, NetbootIndex, RemoteFile
+from pxeimport.archive.release import ReleaseFormatError
 from pxeimport.checksums import ChecksumIndexError
 from pxeimport.fetch import Fetcher, FetchError, NotFound
 from pxeimport.names import InvalidName, check_name
+from pxeimport.signatures import SignatureError
 from pxeimport.tftproot import Installed, Slot, TftpRoot, UnsafePath, version_id
+from pxeimport.trust import IndexVerifier
 
 log = logging.getLogger(__name__)
 
 LOADER = "loader"
 INSTALL = "install"
 
+# What makes one item fail (and the others go on), as opposed to a bug.
+INDEX_ERRORS = (FetchError, LayoutError, ChecksumIndexError, SignatureError, ReleaseFormatError)
+
 
 @dataclass(frozen=True)
 class Source:
-    """An archive to import from. `key` is the caller's handle (a database id), carried through."""
+    """An archive to import from. `key` is the caller's handle (a database id), carried through.
+
+    Its indexes must be signed by a key in `keyrings` unless `verify_signatures` is off;
+    `keyring_hint` says where a missing keyring comes from (a Debian package).
+    """
 
     name: str
     url: str
     installer_dir: str | None = None
     key: int | None = None
+    keyrings: tuple[Path, ...] = ()
+    keyring_hint: str = ""
+    verify_signatures: bool = True
 
 
 @dataclass(frozen=True)
@@ -89,6 +102,8 @@ class ItemResult:
     files: list[FileResult] = field(default_factory=list)
     bytes_downloaded: int = 0
     path: Path | None = None
+    # Fingerprint of the key whose signature vouched for the index; "" when checks are off.
+    signed_by: str = ""
 
     @property
     def to_download(self) -> list[FileResult]:
@@ -131,7 +146,8 @@ class Importer:
         self.grace_seconds = grace_seconds
         self.on_result = on_result
         self.clock = clock
-        self._indexes: dict[tuple[str, str, str], NetbootIndex | Exception] = {}
+        self._indexes: dict[tuple[str, str, str], tuple[NetbootIndex, str] | Exception] = {}
+        self._verifiers: dict[Source, IndexVerifier] = {}
 
     def run(self, items: list[Item], *, dry_run: bool = False) -> list[ItemResult]:
         """Import every item, going past failures. The caller holds the root's lock (unless dry)."""
@@ -152,13 +168,13 @@ class Importer:
     def _run_item(self, item: Item, *, dry_run: bool) -> ItemResult:
         try:
             return self._import(item, dry_run=dry_run)
-        except (FetchError, LayoutError, ChecksumIndexError, InvalidName, UnsafePath, OSError) as exc:
+        except (*INDEX_ERRORS, InvalidName, UnsafePath, OSError) as exc:
             # The caller reports failures to the operator; this is for a debug log.
             log.info("%s from %s failed: %s", item, item.source.url, exc)
             return ItemResult(item, Outcome.FAILED, message=f"{exc}; kept what was installed")
 
     def _import(self, item: Item, *, dry_run: bool) -> ItemResult:
-        index = self._index(item)
+        index, signed_by = self._index(item)
         if item.kind == LOADER:
             remote = index.loader_files()
             if not remote:
@@ -173,7 +189,9 @@ class Importer:
         previous = installed.version if installed else None
         if installed and previous == version and set(installed.files) == set(hashes):
             files = [_file_result(f, installed, downloaded=False) for f in remote]
-            return ItemResult(item, Outcome.UNCHANGED, version=version, previous_version=previous, files=files)
+            return ItemResult(
+                item, Outcome.UNCHANGED, version=version, previous_version=previous, files=files, signed_by=signed_by
+            )
 
         reuse = {
             f.name: installed.files[f.name].path
@@ -182,8 +200,12 @@ class Importer:
         }
         if dry_run:
             files = [FileResult(f.name, f.sha256, f.url, None, downloaded=f.name not in reuse) for f in remote]
-            return ItemResult(item, Outcome.PLANNED, version=version, previous_version=previous, files=files)
-        return self._install(item, slot, version, previous, remote, reuse)
+            return ItemResult(
+                item, Outcome.PLANNED, version=version, previous_version=previous, files=files, signed_by=signed_by
+            )
+        result = self._install(item, slot, version, previous, remote, reuse)
+        result.signed_by = signed_by
+        return result
 
     def _install(
         self,
@@ -227,34 +249,49 @@ class Importer:
             return self.root.loader_slot(item.arch)
         return self.root.install_slot(item.arch, item.release)
 
-    def _index(self, item: Item) -> NetbootIndex:
-        """The item's parsed index, fetched once per (source, release, arch) and run."""
+    def _index(self, item: Item) -> tuple[NetbootIndex, str]:
+        """The item's verified, parsed index and its signer, fetched once per (source, release, arch)."""
         key = (item.source.url, item.release, item.arch)
         if key not in self._indexes:
             try:
                 self._indexes[key] = self._fetch_index(item)
-            except (FetchError, LayoutError, ChecksumIndexError) as exc:
+            except INDEX_ERRORS as exc:
                 self._indexes[key] = exc
         cached = self._indexes[key]
         if isinstance(cached, Exception):
             raise cached
         return cached
 
-    def _fetch_index(self, item: Item) -> NetbootIndex:
-        urls = debian_installer.images_urls(item.source.url, item.release, item.arch)
+    def _fetch_index(self, item: Item) -> tuple[NetbootIndex, str]:
+        source = item.source
+        urls = debian_installer.images_urls(source.url, item.release, item.arch)
         first_miss: NotFound | None = None
-        for images_url in urls:
+        for images_url, release_path in zip(urls, debian_installer.release_paths(item.release, item.arch), strict=True):
+            index_url = images_url + debian_installer.INDEX_NAME
             try:
-                text = self.fetcher.get_text(images_url + debian_installer.INDEX_NAME)
+                data = self.fetcher.get_bytes(index_url)
             except NotFound as exc:
                 first_miss = first_miss or exc
                 continue
-            return debian_installer.parse_index(
-                text, images_url=images_url, arch=item.arch, installer_dir=item.source.installer_dir
+            signed_by = ""
+            if source.verify_signatures:
+                signed_by = self._verifier(source).verify(item.release, release_path, index_url, data)
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise FetchError(index_url, "index is not UTF-8 text") from exc
+            index = debian_installer.parse_index(
+                text, images_url=images_url, arch=item.arch, installer_dir=source.installer_dir
             )
+            return index, signed_by
         assert first_miss is not None
         also = ", ".join(u + debian_installer.INDEX_NAME for u in urls[1:])
         raise FetchError(first_miss.url, f"{first_miss.reason}; also tried {also}", status=first_miss.status)
+
+    def _verifier(self, source: Source) -> IndexVerifier:
+        if source not in self._verifiers:
+            self._verifiers[source] = IndexVerifier(self.fetcher, source.url, source.keyrings, source.keyring_hint)
+        return self._verifiers[source]
 
     def _collect_garbage(self, results: list[ItemResult]) -> None:
         now = self.clock()

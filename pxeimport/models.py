@@ -59,6 +59,19 @@ class BootSource(models.Model):
         validators=[name_validator],
         help_text="The release whose pre-boot loader is installed; blank: the distribution's stable release.",
     )
+    keyring = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text=(
+            "OpenPGP keyring file (as gpgv --keyring takes it) that signs this archive; blank: the "
+            "distribution's, /usr/share/keyrings/ubuntu-archive-keyring.gpg (package ubuntu-keyring) or "
+            "/usr/share/keyrings/debian-archive-keyring.gpg (package debian-archive-keyring)."
+        ),
+    )
+    skip_signature_checks = models.BooleanField(
+        default=False,
+        help_text="Trust this archive's SHA256SUMS unsigned (private mirrors only). Every run warns.",
+    )
     enabled = models.BooleanField(default=True)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
@@ -182,6 +195,12 @@ class InstalledFile(models.Model):
     size = models.BigIntegerField()
     url = models.CharField("source URL", max_length=1000)
     downloaded = models.BooleanField(help_text="False when an identical installed file was reused.")
+    signed_by = models.CharField(
+        "signed by",
+        max_length=64,
+        blank=True,
+        help_text="Fingerprint of the key whose signature vouched for the file's hash; blank: checks were off.",
+    )
 
     class Meta:
         ordering = ["install", "name"]

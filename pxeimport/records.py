@@ -58,7 +58,13 @@ def record_result(run: ImportRun, result: ItemResult) -> Install | None:
         )
         InstalledFile.objects.bulk_create(
             InstalledFile(
-                install=install, name=f.name, sha256=f.sha256, size=f.size or 0, url=f.url, downloaded=f.downloaded
+                install=install,
+                name=f.name,
+                sha256=f.sha256,
+                size=f.size or 0,
+                url=f.url,
+                downloaded=f.downloaded,
+                signed_by=result.signed_by,
             )
             for f in result.files
         )

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from pxeimport.importer import Selection, Source
 from pxeimport.models import BootSource
 from pxeimport.names import check_name
 from pxeimport.releases import stable_release, supported_releases
+from pxeimport.signatures import DEFAULT_KEYRINGS
 
 # The 2012 script's default architectures.
 DEFAULT_ARCHES = ("amd64", "i386")
@@ -20,6 +22,7 @@ class Overrides:
     arches: Sequence[str] = ()
     releases: Sequence[str] = ()
     current_release: str | None = None
+    keyrings: Sequence[Path] = ()
 
 
 class NothingSelected(Exception):
@@ -37,13 +40,17 @@ def resolve(overrides: Overrides) -> list[Selection]:
         check_name("release", release)
 
     if overrides.archive:
-        source = Source(name="command-line", url=overrides.archive)
+        # Either distribution's archive key may sign an archive named on the command line.
+        defaults = [k for k in DEFAULT_KEYRINGS.values() if k.path.is_file()] or list(DEFAULT_KEYRINGS.values())
+        keyrings = tuple(overrides.keyrings) or tuple(k.path for k in defaults)
+        hint = "; ".join(k.hint for k in DEFAULT_KEYRINGS.values()) + "; or pass --keyring"
+        source = Source(name="command-line", url=overrides.archive, keyrings=keyrings, keyring_hint=hint)
         return [_selection(source, "ubuntu", (), (), "", overrides)]
 
     sources = BootSource.objects.filter(enabled=True).prefetch_related("arches", "releases")
     selections = [
         _selection(
-            Source(name=s.name, url=s.url, installer_dir=s.installer_dir or None, key=s.pk),
+            _source(s, overrides),
             s.distribution,
             [a.name for a in s.arches.all()],
             [r.name for r in s.releases.all()],
@@ -55,6 +62,27 @@ def resolve(overrides: Overrides) -> list[Selection]:
     if not selections:
         raise NothingSelected("no enabled boot source: add one in the admin, or pass --archive URL")
     return selections
+
+
+def _source(model: BootSource, overrides: Overrides) -> Source:
+    default = DEFAULT_KEYRINGS.get(model.distribution)
+    if overrides.keyrings:
+        keyrings, hint = tuple(overrides.keyrings), "given by --keyring"
+    elif model.keyring:
+        keyrings, hint = (Path(model.keyring),), f"set in boot source {model.name!r}"
+    elif default is not None:
+        keyrings, hint = (default.path,), default.hint
+    else:
+        keyrings, hint = (), f"set a keyring in boot source {model.name!r}"
+    return Source(
+        name=model.name,
+        url=model.url,
+        installer_dir=model.installer_dir or None,
+        key=model.pk,
+        keyrings=keyrings,
+        keyring_hint=hint,
+        verify_signatures=not model.skip_signature_checks,
+    )
 
 
 def _selection(

@@ -18,6 +18,7 @@ from django.core.management.base import CommandError
 
 from tools.archive import ArchiveTree
 from tools.httpserver import ArchiveServer
+from tools.signing import ArchiveSigner
 
 _real_connect = socket.socket.connect
 
@@ -56,9 +57,20 @@ def tftp_root(tmp_path: Path) -> Path:
     return tmp_path / "tftpboot"
 
 
+@pytest.fixture(scope="session")
+def signer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ArchiveSigner]:
+    """A throwaway archive key, made once per test session with real gpg."""
+    require_tool("gpg")
+    require_tool("gpgv")
+    key = ArchiveSigner(tmp_path_factory.mktemp("archive-key"))
+    yield key
+    key.close()
+
+
 @pytest.fixture
-def archive(tmp_path: Path) -> ArchiveTree:
-    return ArchiveTree(tmp_path / "archive")
+def archive(tmp_path: Path, signer: ArchiveSigner) -> ArchiveTree:
+    """A Debian-style archive signed by `signer` (Release lists each installer SHA256SUMS)."""
+    return ArchiveTree(tmp_path / "archive", signer=signer)
 
 
 @pytest.fixture
@@ -75,12 +87,14 @@ class CommandResult:
 
 
 @pytest.fixture
-def import_pxe(archive_server: ArchiveServer, tftp_root: Path) -> Any:
-    """Run import_pxe_files against the loopback archive and this test's TFTP root."""
+def import_pxe(archive_server: ArchiveServer, tftp_root: Path, signer: ArchiveSigner) -> Any:
+    """Run import_pxe_files against the loopback archive and this test's TFTP root, trusting `signer`."""
 
-    def run(*args: str, verbosity: int = 1) -> CommandResult:
+    def run(*args: str, verbosity: int = 1, keyring: Path | None = signer.keyring) -> CommandResult:
         out, err = StringIO(), StringIO()
         argv = ["--archive", archive_server.url + "dists/", "--tftproot", str(tftp_root), *args]
+        if keyring is not None:
+            argv += ["--keyring", str(keyring)]
         try:
             call_command("import_pxe_files", *argv, verbosity=verbosity, stdout=out, stderr=err)
             code = 0

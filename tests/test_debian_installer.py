@@ -54,7 +54,9 @@ def test_images_urls_end_with_a_slash_so_index_paths_can_be_appended():
     assert all(url.endswith("/") for url in images_urls("http://m/dists", "bookworm", "amd64"))
 
 
-@pytest.mark.parametrize(("release", "arch"), [("../../etc", "amd64"), ("bookworm", "amd64/../x"), ("Bookworm", "amd64")])
+@pytest.mark.parametrize(
+    ("release", "arch"), [("../../etc", "amd64"), ("bookworm", "amd64/../x"), ("Bookworm", "amd64")]
+)
 def test_images_urls_refuse_a_name_that_is_not_one_path_component(release, arch):
     with pytest.raises(InvalidName):
         images_urls("http://m/dists", release, arch)

@@ -118,6 +118,11 @@ def test_an_index_exactly_at_the_size_limit_is_accepted(http):
     assert Fetcher(FetchSettings(max_index_bytes=100)).get_text(URL + "SHA256SUMS") == "x" * 100
 
 
+def test_get_bytes_returns_the_body_undecoded(http, fetcher):
+    http.get(URL + "SHA256SUMS.gpg", body=b"\x89\x01\xff binary signature")
+    assert fetcher.get_bytes(URL + "SHA256SUMS.gpg") == b"\x89\x01\xff binary signature"
+
+
 def test_an_index_that_is_not_utf8_is_refused(http, fetcher):
     http.get(URL + "SHA256SUMS", body=b"\xff\xfe not text")
     with pytest.raises(FetchError, match="not UTF-8"):

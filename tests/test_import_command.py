@@ -99,7 +99,8 @@ def test_leaves_the_install_image_untouched_when_unchanged(archive, archive_serv
 
     assert result.code == 0, result.stderr
     assert snapshot(tftp_root) == before
-    assert sorted(r.path.rsplit("/", 1)[-1] for r in archive_server.requests) == ["SHA256SUMS", "SHA256SUMS"]
+    fetched = sorted(r.path.rsplit("/", 1)[-1] for r in archive_server.requests)
+    assert fetched == ["InRelease", "InRelease", "SHA256SUMS", "SHA256SUMS"]
     assert "0 installed, 3 unchanged" in result.stdout
 
 
@@ -114,7 +115,7 @@ def test_a_changed_initrd_alone_downloads_only_the_initrd(archive, archive_serve
     assert import_pxe(*args).code == 0
 
     fetched = [r.path.rsplit("/", 1)[-1] for r in archive_server.requests]
-    assert sorted(fetched) == ["SHA256SUMS", "initrd.gz"]
+    assert sorted(fetched) == ["InRelease", "SHA256SUMS", "initrd.gz"]
     assert (install_dir(tftp_root, "amd64", "bookworm") / "linux").stat().st_ino == kernel_inode
     assert (install_dir(tftp_root, "amd64", "bookworm") / "initrd.gz").read_bytes() == b"a new initrd"
 
@@ -169,7 +170,7 @@ def test_dry_run_changes_nothing(archive, archive_server, import_pxe, tftp_root)
     assert "fetch linux, initrd.gz" in result.stdout
     assert not tftp_root.exists()
     assert ImportRun.objects.count() == 0
-    assert all(r.path.endswith("SHA256SUMS") for r in archive_server.requests)
+    assert all(r.path.endswith(("SHA256SUMS", "InRelease")) for r in archive_server.requests)
 
 
 def test_each_run_and_install_is_recorded_with_file_hashes(archive, archive_server, import_pxe, tftp_root):
@@ -219,7 +220,7 @@ def test_migrates_a_tftp_root_left_by_the_old_script(archive, archive_server, im
     assert (legacy / "initrd.gz").read_bytes() == files["initrd.gz"]
     assert (base(tftp_root, "amd64") / "pxelinux.0").is_symlink()
     fetched = sorted(r.path.rsplit("/", 1)[-1] for r in archive_server.requests)
-    assert fetched == ["SHA256SUMS", "initrd.gz", "ldlinux.c32"]
+    assert fetched == ["InRelease", "SHA256SUMS", "initrd.gz", "ldlinux.c32"]
 
 
 def test_an_archive_url_that_is_not_http_is_a_usage_error(tftp_root):
@@ -241,12 +242,16 @@ def test_quiet_run_prints_nothing_on_success(archive, import_pxe):
     assert (result.code, result.stdout, result.stderr) == (0, "", "")
 
 
-def test_saved_selection_is_imported_without_options(archive, archive_server, tftp_root):
+def test_saved_selection_is_imported_without_options(archive, archive_server, tftp_root, signer):
     from pxeimport.models import BootSource
 
     BootSource.objects.all().delete()
     source = BootSource.objects.create(
-        name="local", url=archive_server.url + "dists/", distribution="debian", current_release="bookworm"
+        name="local",
+        url=archive_server.url + "dists/",
+        distribution="debian",
+        current_release="bookworm",
+        keyring=str(signer.keyring),
     )
     source.arches.create(name="amd64")
     source.releases.create(name="bookworm")

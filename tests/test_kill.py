@@ -40,16 +40,17 @@ def publish_all(archive: ArchiveTree, tag: str) -> dict[str, dict[str, bytes]]:
     return published
 
 
-def test_a_run_killed_at_random_moments_never_breaks_the_stable_paths(archive, tftp_root, tmp_path):
+def test_a_run_killed_at_random_moments_never_breaks_the_stable_paths(archive, tftp_root, signer):
     rng = random.Random(20121)
+    args = (*ARGS, "--keyring", str(signer.keyring))
     with ArchiveServer(archive.root, rate_bytes_per_second=2 * 1024 * 1024) as server:
         url = server.url + "dists/"
         versions = [publish_all(archive, "v0")]
-        call_command("import_pxe_files", "--archive", url, "--tftproot", str(tftp_root), *ARGS, verbosity=0)
+        call_command("import_pxe_files", "--archive", url, "--tftproot", str(tftp_root), *args, verbosity=0)
 
         started = time.monotonic()
         versions.append(publish_all(archive, "v1"))
-        done = manage("import_pxe_files", "--archive", url, "--tftproot", str(tftp_root), *ARGS, "-v0")
+        done = manage("import_pxe_files", "--archive", url, "--tftproot", str(tftp_root), *args, "-v0")
         assert done.wait(timeout=60) == 0
         full_run = time.monotonic() - started
 
@@ -62,7 +63,7 @@ def test_a_run_killed_at_random_moments_never_breaks_the_stable_paths(archive, t
                 url,
                 "--tftproot",
                 str(tftp_root),
-                *ARGS,
+                *args,
                 "-v0",
                 stderr=subprocess.DEVNULL,
             )
@@ -81,7 +82,7 @@ def test_a_run_killed_at_random_moments_never_breaks_the_stable_paths(archive, t
             ]
 
             out = StringIO()
-            call_command("import_pxe_files", "--archive", url, "--tftproot", str(tftp_root), *ARGS, stdout=out)
+            call_command("import_pxe_files", "--archive", url, "--tftproot", str(tftp_root), *args, stdout=out)
             for release in RELEASES:
                 newest = versions[-1][release]
                 assert serving(tftp_root, release) == (newest["linux"], newest["initrd.gz"])

@@ -14,15 +14,25 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
+from tools.signing import ArchiveSigner
+
 Content = bytes | Path
 
 
 class ArchiveTree:
     """An archive on disk. `publish` adds a new dated version of one release and arch."""
 
-    def __init__(self, root: Path, installer_dir: str = "ubuntu-installer") -> None:
+    def __init__(
+        self,
+        root: Path,
+        installer_dir: str = "ubuntu-installer",
+        signer: ArchiveSigner | None = None,
+        release_lists_installer: bool = True,
+    ) -> None:
         self.root = root
         self.installer_dir = installer_dir
+        self.signer = signer
+        self.release_lists_installer = release_lists_installer
         self._stamps = itertools.count(1)
         (root / "dists").mkdir(parents=True, exist_ok=True)
 
@@ -66,12 +76,32 @@ class ArchiveTree:
                 target.write_bytes(content)
                 digest = hashlib.sha256(content).hexdigest()
             lines.append(f"{digest}  ./{relative}\n")
-        (images / "SHA256SUMS").write_text("".join(lines) if sums is None else sums)
+        index = ("".join(lines) if sums is None else sums).encode()
+        (images / "SHA256SUMS").write_bytes(index)
+        if self.signer and not self.release_lists_installer:
+            (images / "SHA256SUMS.gpg").write_bytes(self.signer.detach_sign(index))
         link = installer / "current"
         temporary = installer / f".current-{stamp}"
         os.symlink(stamp, temporary)
         os.replace(temporary, link)
+        self.sign_release(release)
         return images
+
+    def sign_release(self, release: str) -> None:
+        """Write dists/<release>/Release (listing what Debian's lists) and sign it two ways."""
+        if self.signer is None:
+            return
+        top = self.root / "dists" / release
+        listed = []
+        if self.release_lists_installer:
+            for index in sorted(top.glob("main/installer-*/*/*images/SHA256SUMS")):
+                data = index.read_bytes()
+                path = index.relative_to(top).as_posix()
+                listed.append(f" {hashlib.sha256(data).hexdigest()} {len(data):>16} {path}\n")
+        text = f"Origin: pxeimport tests\nCodename: {release}\nSHA256:\n{''.join(listed)}".encode()
+        (top / "Release").write_bytes(text)
+        (top / "Release.gpg").write_bytes(self.signer.detach_sign(text))
+        (top / "InRelease").write_bytes(self.signer.clearsign(text))
 
     def remove(self, release: str, arch: str) -> None:
         """Upstream drops a release/arch: its installer dir answers 404 from now on."""

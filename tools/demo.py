@@ -17,18 +17,23 @@ from pathlib import Path
 
 from tools.archive import ArchiveTree
 from tools.httpserver import ArchiveServer, Request
+from tools.signing import ArchiveSigner
 
 PROJECT = Path(__file__).resolve().parent.parent
 VAR = PROJECT / "var"
 DEB_CACHE = VAR / "cache" / "debs"
 NETBOOT_CACHE = VAR / "cache" / "netboot"
 ARCHIVE_ROOT = VAR / "demo-archive"
+# A throwaway key signs the demo archive, as Debian's key signs the real one.
+KEY_HOME = VAR / "demo-gnupg"
 
 ARCHES = ("amd64", "i386")
 RELEASE = "bookworm"
 INSTALLER_DIR = "debian-installer"
 DEB_MARKER = ".extracted-from"
 INDEX_NAME = "SHA256SUMS"
+# What a no-op run may still read: the signed Release and the installer indexes.
+INDEX_FILES = ("/InRelease", "/Release", "/Release.gpg", "/" + INDEX_NAME, "/SHA256SUMS.gpg")
 # What the importer should serve at each stable path under maas/<arch>/base/, and where the
 # same file sits in the package's netboot directory.
 STABLE_PATHS = {
@@ -175,10 +180,19 @@ def netboot_files(debs: dict[str, Path]) -> dict[str, dict[str, Path]]:
 # Step 2: the archive -------------------------------------------------------------------------
 
 
-def build_archive(files: dict[str, dict[str, Path]]) -> ArchiveTree:
-    """A fresh archive in the real debian-installer layout, the package files hard-linked in."""
+def make_signer() -> ArchiveSigner:
+    """A fresh throwaway key; its public half is the keyring the import verifies with."""
+    shutil.rmtree(KEY_HOME, ignore_errors=True)
+    try:
+        return ArchiveSigner(KEY_HOME, uid="pxeimport demo archive <demo@test.invalid>")
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise DemoError(f"could not make a signing key with gpg ({exc}); apt-get install gnupg") from exc
+
+
+def build_archive(files: dict[str, dict[str, Path]], signer: ArchiveSigner) -> ArchiveTree:
+    """A fresh signed archive in the real debian-installer layout, the package files hard-linked in."""
     shutil.rmtree(ARCHIVE_ROOT, ignore_errors=True)
-    tree = ArchiveTree(ARCHIVE_ROOT, installer_dir=INSTALLER_DIR)
+    tree = ArchiveTree(ARCHIVE_ROOT, installer_dir=INSTALLER_DIR, signer=signer)
     for arch, arch_files in files.items():
         tree.publish(RELEASE, arch, arch_files)
         size = sum(path.stat().st_size for path in arch_files.values())
@@ -194,11 +208,11 @@ def manage(*args: str) -> list[str]:
     return [sys.executable, "manage.py", *args]
 
 
-def import_command(archive_url: str, tftproot: Path) -> list[str]:
+def import_command(archive_url: str, tftproot: Path, keyring: Path) -> list[str]:
     arches = [option for arch in ARCHES for option in ("--arch", arch)]
     return manage(
         "import_pxe_files",
-        *("--archive", archive_url, "--tftproot", str(tftproot), *arches),
+        *("--archive", archive_url, "--tftproot", str(tftproot), "--keyring", str(keyring), *arches),
         *("--release", RELEASE, "--current-release", RELEASE, "-v1"),
     )
 
@@ -236,10 +250,10 @@ def run_import(server: ArchiveServer, command: list[str]) -> ImportRun:
 
 
 def describe_requests(requests: list[Request]) -> str:
-    files = [r for r in requests if not r.path.endswith("/" + INDEX_NAME)]
+    files = [r for r in requests if not r.path.endswith(INDEX_FILES)]
     sent = sum(r.bytes_sent for r in requests)
     return (
-        f"the server answered {len(requests)} requests, {len(requests) - len(files)} for {INDEX_NAME} "
+        f"the server answered {len(requests)} requests, {len(requests) - len(files)} for signed indexes "
         f"and {len(files)} for netboot files, {megabytes(sent)} sent"
     )
 
@@ -250,10 +264,10 @@ def report_import(label: str, run: ImportRun) -> None:
 
 def check_noop(run: ImportRun) -> bool:
     """True when the second import installed and downloaded nothing (only the indexes were read)."""
-    fetched = [r.path for r in run.requests if not r.path.endswith("/" + INDEX_NAME)]
+    fetched = [r.path for r in run.requests if not r.path.endswith(INDEX_FILES)]
     noop = run.returncode == 0 and " 0 installed," in f" {run.output}" and not fetched
     if noop:
-        print("  no-op confirmed: 0 installed, and only the SHA256SUMS indexes were fetched")
+        print("  no-op confirmed: 0 installed, and only the signed indexes (InRelease, SHA256SUMS) were fetched")
     else:
         print(f"  UNEXPECTED: the second import was not a no-op (exit {run.returncode}; fetched {fetched or 'none'})")
     return noop
@@ -303,11 +317,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def prepare() -> dict[str, dict[str, Path]]:
+def prepare(signer: ArchiveSigner) -> dict[str, dict[str, Path]]:
     print(f"Fetching Debian 12's netboot packages (cache: {shown(DEB_CACHE)})")
     files = netboot_files(fetch_debs())
     print(f"Building a {RELEASE} archive for {' and '.join(ARCHES)} in {shown(ARCHIVE_ROOT)}")
-    build_archive(files)
+    print(f"  signed by a throwaway key {signer.fingerprint}; its keyring: {shown(signer.keyring)}")
+    build_archive(files, signer)
     return files
 
 
@@ -321,10 +336,18 @@ def keep_serving(server: ArchiveServer, command: list[str]) -> None:
 
 
 def demo(tftproot: Path, *, serve: bool) -> int:
-    files = prepare()
+    signer = make_signer()
+    try:
+        return _demo(tftproot, signer, serve=serve)
+    finally:
+        signer.close()
+
+
+def _demo(tftproot: Path, signer: ArchiveSigner, *, serve: bool) -> int:
+    files = prepare(signer)
     migrate()
     with ArchiveServer(ARCHIVE_ROOT) as server:
-        command = import_command(f"{server.url}dists/", tftproot)
+        command = import_command(f"{server.url}dists/", tftproot, signer.keyring)
         print(f"Serving the archive at {server.url}; importing with:\n  {printable(command)}")
         first = run_import(server, command)
         report_import("first import", first)

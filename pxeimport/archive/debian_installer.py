@@ -46,6 +46,13 @@ def images_urls(archive: str, release: str, arch: str) -> list[str]:
     return [f"{base}/{images_dir}/" for images_dir in IMAGES_DIRS]
 
 
+def release_paths(release: str, arch: str) -> list[str]:
+    """The index's path as dists/<release>/Release lists it, for each of `images_urls`."""
+    check_name("release", release)
+    check_name("architecture", arch)
+    return [f"main/installer-{arch}/current/{images_dir}/{INDEX_NAME}" for images_dir in IMAGES_DIRS]
+
+
 @dataclass(frozen=True)
 class NetbootIndex:
     """A parsed images-directory index for one architecture."""

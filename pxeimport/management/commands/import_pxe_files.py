@@ -65,6 +65,15 @@ class Command(BaseCommand):
             help="Take the pre-boot loader from this release (default: the distribution's stable release).",
         )
         parser.add_argument(
+            "--keyring",
+            dest="keyrings",
+            action="append",
+            default=[],
+            type=Path,
+            metavar="FILE",
+            help="Verify signatures with this keyring file (as gpgv --keyring takes it) instead of the sources' own.",
+        )
+        parser.add_argument(
             "--dry-run", action="store_true", help="Print what would change; change nothing, record nothing."
         )
 
@@ -80,11 +89,21 @@ class Command(BaseCommand):
                     arches=options["arches"],
                     releases=options["releases"],
                     current_release=options["current_release"],
+                    keyrings=options["keyrings"],
                 )
             )
             items = plan(selections)
         except (ReleaseDataError, InvalidName, NothingSelected) as exc:
             raise CommandError(str(exc), returncode=EXIT_USAGE) from exc
+        for selection in selections:
+            if not selection.source.verify_signatures:
+                # Every run, even at -v0: an operator must not forget this is on.
+                self.stderr.write(
+                    self.style.WARNING(
+                        f"WARNING: signature checks are off for boot source {selection.source.name!r}: "
+                        "its SHA256SUMS is trusted as served"
+                    )
+                )
 
         root = TftpRoot((options["tftproot"] or settings.PXEIMPORT_TFTPROOT).absolute())
         fetcher = Fetcher(

@@ -1,0 +1,181 @@
+"""The trust chain end to end: signed archives served on loopback, the command verifying them."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from pxeimport.models import BootSource, InstalledFile
+from tests.tree import install_dir
+from tools.archive import ArchiveTree, netboot_files
+from tools.signing import ArchiveSigner
+
+pytestmark = pytest.mark.django_db
+
+ARGS = ("--arch", "amd64", "--release", "bookworm", "--current-release", "bookworm")
+
+
+@pytest.fixture(scope="module")
+def stranger(tmp_path_factory: pytest.TempPathFactory):
+    key = ArchiveSigner(tmp_path_factory.mktemp("stranger"), uid="a hijacked mirror <evil@test.invalid>")
+    yield key
+    key.close()
+
+
+def installed_first(archive: ArchiveTree, import_pxe) -> dict[str, bytes]:
+    files = netboot_files("v1")
+    archive.publish("bookworm", "amd64", files)
+    assert import_pxe(*ARGS).code == 0
+    return files
+
+
+def assert_still_serving(tftp_root: Path, files: dict[str, bytes]) -> None:
+    directory = install_dir(tftp_root, "amd64", "bookworm")
+    assert (directory / "linux").read_bytes() == files["linux"]
+    assert (directory / "initrd.gz").read_bytes() == files["initrd.gz"]
+
+
+def test_a_good_signature_is_recorded_with_the_signing_key(archive, import_pxe, signer):
+    installed_first(archive, import_pxe)
+    signed_by = set(InstalledFile.objects.values_list("signed_by", flat=True))
+    assert signed_by == {signer.fingerprint}
+
+
+def test_a_tampered_sha256sums_is_refused_and_the_old_files_kept(archive, import_pxe, tftp_root):
+    good = installed_first(archive, import_pxe)
+    images = archive.publish("bookworm", "amd64", netboot_files("v2"))
+    # The attacker swaps in a backdoored initrd and rewrites SHA256SUMS to match; they cannot re-sign Release.
+    netboot = archive.netboot_path("bookworm", "amd64")
+    (images / netboot / "initrd.gz").write_bytes(b"a backdoored initrd")
+    forged = hashlib.sha256(b"a backdoored initrd").hexdigest()
+    lines = [
+        f"{forged}  ./{netboot}/initrd.gz" if line.endswith("/initrd.gz") else line
+        for line in (images / "SHA256SUMS").read_text().splitlines()
+    ]
+    (images / "SHA256SUMS").write_text("\n".join(lines) + "\n")
+
+    result = import_pxe(*ARGS)
+
+    assert result.code == 1
+    assert "does not match the signed" in result.stderr
+    assert "InRelease" in result.stderr
+    assert_still_serving(tftp_root, good)
+
+
+def test_a_tampered_release_is_a_bad_signature(archive, archive_server, import_pxe, tftp_root):
+    good = installed_first(archive, import_pxe)
+    archive.publish("bookworm", "amd64", netboot_files("v2"))
+    inrelease = archive.root / "dists" / "bookworm" / "InRelease"
+    inrelease.write_bytes(inrelease.read_bytes().replace(b"Origin: pxeimport tests", b"Origin: pxeimport evil!"))
+
+    result = import_pxe(*ARGS)
+
+    assert result.code == 1
+    assert "BAD signature" in result.stderr
+    assert archive_server.url + "dists/bookworm/InRelease" in result.stderr
+    assert_still_serving(tftp_root, good)
+
+
+def test_a_signature_by_an_unknown_key_is_refused_naming_the_key(tmp_path, archive_server, import_pxe, stranger):
+    hijacked = ArchiveTree(tmp_path / "archive", signer=stranger)  # the path archive_server serves
+    hijacked.publish("bookworm", "amd64", netboot_files("evil"))
+
+    result = import_pxe(*ARGS)
+
+    assert result.code == 1
+    assert "signed by a key that is not in the keyring" in result.stderr
+    assert stranger.fingerprint[-16:] in result.stderr
+    assert not install_dir(tmp_path / "tftpboot", "amd64", "bookworm").exists()
+
+
+def test_a_missing_signature_is_refused(archive, import_pxe, tftp_root):
+    good = installed_first(archive, import_pxe)
+    archive.publish("bookworm", "amd64", netboot_files("v2"))
+    (archive.root / "dists" / "bookworm" / "InRelease").unlink()
+    (archive.root / "dists" / "bookworm" / "Release.gpg").unlink()
+
+    result = import_pxe(*ARGS)
+
+    assert result.code == 1
+    assert "unsigned: no InRelease and no Release.gpg" in result.stderr
+    assert_still_serving(tftp_root, good)
+
+
+def test_release_and_release_gpg_serve_when_there_is_no_inrelease(archive, import_pxe, tftp_root, signer):
+    files = netboot_files("v1")
+    archive.publish("bookworm", "amd64", files)
+    (archive.root / "dists" / "bookworm" / "InRelease").unlink()
+
+    assert import_pxe(*ARGS).code == 0
+    assert_still_serving(tftp_root, files)
+
+
+def test_a_missing_keyring_fails_the_items_and_says_so(archive, import_pxe, tftp_root, tmp_path):
+    archive.publish("bookworm", "amd64", netboot_files("v1"))
+    result = import_pxe(*ARGS, keyring=tmp_path / "absent.gpg")
+    assert result.code == 1
+    assert f"{tmp_path / 'absent.gpg'}: keyring file not found" in result.stderr
+    assert not install_dir(tftp_root, "amd64", "bookworm").exists()
+
+
+def test_the_default_ubuntu_keyring_when_absent_names_its_package(archive, archive_server, tftp_root):
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    if Path("/usr/share/keyrings/ubuntu-archive-keyring.gpg").exists():
+        pytest.skip("this machine has the Ubuntu keyring; the message for its absence cannot be seen")
+    archive.publish("bookworm", "amd64", netboot_files("v1"))
+    BootSource.objects.update(url=archive_server.url + "dists/")
+    err = StringIO()
+    with pytest.raises(CommandError):
+        call_command("import_pxe_files", "--tftproot", str(tftp_root), *ARGS, stderr=err, verbosity=0)
+    assert "the ubuntu-keyring package provides /usr/share/keyrings/ubuntu-archive-keyring.gpg" in err.getvalue()
+
+
+def test_an_ubuntu_style_archive_is_verified_by_sha256sums_gpg(tmp_path, archive_server, import_pxe, signer):
+    ubuntu = ArchiveTree(tmp_path / "archive", signer=signer, release_lists_installer=False)
+    files = netboot_files("focal")
+    ubuntu.publish("bookworm", "amd64", files)
+
+    assert import_pxe(*ARGS).code == 0
+    assert_still_serving(tmp_path / "tftpboot", files)
+
+
+def test_an_ubuntu_style_index_without_its_gpg_file_is_refused(tmp_path, archive_server, import_pxe, signer):
+    ubuntu = ArchiveTree(tmp_path / "archive", signer=signer, release_lists_installer=False)
+    images = ubuntu.publish("bookworm", "amd64", netboot_files("focal"))
+    (images / "SHA256SUMS.gpg").unlink()
+
+    result = import_pxe(*ARGS)
+
+    assert result.code == 1
+    assert "unsigned: not listed in the signed" in result.stderr
+    assert "SHA256SUMS.gpg" in result.stderr
+
+
+def test_skipping_signature_checks_imports_unsigned_but_warns_every_run(tmp_path, archive_server, tftp_root):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    unsigned = ArchiveTree(tmp_path / "archive")  # no signer: no Release, no InRelease
+    unsigned.publish("bookworm", "amd64", netboot_files("private"))
+    BootSource.objects.all().delete()
+    source = BootSource.objects.create(
+        name="private", url=archive_server.url + "dists/", distribution="debian", skip_signature_checks=True
+    )
+    source.arches.create(name="amd64")
+    source.releases.create(name="bookworm")
+
+    for _ in range(2):
+        err = StringIO()
+        call_command(
+            "import_pxe_files", "--tftproot", str(tftp_root), "--current-release", "bookworm", stderr=err, verbosity=0
+        )
+        assert "signature checks are off for boot source 'private'" in err.getvalue()
+    assert set(InstalledFile.objects.values_list("signed_by", flat=True)) == {""}
+    assert (install_dir(tftp_root, "amd64", "bookworm") / "linux").exists()

@@ -1,0 +1,38 @@
+"""A throwaway OpenPGP key made with real gpg, to sign generated archives (tests, demo)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+
+class ArchiveSigner:
+    """A key in its own GNUPGHOME; `keyring` is a file `gpgv --keyring` takes."""
+
+    def __init__(self, home: Path, uid: str = "pxeimport test archive <archive@test.invalid>") -> None:
+        self.home = home
+        self.home.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.home, 0o700)
+        self._gpg("--quick-gen-key", uid, "ed25519", "sign", "never")
+        listing = self._gpg("--with-colons", "--list-secret-keys").decode()
+        self.fingerprint = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
+        self.keyring = self.home / "keyring.gpg"
+        self.keyring.write_bytes(self._gpg("--export", self.fingerprint))
+
+    def _gpg(self, *args: str, data: bytes | None = None) -> bytes:
+        command = ["gpg", "--homedir", str(self.home), "--batch", "--quiet", "--yes", "--no-tty"]
+        command += ["--pinentry-mode", "loopback", "--passphrase", "", *args]
+        return subprocess.run(command, input=data, capture_output=True, check=True, timeout=60).stdout
+
+    def clearsign(self, data: bytes) -> bytes:
+        return self._gpg("--local-user", self.fingerprint, "--digest-algo", "SHA256", "--clearsign", data=data)
+
+    def detach_sign(self, data: bytes) -> bytes:
+        return self._gpg("--local-user", self.fingerprint, "--armor", "--detach-sign", data=data)
+
+    def close(self) -> None:
+        """Stop the gpg-agent this home started."""
+        subprocess.run(
+            ["gpgconf", "--homedir", str(self.home), "--kill", "gpg-agent"], capture_output=True, check=False
+        )

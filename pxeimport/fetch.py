@@ -6,12 +6,14 @@ import hashlib
 import logging
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
 import requests
+import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -61,6 +63,9 @@ class Fetcher:
         self.bytes_downloaded = 0
         self.session = requests.Session()
         self.session.headers["User-Agent"] = self.settings.user_agent
+        # The bytes on disk must be the bytes the index hashed: a server that labels initrd.gz
+        # "Content-Encoding: gzip" must not get it decompressed on the way.
+        self.session.headers["Accept-Encoding"] = "identity"
         self.session.max_redirects = 5
         retry = Retry(
             total=self.settings.retries,
@@ -72,6 +77,8 @@ class Fetcher:
             allowed_methods=frozenset({"GET", "HEAD"}),
             raise_on_status=False,
             respect_retry_after_header=True,
+            # A server asking for hours would hold the TFTP root's lock that long.
+            retry_after_max=60,
         )
         adapter = HTTPAdapter(max_retries=retry, pool_maxsize=16)
         self.session.mount("http://", adapter)
@@ -105,11 +112,11 @@ class Fetcher:
         with self._get(url) as response:
             body = bytearray()
             try:
-                for chunk in response.iter_content(CHUNK_SIZE):
+                for chunk in _raw_chunks(response):
                     body += chunk
                     if len(body) > self.settings.max_index_bytes:
                         raise FetchError(url, f"index larger than {self.settings.max_index_bytes} bytes")
-            except requests.RequestException as exc:
+            except BODY_ERRORS as exc:
                 raise FetchError(url, _describe(exc)) from exc
             finally:
                 self.bytes_downloaded += len(body)
@@ -156,14 +163,14 @@ class Fetcher:
             with os.fdopen(fd, "wb") as out:
                 os.fchmod(out.fileno(), 0o644)
                 try:
-                    for chunk in response.iter_content(CHUNK_SIZE):
+                    for chunk in _raw_chunks(response):
                         size += len(chunk)
                         self.bytes_downloaded += len(chunk)
                         if size > limit:
                             raise FetchError(url, f"body exceeds the limit of {limit} bytes")
                         digest.update(chunk)
                         out.write(chunk)
-                except requests.RequestException as exc:
+                except BODY_ERRORS as exc:
                     raise _BodyError(_describe(exc)) from exc
                 _sync(out)
         if declared is not None and declared.isdigit() and size != int(declared):
@@ -172,6 +179,14 @@ class Fetcher:
         if actual != expected_sha256:
             raise FetchError(url, f"SHA-256 mismatch: index says {expected_sha256}, got {actual}")
         return Downloaded(path=dest, size=size, sha256=actual)
+
+
+BODY_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
+
+
+def _raw_chunks(response: requests.Response) -> Iterator[bytes]:
+    """The body exactly as sent, whatever Content-Encoding says (no transparent decompression)."""
+    yield from response.raw.stream(CHUNK_SIZE, decode_content=False)
 
 
 class _BodyError(Exception):
@@ -187,8 +202,10 @@ def _sync(out: BinaryIO) -> None:
 
 def _describe(exc: BaseException) -> str:
     """A short, human reason for a requests exception (its repr nests several layers)."""
-    if isinstance(exc, requests.Timeout):
+    if isinstance(exc, requests.Timeout | urllib3.exceptions.TimeoutError):
         return "timed out"
+    if isinstance(exc, urllib3.exceptions.ProtocolError):
+        return f"connection broken: {exc.args[0] if exc.args else exc}"
     if isinstance(exc, requests.TooManyRedirects):
         return "too many redirects"
     if isinstance(exc, requests.exceptions.InvalidSchema):

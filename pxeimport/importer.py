@@ -30,7 +30,7 @@ LOADER = "loader"
 INSTALL = "install"
 
 # What makes one item fail (and the others go on), as opposed to a bug.
-INDEX_ERRORS = (FetchError, LayoutError, ChecksumIndexError, SignatureError, ReleaseFormatError)
+INDEX_ERRORS = (FetchError, LayoutError, ChecksumIndexError, SignatureError, ReleaseFormatError, InvalidName)
 
 
 @dataclass(frozen=True)
@@ -168,7 +168,7 @@ class Importer:
     def _run_item(self, item: Item, *, dry_run: bool) -> ItemResult:
         try:
             return self._import(item, dry_run=dry_run)
-        except (*INDEX_ERRORS, InvalidName, UnsafePath, OSError) as exc:
+        except (*INDEX_ERRORS, UnsafePath, OSError) as exc:
             # The caller reports failures to the operator; this is for a debug log.
             log.info("%s from %s failed: %s", item, item.source.url, exc)
             return ItemResult(item, Outcome.FAILED, message=f"{exc}; kept what was installed")

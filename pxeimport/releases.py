@@ -43,8 +43,8 @@ def _info(distribution: str) -> distro_info.DistroInfo:
             f"distro-info data for {distribution} is missing ({exc.filename}); "
             f"install the {DATA_PACKAGE} package, or name the releases explicitly"
         ) from exc
-    except (OSError, ValueError) as exc:
-        raise ReleaseDataError(f"distro-info data for {distribution} is unreadable: {exc}") from exc
+    except (OSError, ValueError, KeyError) as exc:
+        raise ReleaseDataError(f"distro-info data for {distribution} is unreadable: {exc!r}") from exc
 
 
 def _ask(distribution: str, question: str, call: Callable[[], T]) -> T:
@@ -60,6 +60,9 @@ def _ask(distribution: str, question: str, call: Callable[[], T]) -> T:
 def supported_releases(distribution: str, today: datetime.date | None = None) -> list[str]:
     """Codenames supported on `today`, oldest first; ReleaseDataError when there are none."""
     info = _info(distribution)
+    # Debian's testing has no end-of-life date, so it looks supported forever; a stable release
+    # that distro-info can still name is what shows the data is current.
+    _ask(distribution, "supported releases", lambda: info.stable(today))
     releases = _ask(distribution, "supported releases", lambda: info.supported(today))
     if not releases:
         raise ReleaseDataError(

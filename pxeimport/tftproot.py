@@ -130,7 +130,9 @@ class TftpRoot:
         """Create `path` and its parents below the root (0755), refusing symlinks on the way."""
         relative = path.relative_to(self.path)
         current = self.path
-        current.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        if not current.exists():
+            current.mkdir(mode=DIR_MODE, parents=True)
+            os.chmod(current, DIR_MODE)  # mkdir's mode is cut by the umask; tftpd must get in
         for part in relative.parts:
             current = current / part
             try:
@@ -145,6 +147,18 @@ class TftpRoot:
             if not stat.S_ISDIR(st.st_mode):
                 raise UnsafePath(f"{current} is not a directory")
         return path
+
+    def check_no_symlinks(self, path: Path) -> bool:
+        """True when `path` exists below the root through directories only; UnsafePath at a symlink."""
+        current = self.path
+        for part in path.relative_to(self.path).parts:
+            current = current / part
+            st = _lstat(current)
+            if st is None:
+                return False
+            if stat.S_ISLNK(st.st_mode):
+                raise UnsafePath(f"{current} is a symlink; refusing to work through it")
+        return True
 
     # Reading what is installed --------------------------------------------------------------
 
@@ -283,10 +297,9 @@ class TftpRoot:
         directory left by an interrupted exchange) goes at once.
         """
         now = time.time() if now is None else now
-        try:
-            entries = list(os.scandir(slot.parent))
-        except FileNotFoundError:
+        if not self.check_no_symlinks(slot.parent):
             return []
+        entries = list(os.scandir(slot.parent))
         live: set[str] = set()
         last_swap = 0.0
         for entry in entries:
@@ -325,7 +338,7 @@ class TftpRoot:
 
     def clean_staging(self) -> int:
         """Remove everything a crashed run left in staging; return how many entries went."""
-        if _lstat(self.staging) is None:
+        if not self.check_no_symlinks(self.staging):
             return 0
         count = 0
         for entry in os.scandir(self.staging):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 from typing import Any
@@ -46,12 +47,18 @@ try:
     DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'pxeimport.sqlite3'}")}
 except (ValueError, KeyError) as exc:
     raise ImproperlyConfigured(f"DATABASE_URL is not a database URL Django can use: {exc}") from exc
+if DATABASES["default"].get("ENGINE") not in set(environ.Env.DB_SCHEMES.values()):
+    raise ImproperlyConfigured(
+        f"DATABASE_URL={env.str('DATABASE_URL', default='')!r} names no database Django knows; "
+        "use e.g. sqlite:////path/db.sqlite3 or postgres://user@host:5432/name"
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(exist_ok=True)
     # Wait for a writer rather than fail at once when the admin and an import overlap.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
     # A file, not memory, so tests can share the test database with a manage.py subprocess.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+    # Per process, so two test runs side by side do not share one.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 
 # Where the TFTP server's files live; the 2012 script's default.
 PXEIMPORT_TFTPROOT = Path(_setting("PXEIMPORT_TFTPROOT", str, "/var/lib/tftpboot"))

@@ -288,12 +288,6 @@ def test_bytes_downloaded_counts_a_body_that_failed_its_hash(http, fetcher, tmp_
     assert fetcher.bytes_downloaded == 11
 
 
-@pytest.mark.xfail(
-    reason="BUG: the session offers Accept-Encoding: gzip and iter_content() decodes, so a .gz file served "
-    "with Content-Encoding: gzip (Apache AddEncoding x-gzip .gz) is saved decompressed and never matches "
-    "its index hash or its Content-Length",
-    strict=True,
-)
 def test_a_gz_file_served_with_content_encoding_gzip_is_saved_byte_for_byte(http, fetcher, tmp_path):
     stored = gzip.compress(b"an initrd cpio archive " * 500)
     http.get(

@@ -291,11 +291,6 @@ def test_a_server_error_on_images_does_not_fall_back_to_legacy_images(http, make
     assert legacy + "SHA256SUMS" not in fetched(http)
 
 
-@pytest.mark.xfail(
-    reason="BUG: Importer._index caches only INDEX_ERRORS, not the InvalidName that parse_index raises for an "
-    "unsafe installer dir, so the same index is fetched (and verified) again for every item",
-    strict=True,
-)
 def test_an_index_with_an_unsafe_installer_dir_is_fetched_once(http, make_importer):
     url = publish(http, "bookworm", "amd64", files("v1"), installer="Ubuntu-Installer")
     results = make_importer().run(items_for("bookworm"))

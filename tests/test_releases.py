@@ -68,11 +68,6 @@ def test_the_stable_release_far_in_the_future_is_an_outdated_data_error(distribu
     assert isinstance(caught.value.__cause__, distro_info.DistroDataOutdated)
 
 
-@pytest.mark.xfail(
-    reason="BUG: Debian rows without an eol (testing and the next release) count as supported forever, so "
-    "outdated Debian data still answers supported_releases() instead of raising",
-    strict=True,
-)
 def test_supported_debian_releases_far_in_the_future_are_an_outdated_data_error():
     with pytest.raises(ReleaseDataError, match="outdated"):
         supported_releases("debian", FAR_FUTURE)
@@ -116,11 +111,6 @@ def test_a_data_file_listing_no_release_is_an_outdated_data_error(data_dir):
     assert DATA_PACKAGE in str(caught.value)
 
 
-@pytest.mark.xfail(
-    reason="BUG: a data file without an expected column raises a bare KeyError from distro_info, which _info() "
-    "does not turn into ReleaseDataError",
-    strict=True,
-)
 def test_a_data_file_with_other_columns_is_a_release_data_error(data_dir):
     (data_dir / "debian.csv").write_text("number,name,created\n12,bookworm,2021-08-14\n")
     with pytest.raises(ReleaseDataError):

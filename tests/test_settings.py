@@ -112,11 +112,6 @@ def test_manage_py_stops_on_a_bad_value_naming_the_variable():
     assert "ImproperlyConfigured: PXEIMPORT_GRACE_SECONDS='abc' is not a valid int" in result.stderr
 
 
-@pytest.mark.xfail(
-    reason="BUG: django-environ maps an unknown scheme to ENGINE 'nonsense' with only a warning; settings "
-    "accept it and Django later fails naming the engine, not DATABASE_URL",
-    strict=True,
-)
 def test_a_database_url_with_an_unknown_scheme_is_improperly_configured_naming_the_variable():
     result = import_settings(DATABASE_URL="nonsense://x")
     assert result.returncode != 0
@@ -124,10 +119,6 @@ def test_a_database_url_with_an_unknown_scheme_is_improperly_configured_naming_t
     assert "DATABASE_URL" in result.stderr.splitlines()[-1]
 
 
-@pytest.mark.xfail(
-    reason="BUG: an empty DATABASE_URL parses to a config without ENGINE, and settings crash with KeyError",
-    strict=True,
-)
 def test_an_empty_database_url_is_improperly_configured_naming_the_variable():
     result = import_settings(DATABASE_URL="")
     assert result.returncode != 0

@@ -449,10 +449,6 @@ def test_garbage_collection_of_a_slot_that_does_not_exist_removes_nothing(root):
     assert not root.path.exists()
 
 
-@pytest.mark.xfail(
-    reason="BUG: collect_garbage scans and deletes through a symlinked component (maas/<arch> -> elsewhere)",
-    strict=True,
-)
 def test_garbage_collection_does_not_delete_through_a_symlinked_arch_dir(root, tmp_path):
     elsewhere = tmp_path / "elsewhere"
     release = elsewhere / "base" / "bookworm"
@@ -565,10 +561,6 @@ def test_clean_staging_without_a_staging_dir_does_nothing(root):
     assert not root.path.exists()
 
 
-@pytest.mark.xfail(
-    reason="BUG: clean_staging follows a symlinked maas/.staging and deletes everything in its target",
-    strict=True,
-)
 def test_clean_staging_does_not_delete_through_a_symlinked_staging_dir(root, tmp_path):
     precious = tmp_path / "precious"
     precious.mkdir()
@@ -612,11 +604,6 @@ def test_a_private_source_file_becomes_0644_when_installed(root, make_sources):
     assert (version_dir / "linux").stat().st_mode & 0o777 == 0o644
 
 
-@pytest.mark.xfail(
-    reason="BUG: ensure_dir creates a missing TFTP root with mkdir(parents=True), so under umask 077 it is 0700 "
-    "and tftpd (another user) cannot reach anything below it",
-    strict=True,
-)
 def test_a_tftp_root_the_importer_creates_is_0755_under_umask_077(root, install, umask_077):
     install(root.install_slot("amd64", "bookworm"), KERNEL_V1)
     assert root.path.stat().st_mode & 0o777 == 0o755

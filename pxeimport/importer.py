@@ -148,6 +148,8 @@ class Importer:
         self.clock = clock
         self._indexes: dict[tuple[str, str, str], tuple[NetbootIndex, str] | Exception] = {}
         self._verifiers: dict[Source, IndexVerifier] = {}
+        # The results so far, readable when a run is stopped part-way.
+        self.results: list[ItemResult] = []
 
     def run(self, items: list[Item], *, dry_run: bool = False) -> list[ItemResult]:
         """Import every item, going past failures. The caller holds the root's lock (unless dry)."""
@@ -155,7 +157,8 @@ class Importer:
             leftovers = self.root.clean_staging()
             if leftovers:
                 log.info("removed %d leftover staging entries from an earlier run", leftovers)
-        results = []
+        self.results = []
+        results = self.results
         for item in items:
             result = self._run_item(item, dry_run=dry_run)
             results.append(result)

@@ -121,6 +121,7 @@ class RunStatus(models.TextChoices):
     ERROR = "error", "Error before any item"
     LOCKED = "locked", "Skipped: another import held the lock"
     ABANDONED = "abandoned", "Abandoned (the process died)"
+    CANCELLED = "cancelled", "Cancelled (stopped by a signal)"
 
 
 class Trigger(models.TextChoices):

@@ -86,6 +86,15 @@ def finish_run(run: ImportRun, results: Iterable[ItemResult], bytes_downloaded: 
     return run
 
 
+def cancel_run(run: ImportRun, message: str, results: Iterable[ItemResult], bytes_downloaded: int) -> ImportRun:
+    """A run stopped by a signal: its finished items are counted, its status says cancelled."""
+    finish_run(run, results, bytes_downloaded)
+    run.status = RunStatus.CANCELLED
+    run.error_summary = "\n".join(filter(None, [message, run.error_summary]))
+    run.save()
+    return run
+
+
 def fail_run(run: ImportRun, message: str) -> ImportRun:
     run.finished = timezone.now()
     run.status = RunStatus.ERROR

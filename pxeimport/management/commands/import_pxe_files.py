@@ -13,9 +13,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from pxeimport import records
 from pxeimport.fetch import Fetcher, FetchSettings
 from pxeimport.importer import Importer, Item, ItemResult, Outcome, plan
+from pxeimport.models import Trigger
 from pxeimport.names import InvalidName
 from pxeimport.releases import ReleaseDataError
 from pxeimport.selection import NothingSelected, Overrides, resolve
+from pxeimport.stopping import Stopped, stop_on_signals
 from pxeimport.tftproot import LockHeld, TftpRoot, UnsafePath
 
 EXIT_FAILED = 1
@@ -76,6 +78,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help="Print what would change; change nothing, record nothing."
         )
+        parser.add_argument(
+            "--trigger",
+            choices=Trigger.values,
+            default=Trigger.COMMAND,
+            help="What started this run, as recorded in its row (default: command).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.verbosity = int(options["verbosity"])
@@ -115,20 +123,22 @@ class Command(BaseCommand):
         )
         started = time.monotonic()
         try:
-            run = self._dry_run if options["dry_run"] else self._import
-            results = run(root, fetcher, items)
+            if options["dry_run"]:
+                results = self._dry_run(root, fetcher, items)
+            else:
+                results = self._import(root, fetcher, items, trigger=options["trigger"])
         finally:
             fetcher.close()
         self._summarise(results, fetcher.bytes_downloaded, time.monotonic() - started, dry=options["dry_run"])
 
-    def _import(self, root: TftpRoot, fetcher: Fetcher, items: list[Item]) -> list[ItemResult]:
+    def _import(self, root: TftpRoot, fetcher: Fetcher, items: list[Item], *, trigger: str) -> list[ItemResult]:
         tftproot = str(root.path)
         try:
-            with root.lock():
+            with stop_on_signals(), root.lock():
                 abandoned = records.abandon_stale_runs(tftproot)
                 if abandoned and self.verbosity >= 1:
                     self.stdout.write(self.style.NOTICE(f"Marked {abandoned} interrupted earlier run(s) abandoned."))
-                run = records.start_run(tftproot)
+                run = records.start_run(tftproot, trigger)
 
                 def on_result(result: ItemResult) -> None:
                     records.record_result(run, result)
@@ -137,13 +147,21 @@ class Command(BaseCommand):
                 importer = Importer(root, fetcher, grace_seconds=settings.PXEIMPORT_GRACE_SECONDS, on_result=on_result)
                 try:
                     results = importer.run(items)
+                except Stopped as exc:
+                    records.cancel_run(run, str(exc), importer.results, fetcher.bytes_downloaded)
+                    raise
                 except BaseException as exc:
                     records.fail_run(run, f"{type(exc).__name__}: {exc}")
                     raise
                 records.finish_run(run, results, fetcher.bytes_downloaded)
                 return results
+        except Stopped as exc:
+            raise CommandError(
+                f"{exc}: the run was cancelled; finished items stay installed, nothing half-done is served",
+                returncode=exc.exit_code,
+            ) from exc
         except LockHeld as exc:
-            records.record_locked(tftproot, exc.holder)
+            records.record_locked(tftproot, exc.holder, trigger)
             raise CommandError(f"{exc}; nothing done, try again later", returncode=EXIT_LOCKED) from exc
         except (UnsafePath, PermissionError) as exc:
             raise CommandError(f"cannot use TFTP root {tftproot}: {exc}", returncode=EXIT_USAGE) from exc

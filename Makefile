@@ -7,11 +7,14 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the project needs: a venv for Python, distro-info's release data, gpgv and the Debian
 # archive keyring to verify archives, gnupg to sign test and demo archives, dpkg-deb for the demo.
 DEBIAN_PACKAGES := python3-venv distro-info-data gpgv gnupg debian-archive-keyring dpkg
+# System tools some tests drive for real (a TFTP server and client, a browser, a web server, QEMU).
+# Without them those tests skip with the reason; `make test-tools` installs them; CI does, and skips nothing.
+TEST_DEBIAN_PACKAGES := tftpd-hpa tftp-hpa curl chromium chromium-driver nginx-light qemu-system-x86 ipxe-qemu ovmf
 # The embedded default: a TFTP root inside the checkout, so no root privileges are needed.
 export PXEIMPORT_TFTPROOT ?= $(CURDIR)/var/tftpboot
 ARGS ?=
 
-.PHONY: install system-packages import demo serve superuser test lint format typecheck migrations-check clean
+.PHONY: install system-packages test-tools import demo serve superuser test lint format typecheck migrations-check clean
 
 install: $(VENV)/.installed
 
@@ -26,6 +29,13 @@ system-packages:
 	if [ -n "$$missing" ]; then \
 		echo "Installing Debian packages:" $$missing; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+test-tools:
+	@missing=$$(for p in $(TEST_DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "Installing Debian packages for the tests:" $$missing; \
+		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
 var/.migrated: install $(wildcard pxeimport/migrations/*.py)

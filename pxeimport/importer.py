@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -19,9 +19,19 @@ from pxeimport.archive.debian_installer import LayoutError, NetbootIndex, Remote
 from pxeimport.archive.release import ReleaseFormatError
 from pxeimport.checksums import ChecksumIndexError
 from pxeimport.fetch import Fetcher, FetchError, NotFound
+from pxeimport.menus import BadKernelOptions, MenuEntry, check_kernel_opts, grub_config, pxelinux_config
 from pxeimport.names import InvalidName, check_name
 from pxeimport.signatures import SignatureError
-from pxeimport.tftproot import Installed, Slot, TftpRoot, UnsafePath, version_id
+from pxeimport.tftproot import (
+    GRUB_MENU,
+    PXELINUX_MENU,
+    Installed,
+    Slot,
+    TftpRoot,
+    UnsafePath,
+    check_release,
+    version_id,
+)
 from pxeimport.trust import IndexVerifier
 
 log = logging.getLogger(__name__)
@@ -58,6 +68,8 @@ class Item:
     arch: str
     release: str
     kind: str
+    # For a release: the extra kernel options its boot menu entries get.
+    kernel_opts: str = ""
 
     def __str__(self) -> str:
         if self.kind == LOADER:
@@ -67,12 +79,31 @@ class Item:
 
 @dataclass(frozen=True)
 class Selection:
-    """What to import from one source."""
+    """What to import from one source. `kernel_opts` maps a release to its menu entries' options."""
 
     source: Source
     arches: tuple[str, ...]
     releases: tuple[str, ...]
     current_release: str
+    kernel_opts: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MenuSettings:
+    timeout_seconds: int = 5
+    # When set, every menu entry this run writes gets these options instead of the saved ones.
+    kernel_opts: str | None = None
+
+
+@dataclass
+class MenuResult:
+    """The boot menus of one arch after a run."""
+
+    arch: str
+    changed: list[str]
+    default: str = ""
+    releases: list[str] = field(default_factory=list)
+    error: str = ""
 
 
 class Outcome(StrEnum):
@@ -121,7 +152,10 @@ def plan(selections: Iterable[Selection]) -> list[Item]:
         for arch in sel.arches:
             check_name("architecture", arch)
             wanted = [Item(sel.source, arch, check_name("release", sel.current_release), LOADER)]
-            wanted += [Item(sel.source, arch, check_name("release", r), INSTALL) for r in sel.releases]
+            wanted += [
+                Item(sel.source, arch, check_release(r), INSTALL, check_kernel_opts(sel.kernel_opts.get(r, "")))
+                for r in sel.releases
+            ]
             for item in wanted:
                 # Two sources may not both fill the same place in the TFTP root: the first wins.
                 key = (item.arch, item.kind, item.release if item.kind == INSTALL else "")
@@ -140,8 +174,11 @@ class Importer:
         grace_seconds: float,
         on_result: Callable[[ItemResult], None] | None = None,
         clock: Callable[[], float] = time.time,
+        menus: MenuSettings | None = None,
     ) -> None:
         self.root = root
+        self.menus = menus or MenuSettings()
+        self.menu_results: list[MenuResult] = []
         self.fetcher = fetcher
         self.grace_seconds = grace_seconds
         self.on_result = on_result
@@ -165,8 +202,36 @@ class Importer:
             if self.on_result is not None:
                 self.on_result(result)
         if not dry_run:
-            self._collect_garbage(results)
+            now = self.clock()
+            self.menu_results = [self._write_menus(items, arch, now) for arch in dict.fromkeys(i.arch for i in items)]
+            self._collect_garbage(results, now)
         return results
+
+    def _write_menus(self, items: list[Item], arch: str, now: float) -> MenuResult:
+        """Rewrite `arch`'s menus from what is installed now: one entry per release, by version path."""
+        try:
+            installed = self.root.installed_releases(arch)
+            if not installed:
+                return MenuResult(arch, [])
+            planned = {i.release: i for i in items if i.arch == arch and i.kind == INSTALL}
+            order = [r for r in planned if r in installed] + sorted(set(installed) - set(planned))
+            entries = [MenuEntry(r, installed[r], kernel_opts=self._kernel_opts(planned.get(r))) for r in order]
+            loaders = [i for i in items if i.arch == arch and i.kind == LOADER]
+            default = loaders[0].release if loaders and loaders[0].release in installed else order[0]
+            base = "/" + self.root.base_dir(arch).relative_to(self.root.path).as_posix()
+            texts = {
+                PXELINUX_MENU: pxelinux_config(entries, default, self.menus.timeout_seconds),
+                GRUB_MENU: grub_config(entries, default, self.menus.timeout_seconds, base),
+            }
+            changed = self.root.write_menus(arch, texts, now, self.grace_seconds)
+            return MenuResult(arch, changed, default, order)
+        except (OSError, UnsafePath, BadKernelOptions) as exc:
+            return MenuResult(arch, [], error=f"{arch} boot menus: {exc}; the previous menus stay")
+
+    def _kernel_opts(self, item: Item | None) -> str:
+        if self.menus.kernel_opts is not None:
+            return self.menus.kernel_opts
+        return item.kernel_opts if item else ""
 
     def _run_item(self, item: Item, *, dry_run: bool) -> ItemResult:
         try:
@@ -296,14 +361,21 @@ class Importer:
             self._verifiers[source] = IndexVerifier(self.fetcher, source.url, source.keyrings, source.keyring_hint)
         return self._verifiers[source]
 
-    def _collect_garbage(self, results: list[ItemResult]) -> None:
-        now = self.clock()
+    def _collect_garbage(self, results: list[ItemResult], now: float) -> None:
+        protected: dict[str, set[str]] = {}
         for result in results:
             if result.outcome not in (Outcome.INSTALLED, Outcome.UNCHANGED):
                 continue
-            slot = self._slot(result.item)
+            item = result.item
+            slot = self._slot(item)
             try:
-                for path in self.root.collect_garbage(slot, self.grace_seconds, now):
+                keep: frozenset[str] = frozenset()
+                if item.kind == INSTALL:
+                    if item.arch not in protected:
+                        protected[item.arch] = self.root.menu_protected(item.arch, now, self.grace_seconds)
+                    prefix = f"{item.release}/"
+                    keep = frozenset(p.removeprefix(prefix) for p in protected[item.arch] if p.startswith(prefix))
+                for path in self.root.collect_garbage(slot, self.grace_seconds, now, keep):
                     log.info("removed superseded %s", path)
             except OSError as exc:
                 log.warning("could not clean %s: %s", slot.parent, exc)

@@ -101,3 +101,11 @@ def fail_run(run: ImportRun, message: str) -> ImportRun:
     run.error_summary = message
     run.save()
     return run
+
+
+def add_errors(run: ImportRun, errors: list[str]) -> ImportRun:
+    """Errors outside any item (boot menus) also fail the run and are listed in its summary."""
+    run.error_summary = "\n".join(filter(None, [run.error_summary, *errors]))
+    run.status = RunStatus.FAILED
+    run.save(update_fields=["error_summary", "status"])
+    return run

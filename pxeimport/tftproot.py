@@ -21,6 +21,7 @@ import ctypes
 import errno
 import fcntl
 import hashlib
+import json
 import os
 import re
 import secrets
@@ -32,13 +33,22 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from pxeimport.names import check_name
+from pxeimport.menus import version_paths
+from pxeimport.names import InvalidName, check_name
 
 MAAS_DIR = "maas"
 STAGING_DIR = ".staging"
 LOCK_FILE = ".lock"
 MANIFEST = "SHA256SUMS"
+PXELINUX_MENU = "pxelinux.cfg/default"
+GRUB_MENU = "grub/grub.cfg"
+MENUS = (PXELINUX_MENU, GRUB_MENU)
+# Directories beside the release dirs, so no release may take their names.
+RESERVED = frozenset(m.split("/")[0] for m in MENUS)
+# Per arch: when each replaced menu was replaced and which version dirs it named.
+MENU_HISTORY = ".menu-history.json"
 VERSION_LENGTH = 16
 FILE_MODE = 0o644
 DIR_MODE = 0o755
@@ -55,6 +65,13 @@ class LockHeld(Exception):
         super().__init__(f"another import holds {lock_path} ({holder or 'holder unknown'})")
         self.lock_path = lock_path
         self.holder = holder
+
+
+def check_release(release: str) -> str:
+    """A release name that is a safe path component and not one of the menus' directories."""
+    if release in RESERVED:
+        raise InvalidName(f"release name {release!r} is reserved for the boot menus' directory")
+    return check_name("release", release)
 
 
 def version_id(files: Mapping[str, str]) -> str:
@@ -120,7 +137,31 @@ class TftpRoot:
         return self.maas / check_name("architecture", arch) / "base"
 
     def install_slot(self, arch: str, release: str) -> Slot:
-        return Slot(self.base_dir(arch) / check_name("release", release), "install", whole_dir=True)
+        return Slot(self.base_dir(arch) / check_release(release), "install", whole_dir=True)
+
+    def installed_releases(self, arch: str) -> dict[str, str]:
+        """{release: "install-<version>"} for every release of `arch` whose pointer names a complete version."""
+        base = self.base_dir(arch)
+        releases = {}
+        try:
+            entries = sorted(os.scandir(base), key=lambda e: e.name)
+        except FileNotFoundError:
+            return {}
+        for entry in entries:
+            try:
+                check_name("release", entry.name)
+            except InvalidName:
+                continue
+            if entry.name in RESERVED or not entry.is_dir(follow_symlinks=False):
+                continue
+            slot = self.install_slot(arch, entry.name)
+            pointer = slot.parent / slot.prefix
+            if not pointer.is_symlink():
+                continue
+            version = slot.parse_version(os.readlink(pointer))
+            if version and self._manifest(slot.version_dir(version)) is not None:
+                releases[entry.name] = slot.version_dir(version).name
+        return releases
 
     def loader_slot(self, arch: str) -> Slot:
         # "_" cannot start a release name, so "_loader-*" never collides with a release dir.
@@ -287,10 +328,66 @@ class TftpRoot:
             if slot.parse_version(head) is not None:
                 os.unlink(entry.path)
 
+    # Boot menus ---------------------------------------------------------------------------
+
+    def write_menus(self, arch: str, menus: Mapping[str, str], now: float, grace_seconds: float) -> list[str]:
+        """Replace each changed menu (relative path below base -> text) atomically; return those changed.
+
+        What a replaced menu named is remembered with the time, so its version dirs outlive it by
+        the grace period: a node that read it still finds its kernel and initrd.
+        """
+        base = self.base_dir(arch)
+        changed = []
+        named: set[str] = set()
+        for relative, text in menus.items():
+            path = base / relative
+            self.ensure_dir(path.parent)
+            st = _lstat(path)
+            if st is not None and stat.S_ISREG(st.st_mode) and path.read_text(errors="replace") == text:
+                continue
+            if st is not None and stat.S_ISREG(st.st_mode):
+                named |= version_paths(path.read_text(errors="replace"))
+            new = path.with_name(f".{path.name}.new-{secrets.token_hex(4)}")
+            _write_file(new, text.encode())
+            os.rename(new, path)
+            _fsync_dir(path.parent)
+            changed.append(relative)
+        if changed:
+            history = [h for h in self._menu_history(arch) if now - h["replaced"] < grace_seconds]
+            history.append({"replaced": now, "paths": sorted(named)})
+            new = base / f".{MENU_HISTORY}.new-{secrets.token_hex(4)}"
+            _write_file(new, json.dumps(history, indent=1).encode())
+            os.rename(new, base / MENU_HISTORY)
+        return changed
+
+    def _menu_history(self, arch: str) -> list[dict[str, Any]]:
+        try:
+            history = json.loads((self.base_dir(arch) / MENU_HISTORY).read_text())
+        except (FileNotFoundError, ValueError):
+            return []
+        return [h for h in history if isinstance(h, dict) and isinstance(h.get("replaced"), int | float)]
+
+    def menu_protected(self, arch: str, now: float, grace_seconds: float) -> set[str]:
+        """The "<release>/install-<v>" dirs named by a current menu or one replaced within the grace period."""
+        base = self.base_dir(arch)
+        protected: set[str] = set()
+        for relative in MENUS:
+            path = base / relative
+            if path.is_file() and not path.is_symlink():
+                protected |= version_paths(path.read_text(errors="replace"))
+        for entry in self._menu_history(arch):
+            if now - entry["replaced"] < grace_seconds:
+                protected |= {p for p in entry.get("paths", []) if isinstance(p, str)}
+        return protected
+
     # Clean-up -----------------------------------------------------------------------------
 
-    def collect_garbage(self, slot: Slot, grace_seconds: float, now: float | None = None) -> list[Path]:
+    def collect_garbage(
+        self, slot: Slot, grace_seconds: float, now: float | None = None, protected: frozenset[str] = frozenset()
+    ) -> list[Path]:
         """Delete version dirs no pointer names once the grace period has passed; return them.
+
+        Names in `protected` (version dirs a recent boot menu named) are kept whatever their age.
 
         The clock starts at the newest pointer swap (a link's own mtime is when it was made) and
         at the version dir's own mtime, whichever is later. Crash debris (half-made links, an old
@@ -319,7 +416,9 @@ class TftpRoot:
                 removed.append(Path(entry.path))
                 continue
             version = slot.parse_version(entry.name)
-            if version is None or version in live or not entry.is_dir(follow_symlinks=False):
+            if version is None or version in live or entry.name in protected:
+                continue
+            if not entry.is_dir(follow_symlinks=False):
                 continue
             age = now - max(last_swap, entry.stat(follow_symlinks=False).st_mtime)
             if age >= grace_seconds:

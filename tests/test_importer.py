@@ -468,9 +468,12 @@ def test_superseded_versions_go_once_the_grace_period_has_passed(http, root, mak
     (new_loader, new_install) = make_importer(grace_seconds=60, clock=lambda: time.time() + 61).run(
         items_for("bookworm")
     )
+    # The boot menu naming the old install was replaced only now: it stays for nodes that read it.
+    assert old_install.path.exists()
+    assert not old_loader.path.exists()
+    make_importer(grace_seconds=60, clock=lambda: time.time() + 122).run(items_for("bookworm"))
 
     assert not old_install.path.exists()
-    assert not old_loader.path.exists()
     assert new_install.path.exists() and new_loader.path.exists()
 
 

@@ -108,7 +108,9 @@ class ArchiveTree:
         shutil.rmtree(self.installer_path(release, arch))
 
 
-def netboot_files(tag: str, *, loader: bool = True, ldlinux: bool = True, size: int = 4096) -> dict[str, bytes]:
+def netboot_files(
+    tag: str, *, loader: bool = True, ldlinux: bool = True, uefi: bool = False, size: int = 4096
+) -> dict[str, bytes]:
     """Small distinct stand-ins for a netboot dir's files; the same `tag` gives the same bytes."""
 
     def blob(name: str) -> bytes:
@@ -120,6 +122,9 @@ def netboot_files(tag: str, *, loader: bool = True, ldlinux: bool = True, size: 
         files["pxelinux.0"] = blob("pxelinux.0")
     if loader and ldlinux:
         files["boot-screens/ldlinux.c32"] = blob("ldlinux.c32")
+    if uefi:
+        files["bootnetx64.efi"] = blob("bootnetx64.efi")
+        files["grubx64.efi"] = blob("grubx64.efi")
     return files
 
 

@@ -23,6 +23,8 @@ INSTALL_FILES = (KERNEL, INITRD)
 PRE_BOOT_LOADER = "pxelinux.0"
 # syslinux 5 and later load this from beside pxelinux.0; Debian keeps it in boot-screens/.
 LDLINUX = "ldlinux.c32"
+# UEFI: the signed shim (bootnet*) and the GRUB it chains to, which must sit beside it.
+UEFI_LOADERS = ("bootnetx64.efi", "grubx64.efi", "bootnetaa64.efi", "grubaa64.efi")
 
 
 class LayoutError(ValueError):
@@ -80,15 +82,23 @@ class NetbootIndex:
         return files
 
     def loader_files(self) -> list[RemoteFile]:
-        """pxelinux.0 and, when listed, ldlinux.c32; an empty list when there is no pxelinux.0."""
+        """The pre-boot loaders the archive has for this arch; empty when it has none.
+
+        BIOS: pxelinux.0 with ldlinux.c32 (from beside it or boot-screens/). UEFI: the shim and
+        GRUB. pxelinux.0 comes first: pointers are swapped in this order.
+        """
+        files = []
         loader = f"{self.netboot_dir}/{PRE_BOOT_LOADER}"
-        if loader not in self.entries:
-            return []
-        files = [self._remote(PRE_BOOT_LOADER, loader)]
-        for path in (f"{self.netboot_dir}/{LDLINUX}", f"{self.netboot_dir}/boot-screens/{LDLINUX}"):
+        if loader in self.entries:
+            files.append(self._remote(PRE_BOOT_LOADER, loader))
+            for path in (f"{self.netboot_dir}/{LDLINUX}", f"{self.netboot_dir}/boot-screens/{LDLINUX}"):
+                if path in self.entries:
+                    files.append(self._remote(LDLINUX, path))
+                    break
+        for name in UEFI_LOADERS:
+            path = f"{self.netboot_dir}/{name}"
             if path in self.entries:
-                files.append(self._remote(LDLINUX, path))
-                break
+                files.append(self._remote(name, path))
         return files
 
 

@@ -12,7 +12,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from pxeimport import records
 from pxeimport.fetch import Fetcher, FetchSettings
-from pxeimport.importer import Importer, Item, ItemResult, Outcome, plan
+from pxeimport.importer import Importer, Item, ItemResult, MenuResult, MenuSettings, Outcome, plan
+from pxeimport.menus import BadKernelOptions, check_kernel_opts
 from pxeimport.models import Trigger
 from pxeimport.names import InvalidName
 from pxeimport.releases import ReleaseDataError
@@ -79,6 +80,11 @@ class Command(BaseCommand):
             "--dry-run", action="store_true", help="Print what would change; change nothing, record nothing."
         )
         parser.add_argument(
+            "--kernel-opts",
+            metavar="OPTIONS",
+            help='Extra kernel options for every entry of the boot menus this run writes, e.g. "console=ttyS0,115200".',
+        )
+        parser.add_argument(
             "--trigger",
             choices=Trigger.values,
             default=Trigger.COMMAND,
@@ -87,6 +93,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.verbosity = int(options["verbosity"])
+        self.menu_errors: list[str] = []
         archive = options["archive"]
         if archive and urlsplit(archive).scheme not in ("http", "https"):
             raise CommandError(f"--archive {archive!r}: only http:// and https:// URLs are supported", returncode=2)
@@ -101,7 +108,12 @@ class Command(BaseCommand):
                 )
             )
             items = plan(selections)
-        except (ReleaseDataError, InvalidName, NothingSelected) as exc:
+            kernel_opts = options["kernel_opts"]
+            menus = MenuSettings(
+                timeout_seconds=settings.PXEIMPORT_MENU_TIMEOUT,
+                kernel_opts=None if kernel_opts is None else check_kernel_opts(kernel_opts),
+            )
+        except (ReleaseDataError, InvalidName, NothingSelected, BadKernelOptions) as exc:
             raise CommandError(str(exc), returncode=EXIT_USAGE) from exc
         for selection in selections:
             if not selection.source.verify_signatures:
@@ -126,12 +138,14 @@ class Command(BaseCommand):
             if options["dry_run"]:
                 results = self._dry_run(root, fetcher, items)
             else:
-                results = self._import(root, fetcher, items, trigger=options["trigger"])
+                results = self._import(root, fetcher, items, menus, trigger=options["trigger"])
         finally:
             fetcher.close()
         self._summarise(results, fetcher.bytes_downloaded, time.monotonic() - started, dry=options["dry_run"])
 
-    def _import(self, root: TftpRoot, fetcher: Fetcher, items: list[Item], *, trigger: str) -> list[ItemResult]:
+    def _import(
+        self, root: TftpRoot, fetcher: Fetcher, items: list[Item], menus: MenuSettings, *, trigger: str
+    ) -> list[ItemResult]:
         tftproot = str(root.path)
         try:
             with stop_on_signals(), root.lock():
@@ -144,7 +158,9 @@ class Command(BaseCommand):
                     records.record_result(run, result)
                     self._report(result)
 
-                importer = Importer(root, fetcher, grace_seconds=settings.PXEIMPORT_GRACE_SECONDS, on_result=on_result)
+                importer = Importer(
+                    root, fetcher, grace_seconds=settings.PXEIMPORT_GRACE_SECONDS, on_result=on_result, menus=menus
+                )
                 try:
                     results = importer.run(items)
                 except Stopped as exc:
@@ -153,7 +169,12 @@ class Command(BaseCommand):
                 except BaseException as exc:
                     records.fail_run(run, f"{type(exc).__name__}: {exc}")
                     raise
+                for menu in importer.menu_results:
+                    self._report_menu(menu)
                 records.finish_run(run, results, fetcher.bytes_downloaded)
+                self.menu_errors = [m.error for m in importer.menu_results if m.error]
+                if self.menu_errors:
+                    records.add_errors(run, self.menu_errors)
                 return results
         except Stopped as exc:
             raise CommandError(
@@ -204,9 +225,20 @@ class Command(BaseCommand):
                 how = "downloaded" if f.downloaded else "kept"
                 self.stdout.write(f"    {f.name} {f.sha256} {f.size} bytes, {how}, from {f.url}")
 
+    def _report_menu(self, menu: MenuResult) -> None:
+        if menu.error:
+            self.stderr.write(self.style.ERROR(menu.error))
+        elif menu.changed and self.verbosity >= 1:
+            self.stdout.write(
+                self.style.SUCCESS(f"{menu.arch} boot menus: wrote {', '.join(menu.changed)} (default {menu.default})")
+            )
+        elif self.verbosity >= 2 and menu.releases:
+            self.stdout.write(f"{menu.arch} boot menus: unchanged")
+
     def _summarise(self, results: list[ItemResult], pulled: int, seconds: float, *, dry: bool) -> None:
         count = {o: sum(1 for r in results if r.outcome == o) for o in Outcome}
         failed = count[Outcome.FAILED]
+        menu_errors = self.menu_errors
         if self.verbosity >= 1:
             done = f"{count[Outcome.PLANNED]} to install" if dry else f"{count[Outcome.INSTALLED]} installed"
             self.stdout.write(
@@ -214,6 +246,8 @@ class Command(BaseCommand):
                 f"{count[Outcome.SKIPPED]} skipped, {failed} failed; "
                 f"{pulled / 1e6:.1f} MB downloaded in {seconds:.1f} s."
             )
+        if menu_errors and not failed:
+            raise CommandError("boot menus could not be written; the previous menus stay", returncode=EXIT_FAILED)
         if failed:
             raise CommandError(
                 f"{failed} of {len(results)} items failed; what was installed before is still served",

@@ -1,26 +1,44 @@
-"""HTTP for the importer: one session, timeouts, retries with backoff, streaming with hashing."""
+"""HTTP for the importer: one session, timeouts, retries with backoff, streaming with hashing.
+
+Retrying is decided here, once per URL, with one budget (`retries`) whatever the trouble:
+connection failures, timeouts, 429 and 5xx answers, and bodies that break off are retried with
+exponential backoff (longer if the server asks with Retry-After, up to a cap); answers that
+another try would only repeat are not: 404, other 4xx, a hash mismatch, a body over the size
+limit, a redirect loop or a redirect to another scheme, a TLS certificate that does not verify,
+and a full disk. Redirects are followed here too, so each hop is checked: http and https only,
+and never from https down to plain http.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
+import http.client
 import logging
 import os
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import BinaryIO
-from urllib.parse import urlsplit
+from typing import TypeVar
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
 log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1 << 20
 ALLOWED_SCHEMES = ("http", "https")
+# Answers a later try may not get: rate limiting and server trouble.
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+_T = TypeVar("_T")
 
 
 class FetchError(Exception):
@@ -37,12 +55,23 @@ class NotFound(FetchError):
     """The server answered 404 or 410."""
 
 
+class NoSpace(FetchError):
+    """The file does not fit on the disk: refused before downloading, or the disk filled up."""
+
+
 @dataclass(frozen=True)
 class FetchSettings:
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
+    # Attempts after the first, per URL, for failures another attempt may not meet.
     retries: int = 3
+    # Seconds before the first retry; doubled for each one after.
     backoff: float = 0.5
+    # A server asking for hours in Retry-After would hold the TFTP root's lock that long.
+    retry_after_max: float = 60.0
+    max_redirects: int = 5
+    # Requests in flight at once, across all threads using this fetcher.
+    max_connections: int = 4
     max_file_bytes: int = 4 << 30
     max_index_bytes: int = 4 << 20
     user_agent: str = "pxeimport"
@@ -55,72 +84,61 @@ class Downloaded:
     sha256: str
 
 
+class _Transient(Exception):
+    """A failure that another attempt may not meet."""
+
+    def __init__(self, reason: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.retry_after = retry_after
+
+
 class Fetcher:
-    """Fetches indexes as text and files to disk; counts the bytes it pulled."""
+    """Fetches indexes as bytes and files to disk; counts the bytes it pulled."""
 
     def __init__(self, settings: FetchSettings | None = None) -> None:
         self.settings = settings or FetchSettings()
+        self._cancelled = threading.Event()
+        # Downloads run in several threads; the count is shared.
+        self._count_lock = threading.Lock()
+        self._connections = threading.BoundedSemaphore(self.settings.max_connections)
         self.bytes_downloaded = 0
-        self.session = requests.Session()
-        self.session.headers["User-Agent"] = self.settings.user_agent
+
+    def _new_session(self) -> requests.Session:
+        """A session for one fetch (its redirects included), closed after it.
+
+        One fetch per connection: bytes a server sends past the end of a body (by a bug or on
+        purpose) must never be read as the answer to the next request, and no thread ever shares
+        a connection (or a requests.Session, which is not thread-safe) with another.
+        """
+        session = requests.Session()
+        session.headers["User-Agent"] = self.settings.user_agent
         # The bytes on disk must be the bytes the index hashed: a server that labels initrd.gz
         # "Content-Encoding: gzip" must not get it decompressed on the way.
-        self.session.headers["Accept-Encoding"] = "identity"
-        self.session.max_redirects = 5
-        retry = Retry(
-            total=self.settings.retries,
-            connect=self.settings.retries,
-            read=self.settings.retries,
-            status=self.settings.retries,
-            backoff_factor=self.settings.backoff,
-            status_forcelist=(429, 500, 502, 503, 504),
-            allowed_methods=frozenset({"GET", "HEAD"}),
-            raise_on_status=False,
-            respect_retry_after_header=True,
-            # A server asking for hours would hold the TFTP root's lock that long.
-            retry_after_max=60,
-        )
-        adapter = HTTPAdapter(max_retries=retry, pool_maxsize=16)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+        session.headers["Accept-Encoding"] = "identity"
+        # No retries below this class: one budget per URL, counted in `_with_retries`.
+        adapter = HTTPAdapter(max_retries=0)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        return session
 
     def close(self) -> None:
-        self.session.close()
+        """Nothing stays open between fetches; kept so callers can always close a fetcher."""
+
+    def cancel(self) -> None:
+        """Make downloads in progress (in any thread) stop at their next chunk, and new ones refuse."""
+        self._cancelled.set()
 
     @property
-    def _timeout(self) -> tuple[float, float]:
-        return (self.settings.connect_timeout, self.settings.read_timeout)
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
 
-    def _get(self, url: str) -> requests.Response:
-        scheme = urlsplit(url).scheme
-        if scheme not in ALLOWED_SCHEMES:
-            raise FetchError(url, f"scheme {scheme!r} is not allowed (only http and https)")
-        try:
-            response = self.session.get(url, stream=True, timeout=self._timeout)
-        except requests.RequestException as exc:
-            raise FetchError(url, _describe(exc)) from exc
-        if response.status_code in (404, 410):
-            response.close()
-            raise NotFound(url, f"HTTP {response.status_code} (not found)", status=response.status_code)
-        if response.status_code >= 400:
-            response.close()
-            raise FetchError(url, f"HTTP {response.status_code} {response.reason}", status=response.status_code)
-        return response
+    # Public API ------------------------------------------------------------------------------
 
     def get_bytes(self, url: str) -> bytes:
         """The body of `url` (an index or signature); FetchError past the index size limit."""
-        with self._get(url) as response:
-            body = bytearray()
-            try:
-                for chunk in _raw_chunks(response):
-                    body += chunk
-                    if len(body) > self.settings.max_index_bytes:
-                        raise FetchError(url, f"index larger than {self.settings.max_index_bytes} bytes")
-            except BODY_ERRORS as exc:
-                raise FetchError(url, _describe(exc)) from exc
-            finally:
-                self.bytes_downloaded += len(body)
-        return bytes(body)
+        return self._with_retries(url, lambda: self._get_bytes_once(url))
 
     def get_text(self, url: str) -> str:
         """The body of `url` as UTF-8 text."""
@@ -132,86 +150,246 @@ class Fetcher:
     def download(self, url: str, dest: Path, expected_sha256: str) -> Downloaded:
         """Stream `url` into `dest` (created 0644), hashing as it goes; verify against the index.
 
-        Body errors (reset, truncation) are retried with backoff; a hash mismatch is not, since
-        the server would hand out the same bytes. On any failure `dest` is removed.
+        When the server states the size, a file that does not fit in `dest`'s filesystem is
+        refused before a byte is written (NoSpace). On any failure `dest` is removed.
         """
+        try:
+            return self._with_retries(
+                url,
+                lambda: self._download_once(url, dest, expected_sha256),
+                before_retry=lambda: dest.unlink(missing_ok=True),
+            )
+        except BaseException:
+            dest.unlink(missing_ok=True)
+            raise
+
+    # Attempts --------------------------------------------------------------------------------
+
+    def _with_retries(self, url: str, attempt: Callable[[], _T], before_retry: Callable[[], None] | None = None) -> _T:
         attempts = self.settings.retries + 1
-        for attempt in range(1, attempts + 1):
+        for number in range(1, attempts + 1):
             try:
-                return self._download_once(url, dest, expected_sha256)
-            except _BodyError as exc:
-                dest.unlink(missing_ok=True)
-                if attempt == attempts:
-                    raise FetchError(url, f"{exc.reason} (after {attempts} attempts)") from exc
-                delay = self.settings.backoff * (2 ** (attempt - 1))
-                log.warning("retrying %s in %.1fs: %s", url, delay, exc.reason)
+                return attempt()
+            except _Transient as exc:
+                if number == attempts:
+                    tries = f" (after {attempts} attempts)" if attempts > 1 else ""
+                    raise FetchError(url, exc.reason + tries, status=exc.status) from exc
+                delay = self._delay(number, exc.retry_after)
+                log.info("%s: %s; attempt %d of %d in %.2f s", url, exc.reason, number + 1, attempts, delay)
+                if before_retry is not None:
+                    before_retry()
                 time.sleep(delay)
-            except BaseException:
-                dest.unlink(missing_ok=True)
-                raise
         raise AssertionError("unreachable")
+
+    def _delay(self, failed_attempts: int, retry_after: float | None) -> float:
+        delay = self.settings.backoff * 2.0 ** (failed_attempts - 1)
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, self.settings.retry_after_max))
+        return delay
+
+    def _open(self, url: str, session: requests.Session) -> requests.Response:
+        """One GET of `url`, following redirects hop by hop; a 200 response to read, or an error."""
+        _check_scheme(url, url)
+        current = url
+        hops = [url]
+        while True:
+            response = self._request(url, current, session)
+            status = response.status_code
+            at = f" (at {current})" if current != url else ""
+            if status in REDIRECT_STATUSES and "location" in response.headers:
+                target = urljoin(current, response.headers["location"])
+                response.close()
+                self._check_redirect(url, current, target, hops)
+                hops.append(target)
+                current = target
+                continue
+            if status == 200:
+                return response
+            reason = response.reason
+            retry_after = _retry_after(response.headers.get("Retry-After"))
+            response.close()
+            if status in (404, 410):
+                raise NotFound(url, f"HTTP {status} (not found){at}", status=status)
+            if status in RETRY_STATUSES:
+                raise _Transient(f"HTTP {status} {reason}{at}", status=status, retry_after=retry_after)
+            raise FetchError(url, f"HTTP {status} {reason}{at}", status=status)
+
+    def _request(self, url: str, current: str, session: requests.Session) -> requests.Response:
+        try:
+            return session.get(current, stream=True, timeout=self._timeout, allow_redirects=False)
+        except requests.exceptions.SSLError as exc:
+            # A certificate that does not verify will not verify on the next try either.
+            raise FetchError(url, f"TLS failed: {_root_cause(exc)}") from exc
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise _Transient(self._describe(exc)) from exc
+        except requests.RequestException as exc:
+            raise FetchError(url, self._describe(exc)) from exc
+
+    def _check_redirect(self, url: str, current: str, target: str, hops: list[str]) -> None:
+        scheme = urlsplit(target).scheme
+        if scheme not in ALLOWED_SCHEMES:
+            raise FetchError(url, f"redirected to a scheme that is not http or https: {target}")
+        if urlsplit(current).scheme == "https" and scheme == "http":
+            raise FetchError(url, f"redirected from https down to plain http ({target}); refusing the downgrade")
+        if target in hops:
+            raise FetchError(url, "too many redirects: a redirect loop, " + " -> ".join([*hops, target]))
+        if len(hops) > self.settings.max_redirects:
+            raise FetchError(url, f"too many redirects (more than {self.settings.max_redirects}), last to {target}")
+
+    @property
+    def _timeout(self) -> tuple[float, float]:
+        return (self.settings.connect_timeout, self.settings.read_timeout)
+
+    @contextlib.contextmanager
+    def _response(self, url: str) -> Iterator[requests.Response]:
+        with self._connections, self._new_session() as session:
+            response = self._open(url, session)
+            try:
+                yield response
+            finally:
+                response.close()
+
+    def _get_bytes_once(self, url: str) -> bytes:
+        with self._response(url) as response:
+            body = bytearray()
+            for chunk in self._body(response):
+                body += chunk
+                if len(body) > self.settings.max_index_bytes:
+                    raise FetchError(url, f"index larger than {self.settings.max_index_bytes} bytes")
+        return bytes(body)
 
     def _download_once(self, url: str, dest: Path, expected_sha256: str) -> Downloaded:
         digest = hashlib.sha256()
         size = 0
         limit = self.settings.max_file_bytes
-        with self._get(url) as response:
-            declared = response.headers.get("Content-Length")
-            if declared is not None and declared.isdigit() and int(declared) > limit:
+        with self._response(url) as response:
+            declared = _content_length(response)
+            if declared is not None and declared > limit:
                 raise FetchError(url, f"Content-Length {declared} exceeds the limit of {limit} bytes")
-            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-            with os.fdopen(fd, "wb") as out:
-                os.fchmod(out.fileno(), 0o644)
-                try:
-                    for chunk in _raw_chunks(response):
-                        size += len(chunk)
-                        self.bytes_downloaded += len(chunk)
-                        if size > limit:
-                            raise FetchError(url, f"body exceeds the limit of {limit} bytes")
-                        digest.update(chunk)
-                        out.write(chunk)
-                except BODY_ERRORS as exc:
-                    raise _BodyError(_describe(exc)) from exc
-                _sync(out)
-        if declared is not None and declared.isdigit() and size != int(declared):
-            raise _BodyError(f"body has {size} bytes, Content-Length said {declared}")
+            if declared is not None:
+                _check_space(url, dest.parent, declared)
+            try:
+                fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+            except OSError as exc:
+                raise _write_error(url, dest, exc, 0) from exc
+            try:
+                os.fchmod(fd, 0o644)
+                for chunk in self._body(response):
+                    size += len(chunk)
+                    if size > limit:
+                        raise FetchError(url, f"body exceeds the limit of {limit} bytes")
+                    digest.update(chunk)
+                    _write_all(fd, chunk)
+                os.fsync(fd)
+            except OSError as exc:
+                raise _write_error(url, dest, exc, size) from exc
+            finally:
+                os.close(fd)
+        if declared is not None and size != declared:
+            raise _Transient(f"body has {size} bytes, Content-Length said {declared}")
         actual = digest.hexdigest()
         if actual != expected_sha256:
             raise FetchError(url, f"SHA-256 mismatch: index says {expected_sha256}, got {actual}")
         return Downloaded(path=dest, size=size, sha256=actual)
 
+    def _body(self, response: requests.Response) -> Iterator[bytes]:
+        """The body exactly as sent (no transparent decompression); a network failure is _Transient.
 
-BODY_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
+        Only errors from reading the network are converted: one raised by the caller's loop body
+        (a write to disk) is not thrown into this generator.
+        """
+        try:
+            for chunk in response.raw.stream(CHUNK_SIZE, decode_content=False):
+                if self._cancelled.is_set():
+                    raise FetchError(response.url, "cancelled: the run is stopping")
+                with self._count_lock:
+                    self.bytes_downloaded += len(chunk)
+                yield chunk
+        except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
+            raise _Transient(self._describe(exc)) from exc
+
+    def _describe(self, exc: BaseException) -> str:
+        """A short, human reason for a requests or urllib3 exception (their reprs nest several layers)."""
+        cause = _root_cause(exc)
+        if isinstance(cause, urllib3.exceptions.NewConnectionError):
+            # Checked first: urllib3 makes it a subclass of its connect-timeout error.
+            return f"connection failed: {cause.__cause__ or cause}"
+        if isinstance(exc, requests.Timeout | urllib3.exceptions.TimeoutError) or isinstance(
+            cause, urllib3.exceptions.TimeoutError | TimeoutError
+        ):
+            what = "connecting" if isinstance(exc, requests.ConnectTimeout) else "no data"
+            limit = self.settings.connect_timeout if what == "connecting" else self.settings.read_timeout
+            return f"timed out ({what} for {limit:g} s)"
+        if isinstance(cause, ConnectionResetError):
+            return "connection reset by the server"
+        if isinstance(cause, urllib3.exceptions.IncompleteRead | http.client.IncompleteRead):
+            return f"connection closed early: {cause}"
+        if isinstance(exc, urllib3.exceptions.ProtocolError):
+            return f"connection broken: {cause}"
+        if isinstance(exc, requests.ConnectionError):
+            return f"connection failed: {cause}"
+        return f"{type(exc).__name__}: {exc}"
 
 
-def _raw_chunks(response: requests.Response) -> Iterator[bytes]:
-    """The body exactly as sent, whatever Content-Encoding says (no transparent decompression)."""
-    yield from response.raw.stream(CHUNK_SIZE, decode_content=False)
+def _root_cause(exc: BaseException) -> BaseException:
+    """The innermost exception requests and urllib3 wrapped (MaxRetryError.reason, args[...])."""
+    seen: set[int] = set()
+    while id(exc) not in seen:
+        seen.add(id(exc))
+        inner = getattr(exc, "reason", None)
+        if not isinstance(inner, BaseException):
+            inner = next((a for a in exc.args if isinstance(a, BaseException)), None)
+        if inner is None:
+            break
+        exc = inner
+    return exc
 
 
-class _BodyError(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+def _check_scheme(url: str, target: str) -> None:
+    scheme = urlsplit(target).scheme
+    if scheme not in ALLOWED_SCHEMES:
+        raise FetchError(url, f"scheme {scheme!r} is not allowed (only http and https)")
 
 
-def _sync(out: BinaryIO) -> None:
-    out.flush()
-    os.fsync(out.fileno())
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None if absent or odd."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
-def _describe(exc: BaseException) -> str:
-    """A short, human reason for a requests exception (its repr nests several layers)."""
-    if isinstance(exc, requests.Timeout | urllib3.exceptions.TimeoutError):
-        return "timed out"
-    if isinstance(exc, urllib3.exceptions.ProtocolError):
-        return f"connection broken: {exc.args[0] if exc.args else exc}"
-    if isinstance(exc, requests.TooManyRedirects):
-        return "too many redirects"
-    if isinstance(exc, requests.exceptions.InvalidSchema):
-        return "redirected to a scheme that is not http or https"
-    if isinstance(exc, requests.ConnectionError):
-        inner = exc.args[0] if exc.args else exc
-        reason = getattr(inner, "reason", inner)
-        return f"connection failed: {reason}"
-    return f"{type(exc).__name__}: {exc}"
+def _content_length(response: requests.Response) -> int | None:
+    declared = response.headers.get("Content-Length")
+    return int(declared) if declared is not None and declared.isdigit() else None
+
+
+def _check_space(url: str, directory: Path, needed: int) -> None:
+    """NoSpace when `needed` bytes do not fit in `directory`'s filesystem now."""
+    try:
+        st = os.statvfs(directory)
+    except OSError:
+        return  # Nothing to judge by; a full disk still fails cleanly while writing.
+    free = st.f_bavail * st.f_frsize
+    if needed > free:
+        raise NoSpace(url, f"not enough space in {directory}: the file is {needed} bytes, {free} bytes are free")
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _write_error(url: str, dest: Path, exc: OSError, written: int) -> FetchError:
+    """A disk error while saving `url` (never retried: the next try would meet the same disk)."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return NoSpace(url, f"not enough space in {dest.parent}: the disk filled after {written} bytes")
+    return FetchError(url, f"cannot write {dest}: {exc.strerror or exc}")

@@ -68,6 +68,10 @@ PXEIMPORT_GRACE_SECONDS = _setting("PXEIMPORT_GRACE_SECONDS", int, 3600)
 PXEIMPORT_MENU_TIMEOUT = _setting("PXEIMPORT_MENU_TIMEOUT", int, 5)
 PXEIMPORT_HTTP_TIMEOUT = _setting("PXEIMPORT_HTTP_TIMEOUT", float, 60.0)
 PXEIMPORT_HTTP_RETRIES = _setting("PXEIMPORT_HTTP_RETRIES", int, 3)
+# Seconds before the first HTTP retry, doubled for each further one (pxeimport.fetch.FetchSettings.backoff).
+PXEIMPORT_HTTP_BACKOFF = _setting("PXEIMPORT_HTTP_BACKOFF", float, 0.5)
+if PXEIMPORT_HTTP_BACKOFF < 0:
+    raise ImproperlyConfigured(f"PXEIMPORT_HTTP_BACKOFF must be >= 0, not {PXEIMPORT_HTTP_BACKOFF}")
 PXEIMPORT_MAX_FILE_BYTES = _setting("PXEIMPORT_MAX_FILE_BYTES", int, 4 << 30)
 if PXEIMPORT_GRACE_SECONDS < 0 or PXEIMPORT_HTTP_TIMEOUT <= 0 or PXEIMPORT_HTTP_RETRIES < 0:
     raise ImproperlyConfigured(

@@ -1,0 +1,373 @@
+"""A loopback HTTP(S) server that serves an archive directory and misbehaves on request, per path.
+
+Faults are rules matched against the request path (a suffix, or an fnmatch glob such as
+`*/bookworm/*/linux`); the first matching rule with uses left applies, so "fail twice, then serve"
+is `server.fail("linux", 500, times=2)`. Every request is recorded with the fault it met, so a
+test can count attempts and measure the backoff between them.
+
+    with FaultServer(archive.root) as server:
+        server.reset("*/linux", after=1000)            # RST after 1000 bytes of the body
+        server.stall("SHA256SUMS", seconds=5)           # no answer for 5 s (past the client timeout)
+        server.redirect("InRelease", "ftp://x/y")       # a redirect to another scheme
+        ...
+        server.count("*/linux")                         # how many requests reached it
+
+With `tls=(certfile, keyfile)` it speaks HTTPS (see `make_self_signed_cert`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fnmatch
+import functools
+import http.client
+import itertools
+import os
+import socket
+import ssl
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+CHUNK = 64 * 1024
+# What a fault does with the request, given the file the path names (None when there is none).
+Action = Callable[["_Handler", bytes | None], None]
+
+
+@dataclass
+class Request:
+    """One request as the server saw it. `fault` is the rule's kind, "" when served normally.
+
+    `status` is 0 while the request is still being answered (or when no status line was sent).
+    """
+
+    path: str
+    status: int
+    bytes_sent: int
+    started: float  # time.monotonic()
+    fault: str
+    client_port: int
+
+
+@dataclass
+class Rule:
+    pattern: str
+    kind: str
+    action: Action
+    remaining: int | None  # None: every time
+
+    def matches(self, path: str) -> bool:
+        if self.remaining == 0:
+            return False
+        if any(c in self.pattern for c in "*?["):
+            return fnmatch.fnmatchcase(path, self.pattern)
+        return path.endswith(self.pattern)
+
+
+@dataclass
+class _State:
+    rules: list[Rule] = field(default_factory=list)
+    requests: list[Request] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    closing: threading.Event = field(default_factory=threading.Event)
+
+
+class _Handler(SimpleHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"  # keep-alive, as real mirrors do
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self._status = 0
+        self._sent = 0
+        state = self.server.state
+        with state.lock:
+            rule = next((r for r in state.rules if r.matches(self.path)), None)
+            if rule is not None and rule.remaining is not None:
+                rule.remaining -= 1
+            # Recorded on arrival (a stalled request counts at once), completed when answered.
+            record = Request(self.path, 0, 0, time.monotonic(), rule.kind if rule else "", self.client_address[1])
+            state.requests.append(record)
+        try:
+            if rule is None:
+                body = self._file()
+                if body is None:
+                    self._answer(404, b"not found\n")
+                else:
+                    self._answer(200, body)
+            else:
+                rule.action(self, self._file())
+        finally:
+            with state.lock:
+                record.status, record.bytes_sent = self._status, self._sent
+
+    def do_HEAD(self) -> None:
+        self.send_error(405)
+
+    # Building blocks for the faults -------------------------------------------------------------
+
+    def _file(self) -> bytes | None:
+        """The file the path names below the served directory (following links, like a mirror)."""
+        path = Path(self.translate_path(self.path))
+        return path.read_bytes() if path.is_file() else None
+
+    def _head(self, status: int, headers: dict[str, str]) -> None:
+        self._status = status
+        self.send_response(status)
+        self.send_header("Date", formatdate(usegmt=True))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.flush()
+
+    def _send(self, data: bytes) -> None:
+        self.wfile.write(data)
+        self.wfile.flush()
+        self._sent += len(data)
+
+    def _answer(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self._head(
+            status, {"Content-Type": "application/octet-stream", "Content-Length": str(len(body)), **(headers or {})}
+        )
+        self._send(body)
+
+    def _wait(self, seconds: float) -> None:
+        """Sleep, but end early when the server closes (so a stalled test does not hang teardown)."""
+        self.server.state.closing.wait(seconds)
+
+    def _reset(self) -> None:
+        """Abort the connection with a TCP RST (SO_LINGER 0), as a crashing middlebox would."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+
+    def _hang_up(self) -> None:
+        """Close the connection cleanly (FIN) whatever was promised."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.state = _State()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up (timeout, size limit, a killed importer) is the point of this server.
+        if not isinstance(sys.exc_info()[1], OSError | ssl.SSLError):
+            super().handle_error(request, client_address)
+
+
+class FaultServer:
+    """Serve `directory` on 127.0.0.1 (a free port) with the faults it is told to inject."""
+
+    def __init__(self, directory: Path, *, tls: tuple[Path, Path] | None = None) -> None:
+        handler = functools.partial(_Handler, directory=str(directory))
+        self._server = _Server(("127.0.0.1", 0), handler)
+        self._tls = tls is not None
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(str(tls[0]), str(tls[1]))
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fault-server", daemon=True
+        )
+
+    # Life cycle ------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"{'https' if self._tls else 'http'}://{host!s}:{port}/"
+
+    def start(self) -> FaultServer:
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._server.state.closing.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> FaultServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # What happened ---------------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[Request]:
+        with self._server.state.lock:
+            return [dataclasses.replace(r) for r in self._server.state.requests]
+
+    def matching(self, pattern: str) -> list[Request]:
+        probe = Rule(pattern, "", lambda h, b: None, None)
+        return [r for r in self.requests if probe.matches(r.path)]
+
+    def count(self, pattern: str) -> int:
+        """How many requests for paths matching `pattern` (a suffix or a glob) arrived."""
+        return len(self.matching(pattern))
+
+    def gaps(self, pattern: str) -> list[float]:
+        """Seconds between consecutive requests for `pattern`: the client's backoff, as seen here."""
+        times = [r.started for r in self.matching(pattern)]
+        return [b - a for a, b in itertools.pairwise(times)]
+
+    def clear(self) -> None:
+        """Forget the recorded requests and drop every fault."""
+        with self._server.state.lock:
+            self._server.state.requests.clear()
+            self._server.state.rules.clear()
+
+    # Faults ----------------------------------------------------------------------------------
+
+    def _add(
+        self, pattern: str, kind: str, action: Callable[[_Handler, bytes | None], None], times: int | None
+    ) -> None:
+        with self._server.state.lock:
+            self._server.state.rules.append(Rule(pattern, kind, action, times))
+
+    def fail(
+        self, pattern: str, status: int = 500, *, times: int | None = None, retry_after: str | None = None
+    ) -> None:
+        """Answer `status` (404, 500, 503 ...) with a short body; with `times`, then serve normally."""
+
+        def action(h: _Handler, body: bytes | None) -> None:
+            headers = {"Retry-After": retry_after} if retry_after is not None else {}
+            h._answer(status, f"{status} {http.client.responses.get(status, '')}\n".encode(), headers)
+
+        self._add(pattern, f"status {status}", action, times)
+
+    def reset(self, pattern: str, *, after: int = 0, times: int | None = None) -> None:
+        """Send the headers and `after` bytes of the body, then reset the connection."""
+
+        def action(h: _Handler, body: bytes | None) -> None:
+            data = _need(body, h.path)
+            h._head(200, {"Content-Length": str(len(data))})
+            h._send(data[:after])
+            h._wait(0.05)  # let the bytes leave before the RST
+            h._reset()
+
+        self._add(pattern, "reset", action, times)
+
+    def stall(self, pattern: str, *, seconds: float, after: int | None = None, times: int | None = None) -> None:
+        """Go silent for `seconds`: before any answer (`after` None) or after `after` body bytes."""
+
+        def action(h: _Handler, body: bytes | None) -> None:
+            data = _need(body, h.path)
+            if after is not None:
+                h._head(200, {"Content-Length": str(len(data))})
+                h._send(data[:after])
+            h._wait(seconds)
+            h._hang_up()
+
+        self._add(pattern, "stall", action, times)
+
+    def truncate(self, pattern: str, *, keep: int, times: int | None = None) -> None:
+        """Promise the whole file in Content-Length, send `keep` bytes, then close cleanly."""
+
+        def action(h: _Handler, body: bytes | None) -> None:
+            data = _need(body, h.path)
+            h._head(200, {"Content-Length": str(len(data))})
+            h._send(data[:keep])
+            h._hang_up()
+
+        self._add(pattern, "truncate", action, times)
+
+    def surplus(self, pattern: str, extra: bytes, *, delay: float = 0.0, times: int | None = None) -> None:
+        """Send the file, then `extra` bytes past its Content-Length (after `delay`), and keep the
+        connection open: a client that reuses it would read `extra` as the next response."""
+
+        def action(h: _Handler, body: bytes | None) -> None:
+            data = _need(body, h.path)
+            h._answer(200, data)
+            h._wait(delay)
+            h._send(extra)
+
+        self._add(pattern, "surplus", action, times)
+
+    def corrupt(self, pattern: str, *, times: int | None = None) -> None:
+        """Serve the file with its bytes changed (same length): the hash cannot match."""
+
+        def action(h: _Handler, body: bytes | None) -> None:
+            data = _need(body, h.path)
+            h._answer(200, bytes(b ^ 0x5A for b in data) or b"x")
+
+        self._add(pattern, "corrupt", action, times)
+
+    def huge(self, pattern: str, *, size: int, content_length: bool = True, times: int | None = None) -> None:
+        """Stream `size` bytes (or until the client hangs up), declaring the size or not."""
+
+        def action(h: _Handler, body: bytes | None) -> None:
+            headers = {"Content-Length": str(size)} if content_length else {"Connection": "close"}
+            h._head(200, headers)
+            block = b"\0" * CHUNK
+            while h._sent < size and not h.server.state.closing.is_set():
+                h._send(block[: min(CHUNK, size - h._sent)])
+            h._hang_up()
+
+        self._add(pattern, "huge", action, times)
+
+    def without_length(self, pattern: str, *, times: int | None = None) -> None:
+        """Serve the file with no Content-Length, ending the body by closing the connection."""
+
+        def action(h: _Handler, body: bytes | None) -> None:
+            data = _need(body, h.path)
+            h._head(200, {"Connection": "close"})
+            for start in range(0, len(data), CHUNK):
+                h._send(data[start : start + CHUNK])
+            h._hang_up()
+
+        self._add(pattern, "no length", action, times)
+
+    def redirect(self, pattern: str, location: str, *, status: int = 302, times: int | None = None) -> None:
+        """Answer `status` with `location` (absolute, or relative to this server)."""
+
+        def action(h: _Handler, body: bytes | None) -> None:
+            h._answer(status, b"", {"Location": location})
+
+        self._add(pattern, f"redirect {status}", action, times)
+
+
+def _need(body: bytes | None, path: str) -> bytes:
+    if body is None:
+        raise FileNotFoundError(f"the fault needs a file to serve, and {path} is none")
+    return body
+
+
+def make_self_signed_cert(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
+    """A certificate and key for `host` (an IP), made with the openssl command; the cert is its own CA."""
+    directory.mkdir(parents=True, exist_ok=True)
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"),
+            *("-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", f"/CN={host}"),
+            *("-addext", f"subjectAltName=IP:{host}", "-addext", "basicConstraints=critical,CA:TRUE"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    os.chmod(key, 0o600)
+    return cert, key

@@ -1,25 +1,34 @@
-"""The admin: pick boot sources, arches and releases; read the import history (read-only)."""
+"""The admin: pick boot sources, arches and releases; read the import history (read-only); start an import."""
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django import forms
-from django.contrib import admin
-from django.db.models import Model
-from django.http import HttpRequest
-from django.utils.html import format_html
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import URLPattern, path, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 
+from maasserver import dashboard
+from maasserver.background import start_import
+from maasserver.redact import redact_url, restore_password
 from pxeimport.models import (
     BootSource,
     ImportRun,
     Install,
     InstalledFile,
+    ItemState,
     RunStatus,
     SelectedArch,
     SelectedRelease,
 )
 from pxeimport.releases import DISTRIBUTIONS, ReleaseDataError, known_releases
+
+if TYPE_CHECKING:
+    from django.contrib.admin.options import _FieldsetSpec
 
 _M = TypeVar("_M", bound=Model)
 
@@ -58,7 +67,8 @@ def release_suggestions() -> list[tuple[str, str]]:
 class SelectedReleaseForm(forms.ModelForm[SelectedRelease]):
     class Meta:
         model = SelectedRelease
-        fields = ["name"]
+        fields = ["name", "kernel_opts"]
+        widgets = {"kernel_opts": forms.TextInput(attrs={"size": 40})}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -88,15 +98,60 @@ class SelectedReleaseInline(admin.TabularInline[SelectedRelease, BootSource]):
     extra = 1
 
 
+BOOT_SOURCE_FIELDSETS: _FieldsetSpec = [
+    (None, {"fields": ["name", "url", "layout", "distribution", "installer_dir", "current_release", "enabled"]}),
+    ("Trust", {"fields": ["keyring", "skip_signature_checks"]}),
+    ("Network and boot", {"fields": ["proxy", "kernel_opts"]}),
+]
+
+
+class BootSourceForm(forms.ModelForm[BootSource]):
+    """The proxy's password is never sent to the browser: the box shows it as ***, and *** saved back
+    (with the same user name) keeps the stored password."""
+
+    class Meta:
+        model = BootSource
+        fields = [str(name) for _, options in BOOT_SOURCE_FIELDSETS for name in options["fields"]]
+        widgets = {"kernel_opts": forms.TextInput(attrs={"size": 80})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.proxy:
+            self.initial["proxy"] = redact_url(self.instance.proxy)
+
+    def clean_proxy(self) -> str:
+        proxy: str = self.cleaned_data["proxy"]
+        return restore_password(proxy, self.instance.proxy) if self.instance.proxy else proxy
+
+
 @admin.register(BootSource)
 class BootSourceAdmin(admin.ModelAdmin[BootSource]):
-    list_display = ["name", "url", "layout", "distribution", "enabled", "arch_list", "release_list"]
+    form = BootSourceForm
+    list_display = [
+        "name",
+        "archive_url",
+        "layout",
+        "distribution",
+        "enabled",
+        "arch_list",
+        "release_list",
+        "proxy_url",
+    ]
     list_filter = ["enabled", "layout", "distribution"]
     search_fields = ["name", "url"]
     inlines = [SelectedArchInline, SelectedReleaseInline]
+    fieldsets = BOOT_SOURCE_FIELDSETS
 
     def get_queryset(self, request: HttpRequest) -> Any:
         return super().get_queryset(request).prefetch_related("arches", "releases")
+
+    @admin.display(description="archive URL", ordering="url")
+    def archive_url(self, obj: BootSource) -> str:
+        return redact_url(obj.url)
+
+    @admin.display(description="HTTP proxy", ordering="proxy")
+    def proxy_url(self, obj: BootSource) -> str:
+        return redact_url(obj.proxy) or "from the environment"
 
     @admin.display(description="architectures")
     def arch_list(self, obj: BootSource) -> str:
@@ -143,16 +198,6 @@ class InstalledFileInline(admin.TabularInline[InstalledFile, Install]):
         return False
 
 
-STATUS_COLOURS = {
-    RunStatus.SUCCEEDED: "#2e7d32",
-    RunStatus.FAILED: "#c62828",
-    RunStatus.ERROR: "#c62828",
-    RunStatus.ABANDONED: "#c62828",
-    RunStatus.LOCKED: "#ef6c00",
-    RunStatus.RUNNING: "#1565c0",
-}
-
-
 @admin.register(ImportRun)
 class ImportRunAdmin(ReadOnlyAdmin[ImportRun]):
     list_display = [
@@ -173,24 +218,62 @@ class ImportRunAdmin(ReadOnlyAdmin[ImportRun]):
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: ImportRun) -> str:
-        colour = STATUS_COLOURS.get(RunStatus(obj.status), "#555")
-        return format_html('<strong style="color: {}">{}</strong>', colour, obj.get_status_display())
+        return dashboard.status_badge(obj)
 
     @admin.display(description="duration")
     def duration(self, obj: ImportRun) -> str:
-        if obj.finished is None:
-            return "-"
-        return f"{(obj.finished - obj.started).total_seconds():.1f} s"
+        return dashboard.duration(obj)
+
+    def get_urls(self) -> list[URLPattern]:
+        import_now = self.admin_site.admin_view(self.import_now_view)
+        return [path("import-now/", import_now, name="pxeimport_importrun_import_now"), *super().get_urls()]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        context = {"can_start_import": request.user.has_perm("pxeimport.start_import"), **(extra_context or {})}
+        return super().changelist_view(request, context)
+
+    def import_now_view(self, request: HttpRequest) -> HttpResponse:
+        """POST: start `import_pxe_files --trigger admin` in the background, say so, go back."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not request.user.has_perm("pxeimport.start_import"):
+            raise PermissionDenied
+        running = ImportRun.objects.filter(status=RunStatus.RUNNING).first()
+        try:
+            started = start_import()
+        except OSError as exc:
+            self.message_user(request, f"Could not start an import: {exc}", messages.ERROR)
+        else:
+            message = (
+                f"Import started in the background (pid {started.pid}). It appears in the history when it "
+                f"finishes; its output goes to {started.log}."
+            )
+            if running is not None:
+                message += (
+                    f" An import started {running.started:%Y-%m-%d %H:%M:%S} is still running: this one will find "
+                    "the TFTP root locked and stop, recorded as such."
+                )
+            self.message_user(request, message, messages.SUCCESS)
+        back = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(back, {request.get_host()}, require_https=request.is_secure()):
+            back = reverse(f"{self.admin_site.name}:status")
+        return HttpResponseRedirect(back)
 
 
 @admin.register(Install)
 class InstallAdmin(ReadOnlyAdmin[Install]):
-    list_display = ["installed", "arch", "release", "kind", "version", "previous_version", "source_url", "run"]
+    list_display = ["installed", "arch", "release", "kind", "version", "previous_version", "archive_url", "run"]
     list_filter = ["arch", "release", "kind", "run__status"]
     list_select_related = ["run"]
     search_fields = ["version", "files__sha256"]
     inlines = [InstalledFileInline]
     list_per_page = 50
+    # Counting the whole table for "N total" is one more scan per page; the filtered count is enough.
+    show_full_result_count = False
+
+    @admin.display(description="archive URL", ordering="source_url")
+    def archive_url(self, obj: Install) -> str:
+        return redact_url(obj.source_url)
 
 
 @admin.register(InstalledFile)
@@ -200,6 +283,7 @@ class InstalledFileAdmin(ReadOnlyAdmin[InstalledFile]):
     list_select_related = ["install"]
     search_fields = ["sha256", "url"]
     list_per_page = 100
+    show_full_result_count = False
 
     @admin.display(ordering="install__arch")
     def arch(self, obj: InstalledFile) -> str:
@@ -212,3 +296,48 @@ class InstalledFileAdmin(ReadOnlyAdmin[InstalledFile]):
     @admin.display(ordering="install__installed")
     def installed(self, obj: InstalledFile) -> Any:
         return obj.install.installed
+
+
+class ItemFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("failing", "Last check failed"), ("behind", "Upstream has a newer version")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[ItemState]) -> QuerySet[ItemState]:
+        if self.value() == "failing":
+            return queryset.filter(ItemState.FAILING)
+        if self.value() == "behind":
+            return queryset.filter(ItemState.BEHIND)
+        return queryset
+
+
+@admin.register(ItemState)
+class ItemStateAdmin(ReadOnlyAdmin[ItemState]):
+    """Every item the importer has checked; the status page shows the same at a glance."""
+
+    list_display = [
+        "source_name",
+        "arch",
+        "release",
+        "kind",
+        "live_version",
+        "installed",
+        "checked",
+        "outcome",
+        "upstream_version",
+        "upstream_newer",
+        "last_error",
+    ]
+    list_filter = [ItemFilter, "outcome", "kind", "arch", "release", "source"]
+    list_select_related = ["source"]
+    search_fields = ["arch", "release", "live_version", "upstream_version", "last_error"]
+
+    @admin.display(description="source", ordering="source__name")
+    def source_name(self, obj: ItemState) -> str:
+        return obj.source.name if obj.source else redact_url(obj.source_url)
+
+    @admin.display(description="upstream newer", boolean=True)
+    def upstream_newer(self, obj: ItemState) -> bool:
+        return obj.upstream_newer

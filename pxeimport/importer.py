@@ -237,8 +237,10 @@ class Importer:
         try:
             return self._import(item, dry_run=dry_run)
         except (*INDEX_ERRORS, UnsafePath, OSError) as exc:
-            # The caller reports failures to the operator; this is for a debug log.
-            log.info("%s from %s failed: %s", item, item.source.url, exc)
+            # For the journal and cron mail: which item, from where, and why (also as fields in `extra`).
+            fields = {"source": item.source.name, "arch": item.arch, "release": item.release}
+            fields |= {"url": getattr(exc, "url", item.source.url), "reason": str(exc)}
+            log.warning("%s failed: source=%s arch=%s release=%s url=%s: %s", item, *fields.values(), extra=fields)
             return ItemResult(item, Outcome.FAILED, message=f"{exc}; kept what was installed")
 
     def _import(self, item: Item, *, dry_run: bool) -> ItemResult:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models import F, Q
 
+from pxeimport.menus import BadKernelOptions, check_kernel_opts
 from pxeimport.names import NAME_PATTERN
 
 name_validator = RegexValidator(
@@ -17,6 +21,33 @@ name_validator = RegexValidator(
 def validate_archive_url(value: str) -> None:
     if not value.startswith(("http://", "https://")):
         raise ValidationError("The archive URL must start with http:// or https://.")
+
+
+def validate_kernel_opts(value: str) -> None:
+    """What the boot menus accept (pxeimport.menus): one line of printable ASCII, nothing that could end
+    the menu line or start another (no newlines, quotes, backslashes, ; $ ` { })."""
+    try:
+        check_kernel_opts(value)
+    except BadKernelOptions as exc:
+        raise ValidationError(
+            "Use printable ASCII on one line, without quotes, backslashes or any of ; $ ` { }."
+        ) from exc
+
+
+def validate_proxy_url(value: str) -> None:
+    """http(s)://[user:password@]host[:port][/]: what requests and the http_proxy variables take."""
+    problem = "Give a proxy URL like http://proxy.example:3128 or http://user:password@proxy.example:3128/."
+    if not value.isascii() or not value.isprintable() or " " in value:
+        raise ValidationError(problem)
+    parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number in range
+    except ValueError as exc:
+        raise ValidationError(problem) from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError(problem)
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValidationError("A proxy URL names a host and port only: no path, query or fragment.")
 
 
 class Layout(models.TextChoices):
@@ -72,6 +103,23 @@ class BootSource(models.Model):
         default=False,
         help_text="Trust this archive's SHA256SUMS unsigned (private mirrors only). Every run warns.",
     )
+    proxy = models.CharField(
+        "HTTP proxy",
+        max_length=500,
+        blank=True,
+        validators=[validate_proxy_url],
+        help_text=(
+            "HTTP proxy for this source, e.g. http://proxy.example:3128; blank: http_proxy/https_proxy/no_proxy "
+            "from the environment. A password in it is never shown again."
+        ),
+    )
+    kernel_opts = models.CharField(
+        "kernel options",
+        max_length=500,
+        blank=True,
+        validators=[validate_kernel_opts],
+        help_text="Extra kernel options for every release of this source.",
+    )
     enabled = models.BooleanField(default=True)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
@@ -102,6 +150,13 @@ class SelectedArch(models.Model):
 class SelectedRelease(models.Model):
     source = models.ForeignKey(BootSource, on_delete=models.CASCADE, related_name="releases")
     name = models.CharField("release", max_length=64, validators=[name_validator])
+    kernel_opts = models.CharField(
+        "kernel options",
+        max_length=500,
+        blank=True,
+        validators=[validate_kernel_opts],
+        help_text="Extra kernel options for this release (after the source's).",
+    )
 
     class Meta:
         ordering = ["source", "name"]
@@ -147,6 +202,7 @@ class ImportRun(models.Model):
 
     class Meta:
         ordering = ["-started"]
+        permissions = [("start_import", "Can start an import from the admin")]
         indexes = [
             # "The last run" on the admin index and the list's default order.
             models.Index(fields=["-started"], name="importrun_started_idx"),
@@ -182,6 +238,8 @@ class Install(models.Model):
         indexes = [
             # History filtered by arch and release, newest first.
             models.Index(fields=["arch", "release", "-installed"], name="install_arch_release_idx"),
+            # The installs page's default order, newest first, one page at a time.
+            models.Index(fields=["-installed"], name="install_installed_idx"),
         ]
 
     def __str__(self) -> str:
@@ -206,8 +264,83 @@ class InstalledFile(models.Model):
     class Meta:
         ordering = ["install", "name"]
         constraints = [
+            # Also serves the installed files page's default order (Meta.ordering), one page at a time.
             models.UniqueConstraint(fields=["install", "name"], name="installedfile_unique_per_install"),
+        ]
+        indexes = [
+            # The installed files page's filter by name, and the list of distinct names it offers.
+            models.Index(fields=["name"], name="installedfile_name_idx"),
         ]
 
     def __str__(self) -> str:
         return f"{self.name} {self.sha256[:12]}"
+
+
+class ItemOutcome(models.TextChoices):
+    """How an item's last check ended (the importer's outcomes that a real run records)."""
+
+    INSTALLED = "installed", "Installed a new version"
+    UNCHANGED = "unchanged", "Up to date"
+    SKIPPED = "skipped", "Skipped"
+    FAILED = "failed", "Failed"
+
+
+class ItemState(models.Model):
+    """The importer's latest knowledge of one item: what is live, what upstream announces, the last error.
+
+    One row per (source, arch, release, kind), written by every real run (records.update_item_state).
+    Items named with --archive have no saved source: they are told apart by their archive URL.
+    """
+
+    source = models.ForeignKey(BootSource, null=True, blank=True, on_delete=models.CASCADE, related_name="items")
+    source_url = models.CharField("archive URL", max_length=500)
+    arch = models.CharField(max_length=64)
+    release = models.CharField(max_length=64, help_text="For a loader: the release it comes from.")
+    kind = models.CharField(max_length=16, choices=ItemKind.choices)
+    live_version = models.CharField(max_length=64, blank=True, help_text="Blank: nothing installed yet.")
+    installed = models.DateTimeField(null=True, blank=True, help_text="When the live version went live.")
+    checked = models.DateTimeField("last check")
+    outcome = models.CharField("last outcome", max_length=16, choices=ItemOutcome.choices)
+    last_error = models.TextField(blank=True, help_text="Blank when the last check succeeded.")
+    failing_since = models.DateTimeField(null=True, blank=True, help_text="The first of the checks failing in a row.")
+    upstream_version = models.CharField(
+        max_length=64, blank=True, help_text="What the archive's index announced at the last check; blank: unknown."
+    )
+    last_run = models.ForeignKey(ImportRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    # Filters: the last check failed; upstream announced a version that is not live (see upstream_newer).
+    FAILING = ~Q(last_error="")
+    BEHIND = ~Q(upstream_version="") & ~Q(upstream_version=F("live_version"))
+
+    class Meta:
+        # Loaders before installs within an arch ("loader" > "install").
+        ordering = ["source_url", "arch", "-kind", "release"]
+        verbose_name = "item status"
+        verbose_name_plural = "item status"
+        constraints = [
+            # records.update_item_state finds an item's row by these; the partial pair gives one row per item
+            # whether or not it has a saved source (NULLs are distinct in a plain unique constraint).
+            models.UniqueConstraint(
+                fields=["source", "arch", "release", "kind"],
+                condition=Q(source__isnull=False),
+                name="itemstate_unique_per_source",
+            ),
+            models.UniqueConstraint(
+                fields=["source_url", "arch", "release", "kind"],
+                condition=Q(source__isnull=True),
+                name="itemstate_unique_per_archive_url",
+            ),
+        ]
+        indexes = [
+            # The status page lists every item in Meta.ordering.
+            models.Index(fields=["source_url", "arch", "-kind", "release"], name="itemstate_status_page_idx"),
+        ]
+
+    def __str__(self) -> str:
+        what = "loader" if self.kind == ItemKind.LOADER else f"{self.release} install"
+        return f"{self.arch} {what} from {self.source or self.source_url}"
+
+    @property
+    def upstream_newer(self) -> bool:
+        """Upstream announced a version that is not live: the install of it failed (or has not run)."""
+        return bool(self.upstream_version) and self.upstream_version != self.live_version

@@ -1,15 +1,16 @@
-"""The database side of a run: ImportRun rows, one Install row per atomic install, their files."""
+"""The database side of a run: ImportRun rows, one Install row per atomic install, their files, item states."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
 
-from pxeimport.importer import LOADER, ItemResult, Outcome
-from pxeimport.models import ImportRun, Install, InstalledFile, ItemKind, RunStatus, Trigger
+from pxeimport.importer import LOADER, Item, ItemResult, Outcome
+from pxeimport.models import ImportRun, Install, InstalledFile, ItemKind, ItemOutcome, ItemState, RunStatus, Trigger
 
 
 def abandon_stale_runs(tftproot: str) -> int:
@@ -39,36 +40,102 @@ def record_locked(tftproot: str, holder: str, trigger: str = Trigger.COMMAND) ->
 
 
 def record_result(run: ImportRun, result: ItemResult) -> Install | None:
-    """Write an Install row with its files for an installed item; nothing for other outcomes."""
-    if result.outcome != Outcome.INSTALLED:
+    """Update the item's state; for an installed item also write an Install row with its files.
+
+    Returns the Install row, or None for other outcomes. A dry run's PLANNED results change nothing.
+    """
+    if result.outcome == Outcome.PLANNED:
         return None
-    item = result.item
     with transaction.atomic():
-        install = Install.objects.create(
-            run=run,
-            source_id=item.source.key,
-            source_url=item.source.url,
-            arch=item.arch,
-            release=item.release,
-            kind=ItemKind.LOADER if item.kind == LOADER else ItemKind.INSTALL,
-            version=result.version or "",
-            previous_version=result.previous_version or "",
-            path=str(result.path or ""),
-            installed=timezone.now(),
-        )
-        InstalledFile.objects.bulk_create(
-            InstalledFile(
-                install=install,
-                name=f.name,
-                sha256=f.sha256,
-                size=f.size or 0,
-                url=f.url,
-                downloaded=f.downloaded,
-                signed_by=result.signed_by,
-            )
-            for f in result.files
-        )
+        install = _record_install(run, result) if result.outcome == Outcome.INSTALLED else None
+        update_item_state(run, result, install)
     return install
+
+
+def _record_install(run: ImportRun, result: ItemResult) -> Install:
+    item = result.item
+    install = Install.objects.create(
+        run=run,
+        source_id=item.source.key,
+        source_url=item.source.url,
+        arch=item.arch,
+        release=item.release,
+        kind=_kind(item),
+        version=result.version or "",
+        previous_version=result.previous_version or "",
+        path=str(result.path or ""),
+        installed=timezone.now(),
+    )
+    InstalledFile.objects.bulk_create(
+        InstalledFile(
+            install=install,
+            name=f.name,
+            sha256=f.sha256,
+            size=f.size or 0,
+            url=f.url,
+            downloaded=f.downloaded,
+            signed_by=result.signed_by,
+        )
+        for f in result.files
+    )
+    return install
+
+
+def update_item_state(run: ImportRun, result: ItemResult, install: Install | None = None) -> ItemState:
+    """Bring the item's ItemState row up to date with one checked result (any outcome but PLANNED).
+
+    - live version: the result's version after an install or an unchanged check; after a failure or a
+      skip, the result's previous_version when the importer knew it, else what the row already said;
+    - installed: the Install row's time; for an item first seen unchanged, the latest recorded install of
+      that version (None when it went live before records were kept);
+    - upstream version: what the index announced, blank when it could not be read (or had no loader);
+    - last error: the failure's message, blank after any other outcome; failing since: the first failure.
+    """
+    item = result.item
+    now = timezone.now()
+    kind = _kind(item)
+    if item.source.key is not None:
+        found = ItemState.objects.filter(source_id=item.source.key)
+    else:
+        found = ItemState.objects.filter(source__isnull=True, source_url=item.source.url)
+    state = found.filter(arch=item.arch, release=item.release, kind=kind).select_for_update().first()
+    if state is None:
+        state = ItemState(source_id=item.source.key, arch=item.arch, release=item.release, kind=kind)
+
+    failed = result.outcome == Outcome.FAILED
+    if result.outcome in (Outcome.INSTALLED, Outcome.UNCHANGED):
+        live = result.version or ""
+    else:
+        live = result.previous_version or state.live_version
+    if install is not None:
+        state.installed = install.installed
+    elif live != state.live_version or (live and state.installed is None):
+        state.installed = _installed_at(item, kind, live)
+    state.live_version = live
+    state.source_url = item.source.url
+    state.upstream_version = result.version or ""
+    state.outcome = ItemOutcome(result.outcome.value)
+    state.last_error = result.message if failed else ""
+    state.failing_since = (state.failing_since or now) if failed else None
+    state.checked = now
+    state.last_run = run
+    state.save()
+    return state
+
+
+def _installed_at(item: Item, kind: str, version: str) -> datetime | None:
+    if not version:
+        return None
+    return (
+        Install.objects.filter(arch=item.arch, release=item.release, kind=kind, version=version)
+        .values_list("installed", flat=True)
+        .order_by("-installed")
+        .first()
+    )
+
+
+def _kind(item: Item) -> ItemKind:
+    return ItemKind.LOADER if item.kind == LOADER else ItemKind.INSTALL
 
 
 def finish_run(run: ImportRun, results: Iterable[ItemResult], bytes_downloaded: int) -> ImportRun:

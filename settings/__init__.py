@@ -73,6 +73,11 @@ PXEIMPORT_HTTP_BACKOFF = _setting("PXEIMPORT_HTTP_BACKOFF", float, 0.5)
 if PXEIMPORT_HTTP_BACKOFF < 0:
     raise ImproperlyConfigured(f"PXEIMPORT_HTTP_BACKOFF must be >= 0, not {PXEIMPORT_HTTP_BACKOFF}")
 PXEIMPORT_MAX_FILE_BYTES = _setting("PXEIMPORT_MAX_FILE_BYTES", int, 4 << 30)
+# The admin warns when no import has finished for this long: cron or the timer is broken. Daily runs
+# with up to an hour's random delay, plus slack.
+PXEIMPORT_STALE_HOURS = _setting("PXEIMPORT_STALE_HOURS", float, 26.0)
+if PXEIMPORT_STALE_HOURS <= 0:
+    raise ImproperlyConfigured(f"PXEIMPORT_STALE_HOURS must be > 0, not {PXEIMPORT_STALE_HOURS}")
 if PXEIMPORT_GRACE_SECONDS < 0 or PXEIMPORT_HTTP_TIMEOUT <= 0 or PXEIMPORT_HTTP_RETRIES < 0:
     raise ImproperlyConfigured(
         "PXEIMPORT_GRACE_SECONDS and PXEIMPORT_HTTP_RETRIES must be >= 0, PXEIMPORT_HTTP_TIMEOUT > 0"
@@ -137,8 +142,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(levelname)s %(name)s: %(message)s"}},
+    # "LEVEL logger: message" on stderr: no timestamp (journald and cron add theirs), a "<N>" priority
+    # prefix when stderr is the journal, passwords in URLs masked (maasserver/logs.py).
+    "formatters": {"plain": {"()": "maasserver.logs.JournalFormatter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    # The command reports outcomes itself; the log carries warnings and errors for cron mail.
-    "loggers": {"pxeimport": {"handlers": ["console"], "level": _setting("PXEIMPORT_LOG_LEVEL", str, "WARNING")}},
+    "loggers": {
+        # The command reports outcomes itself; the log carries warnings and errors for cron mail and the
+        # journal, e.g. each failed item with its source, arch, release, URL and reason.
+        "pxeimport": {"handlers": ["console"], "level": _setting("PXEIMPORT_LOG_LEVEL", str, "WARNING")},
+        # Server errors (500s, with their tracebacks) from the admin, whether DEBUG is on or off.
+        "django": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+    },
 }

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from pxeimport.models import BootSource, ImportRun, Install, InstalledFile, RunStatus
+from pxeimport.models import BootSource, ImportRun, Install, InstalledFile, ItemState, RunStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -17,6 +17,8 @@ PAGES = [
     "admin:pxeimport_importrun_changelist",
     "admin:pxeimport_install_changelist",
     "admin:pxeimport_installedfile_changelist",
+    "admin:pxeimport_itemstate_changelist",
+    "admin:status",
 ]
 
 
@@ -95,7 +97,8 @@ def test_the_release_box_suggests_releases_from_distro_info(admin_client):
     assert "noble (Noble Numbat 24.04) — Ubuntu" in page
 
 
-def test_a_source_with_selections_can_be_saved_from_the_admin(admin_client):
+def source_form(**fields: str) -> dict[str, str]:
+    """The boot source add/change form as a browser posts it, with one arch and one release row."""
     form = {
         "name": "debian",
         "url": "http://deb.debian.org/debian/dists/",
@@ -103,6 +106,9 @@ def test_a_source_with_selections_can_be_saved_from_the_admin(admin_client):
         "distribution": "debian",
         "installer_dir": "debian-installer",
         "current_release": "bookworm",
+        "keyring": "",
+        "proxy": "",
+        "kernel_opts": "",
         "enabled": "on",
         "arches-TOTAL_FORMS": "1",
         "arches-INITIAL_FORMS": "0",
@@ -110,8 +116,23 @@ def test_a_source_with_selections_can_be_saved_from_the_admin(admin_client):
         "releases-TOTAL_FORMS": "1",
         "releases-INITIAL_FORMS": "0",
         "releases-0-name": "bookworm",
+        "releases-0-kernel_opts": "",
     }
-    response = admin_client.post(reverse("admin:pxeimport_bootsource_add"), form)
+    return {**form, **fields}
+
+
+def save_source(admin_client, source: BootSource | None = None, /, **fields: str):
+    """Post the form; the response (302 when saved)."""
+    if source is None:
+        return admin_client.post(reverse("admin:pxeimport_bootsource_add"), source_form(**fields))
+    form = source_form(
+        **{"arches-TOTAL_FORMS": "0", "releases-TOTAL_FORMS": "0", "name": source.name, "url": source.url, **fields}
+    )
+    return admin_client.post(reverse("admin:pxeimport_bootsource_change", args=[source.pk]), form)
+
+
+def test_a_source_with_selections_can_be_saved_from_the_admin(admin_client):
+    response = save_source(admin_client)
     assert response.status_code == 302, response.content.decode()[:2000]
     source = BootSource.objects.get(name="debian")
     assert [a.name for a in source.arches.all()] == ["amd64"]
@@ -120,20 +141,74 @@ def test_a_source_with_selections_can_be_saved_from_the_admin(admin_client):
 
 @pytest.mark.parametrize("bad", ["../etc", "a/b", "Noble", ".hidden"])
 def test_a_release_name_that_could_leave_the_tftp_root_is_refused(admin_client, bad):
-    form = {
-        "name": "evil",
-        "url": "http://mirror.example/dists/",
-        "layout": "debian-installer",
-        "distribution": "ubuntu",
-        "installer_dir": "",
-        "current_release": "",
-        "enabled": "on",
-        "arches-TOTAL_FORMS": "0",
-        "arches-INITIAL_FORMS": "0",
-        "releases-TOTAL_FORMS": "1",
-        "releases-INITIAL_FORMS": "0",
-        "releases-0-name": bad,
-    }
-    response = admin_client.post(reverse("admin:pxeimport_bootsource_add"), form)
+    response = save_source(admin_client, name="evil", **{"releases-0-name": bad})
     assert response.status_code == 200
     assert not BootSource.objects.filter(name="evil").exists()
+
+
+def test_kernel_options_are_saved_for_a_source_and_for_each_release(admin_client):
+    release_opts = {"releases-0-kernel_opts": "priority=low"}
+    response = save_source(admin_client, kernel_opts="console=ttyS0,115200", **release_opts)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    source = BootSource.objects.get(name="debian")
+    assert source.kernel_opts == "console=ttyS0,115200"
+    assert source.releases.get().kernel_opts == "priority=low"
+    change = admin_client.get(reverse("admin:pxeimport_bootsource_change", args=[source.pk])).content.decode()
+    assert 'name="releases-0-kernel_opts"' in change and 'value="priority=low"' in change
+
+
+@pytest.mark.parametrize(
+    "bad", ["quiet\nsingle", "quiet\tsplash", "init=/bin/sh;reboot", 'append="x"', "a\\b", "café", "x=$HOME"]
+)
+def test_kernel_options_that_could_break_a_boot_menu_line_are_refused(admin_client, bad):
+    assert save_source(admin_client, kernel_opts=bad).status_code == 200
+    assert save_source(admin_client, **{"releases-0-kernel_opts": bad}).status_code == 200
+    assert not BootSource.objects.filter(name="debian").exists()
+
+
+@pytest.mark.parametrize(
+    "bad", ["proxy.example:3128", "ftp://proxy.example/", "http://", "http://proxy:99999", "http://proxy:3128/path"]
+)
+def test_a_proxy_that_is_not_an_http_proxy_url_is_refused(admin_client, bad):
+    assert save_source(admin_client, proxy=bad).status_code == 200
+    assert not BootSource.objects.filter(name="debian").exists()
+
+
+@pytest.fixture
+def proxied() -> BootSource:
+    return BootSource.objects.create(
+        name="proxied", url="http://mirror.example/debian/dists/", proxy="http://maas:s3cret@squid.example:3128"
+    )
+
+
+def test_a_proxy_password_is_never_shown_in_the_admin(admin_client, proxied):
+    listing = admin_client.get(reverse("admin:pxeimport_bootsource_changelist")).content.decode()
+    change = admin_client.get(reverse("admin:pxeimport_bootsource_change", args=[proxied.pk])).content.decode()
+    for html in (listing, change):
+        assert "http://maas:***@squid.example:3128" in html
+        assert "s3cret" not in html
+
+
+def test_saving_a_source_with_its_masked_proxy_keeps_the_password(admin_client, proxied):
+    response = save_source(admin_client, proxied, proxy="http://maas:***@squid.example:3129")
+    assert response.status_code == 302, response.content.decode()[:2000]
+    proxied.refresh_from_db()
+    assert proxied.proxy == "http://maas:s3cret@squid.example:3129"
+
+
+def test_a_new_proxy_password_replaces_the_old_one(admin_client, proxied):
+    assert save_source(admin_client, proxied, proxy="http://maas:n3w@squid.example:3128").status_code == 302
+    proxied.refresh_from_db()
+    assert proxied.proxy == "http://maas:n3w@squid.example:3128"
+
+
+def test_an_item_status_list_filters_the_failing_items(admin_client):
+    now = timezone.now()
+    common = dict(source_url="http://m/dists/", arch="amd64", kind="install", checked=now, outcome="unchanged")
+    ItemState.objects.create(release="bookworm", **common)
+    ItemState.objects.create(release="trixie", last_error="HTTP 404 for trixie", **{**common, "outcome": "failed"})
+    listing = admin_client.get(reverse("admin:pxeimport_itemstate_changelist"), {"state": "failing"})
+    assert listing.status_code == 200
+    html = listing.content.decode()
+    assert '<td class="field-release">trixie</td>' in html
+    assert '<td class="field-release">bookworm</td>' not in html

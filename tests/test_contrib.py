@@ -1,0 +1,59 @@
+"""contrib/: the cron file and the systemd units run the command the README documents, and stay consistent."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+CONTRIB = Path(__file__).resolve().parent.parent / "contrib"
+COMMAND = "manage.py import_pxe_files -v0"
+
+
+def unit(name: str) -> dict[str, list[str]]:
+    """A systemd unit's settings, "Section.Key" to values in order (keys may repeat; comments dropped)."""
+    values: dict[str, list[str]] = {}
+    section = ""
+    for line in (CONTRIB / "systemd" / name).read_text().splitlines():
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1]
+        elif line and not line.startswith(("#", ";")):
+            key, _, value = line.partition("=")
+            values.setdefault(f"{section}.{key}", []).append(value)
+    return values
+
+
+def test_the_cron_file_is_one_cron_will_read():
+    path = CONTRIB / "cron.d" / "pxeimport"
+    text = path.read_text()
+    # cron ignores a file in /etc/cron.d whose name has a dot, and a last line with no newline.
+    assert "." not in path.name and text.endswith("\n")
+    [job] = [line for line in text.splitlines() if re.match(r"^[0-9*]", line)]
+    minute, hour, dom, month, dow, user, command = job.split(None, 6)
+    assert (dom, month, dow) == ("*", "*", "*") and 0 <= int(minute) < 60 and 0 <= int(hour) < 24
+    assert user and command.endswith(COMMAND)
+
+
+def test_the_service_runs_the_import_quietly_and_counts_a_held_lock_as_success():
+    service = unit("pxeimport-import.service")
+    assert service["Service.Type"] == ["oneshot"]
+    assert service["Service.ExecStart"][0].endswith(COMMAND)
+    assert "75" in service["Service.SuccessExitStatus"][0].split()
+    assert "75" in service["Service.RestartPreventExitStatus"][0].split()
+
+
+def test_the_service_may_write_only_the_tftp_root_and_var():
+    service = unit("pxeimport-import.service")
+    assert service["Service.ProtectSystem"] == ["strict"]
+    tftproot = service["Service.Environment"][0].removeprefix("PXEIMPORT_TFTPROOT=")
+    var = service["Service.WorkingDirectory"][0] + "/var"
+    assert sorted(service["Service.ReadWritePaths"][0].split()) == sorted([tftproot, var])
+    for hardening in ("PrivateTmp", "NoNewPrivileges", "ProtectHome", "PrivateDevices"):
+        assert service[f"Service.{hardening}"] == ["yes"], hardening
+
+
+def test_the_timer_starts_the_service_nightly_with_a_random_delay_and_catches_up():
+    timer = unit("pxeimport-import.timer")
+    assert timer["Timer.Unit"] == ["pxeimport-import.service"]
+    assert timer["Timer.Persistent"] == ["true"]
+    assert timer["Timer.RandomizedDelaySec"] and timer["Timer.OnCalendar"]
+    assert timer["Install.WantedBy"] == ["timers.target"]

@@ -1,0 +1,95 @@
+"""Logs for cron and the journal: each failed item with its context, level and logger on every line, no passwords."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import pytest
+
+from maasserver.logs import JournalFormatter, stderr_is_journal
+from maasserver.redact import redact_text, redact_url, restore_password
+from tools.archive import ArchiveTree, netboot_files
+
+
+def record(message: str, level: int = logging.WARNING, exc_info: object = None) -> logging.LogRecord:
+    return logging.LogRecord("pxeimport.importer", level, __file__, 1, message, None, exc_info)  # type: ignore[arg-type]
+
+
+@pytest.mark.django_db
+def test_a_failed_item_is_logged_as_a_warning_with_source_arch_release_url_and_reason(
+    archive: ArchiveTree, import_pxe, caplog
+):
+    archive.publish("bookworm", "amd64", netboot_files("v1"))
+
+    import_pxe("--arch", "amd64", "--release", "bookworm", "--release", "nosuch", "--current-release", "bookworm")
+
+    [failure] = [r for r in caplog.records if r.name == "pxeimport.importer" and r.levelno == logging.WARNING]
+    assert (failure.source, failure.arch, failure.release) == ("command-line", "amd64", "nosuch")
+    assert failure.url.endswith("/dists/nosuch/main/installer-amd64/current/images/SHA256SUMS")
+    assert "HTTP 404" in failure.reason
+    message = failure.getMessage()
+    assert message.startswith("amd64/nosuch install failed: source=command-line arch=amd64 release=nosuch url=http")
+    assert "HTTP 404" in message
+
+
+def test_the_console_handler_uses_the_journal_formatter():
+    [handler] = logging.getLogger("pxeimport").handlers
+    assert isinstance(handler.formatter, JournalFormatter)
+
+
+def test_a_log_line_has_level_and_logger_but_no_timestamp():
+    assert JournalFormatter(journal=False).format(record("disk full")) == "WARNING pxeimport.importer: disk full"
+
+
+def test_on_the_journal_each_line_carries_its_syslog_priority():
+    formatter = JournalFormatter(journal=True)
+    assert formatter.format(record("two\nlines")) == "<4>WARNING pxeimport.importer: two\n<4>lines"
+    assert formatter.format(record("fine", logging.INFO)).startswith("<6>INFO ")
+    assert formatter.format(record("bad", logging.ERROR)).startswith("<3>ERROR ")
+
+
+def test_journal_stream_counts_only_when_it_names_stderr_itself(monkeypatch):
+    st = os.fstat(2)
+    monkeypatch.setenv("JOURNAL_STREAM", f"{st.st_dev}:{st.st_ino}")
+    assert stderr_is_journal()
+    monkeypatch.setenv("JOURNAL_STREAM", f"{st.st_dev}:{st.st_ino + 1}")
+    assert not stderr_is_journal()
+    monkeypatch.delenv("JOURNAL_STREAM")
+    assert not stderr_is_journal()
+
+
+def test_passwords_in_urls_are_masked_in_messages_and_tracebacks():
+    try:
+        raise OSError("cannot reach http://maas:s3cret@squid:3128")
+    except OSError as exc:
+        line = JournalFormatter(journal=False).format(
+            record("via https://maas:s3cret@squid:3128/ failed", exc_info=(type(exc), exc, exc.__traceback__))
+        )
+    assert "s3cret" not in line
+    assert "via https://maas:***@squid:3128/ failed" in line
+    assert "cannot reach http://maas:***@squid:3128" in line
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("http://maas:s3cret@squid.example:3128", "http://maas:***@squid.example:3128"),
+        ("http://maas:p@ss:w@rd@squid:3128/", "http://maas:***@squid:3128/"),
+        ("http://:tok@squid:3128", "http://:***@squid:3128"),
+        ("http://maas@squid:3128", "http://maas@squid:3128"),
+        ("http://squid:3128", "http://squid:3128"),
+        ("", ""),
+    ],
+)
+def test_a_url_is_shown_without_its_password(url, shown):
+    assert redact_url(url) == shown
+    assert redact_text(f"proxy {url} refused") == f"proxy {shown} refused"
+
+
+def test_a_masked_password_saved_back_means_the_stored_one():
+    stored = "http://maas:s3cret@squid:3128"
+    assert restore_password("http://maas:***@squid:3129", stored) == "http://maas:s3cret@squid:3129"
+    assert restore_password("http://maas:other@squid:3128", stored) == "http://maas:other@squid:3128"
+    # Another user name does not inherit the stored password.
+    assert restore_password("http://root:***@squid:3128", stored) == "http://root:***@squid:3128"

@@ -79,6 +79,7 @@ class _State:
     requests: list[Request] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     closing: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
 
 
 class _Handler(SimpleHTTPRequestHandler):
@@ -233,6 +234,15 @@ class FaultServer:
         times = [r.started for r in self.matching(pattern)]
         return [b - a for a, b in itertools.pairwise(times)]
 
+    def wait_for(self, pattern: str, count: int = 1, timeout: float = 30.0) -> bool:
+        """Wait until `count` requests for `pattern` have arrived; False on timeout."""
+        deadline = time.monotonic() + timeout
+        while self.count(pattern) < count:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
     def clear(self) -> None:
         """Forget the recorded requests and drop every fault."""
         with self._server.state.lock:
@@ -339,6 +349,25 @@ class FaultServer:
             h._hang_up()
 
         self._add(pattern, "no length", action, times)
+
+    def hold(self, pattern: str, *, times: int | None = None) -> None:
+        """Keep matching requests waiting, unanswered, until `release()`; then serve them normally."""
+        self._server.state.released.clear()
+
+        def action(h: _Handler, body: bytes | None) -> None:
+            state = h.server.state
+            while not state.released.wait(0.05) and not state.closing.is_set():
+                pass
+            if body is None:
+                h._answer(404, b"not found\n")
+            else:
+                h._answer(200, body)
+
+        self._add(pattern, "hold", action, times)
+
+    def release(self) -> None:
+        """Let every held request (and any later one) through."""
+        self._server.state.released.set()
 
     def redirect(self, pattern: str, location: str, *, status: int = 302, times: int | None = None) -> None:
         """Answer `status` with `location` (absolute, or relative to this server)."""

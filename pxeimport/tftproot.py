@@ -172,7 +172,8 @@ class TftpRoot:
         relative = path.relative_to(self.path)
         current = self.path
         if not current.exists():
-            current.mkdir(mode=DIR_MODE, parents=True)
+            # Another import may make it at the same moment; the lock, not this, decides who works.
+            current.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
             os.chmod(current, DIR_MODE)  # mkdir's mode is cut by the umask; tftpd must get in
         for part in relative.parts:
             current = current / part
@@ -339,6 +340,8 @@ class TftpRoot:
         base = self.base_dir(arch)
         changed = []
         named: set[str] = set()
+        for directory in {base, *((base / relative).parent for relative in menus)}:
+            _remove_debris(directory)
         for relative, text in menus.items():
             path = base / relative
             self.ensure_dir(path.parent)
@@ -467,6 +470,20 @@ class TftpRoot:
                 os.ftruncate(fd, 0)
         finally:
             os.close(fd)
+
+
+_DEBRIS_RE = re.compile(r"^\..+\.new-[0-9a-f]{8}$")
+
+
+def _remove_debris(directory: Path) -> None:
+    """Remove half-made files a killed run left (".<name>.new-<hex>"; the rename never happened)."""
+    try:
+        entries = list(os.scandir(directory))
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for entry in entries:
+        if _DEBRIS_RE.match(entry.name) and not entry.is_dir(follow_symlinks=False):
+            os.unlink(entry.path)
 
 
 def _lstat(path: Path) -> os.stat_result | None:

@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pxeimport.archive.release import ReleaseEntry, ReleaseFormatError, parse_release
+from pxeimport.archive.release import ReleaseEntry, parse_release
 from pxeimport.fetch import Fetcher, NotFound
+from pxeimport.once import Once
 from pxeimport.signatures import SignatureError, check_keyrings, verify_clearsigned, verify_detached
 
 
@@ -33,7 +34,7 @@ class IndexVerifier:
         self.dists_url = dists_url.rstrip("/") + "/"
         self.keyrings = tuple(keyrings)
         self.keyring_hint = keyring_hint
-        self._releases: dict[str, SignedRelease | Exception | None] = {}
+        self._releases: Once[str, SignedRelease | None] = Once()
 
     def verify(self, release: str, release_path: str, index_url: str, index: bytes) -> str:
         """The fingerprint that vouches for `index`; SignatureError if nothing valid does.
@@ -58,16 +59,18 @@ class IndexVerifier:
             raise SignatureError(index_url, f"unsigned: {where}, and no {index_url}.gpg") from exc
         return verify_detached(index, signature, self.keyrings, name=index_url + ".gpg").fingerprint
 
+    def verify_detached_index(self, index_url: str, index: bytes) -> str:
+        """The fingerprint of a valid `<index_url>.gpg` over `index` (layouts with no Release file)."""
+        check_keyrings(self.keyrings, hint=self.keyring_hint)
+        try:
+            signature = self.fetcher.get_bytes(index_url + ".gpg")
+        except NotFound as exc:
+            raise SignatureError(index_url, f"unsigned: no {index_url}.gpg") from exc
+        return verify_detached(index, signature, self.keyrings, name=index_url + ".gpg").fingerprint
+
     def _release(self, release: str) -> SignedRelease | None:
-        if release not in self._releases:
-            try:
-                self._releases[release] = self._fetch_release(release)
-            except (SignatureError, ReleaseFormatError) as exc:
-                self._releases[release] = exc
-        cached = self._releases[release]
-        if isinstance(cached, Exception):
-            raise cached
-        return cached
+        """The verified Release, fetched once per run (several threads may ask at once)."""
+        return self._releases.get(release, lambda: self._fetch_release(release))
 
     def _fetch_release(self, release: str) -> SignedRelease | None:
         """The verified Release of `release`, or None when the archive has none at all."""

@@ -64,6 +64,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 PXEIMPORT_TFTPROOT = Path(_setting("PXEIMPORT_TFTPROOT", str, "/var/lib/tftpboot"))
 # How long a superseded version dir stays after the pointer moved off it, for nodes mid-boot.
 PXEIMPORT_GRACE_SECONDS = _setting("PXEIMPORT_GRACE_SECONDS", int, 3600)
+# How many downloads (and items) run at once: one connection each.
+PXEIMPORT_JOBS = _setting("PXEIMPORT_JOBS", int, 4)
 # Seconds a boot menu waits before booting its default entry with no key press.
 PXEIMPORT_MENU_TIMEOUT = _setting("PXEIMPORT_MENU_TIMEOUT", int, 5)
 PXEIMPORT_HTTP_TIMEOUT = _setting("PXEIMPORT_HTTP_TIMEOUT", float, 60.0)

@@ -94,13 +94,6 @@ def test_rounds_of_racing_imports_each_end_on_their_own_version(archive, server,
     assert not ImportRun.objects.filter(status=RunStatus.RUNNING).exists()
 
 
-@pytest.mark.xfail(
-    reason="BUG: TftpRoot.ensure_dir checks that the root exists, then mkdirs it without exist_ok: two "
-    "imports started together on a root that does not exist yet race there, and the loser dies with a "
-    "FileExistsError traceback (exit 1) instead of exiting 75 at the lock",
-    raises=FileExistsError,
-    strict=True,
-)
 def test_making_the_root_tolerates_another_import_making_it_first(tmp_path, monkeypatch):
     root = TftpRoot(tmp_path / "tftpboot")
     exists = Path.exists

@@ -196,12 +196,6 @@ def test_a_tftp_root_out_of_inodes_fails_each_changed_item_cleanly(archive, faul
     assert_nothing_half_installed(root)
 
 
-@pytest.mark.xfail(
-    reason="BUG: the command lets an OSError from taking the lock (maas/ or maas/.lock cannot be created: "
-    "disk full, read-only) escape as a traceback and exit 1, instead of exit 2 'cannot use TFTP root'",
-    raises=OSError,
-    strict=True,
-)
 def test_a_tftp_root_where_nothing_can_be_created_is_a_usage_error(
     archive, faults, tmpfs, signer, settings, monkeypatch
 ):

@@ -295,3 +295,36 @@ def test_help_describes_the_exit_codes(capsys):
     with pytest.raises(SystemExit):
         call_command("import_pxe_files", "--help")
     assert "75 another import holds the lock" in " ".join(capsys.readouterr().out.split())
+
+
+def test_downloads_run_in_parallel_up_to_the_jobs_limit(archive, archive_server, import_pxe, tftp_root):
+    for release in ("bookworm", "trixie", "forky"):
+        publish(archive, release, release=release, size=512 * 1024)
+    archive_server.set_rate(2 * 1024 * 1024)  # each file takes a quarter second: downloads overlap
+    archive_server.clear_requests()
+    args = ["--arch", "amd64", "--current-release", "bookworm", "--jobs", "3"]
+    for release in ("bookworm", "trixie", "forky"):
+        args += ["--release", release]
+
+    result = import_pxe(*args)
+
+    assert result.code == 0, result.stderr
+    assert archive_server.max_concurrent == 3
+    for release in ("bookworm", "trixie", "forky"):
+        assert (install_dir(tftp_root, "amd64", release) / "linux").exists()
+
+
+def test_one_file_shared_by_two_arches_is_downloaded_once(archive, archive_server, import_pxe, tftp_root):
+    shared = netboot_files("same-loader")
+    for arch in ("amd64", "i386"):
+        files = netboot_files(f"v1-{arch}")
+        files["pxelinux.0"] = shared["pxelinux.0"]
+        archive.publish("bookworm", arch, files)
+    archive_server.clear_requests()
+
+    result = import_pxe("--arch", "amd64", "--arch", "i386", "--release", "bookworm", "--current-release", "bookworm")
+
+    assert result.code == 0, result.stderr
+    assert sum(r.path.endswith("/pxelinux.0") for r in archive_server.requests) == 1
+    for arch in ("amd64", "i386"):
+        assert (base(tftp_root, arch) / "pxelinux.0").read_bytes() == shared["pxelinux.0"]

@@ -426,7 +426,7 @@ def test_on_result_is_called_once_per_item_in_order(http, make_importer):
     assert [id(r) for r in seen] == [id(r) for r in results]
 
 
-def test_on_result_sees_each_item_installed_before_the_next_starts(http, root, make_importer):
+def test_with_one_job_on_result_sees_each_item_installed_before_the_next_starts(http, root, make_importer):
     publish(http, "bookworm", "amd64", files("v1"))
     publish(http, "trixie", "amd64", files("v2"))
     observed = []
@@ -434,7 +434,7 @@ def test_on_result_sees_each_item_installed_before_the_next_starts(http, root, m
     def on_result(result: ItemResult) -> None:
         observed.append((str(result.item), os.path.lexists(install_dir(root.path, "amd64", "trixie"))))
 
-    make_importer(on_result=on_result).run(items_for("bookworm", "trixie"))
+    make_importer(on_result=on_result, jobs=1).run(items_for("bookworm", "trixie"))
 
     assert observed == [
         ("amd64 pre-boot loader (from bookworm)", False),
@@ -491,3 +491,15 @@ def test_garbage_is_not_collected_for_a_failed_item(http, root, make_importer):
     assert failed.outcome == Outcome.FAILED
     assert sorted(p.name for p in release_dir.iterdir()) == before
     assert len(before) == 3
+
+
+def test_with_several_jobs_results_still_come_in_plan_order(http, root, make_importer):
+    for release in ("bookworm", "trixie", "forky"):
+        publish(http, release, "amd64", files(release))
+    observed: list[str] = []
+    items = items_for("bookworm", "trixie", "forky")
+
+    results = make_importer(on_result=lambda r: observed.append(str(r.item)), jobs=4).run(items)
+
+    assert observed == [str(i) for i in items] == [str(r.item) for r in results]
+    assert all(r.outcome == Outcome.INSTALLED for r in results)

@@ -34,7 +34,8 @@ def debian_netboot() -> dict[str, Path]:
     require_tool("apt-get")
     require_tool("dpkg-deb")
     debs = demo.fetch_debs()
-    return demo.netboot_files({"amd64": debs["amd64"]})["amd64"]
+    files: dict[str, Path] = demo.netboot_files({"amd64": debs["amd64"]})["amd64"]
+    return files
 
 
 @pytest.fixture

@@ -52,7 +52,14 @@ class _Handler(SimpleHTTPRequestHandler):
     def handle_one_request(self) -> None:
         self._status = 0
         self._sent = 0
-        super().handle_one_request()
+        with self.server.lock:
+            self.server.active += 1
+            self.server.max_active = max(self.server.max_active, self.server.active)
+        try:
+            super().handle_one_request()
+        finally:
+            with self.server.lock:
+                self.server.active -= 1
         if self._status:
             with self.server.lock:
                 self.server.requests.append(Request(self.path, self._status, self._sent))
@@ -66,6 +73,9 @@ class _Server(ThreadingHTTPServer):
         super().__init__(*args, **kwargs)
         self.requests: list[Request] = []
         self.lock = threading.Lock()
+        # Requests being served now, and the most at once: proof that downloads overlap.
+        self.active = 0
+        self.max_active = 0
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that hung up (a killed importer) is routine here, not worth a traceback.
@@ -97,6 +107,13 @@ class ArchiveServer:
     def clear_requests(self) -> None:
         with self._server.lock:
             self._server.requests.clear()
+            self._server.max_active = 0
+
+    @property
+    def max_concurrent(self) -> int:
+        """The most requests served at once since the start or the last clear_requests()."""
+        with self._server.lock:
+            return self._server.max_active
 
     def set_rate(self, rate_bytes_per_second: int) -> None:
         self._server.rate_bytes_per_second = rate_bytes_per_second

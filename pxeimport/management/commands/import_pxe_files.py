@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,12 @@ class Command(BaseCommand):
             "--dry-run", action="store_true", help="Print what would change; change nothing, record nothing."
         )
         parser.add_argument(
+            "--jobs",
+            type=int,
+            metavar="N",
+            help=f"Download up to N files at once (default: PXEIMPORT_JOBS, now {settings.PXEIMPORT_JOBS}).",
+        )
+        parser.add_argument(
             "--kernel-opts",
             metavar="OPTIONS",
             help='Extra kernel options for every entry of the boot menus this run writes, e.g. "console=ttyS0,115200".',
@@ -125,57 +132,40 @@ class Command(BaseCommand):
                     )
                 )
 
+        jobs = options["jobs"] or settings.PXEIMPORT_JOBS
+        if jobs < 1:
+            raise CommandError(f"--jobs {jobs}: must be at least 1", returncode=EXIT_USAGE)
         root = TftpRoot((options["tftproot"] or settings.PXEIMPORT_TFTPROOT).absolute())
         fetcher = Fetcher(
             FetchSettings(
                 read_timeout=settings.PXEIMPORT_HTTP_TIMEOUT,
                 retries=settings.PXEIMPORT_HTTP_RETRIES,
                 max_file_bytes=settings.PXEIMPORT_MAX_FILE_BYTES,
+                max_connections=jobs,
             )
         )
         started = time.monotonic()
         try:
             if options["dry_run"]:
-                results = self._dry_run(root, fetcher, items)
+                results = self._dry_run(root, fetcher, items, jobs)
             else:
-                results = self._import(root, fetcher, items, menus, trigger=options["trigger"])
+                results = self._import(root, fetcher, items, menus, jobs, trigger=options["trigger"])
         finally:
             fetcher.close()
         self._summarise(results, fetcher.bytes_downloaded, time.monotonic() - started, dry=options["dry_run"])
 
     def _import(
-        self, root: TftpRoot, fetcher: Fetcher, items: list[Item], menus: MenuSettings, *, trigger: str
+        self, root: TftpRoot, fetcher: Fetcher, items: list[Item], menus: MenuSettings, jobs: int, *, trigger: str
     ) -> list[ItemResult]:
         tftproot = str(root.path)
         try:
-            with stop_on_signals(), root.lock():
-                abandoned = records.abandon_stale_runs(tftproot)
-                if abandoned and self.verbosity >= 1:
-                    self.stdout.write(self.style.NOTICE(f"Marked {abandoned} interrupted earlier run(s) abandoned."))
-                run = records.start_run(tftproot, trigger)
-
-                def on_result(result: ItemResult) -> None:
-                    records.record_result(run, result)
-                    self._report(result)
-
-                importer = Importer(
-                    root, fetcher, grace_seconds=settings.PXEIMPORT_GRACE_SECONDS, on_result=on_result, menus=menus
-                )
+            with stop_on_signals(), contextlib.ExitStack() as held:
                 try:
-                    results = importer.run(items)
-                except Stopped as exc:
-                    records.cancel_run(run, str(exc), importer.results, fetcher.bytes_downloaded)
-                    raise
-                except BaseException as exc:
-                    records.fail_run(run, f"{type(exc).__name__}: {exc}")
-                    raise
-                for menu in importer.menu_results:
-                    self._report_menu(menu)
-                records.finish_run(run, results, fetcher.bytes_downloaded)
-                self.menu_errors = [m.error for m in importer.menu_results if m.error]
-                if self.menu_errors:
-                    records.add_errors(run, self.menu_errors)
-                return results
+                    held.enter_context(root.lock())
+                except (UnsafePath, OSError) as exc:
+                    # Cannot make maas/ or its lock: a read-only or full disk, a symlink, no permission.
+                    raise CommandError(f"cannot use TFTP root {tftproot}: {exc}", returncode=EXIT_USAGE) from exc
+                return self._import_locked(root, fetcher, items, menus, jobs, trigger=trigger)
         except Stopped as exc:
             raise CommandError(
                 f"{exc}: the run was cancelled; finished items stay installed, nothing half-done is served",
@@ -184,11 +174,48 @@ class Command(BaseCommand):
         except LockHeld as exc:
             records.record_locked(tftproot, exc.holder, trigger)
             raise CommandError(f"{exc}; nothing done, try again later", returncode=EXIT_LOCKED) from exc
-        except (UnsafePath, PermissionError) as exc:
-            raise CommandError(f"cannot use TFTP root {tftproot}: {exc}", returncode=EXIT_USAGE) from exc
 
-    def _dry_run(self, root: TftpRoot, fetcher: Fetcher, items: list[Item]) -> list[ItemResult]:
-        results = Importer(root, fetcher, grace_seconds=settings.PXEIMPORT_GRACE_SECONDS).run(items, dry_run=True)
+    def _import_locked(
+        self, root: TftpRoot, fetcher: Fetcher, items: list[Item], menus: MenuSettings, jobs: int, *, trigger: str
+    ) -> list[ItemResult]:
+        tftproot = str(root.path)
+        abandoned = records.abandon_stale_runs(tftproot)
+        if abandoned and self.verbosity >= 1:
+            self.stdout.write(self.style.NOTICE(f"Marked {abandoned} interrupted earlier run(s) abandoned."))
+        run = records.start_run(tftproot, trigger)
+
+        def on_result(result: ItemResult) -> None:
+            records.record_result(run, result)
+            self._report(result)
+
+        importer = Importer(
+            root,
+            fetcher,
+            grace_seconds=settings.PXEIMPORT_GRACE_SECONDS,
+            on_result=on_result,
+            menus=menus,
+            jobs=jobs,
+            max_file_bytes=settings.PXEIMPORT_MAX_FILE_BYTES,
+        )
+        try:
+            results = importer.run(items)
+        except Stopped as exc:
+            records.cancel_run(run, str(exc), importer.results, fetcher.bytes_downloaded)
+            raise
+        except BaseException as exc:
+            records.fail_run(run, f"{type(exc).__name__}: {exc}")
+            raise
+        for menu in importer.menu_results:
+            self._report_menu(menu)
+        records.finish_run(run, results, fetcher.bytes_downloaded)
+        self.menu_errors = [m.error for m in importer.menu_results if m.error]
+        if self.menu_errors:
+            records.add_errors(run, self.menu_errors)
+        return results
+
+    def _dry_run(self, root: TftpRoot, fetcher: Fetcher, items: list[Item], jobs: int) -> list[ItemResult]:
+        importer = Importer(root, fetcher, grace_seconds=settings.PXEIMPORT_GRACE_SECONDS, jobs=jobs)
+        results = importer.run(items, dry_run=True)
         if self.verbosity >= 1:
             rows = [("ITEM", "INSTALLED", "UPSTREAM", "ACTION")]
             for r in results:

@@ -1,0 +1,88 @@
+"""Extract chosen regular files from a tarball, streaming, refusing anything hostile.
+
+The tarball is read once, front to back ("r|*": no seeking, no member index in memory beyond
+the current one). Any member with an absolute path or a ".." component makes the whole tarball
+suspect and is refused; a wanted name that is a link, a device or a directory is refused too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+import tarfile
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+CHUNK_SIZE = 1 << 20
+
+
+class TarballError(ValueError):
+    """The tarball is malformed, hostile, or lacks a wanted member."""
+
+
+@dataclass(frozen=True)
+class Extracted:
+    path: Path
+    size: int
+    sha256: str
+
+
+def _normal(name: str, tarball: str) -> str:
+    if name.startswith("/") or "\\" in name or "\x00" in name:
+        raise TarballError(f"{tarball}: member {name!r} has an absolute or unsafe path")
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise TarballError(f"{tarball}: member {name!r} climbs out with '..'")
+    return posixpath.join(*parts) if parts else ""
+
+
+def extract(tarball: Path, wanted: Mapping[str, str], dest: Path, *, max_bytes: int) -> dict[str, Extracted]:
+    """Extract the members `wanted` names ({name: member path}) into `dest`/<name> (0644).
+
+    TarballError for a hostile member anywhere, a wanted member that is not a regular file,
+    a member larger than `max_bytes`, or a wanted member that is missing.
+    """
+    by_member = {_normal(member, tarball.name): name for name, member in wanted.items()}
+    found: dict[str, Extracted] = {}
+    try:
+        with tarfile.open(tarball, mode="r|*") as archive:
+            for info in archive:
+                member = _normal(info.name, tarball.name)
+                if member not in by_member:
+                    continue
+                name = by_member[member]
+                if not info.isreg():
+                    raise TarballError(f"{tarball.name}: {info.name} is not a regular file (type {info.type!r})")
+                if info.size > max_bytes:
+                    raise TarballError(f"{tarball.name}: {info.name} is larger than {max_bytes} bytes")
+                if name in found:
+                    raise TarballError(f"{tarball.name}: {info.name} appears twice")
+                source = archive.extractfile(info)
+                assert source is not None
+                found[name] = _copy(source, dest / name)
+    except (tarfile.TarError, EOFError, zlib.error) as exc:
+        # A disk error (OSError) is not the tarball's fault: it propagates as it is.
+        raise TarballError(f"{tarball.name}: not a readable tarball ({exc})") from exc
+    missing = sorted(set(wanted) - set(found))
+    if missing:
+        raise TarballError(f"{tarball.name} lacks {', '.join(wanted[n] for n in missing)}")
+    return found
+
+
+def _copy(source: IO[bytes], target: Path) -> Extracted:
+    digest = hashlib.sha256()
+    size = 0
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "wb") as out:
+        os.fchmod(out.fileno(), 0o644)
+        while block := source.read(CHUNK_SIZE):
+            digest.update(block)
+            size += len(block)
+            out.write(block)
+        out.flush()
+        os.fsync(out.fileno())
+    return Extracted(target, size, digest.hexdigest())

@@ -54,7 +54,8 @@ def imported_root(tmp_path, signer, debian_netboot, archive_server, import_pxe, 
         "console=ttyS0,115200",
     )
     assert result.code == 0, result.stderr
-    return tftp_root
+    root: Path = tftp_root
+    return root
 
 
 def boot(tftp_root: Path, log: Path, *, bootfile: str, firmware: list[str], timeout: float) -> str:

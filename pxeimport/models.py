@@ -51,7 +51,14 @@ def validate_proxy_url(value: str) -> None:
 
 
 class Layout(models.TextChoices):
-    DEBIAN_INSTALLER = "debian-installer", "debian-installer netboot (dists/<release>/main/installer-<arch>/)"
+    DEBIAN_INSTALLER = (
+        "debian-installer",
+        "debian-installer netboot: Debian, and Ubuntu up to 20.04 focal (URL: the dists/ directory)",
+    )
+    UBUNTU_NETBOOT = (
+        "ubuntu-netboot",
+        "Ubuntu netboot tarballs: Ubuntu 23.10 and later, e.g. 24.04 noble (URL: https://releases.ubuntu.com/)",
+    )
 
 
 class Distribution(models.TextChoices):
@@ -70,7 +77,13 @@ class BootSource(models.Model):
         validators=[validate_archive_url],
         help_text="The archive's dists/ URL, e.g. http://archive.ubuntu.com/ubuntu/dists/",
     )
-    layout = models.CharField(max_length=32, choices=Layout.choices, default=Layout.DEBIAN_INSTALLER)
+    layout = models.CharField(
+        max_length=32,
+        choices=Layout.choices,
+        default=Layout.DEBIAN_INSTALLER,
+        help_text="Which releases each layout offers: debian-installer for Debian and Ubuntu up to 20.04; "
+        "ubuntu-netboot for Ubuntu 23.10 and later (22.04 jammy has neither).",
+    )
     distribution = models.CharField(
         max_length=16,
         choices=Distribution.choices,
@@ -102,6 +115,14 @@ class BootSource(models.Model):
     skip_signature_checks = models.BooleanField(
         default=False,
         help_text="Trust this archive's SHA256SUMS unsigned (private mirrors only). Every run warns.",
+    )
+    iso_base_url = models.CharField(
+        "ISO mirror URL",
+        max_length=500,
+        blank=True,
+        validators=[validate_archive_url],
+        help_text="ubuntu-netboot only: the directory nodes download the live-server ISO from at boot (a local "
+        "mirror); blank: the release directory the tarball came from.",
     )
     proxy = models.CharField(
         "HTTP proxy",

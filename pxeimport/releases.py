@@ -57,8 +57,13 @@ def _ask(distribution: str, question: str, call: Callable[[], T]) -> T:
         ) from exc
 
 
-def supported_releases(distribution: str, today: datetime.date | None = None) -> list[str]:
-    """Codenames supported on `today`, oldest first; ReleaseDataError when there are none."""
+def supported_releases(
+    distribution: str, today: datetime.date | None = None, min_version: tuple[int, int] | None = None
+) -> list[str]:
+    """Codenames supported on `today`, oldest first; ReleaseDataError when there are none.
+
+    With `min_version` (year, month for Ubuntu), only releases of that version or newer.
+    """
     info = _info(distribution)
     # Debian's testing has no end-of-life date, so it looks supported forever; a stable release
     # that distro-info can still name is what shows the data is current.
@@ -70,7 +75,19 @@ def supported_releases(distribution: str, today: datetime.date | None = None) ->
             f"upgrade the {DATA_PACKAGE} package, or name the releases explicitly"
         )
     # Debian's "sid" and "experimental" have no installer images in dists/.
-    return [r for r in releases if r not in ("sid", "experimental")]
+    releases = [r for r in releases if r not in ("sid", "experimental")]
+    if min_version is not None:
+        versions = {r.series: _version_tuple(r.version) for r in info.get_all(result="object")}
+        releases = [r for r in releases if versions.get(r, (0,)) >= min_version]
+    return releases
+
+
+def _version_tuple(version: str | None) -> tuple[int, ...]:
+    """ "24.04 LTS" -> (24, 4); unparsable -> (0,)."""
+    try:
+        return tuple(int(part) for part in (version or "").split()[0].split("."))
+    except (ValueError, IndexError):
+        return (0,)
 
 
 def stable_release(distribution: str, today: datetime.date | None = None) -> str:

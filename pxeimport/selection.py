@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pxeimport.archive import ubuntu_netboot
 from pxeimport.importer import Selection, Source
 from pxeimport.models import BootSource
 from pxeimport.names import check_name
@@ -19,6 +20,7 @@ DEFAULT_ARCHES = ("amd64", "i386")
 @dataclass(frozen=True)
 class Overrides:
     archive: str | None = None
+    layout: str = "debian-installer"
     arches: Sequence[str] = ()
     releases: Sequence[str] = ()
     current_release: str | None = None
@@ -44,7 +46,9 @@ def resolve(overrides: Overrides) -> list[Selection]:
         defaults = [k for k in DEFAULT_KEYRINGS.values() if k.path.is_file()] or list(DEFAULT_KEYRINGS.values())
         keyrings = tuple(overrides.keyrings) or tuple(k.path for k in defaults)
         hint = "; ".join(k.hint for k in DEFAULT_KEYRINGS.values()) + "; or pass --keyring"
-        source = Source(name="command-line", url=overrides.archive, keyrings=keyrings, keyring_hint=hint)
+        source = Source(
+            name="command-line", url=overrides.archive, keyrings=keyrings, keyring_hint=hint, layout=overrides.layout
+        )
         return [_selection(source, "ubuntu", (), (), "", overrides)]
 
     sources = BootSource.objects.filter(enabled=True).prefetch_related("arches", "releases")
@@ -56,6 +60,9 @@ def resolve(overrides: Overrides) -> list[Selection]:
             [r.name for r in s.releases.all()],
             s.current_release,
             overrides,
+            # Per release: the source's options, then the release's own.
+            {r.name: " ".join(filter(None, [s.kernel_opts, r.kernel_opts])) for r in s.releases.all()},
+            default_opts=s.kernel_opts,
         )
         for s in sources
     ]
@@ -82,6 +89,8 @@ def _source(model: BootSource, overrides: Overrides) -> Source:
         keyrings=keyrings,
         keyring_hint=hint,
         verify_signatures=not model.skip_signature_checks,
+        layout=model.layout,
+        iso_base_url=model.iso_base_url or None,
     )
 
 
@@ -92,8 +101,24 @@ def _selection(
     releases: Sequence[str],
     current_release: str,
     overrides: Overrides,
+    kernel_opts: dict[str, str] | None = None,
+    default_opts: str = "",
 ) -> Selection:
     chosen_arches = tuple(overrides.arches or arches or DEFAULT_ARCHES)
-    chosen_releases = tuple(overrides.releases or releases or supported_releases(distribution))
+    chosen_releases = tuple(overrides.releases or releases or _default_releases(source, distribution))
     current = overrides.current_release or current_release or stable_release(distribution)
-    return Selection(source=source, arches=chosen_arches, releases=chosen_releases, current_release=current)
+    opts = {r: (kernel_opts or {}).get(r, default_opts) for r in chosen_releases}
+    return Selection(
+        source=source,
+        arches=chosen_arches,
+        releases=chosen_releases,
+        current_release=current,
+        kernel_opts={r: o for r, o in opts.items() if o},
+    )
+
+
+def _default_releases(source: Source, distribution: str) -> list[str]:
+    """distro-info's supported releases; for ubuntu-netboot, only those that have netboot tarballs."""
+    if source.layout == ubuntu_netboot.NAME:
+        return supported_releases(distribution, min_version=ubuntu_netboot.FIRST_VERSION)
+    return supported_releases(distribution)

@@ -58,8 +58,16 @@ def imported_root(tmp_path, signer, debian_netboot, archive_server, import_pxe, 
     return root
 
 
-def boot(tftp_root: Path, log: Path, *, bootfile: str, firmware: list[str], timeout: float) -> str:
-    """Run QEMU until the installer's first screen reaches the serial log, or `timeout`; the log."""
+def boot(
+    tftp_root: Path,
+    log: Path,
+    *,
+    bootfile: str,
+    firmware: list[str],
+    timeout: float,
+    until: tuple[str, ...] = INSTALLER_STARTED,
+) -> str:
+    """Run QEMU until one of `until` reaches the serial log, or `timeout`; the log."""
     qemu = require_tool("qemu-system-x86_64")
     command = [
         qemu, "-machine", "pc,graphics=off", "-accel", "tcg", "-m", "1024", "-smp", "1",
@@ -74,7 +82,7 @@ def boot(tftp_root: Path, log: Path, *, bootfile: str, firmware: list[str], time
         while time.monotonic() < deadline and process.poll() is None:
             time.sleep(1)
             text = log.read_text(errors="replace") if log.exists() else ""
-            if any(marker in text for marker in INSTALLER_STARTED):
+            if any(marker in text for marker in until):
                 break
     finally:
         process.kill()
@@ -94,3 +102,41 @@ def test_a_bios_machine_pxe_boots_the_imported_installer_from_the_menu(imported_
     assert "pxeimport: booting bookworm" in text, f"pxelinux did not show the menu; see {keep}"
     assert KERNEL_STARTED in text, f"the kernel did not start; see {keep}"
     assert any(marker in text for marker in INSTALLER_STARTED), f"the installer did not start; see {keep}"
+
+
+def test_the_ubuntu_netboot_layout_boots_its_kernel_with_the_iso_url_on_its_command_line(
+    tmp_path, signer, debian_netboot, archive_server, tftp_root
+):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from tools.ubuntu_archive import UbuntuNetbootTree
+
+    # A real kernel and initrd (Debian's) packed the way Ubuntu packs its netboot tarball.
+    files = {
+        "linux": debian_netboot["linux"],
+        "initrd": debian_netboot["initrd.gz"],
+        "pxelinux.0": debian_netboot["pxelinux.0"],
+        "ldlinux.c32": debian_netboot["boot-screens/ldlinux.c32"],
+        "bootx64.efi": debian_netboot["bootnetx64.efi"],
+        "grubx64.efi": debian_netboot["grubx64.efi"],
+    }
+    UbuntuNetbootTree(tmp_path / "archive", signer=signer).publish("noble", "24.04.4", "amd64", files)
+    call_command(
+        "import_pxe_files", "--layout", "ubuntu-netboot", "--archive", archive_server.url,
+        "--tftproot", str(tftp_root), "--keyring", str(signer.keyring), "--arch", "amd64",
+        "--release", "noble", "--current-release", "noble", "--kernel-opts", "console=ttyS0,115200",
+        stdout=StringIO(),
+    )  # fmt: skip
+
+    log = tmp_path / "serial-ubuntu.log"
+    text = boot(
+        tftp_root, log, bootfile="maas/amd64/base/pxelinux.0", firmware=[], timeout=180, until=("Command line:",)
+    )
+    keep = Path("var/qemu-ubuntu-netboot-serial.log")
+    shutil.copyfile(log, keep)
+    assert KERNEL_STARTED in text, f"the kernel did not start; see {keep}"
+    command_line = next(line for line in text.splitlines() if "Command line:" in line)
+    assert f"iso-url={archive_server.url}noble/ubuntu-24.04.4-live-server-amd64.iso" in command_line
+    assert "root=/dev/ram0" in command_line and "ip=dhcp" in command_line

@@ -129,7 +129,8 @@ def test_the_default_ubuntu_keyring_when_absent_names_its_package(archive, archi
     if Path("/usr/share/keyrings/ubuntu-archive-keyring.gpg").exists():
         pytest.skip("this machine has the Ubuntu keyring; the message for its absence cannot be seen")
     archive.publish("bookworm", "amd64", netboot_files("v1"))
-    BootSource.objects.update(url=archive_server.url + "dists/")
+    BootSource.objects.exclude(layout="debian-installer").delete()
+    BootSource.objects.update(url=archive_server.url + "dists/", enabled=True)
     err = StringIO()
     with pytest.raises(CommandError):
         call_command("import_pxe_files", "--tftproot", str(tftp_root), *ARGS, stderr=err, verbosity=0)

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from pxeimport import records
+from pxeimport.archive import debian_installer, ubuntu_netboot
 from pxeimport.fetch import Fetcher, FetchSettings
 from pxeimport.importer import Importer, Item, ItemResult, MenuResult, MenuSettings, Outcome, plan
 from pxeimport.menus import BadKernelOptions, check_kernel_opts
@@ -22,6 +23,7 @@ from pxeimport.selection import NothingSelected, Overrides, resolve
 from pxeimport.stopping import Stopped, stop_on_signals
 from pxeimport.tftproot import LockHeld, TftpRoot, UnsafePath
 
+LAYOUTS = (debian_installer.NAME, ubuntu_netboot.NAME)
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_LOCKED = 75  # EX_TEMPFAIL: cron may simply try again later
@@ -40,6 +42,13 @@ class Command(BaseCommand):
             "--archive",
             metavar="URL",
             help="Import from this archive's dists/ URL instead of the saved boot sources.",
+        )
+        parser.add_argument(
+            "--layout",
+            choices=LAYOUTS,
+            default=debian_installer.NAME,
+            help="With --archive: the archive's layout (default: debian-installer, a dists/ URL; "
+            "ubuntu-netboot: the directory above <codename>/, e.g. https://releases.ubuntu.com/).",
         )
         parser.add_argument(
             "--tftproot",
@@ -108,6 +117,7 @@ class Command(BaseCommand):
             selections = resolve(
                 Overrides(
                     archive=archive,
+                    layout=options["layout"],
                     arches=options["arches"],
                     releases=options["releases"],
                     current_release=options["current_release"],

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
@@ -98,11 +99,15 @@ class SelectedReleaseInline(admin.TabularInline[SelectedRelease, BootSource]):
     extra = 1
 
 
+# The boot source form's groups; an editable field not named here is shown in a last group, "More".
 BOOT_SOURCE_FIELDSETS: _FieldsetSpec = [
     (None, {"fields": ["name", "url", "layout", "distribution", "installer_dir", "current_release", "enabled"]}),
     ("Trust", {"fields": ["keyring", "skip_signature_checks"]}),
     ("Network and boot", {"fields": ["proxy", "kernel_opts"]}),
 ]
+
+
+BOOT_SOURCE_FIELDS = [f.name for f in BootSource._meta.concrete_fields if f.editable and not f.primary_key]
 
 
 class BootSourceForm(forms.ModelForm[BootSource]):
@@ -111,7 +116,7 @@ class BootSourceForm(forms.ModelForm[BootSource]):
 
     class Meta:
         model = BootSource
-        fields = [str(name) for _, options in BOOT_SOURCE_FIELDSETS for name in options["fields"]]
+        fields = BOOT_SOURCE_FIELDS
         widgets = {"kernel_opts": forms.TextInput(attrs={"size": 80})}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -140,10 +145,14 @@ class BootSourceAdmin(admin.ModelAdmin[BootSource]):
     list_filter = ["enabled", "layout", "distribution"]
     search_fields = ["name", "url"]
     inlines = [SelectedArchInline, SelectedReleaseInline]
-    fieldsets = BOOT_SOURCE_FIELDSETS
 
     def get_queryset(self, request: HttpRequest) -> Any:
         return super().get_queryset(request).prefetch_related("arches", "releases")
+
+    def get_fieldsets(self, request: HttpRequest, obj: BootSource | None = None) -> _FieldsetSpec:
+        grouped = set(flatten_fieldsets(BOOT_SOURCE_FIELDSETS))
+        more = [name for name in BOOT_SOURCE_FIELDS if name not in grouped]
+        return [*BOOT_SOURCE_FIELDSETS, *([("More", {"fields": more})] if more else [])]
 
     @admin.display(description="archive URL", ordering="url")
     def archive_url(self, obj: BootSource) -> str:

@@ -174,6 +174,13 @@ def test_a_proxy_that_is_not_an_http_proxy_url_is_refused(admin_client, bad):
     assert not BootSource.objects.filter(name="debian").exists()
 
 
+def test_every_editable_boot_source_field_is_on_its_admin_form(admin_client):
+    page = admin_client.get(reverse("admin:pxeimport_bootsource_add")).content.decode()
+    editable = [f.name for f in BootSource._meta.concrete_fields if f.editable and not f.primary_key]
+    assert "kernel_opts" in editable and "proxy" in editable
+    assert [name for name in editable if f'name="{name}"' not in page] == []
+
+
 @pytest.fixture
 def proxied() -> BootSource:
     return BootSource.objects.create(

@@ -20,6 +20,7 @@ from pxeimport.models import (
     Trigger,
 )
 from tests.background_import import loopback_source, wait_for_finished_run
+from tests.test_settings import import_settings
 from tools.archive import netboot_files
 
 pytestmark = pytest.mark.django_db
@@ -224,3 +225,11 @@ def test_import_now_starts_a_real_import_whose_run_then_appears(
     html = page(admin_client)
     assert "Succeeded" in html and ItemState.objects.get(kind="install").live_version in html
     assert "import started by the admin" in (tmp_path / "var" / "import-now.log").read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bad", ["0", "-3", "soon"])
+def test_a_staleness_limit_that_is_not_a_positive_number_stops_start_up(bad):
+    result = import_settings(PXEIMPORT_STALE_HOURS=bad)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and "PXEIMPORT_STALE_HOURS" in result.stderr

@@ -1,0 +1,159 @@
+"""The benchmark harness (bench/): its access-log counting and report, and one run of every case at tiny sizes."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+from pathlib import Path
+
+import pytest
+
+from bench import report, run
+from bench.contenders import OLD_SCRIPT
+from bench.measure import Sample
+from bench.nginx import AccessLog, LogEntry, parse_log_line, repeated_uris
+from tests.conftest import require_tool
+
+pytestmark = pytest.mark.slow
+
+IMAGE = 100 * report.MiB
+
+
+def entry(uri: str, sent: int, status: int = 200) -> LogEntry:
+    return LogEntry(80, status, sent, max(sent - 200, 0), 0.01, "GET", uri)
+
+
+def sample(seconds: float, *, rss_mib: float = 50, requests: list[LogEntry] | None = None) -> Sample:
+    return Sample(seconds, int(rss_mib * report.MiB), requests or [])
+
+
+def test_a_log_line_is_parsed_into_bytes_and_status():
+    line = '8080 304 190 0 0.001 "GET /full/dists/bookworm/InRelease?x=1 HTTP/1.1"\n'
+
+    parsed = parse_log_line(line)
+
+    assert (parsed.port, parsed.status, parsed.bytes_sent, parsed.body_bytes) == (8080, 304, 190, 0)
+    assert parsed.uri == "/full/dists/bookworm/InRelease?x=1 HTTP/1.1"
+
+
+def test_the_access_log_is_read_from_a_mark(tmp_path):
+    log = AccessLog(tmp_path / "access.log")
+    log.path.write_text('80 200 1000 800 0.1 "GET /a HTTP/1.1"\n')
+    mark = log.mark()
+    with open(log.path, "a") as f:
+        f.write('80 200 5000 4800 0.1 "GET /b HTTP/1.1"\n80 404 300 150 0.0 "GET /c HTTP/1.1"\n')
+
+    entries = log.since(mark, settle=0.01)
+
+    assert [e.uri.split()[0] for e in entries] == ["/b", "/c"]
+    assert sum(e.bytes_sent for e in entries) == 5300
+
+
+def test_repeated_uris_merge_slashes():
+    entries = [entry("/d//x/pxelinux.0", 10), entry("/d/x/pxelinux.0", 10), entry("/d/x/linux", 10)]
+
+    assert repeated_uris(entries) == {"/d/x/pxelinux.0": 2}
+
+
+def results_with(**cases: Sample) -> report.Results:
+    results = report.Results(image_bytes=IMAGE, image_files=16, rate="2m", small_bytes=10 << 20, big_bytes=1 << 30)
+    keys = {
+        "full_par": (report.FULL, report.LIMITED, report.CURL_PAR),
+        "full_pxe": (report.FULL, report.LIMITED, report.PXE),
+        "noop_old": (report.NOOP, report.LIMITED, report.OLD),
+        "noop_pxe": (report.NOOP, report.LIMITED, report.PXE),
+        "big_curl": (report.BIG, report.OPEN, report.CURL_SEQ),
+        "big_pxe": (report.BIG, report.OPEN, report.PXE),
+        "small_pxe": (report.SMALL, report.OPEN, report.PXE),
+    }
+    for name, figures in cases.items():
+        results.add(*keys[name]).add(figures)
+    return results
+
+
+def test_targets_compare_ratios_with_the_issue_limits():
+    noop = [entry("/InRelease", IMAGE // 200)]  # 0.5 % of the image bytes
+    results = results_with(
+        full_par=sample(20),
+        full_pxe=sample(26),  # 1.3x: over 1.25x
+        noop_old=sample(100),
+        noop_pxe=sample(1.5, requests=noop),  # 0.015x: under 0.02x
+        big_curl=sample(10),
+        big_pxe=sample(12),  # 1.2x: under 1.3x
+        small_pxe=sample(1, rss_mib=50),
+    )
+    results.add(report.BIG, report.OPEN, report.PXE).add(sample(13, rss_mib=160))
+
+    met = {v.target: v.met for v in report.targets(results)}
+
+    assert met == {
+        "no-op bytes ≤ 1 % of image bytes": True,
+        "rate-limited no-op wall ≤ 0.02x the 2012 script's": True,
+        "rate-limited full import ≤ 1.25x curl all at once": False,
+        "unthrottled 1 GiB import ≤ 1.3x curl": True,  # the median of 12 and 13 s
+        "peak RSS with 1 GiB ≤ 1.2x with 10 MiB": False,  # 160 MiB, the larger of the two runs
+        "peak RSS with 1 GiB < 150 MiB": False,
+    }
+
+
+def test_a_case_not_run_is_not_measured_and_has_no_ratio():
+    results = results_with(full_pxe=sample(26))
+
+    verdicts = {v.target: v for v in report.targets(results)}
+    table = report.full_table(results)
+
+    assert verdicts["rate-limited full import ≤ 1.25x curl all at once"].figure == "not measured"
+    assert verdicts["rate-limited full import ≤ 1.25x curl all at once"].met is None
+    row = next(line for line in table.splitlines() if "pxeimport" in line)
+    assert [cell.strip() for cell in row.split("|")[3:6]] == ["26.00", "-", "-"]
+
+
+def test_the_markdown_table_is_aligned():
+    table = report.markdown_table(["a", "b", "n"], [["x", "yy", "1.00x"], ["xxx", "y", "10.00x"]])
+
+    assert table.splitlines() == [
+        "| a   | b  |      n |",
+        "|-----|----|-------:|",
+        "| x   | yy |  1.00x |",
+        "| xxx | y  | 10.00x |",
+    ]
+
+
+def test_every_case_runs_at_tiny_sizes(tmp_path, capsys):
+    """The whole harness on a few KiB: our own nginx, curl, pxeimport (and the 2012 script when it is here)."""
+    require_tool("nginx")
+    require_tool("curl")
+    require_tool("gpg")
+    # The 2012 script sits beside the checkout in development, not in CI's clean clone; it also needs distro-info.
+    with_old_script = OLD_SCRIPT.is_file() and shutil.which("distro-info") is not None
+    output = tmp_path / "BENCHMARKS.md"
+    argv = ["--scale", "tiny", "--output", str(output), "--workdir", str(tmp_path)]
+    argv += [] if with_old_script else ["--skip-old-script"]
+
+    results = run.bench(run.parse_args(argv), argv)
+
+    curl = results.get(report.FULL, report.OPEN, report.CURL_SEQ)
+    assert curl is not None
+    assert sum(e.body_bytes for e in curl.requests) == results.image_bytes
+    assert {e.status for e in curl.requests} == {200}
+    pxe_noop = results.get(report.NOOP, report.LIMITED, report.PXE)
+    assert pxe_noop is not None
+    assert 0 < pxe_noop.bytes_sent < results.image_bytes
+    assert {e.status for e in results.figures[(report.NOOP, report.OPEN, report.CURL_COND)].requests} == {304}
+    measured = [v.target for v in report.targets(results) if v.met is not None]
+    assert len(measured) == (6 if with_old_script else 5)
+    text = output.read_text()
+    assert "### Targets" in text and "tiny scale" in text and "## Reading" in text
+    assert "### Targets" in capsys.readouterr().out
+    assert [p.name for p in tmp_path.iterdir()] == ["BENCHMARKS.md"]  # its temporary directory is gone
+
+
+def test_an_old_script_that_is_not_there_stops_the_run_before_anything_starts(tmp_path, capsys):
+    before = signal.getsignal(signal.SIGTERM)
+
+    code = run.main(["--scale", "tiny", "--old-script", str(tmp_path / "missing"), "--workdir", str(tmp_path)])
+
+    assert code == 1
+    assert "pass --old-script PATH or --skip-old-script" in capsys.readouterr().err
+    assert list(Path(tmp_path).iterdir()) == []
+    assert signal.getsignal(signal.SIGTERM) == before

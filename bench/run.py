@@ -201,6 +201,10 @@ def make_signer(stack: ExitStack) -> ArchiveSigner:
     return signer
 
 
+# What the measured command is made of.
+IMPORTER_PATHS = ("pxeimport", "settings", "maasserver", "manage.py")
+
+
 def export_importer(rev: str, target: Path) -> Path:
     """The project as of `rev`, extracted from git archive into `target`."""
     target.mkdir(parents=True)
@@ -222,14 +226,17 @@ def git(*args: str) -> str:
 def importer(rev: str | None, work: Path) -> tuple[Path, str]:
     """The checkout whose manage.py runs, and how the report names it (resolved once, before any run)."""
     if rev is None:
-        dirty = git("status", "--porcelain", "--", "pxeimport", "settings", "maasserver")
+        dirty = git("status", "--porcelain", "--", *IMPORTER_PATHS)
         state = ", with uncommitted changes in the importer's files" if dirty else ""
         return PROJECT, f"the working tree at commit {git('rev-parse', '--short=12', 'HEAD')}{state}"
     sha = git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
     if not sha:
         raise BenchError(f"--importer-rev {rev}: not a commit of {PROJECT}")
-    subject = git("log", "-1", "--format=%s", sha)
-    described = f"commit {sha[:12]} ({subject[:80]}), exported with git archive (`--importer-rev {rev}`)"
+    changed = git("log", "-1", "--format=%h (%s)", sha, "--", *IMPORTER_PATHS)
+    changed = changed if len(changed) <= 90 else changed[:87] + "...)"
+    described = (
+        f"commit {sha[:12]}, exported with git archive (`--importer-rev {rev}`); its importer last changed in {changed}"
+    )
     return export_importer(sha, work / "importer"), described
 
 

@@ -30,6 +30,8 @@ import requests
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
+from pxeimport.indexcache import IndexCache
+
 log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1 << 20
@@ -97,8 +99,11 @@ class _Transient(Exception):
 class Fetcher:
     """Fetches indexes as bytes and files to disk; counts the bytes it pulled."""
 
-    def __init__(self, settings: FetchSettings | None = None) -> None:
+    def __init__(self, settings: FetchSettings | None = None, index_cache: IndexCache | None = None) -> None:
         self.settings = settings or FetchSettings()
+        self.index_cache = index_cache
+        # Index requests answered 304 Not Modified (served from the cache), for the run's report.
+        self.not_modified = 0
         self._cancelled = threading.Event()
         # Downloads run in several threads; the count is shared.
         self._count_lock = threading.Lock()
@@ -108,9 +113,10 @@ class Fetcher:
     def _new_session(self) -> requests.Session:
         """A session for one fetch (its redirects included), closed after it.
 
-        One fetch per connection: bytes a server sends past the end of a body (by a bug or on
-        purpose) must never be read as the answer to the next request, and no thread ever shares
-        a connection (or a requests.Session, which is not thread-safe) with another.
+        One fetch per connection, deliberately: bytes a server sends past the end of a body (by a
+        bug or on purpose) must never be read as the answer to the next request, and no thread
+        ever shares a connection (or a requests.Session, which is not thread-safe) with another.
+        The cost is a TCP (and TLS) handshake per file, small beside the files themselves.
         """
         session = requests.Session()
         session.headers["User-Agent"] = self.settings.user_agent
@@ -137,7 +143,10 @@ class Fetcher:
     # Public API ------------------------------------------------------------------------------
 
     def get_bytes(self, url: str) -> bytes:
-        """The body of `url` (an index or signature); FetchError past the index size limit."""
+        """The body of `url` (an index or signature); FetchError past the index size limit.
+
+        With an index cache, the request is conditional; a 304 answer returns the cached copy.
+        """
         return self._with_retries(url, lambda: self._get_bytes_once(url))
 
     def get_text(self, url: str) -> str:
@@ -187,13 +196,14 @@ class Fetcher:
             delay = max(delay, min(retry_after, self.settings.retry_after_max))
         return delay
 
-    def _open(self, url: str, session: requests.Session) -> requests.Response:
-        """One GET of `url`, following redirects hop by hop; a 200 response to read, or an error."""
+    def _open(self, url: str, session: requests.Session, headers: dict[str, str] | None = None) -> requests.Response:
+        """One GET of `url`, following redirects hop by hop; a 200 (or, asked conditionally, 304)
+        response to read, or an error."""
         _check_scheme(url, url)
         current = url
         hops = [url]
         while True:
-            response = self._request(url, current, session)
+            response = self._request(url, current, session, headers)
             status = response.status_code
             at = f" (at {current})" if current != url else ""
             if status in REDIRECT_STATUSES and "location" in response.headers:
@@ -203,7 +213,7 @@ class Fetcher:
                 hops.append(target)
                 current = target
                 continue
-            if status == 200:
+            if status == 200 or (status == 304 and headers):
                 return response
             reason = response.reason
             retry_after = _retry_after(response.headers.get("Retry-After"))
@@ -214,9 +224,11 @@ class Fetcher:
                 raise _Transient(f"HTTP {status} {reason}{at}", status=status, retry_after=retry_after)
             raise FetchError(url, f"HTTP {status} {reason}{at}", status=status)
 
-    def _request(self, url: str, current: str, session: requests.Session) -> requests.Response:
+    def _request(
+        self, url: str, current: str, session: requests.Session, headers: dict[str, str] | None = None
+    ) -> requests.Response:
         try:
-            return session.get(current, stream=True, timeout=self._timeout, allow_redirects=False)
+            return session.get(current, stream=True, timeout=self._timeout, allow_redirects=False, headers=headers)
         except requests.exceptions.SSLError as exc:
             # A certificate that does not verify will not verify on the next try either.
             raise FetchError(url, f"TLS failed: {_root_cause(exc)}") from exc
@@ -241,21 +253,29 @@ class Fetcher:
         return (self.settings.connect_timeout, self.settings.read_timeout)
 
     @contextlib.contextmanager
-    def _response(self, url: str) -> Iterator[requests.Response]:
+    def _response(self, url: str, headers: dict[str, str] | None = None) -> Iterator[requests.Response]:
         with self._connections, self._new_session() as session:
-            response = self._open(url, session)
+            response = self._open(url, session, headers)
             try:
                 yield response
             finally:
                 response.close()
 
     def _get_bytes_once(self, url: str) -> bytes:
-        with self._response(url) as response:
+        cached = self.index_cache.get(url) if self.index_cache is not None else None
+        with self._response(url, cached.conditions() if cached else None) as response:
+            if response.status_code == 304 and cached is not None:
+                with self._count_lock:
+                    self.not_modified += 1
+                return cached.body
             body = bytearray()
             for chunk in self._body(response):
                 body += chunk
                 if len(body) > self.settings.max_index_bytes:
                     raise FetchError(url, f"index larger than {self.settings.max_index_bytes} bytes")
+            etag, modified = response.headers.get("ETag"), response.headers.get("Last-Modified")
+        if self.index_cache is not None:
+            self.index_cache.put(url, bytes(body), etag, modified)
         return bytes(body)
 
     def _download_once(self, url: str, dest: Path, expected_sha256: str) -> Downloaded:

@@ -49,9 +49,10 @@ def history() -> Install:
     return install
 
 
-def test_a_fresh_database_has_the_ubuntu_archive_as_its_one_source():
-    source = BootSource.objects.get()
+def test_a_fresh_database_keeps_the_old_ubuntu_archive_source_but_disabled():
+    source = BootSource.objects.get(layout="debian-installer")
     assert (source.url, source.installer_dir) == ("http://archive.ubuntu.com/ubuntu/dists/", "ubuntu-installer")
+    assert not source.enabled
 
 
 @pytest.mark.parametrize("page", PAGES)

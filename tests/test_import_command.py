@@ -328,3 +328,29 @@ def test_one_file_shared_by_two_arches_is_downloaded_once(archive, archive_serve
     assert sum(r.path.endswith("/pxelinux.0") for r in archive_server.requests) == 1
     for arch in ("amd64", "i386"):
         assert (base(tftp_root, arch) / "pxelinux.0").read_bytes() == shared["pxelinux.0"]
+
+
+def test_an_unchanged_archive_answers_every_index_request_with_304(archive, archive_server, import_pxe, tftp_root):
+    publish(archive, "v1", release="bookworm")
+    publish(archive, "v1", release="trixie")
+    args = ("--arch", "amd64", "--release", "bookworm", "--release", "trixie", "--current-release", "trixie")
+    assert import_pxe(*args).code == 0
+    archive_server.clear_requests()
+
+    result = import_pxe(*args)
+
+    assert result.code == 0, result.stderr
+    assert [r.status for r in archive_server.requests] == [304] * 4
+    assert sum(r.bytes_sent for r in archive_server.requests) == 0
+    assert "0.0 MB downloaded" in result.stdout
+
+
+def test_a_changed_index_is_fetched_whole_again_despite_the_cache(archive, archive_server, import_pxe, tftp_root):
+    publish(archive, "v1")
+    args = ("--arch", "amd64", "--release", "bookworm", "--current-release", "bookworm")
+    assert import_pxe(*args).code == 0
+    files = publish(archive, "v2")
+
+    assert import_pxe(*args).code == 0
+
+    assert (install_dir(tftp_root, "amd64", "bookworm") / "linux").read_bytes() == files["linux"]

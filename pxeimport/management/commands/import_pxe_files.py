@@ -15,6 +15,7 @@ from pxeimport import records
 from pxeimport.archive import debian_installer, ubuntu_netboot
 from pxeimport.fetch import Fetcher, FetchSettings
 from pxeimport.importer import Importer, Item, ItemResult, MenuResult, MenuSettings, Outcome, plan
+from pxeimport.indexcache import IndexCache
 from pxeimport.menus import BadKernelOptions, check_kernel_opts
 from pxeimport.models import Trigger
 from pxeimport.names import InvalidName
@@ -24,6 +25,7 @@ from pxeimport.stopping import Stopped, stop_on_signals
 from pxeimport.tftproot import LockHeld, TftpRoot, UnsafePath
 
 LAYOUTS = (debian_installer.NAME, ubuntu_netboot.NAME)
+INDEX_CACHE_DIR = ".cache/index"
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_LOCKED = 75  # EX_TEMPFAIL: cron may simply try again later
@@ -152,7 +154,9 @@ class Command(BaseCommand):
                 retries=settings.PXEIMPORT_HTTP_RETRIES,
                 max_file_bytes=settings.PXEIMPORT_MAX_FILE_BYTES,
                 max_connections=jobs,
-            )
+            ),
+            # Conditional GETs for indexes; a dry run reads the cache but never writes to the root.
+            index_cache=IndexCache(root.maas / INDEX_CACHE_DIR, writable=not options["dry_run"]),
         )
         started = time.monotonic()
         try:

@@ -12,7 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver, path
 
 from maasserver.dashboard import duration, health, item_rows, status_badge
-from maasserver.redact import redact_text
+from pxeimport.redact import redact_text
 from pxeimport.models import ImportRun
 
 # How many runs the status page lists; the rest are a click away in the run history.

@@ -15,7 +15,6 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from maasserver import dashboard
 from maasserver.background import start_import
-from maasserver.redact import redact_url, restore_password
 from pxeimport.models import (
     BootSource,
     ImportRun,
@@ -26,6 +25,7 @@ from pxeimport.models import (
     SelectedArch,
     SelectedRelease,
 )
+from pxeimport.redact import redact_url, restore_password
 from pxeimport.releases import DISTRIBUTIONS, ReleaseDataError, known_releases
 
 if TYPE_CHECKING:

@@ -31,6 +31,7 @@ import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
 from pxeimport.indexcache import IndexCache
+from pxeimport.redact import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -99,9 +100,16 @@ class _Transient(Exception):
 class Fetcher:
     """Fetches indexes as bytes and files to disk; counts the bytes it pulled."""
 
-    def __init__(self, settings: FetchSettings | None = None, index_cache: IndexCache | None = None) -> None:
+    def __init__(
+        self,
+        settings: FetchSettings | None = None,
+        index_cache: IndexCache | None = None,
+        proxies: dict[str, str] | None = None,
+    ) -> None:
         self.settings = settings or FetchSettings()
         self.index_cache = index_cache
+        # {URL prefix (a source's URL): proxy URL}; other URLs use http_proxy/https_proxy/no_proxy.
+        self.proxies = dict(proxies or {})
         # Index requests answered 304 Not Modified (served from the cache), for the run's report.
         self.not_modified = 0
         self._cancelled = threading.Event()
@@ -156,16 +164,19 @@ class Fetcher:
         except UnicodeDecodeError as exc:
             raise FetchError(url, "index is not UTF-8 text") from exc
 
-    def download(self, url: str, dest: Path, expected_sha256: str) -> Downloaded:
+    def download(
+        self, url: str, dest: Path, expected_sha256: str, progress: Callable[[int, int | None], None] | None = None
+    ) -> Downloaded:
         """Stream `url` into `dest` (created 0644), hashing as it goes; verify against the index.
 
         When the server states the size, a file that does not fit in `dest`'s filesystem is
         refused before a byte is written (NoSpace). On any failure `dest` is removed.
+        `progress(bytes so far, total or None)` is called as chunks arrive (from this thread).
         """
         try:
             return self._with_retries(
                 url,
-                lambda: self._download_once(url, dest, expected_sha256),
+                lambda: self._download_once(url, dest, expected_sha256, progress),
                 before_retry=lambda: dest.unlink(missing_ok=True),
             )
         except BaseException:
@@ -174,7 +185,26 @@ class Fetcher:
 
     # Attempts --------------------------------------------------------------------------------
 
+    def proxy_for(self, url: str) -> str | None:
+        """The proxy a request for `url` goes through: its source's, else the environment's, else none."""
+        return self._source_proxy(url) or requests.utils.get_environ_proxies(url).get(urlsplit(url).scheme)
+
+    def _source_proxy(self, url: str) -> str | None:
+        prefixes = [p for p in self.proxies if url.startswith(p)]
+        return self.proxies[max(prefixes, key=len)] if prefixes else None
+
     def _with_retries(self, url: str, attempt: Callable[[], _T], before_retry: Callable[[], None] | None = None) -> _T:
+        try:
+            return self._attempts(url, attempt, before_retry)
+        except FetchError as exc:
+            proxy = self.proxy_for(url)
+            if proxy and "through proxy" not in exc.reason:
+                # Which hop went through which proxy is the first question when a fetch fails.
+                exc.reason += f" (through proxy {redact_url(proxy)})"
+                exc.args = (f"{exc.url}: {exc.reason}",)
+            raise
+
+    def _attempts(self, url: str, attempt: Callable[[], _T], before_retry: Callable[[], None] | None = None) -> _T:
         attempts = self.settings.retries + 1
         for number in range(1, attempts + 1):
             try:
@@ -227,8 +257,12 @@ class Fetcher:
     def _request(
         self, url: str, current: str, session: requests.Session, headers: dict[str, str] | None = None
     ) -> requests.Response:
+        proxy = self._source_proxy(url)
+        proxies = {"http": proxy, "https": proxy} if proxy else None
         try:
-            return session.get(current, stream=True, timeout=self._timeout, allow_redirects=False, headers=headers)
+            return session.get(
+                current, stream=True, timeout=self._timeout, allow_redirects=False, headers=headers, proxies=proxies
+            )
         except requests.exceptions.SSLError as exc:
             # A certificate that does not verify will not verify on the next try either.
             raise FetchError(url, f"TLS failed: {_root_cause(exc)}") from exc
@@ -278,7 +312,9 @@ class Fetcher:
             self.index_cache.put(url, bytes(body), etag, modified)
         return bytes(body)
 
-    def _download_once(self, url: str, dest: Path, expected_sha256: str) -> Downloaded:
+    def _download_once(
+        self, url: str, dest: Path, expected_sha256: str, progress: Callable[[int, int | None], None] | None = None
+    ) -> Downloaded:
         digest = hashlib.sha256()
         size = 0
         limit = self.settings.max_file_bytes
@@ -298,6 +334,8 @@ class Fetcher:
                     size += len(chunk)
                     if size > limit:
                         raise FetchError(url, f"body exceeds the limit of {limit} bytes")
+                    if progress is not None:
+                        progress(size, declared)
                     digest.update(chunk)
                     _write_all(fd, chunk)
                 os.fsync(fd)

@@ -74,6 +74,8 @@ class Source:
     layout: str = debian_installer.NAME
     # ubuntu-netboot: where nodes download the live-server ISO from (a local mirror); None: upstream.
     iso_base_url: str | None = None
+    # HTTP proxy for this source's URLs; None: http_proxy/https_proxy/no_proxy from the environment.
+    proxy: str | None = None
 
 
 @dataclass(frozen=True)

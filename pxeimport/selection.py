@@ -91,6 +91,7 @@ def _source(model: BootSource, overrides: Overrides) -> Source:
         verify_signatures=not model.skip_signature_checks,
         layout=model.layout,
         iso_base_url=model.iso_base_url or None,
+        proxy=model.proxy or None,
     )
 
 

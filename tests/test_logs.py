@@ -8,7 +8,7 @@ import os
 import pytest
 
 from maasserver.logs import JournalFormatter, stderr_is_journal
-from maasserver.redact import redact_text, redact_url, restore_password
+from pxeimport.redact import redact_text, redact_url, restore_password
 from tools.archive import ArchiveTree, netboot_files
 
 

@@ -157,6 +157,7 @@ class Command(BaseCommand):
             ),
             # Conditional GETs for indexes; a dry run reads the cache but never writes to the root.
             index_cache=IndexCache(root.maas / INDEX_CACHE_DIR, writable=not options["dry_run"]),
+            proxies={s.source.url: s.source.proxy for s in selections if s.source.proxy},
         )
         started = time.monotonic()
         try:

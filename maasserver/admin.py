@@ -12,8 +12,8 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver, path
 
 from maasserver.dashboard import duration, health, item_rows, status_badge
-from pxeimport.redact import redact_text
 from pxeimport.models import ImportRun
+from pxeimport.redact import redact_text
 
 # How many runs the status page lists; the rest are a click away in the run history.
 LATEST_RUNS = 10

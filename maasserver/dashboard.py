@@ -9,8 +9,8 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.html import format_html
 
-from pxeimport.redact import redact_text, redact_url
 from pxeimport.models import ImportRun, ItemState, RunStatus
+from pxeimport.redact import redact_text, redact_url
 
 # A run in these states did not try the items (still going, or another held the lock): it says
 # nothing about whether imports work.

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 # Lower-case, starts with a letter or digit, no "/" and so no way out of a directory.
-NAME_PATTERN = r"^[a-z0-9][a-z0-9.+_-]{0,63}$"
+# \Z, not $: "$" also matches before a final newline, and validators use re.search.
+NAME_PATTERN = r"^[a-z0-9][a-z0-9.+_-]{0,63}\Z"
 _NAME_RE = re.compile(NAME_PATTERN)
 
 

@@ -30,7 +30,7 @@ import socket
 import stat
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -254,7 +254,13 @@ class TftpRoot:
         return Installed(single, files)
 
     def _manifest(self, version_dir: Path) -> dict[str, InstalledFile] | None:
-        """The files a version dir lists, if they are all present; None otherwise."""
+        """The files a version dir lists, if it is a real directory and they are all regular files in it.
+
+        None otherwise: a version dir (or a file in it) planted as a symlink is never trusted, since
+        its name is predictable from the signed index but its target is not what was verified.
+        """
+        if not _is(version_dir, stat.S_ISDIR) or not _is(version_dir / MANIFEST, stat.S_ISREG):
+            return None
         try:
             text = (version_dir / MANIFEST).read_text()
         except (FileNotFoundError, NotADirectoryError):
@@ -263,7 +269,7 @@ class TftpRoot:
         for line in text.splitlines():
             digest, _, name = line.partition("  ")
             path = version_dir / name
-            if not name or "/" in name or not path.is_file():
+            if not name or "/" in name or not _is(path, stat.S_ISREG):
                 return None
             files[name] = InstalledFile(path, digest)
         return files
@@ -484,6 +490,12 @@ def _remove_debris(directory: Path) -> None:
     for entry in entries:
         if _DEBRIS_RE.match(entry.name) and not entry.is_dir(follow_symlinks=False):
             os.unlink(entry.path)
+
+
+def _is(path: Path, test: Callable[[int], bool]) -> bool:
+    """Whether `path` itself (not what a symlink there names) passes `test` (stat.S_ISDIR, S_ISREG)."""
+    st = _lstat(path)
+    return st is not None and test(st.st_mode)
 
 
 def _lstat(path: Path) -> os.stat_result | None:

@@ -134,13 +134,6 @@ def test_the_models_refuse_a_bad_name_in_every_name_field(name):
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    reason="BUG: models.name_validator is RegexValidator(NAME_PATTERN), and RegexValidator uses "
-    "re.search, where '$' also matches before a final newline: 'bookworm\\n' passes full_clean. "
-    "The command still refuses it (check_name uses fullmatch); fix: a validator calling check_name, "
-    "or NAME_PATTERN ending in \\Z",
-    strict=True,
-)
 def test_the_models_refuse_a_name_with_a_trailing_newline():
     with pytest.raises(ValidationError):
         SelectedRelease(source=BootSource(name="ok"), name="bookworm\n").full_clean(exclude=["source"])
@@ -355,12 +348,6 @@ def test_a_symlink_planted_in_the_tftp_root_is_never_written_or_deleted_through(
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    reason="BUG: the lock file is opened O_NOFOLLOW (so the target is safe), but the ELOOP OSError "
-    "escapes the command as a traceback (exit 1) instead of exit 2 'cannot use TFTP root'",
-    raises=OSError,
-    strict=True,
-)
 def test_a_lock_file_planted_as_a_symlink_is_a_usage_error_and_its_target_untouched(
     archive, faults, tftp_root, signer, elsewhere
 ):
@@ -396,14 +383,6 @@ def test_a_superseded_version_dir_replaced_by_a_symlink_is_not_deleted_through(
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    reason="BUG: TftpRoot.install trusts an existing version dir whose SHA256SUMS lists the right hashes "
-    "without checking it is a real directory: a symlink planted under the next version's name (it is "
-    "predictable from the signed index) makes the install pointer lead outside the root, to files "
-    "nobody verified. Fix: in _manifest/install, lstat the version dir and rebuild unless it is a "
-    "plain directory (and the files in it plain files)",
-    strict=True,
-)
 def test_a_version_dir_planted_as_a_symlink_is_never_served(archive, faults, tftp_root, signer, tmp_path):
     args = ("--arch", "amd64", "--release", "bookworm", "--current-release", "bookworm")
     files = netboot_files("v1")

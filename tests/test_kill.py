@@ -42,12 +42,6 @@ def test_imports_killed_at_random_moments_never_break_what_nodes_boot(archive, t
     assert not ImportRun.objects.filter(status=RunStatus.RUNNING).exists()
 
 
-@pytest.mark.xfail(
-    reason="BUG: a run killed while writing a boot menu leaves pxelinux.cfg/.default.new-* (or "
-    "grub/.grub.cfg.new-*) behind, and no later run removes it: TftpRoot.write_menus writes its "
-    "temporary file beside the menu, where neither clean_staging nor collect_garbage looks",
-    strict=True,
-)
 def test_a_menu_write_cut_short_by_a_kill_leaves_nothing_after_the_next_run(archive, tftp_root, signer):
     publish_both(archive, "v1")
     with ArchiveServer(archive.root) as server:

@@ -189,6 +189,9 @@ class Command(BaseCommand):
         except LockHeld as exc:
             records.record_locked(tftproot, exc.holder, trigger)
             raise CommandError(f"{exc}; nothing done, try again later", returncode=EXIT_LOCKED) from exc
+        except UnsafePath as exc:
+            # Found during the run (a planted symlink where staging goes): the run is recorded as an error.
+            raise CommandError(f"cannot use TFTP root {tftproot}: {exc}", returncode=EXIT_USAGE) from exc
 
     def _import_locked(
         self, root: TftpRoot, fetcher: Fetcher, items: list[Item], menus: MenuSettings, jobs: int, *, trigger: str

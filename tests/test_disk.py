@@ -33,6 +33,8 @@ from tools.faultserver import FaultServer
 pytestmark = pytest.mark.django_db
 
 PAGE = 4096
+# One download at a time, so which file meets the full disk is certain; the parallel case has its own test.
+SERIAL = (*ARGS, "--jobs", "1")
 BIG = 4 << 20  # a kernel that does not fit
 
 
@@ -118,7 +120,7 @@ def test_a_disk_that_fills_mid_download_fails_that_item_cleanly(archive, faults,
     kernel = KERNEL.format(release="bookworm")
     faults.without_length("/" + kernel)  # the size is unknown until the body ends
 
-    result = run_import(faults.url, root, signer.keyring)
+    result = run_import(faults.url, root, signer.keyring, *SERIAL)
 
     assert result.code == 1
     assert f"amd64/bookworm install failed: {faults.url}{kernel}: not enough space in {root}" in result.stderr
@@ -131,6 +133,27 @@ def test_a_disk_that_fills_mid_download_fails_that_item_cleanly(archive, faults,
     assert run.status == RunStatus.FAILED and "not enough space" in run.error_summary
 
 
+def test_with_parallel_downloads_a_disk_filling_up_leaves_every_served_set_complete(
+    archive, faults, tmpfs, signer, v1_installed
+):
+    root = tmpfs("size=2m")
+    v1 = v1_installed(root)
+    v2 = publish_both(archive, "v2")
+    for release in ("bookworm", "trixie"):
+        archive.publish(release, "amd64", {**v2[release], "linux": b"k" * BIG})
+        faults.without_length("/" + KERNEL.format(release=release))
+
+    result = run_import(faults.url, root, signer.keyring, *ARGS, "--jobs", "4")
+
+    assert result.code == 1
+    assert "not enough space" in result.stderr
+    for release in ("bookworm", "trixie"):  # whichever download met the full disk
+        assert serving(root, release)["linux"] == v1[release]["linux"]
+        assert serving(root, release)["initrd.gz"] == v1[release]["initrd.gz"]
+    assert staging_entries(root) == []
+    assert broken_versions(root) == []
+
+
 def test_a_file_larger_than_the_free_space_is_refused_before_it_is_downloaded(
     archive, faults, tmpfs, signer, v1_installed
 ):
@@ -140,7 +163,7 @@ def test_a_file_larger_than_the_free_space_is_refused_before_it_is_downloaded(
     archive.publish("bookworm", "amd64", {**v2["bookworm"], "linux": b"k" * BIG})
     kernel = KERNEL.format(release="bookworm")
 
-    result = run_import(faults.url, root, signer.keyring)
+    result = run_import(faults.url, root, signer.keyring, *SERIAL)
 
     assert result.code == 1
     assert f"{faults.url}{kernel}: not enough space in {root}" in result.stderr
@@ -163,7 +186,7 @@ def test_a_disk_full_when_the_version_dir_is_built_leaves_the_old_set_serving(
     # The two downloads, and the page the run's lock file takes while it holds the lock.
     fill(root, 17 * PAGE)
 
-    result = run_import(faults.url, root, signer.keyring)
+    result = run_import(faults.url, root, signer.keyring, *SERIAL)
 
     assert result.code == 1
     assert "amd64/bookworm install failed" in result.stderr

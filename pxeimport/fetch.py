@@ -185,6 +185,25 @@ class Fetcher:
 
     # Attempts --------------------------------------------------------------------------------
 
+    def size(self, url: str) -> int | None:
+        """The Content-Length a HEAD request announces for `url`; None when unknown or unreachable."""
+        if self.cancelled or urlsplit(url).scheme not in ALLOWED_SCHEMES:
+            return None
+        proxy = self._source_proxy(url)
+        try:
+            with self._connections, self._new_session() as session:
+                response = session.head(
+                    url,
+                    timeout=self._timeout,
+                    allow_redirects=True,
+                    proxies={"http": proxy, "https": proxy} if proxy else None,
+                )
+        except requests.RequestException:
+            return None
+        if response.status_code != 200:
+            return None
+        return _content_length(response)
+
     def proxy_for(self, url: str) -> str | None:
         """The proxy a request for `url` goes through: its source's, else the environment's, else none."""
         return self._source_proxy(url) or requests.utils.get_environ_proxies(url).get(urlsplit(url).scheme)

@@ -230,12 +230,15 @@ class Importer:
         menus: MenuSettings | None = None,
         jobs: int = 4,
         max_file_bytes: int = 4 << 30,
+        progress: Callable[[str, int, int | None], None] | None = None,
     ) -> None:
         if jobs < 1:
             raise ValueError("jobs must be at least 1")
         self.root = root
         self.jobs = jobs
         self.max_file_bytes = max_file_bytes
+        # progress(label, bytes so far, total or None), called from download threads.
+        self.progress = progress
         self.menus = menus or MenuSettings()
         self.menu_results: list[MenuResult] = []
         self.fetcher = fetcher
@@ -363,10 +366,15 @@ class Importer:
             if installed and f.name in installed.files and installed.files[f.name].sha256 == f.sha256
         }
         if dry_run:
-            files = [FileResult(f.name, f.sha256, f.url, None, downloaded=f.name not in reuse) for f in wanted.files]
+            # Sizes by HEAD, so the plan says how many bytes a real run would move.
+            files = [
+                FileResult(f.name, f.sha256, f.url, self.fetcher.size(f.url), downloaded=True)
+                for f in wanted.files
+                if f.name not in reuse
+            ]
             if wanted.tarball is not None:
                 t = wanted.tarball
-                files.append(FileResult(t.name, t.sha256, t.url, None, downloaded=True))
+                files.append(FileResult(t.name, t.sha256, t.url, self.fetcher.size(t.url), downloaded=True))
             return ItemResult(
                 item,
                 Outcome.PLANNED,
@@ -382,8 +390,9 @@ class Importer:
     def _install(
         self, item: Item, slot: Slot, version: str, previous: str | None, wanted: Wanted, reuse: dict[str, Path]
     ) -> ItemResult:
-        pending = {f.name: self._download(f) for f in wanted.files if f.name not in reuse}
-        packed = self._download(wanted.tarball) if wanted.tarball is not None else None
+        label = f"{item.arch}/{item.release}" if item.kind == INSTALL else f"{item.arch} loaders"
+        pending = {f.name: self._download(f, f"{label} {f.name}") for f in wanted.files if f.name not in reuse}
+        packed = self._download(wanted.tarball, f"{label} {wanted.tarball.name}") if wanted.tarball else None
         sources: dict[str, Path] = {}
         hashes: dict[str, str] = {}
         files: list[FileResult] = []
@@ -475,7 +484,7 @@ class Importer:
             return self.root.loader_slot(item.arch)
         return self.root.install_slot(item.arch, item.release)
 
-    def _download(self, remote: RemoteFile) -> Future[Path]:
+    def _download(self, remote: RemoteFile, label: str) -> Future[Path]:
         """The verified download of `remote`, shared by every item wanting the same bytes this run."""
         assert self._download_pool is not None
 
@@ -486,7 +495,14 @@ class Importer:
             staging = self._staging
 
             def fetch() -> Path:
-                return self.fetcher.download(remote.url, staging / remote.sha256, remote.sha256).path
+                report = None
+                if self.progress is not None:
+                    progress = self.progress
+
+                    def report(done: int, total: int | None) -> None:
+                        progress(label, done, total)
+
+                return self.fetcher.download(remote.url, staging / remote.sha256, remote.sha256, report).path
 
             if remote.sha256 not in self._downloads:
                 self._downloads[remote.sha256] = self._download_pool.submit(fetch)

@@ -27,6 +27,6 @@ def database_url() -> str:
     raise NotImplementedError(connection.vendor)
 
 
-def manage(*args: str, **popen: Any) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "settings"}
+def manage(*args: str, env_extra: dict[str, str] | None = None, **popen: Any) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "settings", **(env_extra or {})}
     return subprocess.Popen([sys.executable, str(PROJECT / "manage.py"), *args], cwd=PROJECT, env=env, **popen)

@@ -170,7 +170,11 @@ def test_dry_run_changes_nothing(archive, archive_server, import_pxe, tftp_root)
     assert "fetch linux, initrd.gz" in result.stdout
     assert not tftp_root.exists()
     assert ImportRun.objects.count() == 0
-    assert all(r.path.endswith(("SHA256SUMS", "InRelease")) for r in archive_server.requests)
+    fetched = [r for r in archive_server.requests if not r.path.endswith(("SHA256SUMS", "InRelease"))]
+    assert fetched and all(r.method == "HEAD" and r.bytes_sent == 0 for r in fetched)
+    # The plan says how much a real run would move: the four files, sized by HEAD.
+    assert "TO FETCH" in result.stdout
+    assert f"Would fetch {4 * 4096 / 1e6:.1f} MB." in result.stdout
 
 
 def test_each_run_and_install_is_recorded_with_file_hashes(archive, archive_server, import_pxe, tftp_root):

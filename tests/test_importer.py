@@ -72,7 +72,8 @@ def publish(
 
 
 def fetched(http: responses.RequestsMock) -> list[str]:
-    return [str(call.request.url) for call in http.calls]
+    """The URLs GET fetched (a dry run also asks sizes with HEAD, which moves no file)."""
+    return [str(call.request.url) for call in http.calls if call.request.method == "GET"]
 
 
 def names_fetched(http: responses.RequestsMock) -> list[str]:
@@ -387,7 +388,7 @@ def test_a_dry_run_changes_nothing_on_disk(http, root, make_importer):
         ("initrd.gz", None, True),
     ]
     assert not root.path.exists()
-    assert names_fetched(http) == ["SHA256SUMS"]
+    assert names_fetched(http) == ["SHA256SUMS"]  # the files themselves are only asked their size, with HEAD
 
 
 def test_a_dry_run_over_an_installed_root_touches_nothing_and_plans_only_changes(http, root, make_importer):

@@ -19,6 +19,7 @@ class Request:
     path: str
     status: int
     bytes_sent: int
+    method: str = "GET"
 
 
 class _Handler(SimpleHTTPRequestHandler):
@@ -84,7 +85,7 @@ class _Handler(SimpleHTTPRequestHandler):
                 self.server.active -= 1
         if self._status:
             with self.server.lock:
-                self.server.requests.append(Request(self.path, self._status, self._sent))
+                self.server.requests.append(Request(self.path, self._status, self._sent, self.command or ""))
 
 
 class _Server(ThreadingHTTPServer):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from pxeimport.indexcache import IndexCache
 from pxeimport.menus import BadKernelOptions, check_kernel_opts
 from pxeimport.models import Trigger
 from pxeimport.names import InvalidName
+from pxeimport.progress import TerminalProgress
 from pxeimport.releases import ReleaseDataError
 from pxeimport.selection import NothingSelected, Overrides, resolve
 from pxeimport.stopping import Stopped, stop_on_signals
@@ -206,6 +208,7 @@ class Command(BaseCommand):
             records.record_result(run, result)
             self._report(result)
 
+        display = self._progress_display()
         importer = Importer(
             root,
             fetcher,
@@ -214,9 +217,11 @@ class Command(BaseCommand):
             menus=menus,
             jobs=jobs,
             max_file_bytes=settings.PXEIMPORT_MAX_FILE_BYTES,
+            progress=display.update if display else None,
         )
         try:
-            results = importer.run(items)
+            with display or contextlib.nullcontext():
+                results = importer.run(items)
         except Stopped as exc:
             records.cancel_run(run, str(exc), importer.results, fetcher.bytes_downloaded)
             raise
@@ -235,19 +240,24 @@ class Command(BaseCommand):
         importer = Importer(root, fetcher, grace_seconds=settings.PXEIMPORT_GRACE_SECONDS, jobs=jobs)
         results = importer.run(items, dry_run=True)
         if self.verbosity >= 1:
-            rows = [("ITEM", "INSTALLED", "UPSTREAM", "ACTION")]
+            rows = [("ITEM", "INSTALLED", "UPSTREAM", "TO FETCH", "ACTION")]
+            total: int | None = 0
             for r in results:
+                size = "-"
                 if r.outcome == Outcome.PLANNED:
                     fetch = ", ".join(f.name for f in r.to_download) or "nothing (reuse installed files)"
                     action = f"install; fetch {fetch}"
+                    sizes = [f.size for f in r.to_download]
+                    known = None if None in sizes else sum(s or 0 for s in sizes)
+                    size = "unknown" if known is None else _megabytes(known)
+                    total = None if total is None or known is None else total + known
                 else:
                     action = r.outcome.value + (f": {r.message}" if r.message else "")
-                rows.append((str(r.item), r.previous_version or "-", r.version or "-", action))
-            widths = [max(len(row[i]) for row in rows) for i in range(3)]
+                rows.append((str(r.item), r.previous_version or "-", r.version or "-", size, action))
+            widths = [max(len(row[i]) for row in rows) for i in range(4)]
             for row in rows:
-                self.stdout.write(
-                    "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[3]
-                )
+                self.stdout.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + row[4])
+            self.stdout.write(f"Would fetch {'an unknown amount' if total is None else _megabytes(total)}.")
         for r in results:
             if r.outcome == Outcome.FAILED:
                 self.stderr.write(self.style.ERROR(f"{r.item}: {r.message}"))
@@ -269,6 +279,12 @@ class Command(BaseCommand):
             for f in result.files:
                 how = "downloaded" if f.downloaded else "kept"
                 self.stdout.write(f"    {f.name} {f.sha256} {f.size} bytes, {how}, from {f.url}")
+
+    def _progress_display(self) -> TerminalProgress | None:
+        """Bars per file and for the run, on a terminal at -v1 and up; nothing for cron or a pipe."""
+        if self.verbosity < 1 or not self.stdout.isatty():
+            return None
+        return TerminalProgress(sys.stdout)
 
     def _report_menu(self, menu: MenuResult) -> None:
         if menu.error:
@@ -298,3 +314,7 @@ class Command(BaseCommand):
                 f"{failed} of {len(results)} items failed; what was installed before is still served",
                 returncode=EXIT_FAILED,
             )
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"

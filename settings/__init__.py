@@ -43,6 +43,32 @@ DEBUG = _setting("DEBUG", bool, False)
 SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = _setting("ALLOWED_HOSTS", list, ["localhost", "127.0.0.1", "[::1]"])
 
+
+# The admin over HTTPS. Off by default (`make serve` is plain HTTP on loopback); on, cookies are
+# HTTPS-only, plain HTTP is redirected and browsers are told to use HTTPS only (HSTS), so
+# `manage.py check --deploy` is clean (tests/test_web_security.py).
+def _switch(name: str) -> bool:
+    """An on/off variable, strictly: a typo must not quietly turn a protection off."""
+    value = env.str(name, default="false").strip().lower()
+    if value not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+        raise ImproperlyConfigured(f"{name}={value!r} is not a valid bool (use true or false)")
+    return value in ("true", "1", "yes", "on")
+
+
+PXEIMPORT_HTTPS = _switch("PXEIMPORT_HTTPS")
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_SSL_REDIRECT = PXEIMPORT_HTTPS
+SECURE_HSTS_SECONDS = _setting("PXEIMPORT_HSTS_SECONDS", int, 365 * 24 * 3600) if PXEIMPORT_HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = PXEIMPORT_HTTPS
+if SECURE_HSTS_SECONDS < 0:
+    raise ImproperlyConfigured(f"PXEIMPORT_HSTS_SECONDS must be >= 0, not {SECURE_HSTS_SECONDS}")
+# Behind a proxy that ends TLS (nginx), Django sees plain HTTP; it may trust the proxy's
+# X-Forwarded-Proto only when told the proxy sets it (else any client could claim HTTPS).
+if _switch("PXEIMPORT_TRUST_X_FORWARDED_PROTO"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# HSTS preload asks browser makers to hard-code HTTPS for the whole domain, for good: the
+# domain owner's decision, not an application default. The other deploy checks stay on.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
 try:
     DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'pxeimport.sqlite3'}")}
 except (ValueError, KeyError) as exc:

@@ -63,10 +63,11 @@ def hash_job(path: Path) -> Job:
 class Pxeimport:
     """How to run the project's command against a throwaway SQLite database."""
 
+    label: str
+    checkout: Path
+    described: str
     database: Path
     keyring: Path
-    checkout: Path = PROJECT
-    described: str = "the working tree"
 
     @property
     def env(self) -> dict[str, str]:

@@ -6,7 +6,6 @@ import contextlib
 import os
 import shlex
 import signal
-import statistics
 import subprocess
 import time
 from collections.abc import Sequence
@@ -39,7 +38,7 @@ class Sample:
 
 @dataclass
 class Figures:
-    """The samples of one case; the median wall time, the largest RSS, the last run's requests."""
+    """The samples of one case: the best wall time (noise only adds), the largest RSS, the last run's requests."""
 
     samples: list[Sample] = field(default_factory=list)
 
@@ -48,7 +47,7 @@ class Figures:
 
     @property
     def seconds(self) -> float:
-        return statistics.median(s.seconds for s in self.samples)
+        return min(s.seconds for s in self.samples)
 
     @property
     def max_rss(self) -> int:

@@ -18,7 +18,7 @@ from types import TracebackType
 from bench.archive import BenchError
 
 # One line per request, written when nginx has handed the whole response to the kernel.
-LOG_FORMAT = '$server_port $status $bytes_sent $body_bytes_sent $request_time "$request_method $request_uri"'
+LOG_FORMAT = '$server_port $status $bytes_sent $body_bytes_sent $request_time $msec "$request_method $request_uri"'
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
 
@@ -32,15 +32,21 @@ class LogEntry:
     bytes_sent: int
     body_bytes: int
     seconds: float
+    finished: float
     method: str
     uri: str
+
+    @property
+    def path(self) -> str:
+        """The URI with slashes merged, as nginx maps it to a file."""
+        return re.sub("/+", "/", self.uri)
 
 
 def parse_log_line(line: str) -> LogEntry:
     """One access log line in LOG_FORMAT."""
-    port, status, sent, body, seconds, request = line.rstrip("\n").split(" ", 5)
+    port, status, sent, body, seconds, finished, request = line.rstrip("\n").split(" ", 6)
     method, _, uri = request.strip('"').partition(" ")
-    return LogEntry(int(port), int(status), int(sent), int(body), float(seconds), method, uri)
+    return LogEntry(int(port), int(status), int(sent), int(body), float(seconds), float(finished), method, uri)
 
 
 def total_bytes(entries: list[LogEntry]) -> int:
@@ -52,9 +58,22 @@ def status_counts(entries: list[LogEntry]) -> Counter[int]:
 
 
 def repeated_uris(entries: list[LogEntry]) -> dict[str, int]:
-    """URIs asked for more than once (slashes merged, as nginx maps them to files), with their count."""
-    counts = Counter(re.sub("/+", "/", e.uri) for e in entries)
+    """Paths asked for more than once, with their count."""
+    counts = Counter(e.path for e in entries)
     return {uri: n for uri, n in counts.items() if n > 1}
+
+
+def max_in_flight(entries: list[LogEntry]) -> int:
+    """The most requests being served at one moment (from each one's end time and duration)."""
+    # Times are logged to the millisecond: overlaps of one millisecond or less are rounding, not overlaps.
+    # At equal times an end (-1) sorts before a start (+1): back-to-back requests do not overlap.
+    starts = [(min(e.finished, e.finished - e.seconds + 0.001), 1) for e in entries]
+    events = sorted(starts + [(e.finished, -1) for e in entries])
+    most = current = 0
+    for _, step in events:
+        current += step
+        most = max(most, current)
+    return max(most, 1 if entries else 0)
 
 
 class AccessLog:

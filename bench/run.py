@@ -18,12 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from bench import report
 from bench.archive import SCALES, Archive, BenchError, Scale, build_full, build_single, describe
 from bench.contenders import OLD_SCRIPT, PROJECT, Pxeimport, curl_jobs, hash_job, old_script_job, sync_job
+from bench.document import Context, document
+from bench.importers import importers
 from bench.measure import Job, Sample, measure, run_job
 from bench.nginx import Nginx, ensure_installed
-from bench.report import (
+from bench.reading import reading
+from bench.results import (
     BIG,
     CURL_COND,
     CURL_PAR,
@@ -36,10 +38,12 @@ from bench.report import (
     NOOP,
     OLD,
     OPEN,
-    PXE,
     SMALL,
-    STARTUP,
+    Results,
+    mib,
+    startup,
 )
+from bench.tables import tables
 from tools.signing import ArchiveSigner
 
 
@@ -63,8 +67,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip-big", action="store_true", help="Leave the big-initrd and peak-RSS cases out.")
     parser.add_argument(
         "--importer-rev",
+        action="append",
+        default=[],
         metavar="REV",
-        help="Measure the importer of this git revision (exported with git archive) instead of the working tree.",
+        help="Measure the importer of this git revision (exported with git archive) instead of the working tree; "
+        "repeat it to compare revisions side by side.",
     )
     parser.add_argument(
         "--output",
@@ -87,22 +94,25 @@ class Setup:
     full: Archive
     small: Archive | None
     big: Archive | None
-    pxe: Pxeimport
+    importers: list[Pxeimport]
     old_script: Path | None
     repeat: int
+
+    def importer(self, label: str) -> Pxeimport:
+        return next(pxe for pxe in self.importers if pxe.label == label)
 
 
 class Bench:
     """Runs the cases side by side and collects their figures."""
 
-    def __init__(self, setup: Setup, results: report.Results) -> None:
+    def __init__(self, setup: Setup, results: Results) -> None:
         self.setup = setup
         self.results = results
         self.output = setup.workdir / "runs.log"
         self._numbers = itertools.count(1)
 
     def contenders(self) -> list[str]:
-        return ([OLD] if self.setup.old_script else []) + [CURL_SEQ, CURL_PAR, PXE]
+        return ([OLD] if self.setup.old_script else []) + [CURL_SEQ, CURL_PAR] + [p.label for p in self.setup.importers]
 
     def fresh_dir(self, label: str) -> Path:
         path = self.setup.workdir / "runs" / f"{next(self._numbers):03d}-{label.replace(' ', '-').replace(',', '')}"
@@ -114,7 +124,7 @@ class Bench:
         os.sync()
         sample = measure(jobs, self.setup.nginx.log, self.output)
         self.results.add(case, server, contender).add(sample)
-        pulled = report.mib(sum(r.bytes_sent for r in sample.requests))
+        pulled = mib(sum(r.bytes_sent for r in sample.requests))
         print(f"  {case:<12} {server:<12} {contender:<36} {sample.seconds:8.2f} s {pulled:>9} MiB", flush=True)
         return sample
 
@@ -127,7 +137,7 @@ class Bench:
         if contender in (CURL_SEQ, CURL_PAR, CURL_COND):
             parallel, conditional = contender == CURL_PAR, contender == CURL_COND
             return curl_jobs(url, archive.files, dest, parallel=parallel, conditional=conditional)
-        return [self.setup.pxe.import_job(dists, dest, archive)]
+        return [self.setup.importer(contender).import_job(dists, dest, archive)]
 
     def full_and_noop(self, server: str) -> None:
         """Each contender imports into an empty root (interleaved, `repeat` times), then again: the no-op."""
@@ -144,27 +154,27 @@ class Bench:
         for repetition in range(self.setup.repeat):
             if self.setup.old_script and (repetition == 0 or not throttled):
                 self.measure(NOOP, server, OLD, self.jobs(OLD, url, self.setup.full, latest[OLD]))
-            self.measure(NOOP, server, PXE, self.jobs(PXE, url, self.setup.full, latest[PXE]))
+            for pxe in self.setup.importers:
+                self.measure(NOOP, server, pxe.label, self.jobs(pxe.label, url, self.setup.full, latest[pxe.label]))
+                self.measure(NOOP, NO_SERVER, startup(pxe.label), [pxe.startup()])
             self.measure(NOOP, server, CURL_COND, self.jobs(CURL_COND, url, self.setup.full, latest[CURL_SEQ]))
         for dest in latest.values():
             shutil.rmtree(dest)
 
-    def startup(self) -> None:
-        for _ in range(self.setup.repeat):
-            self.measure(NOOP, NO_SERVER, STARTUP, [self.setup.pxe.startup()])
-
     def big_initrds(self) -> None:
-        """pxeimport with the small initrd; curl and pxeimport with the big one; interleaved."""
+        """Each importer with the small initrd; curl and each importer with the big one; interleaved."""
         assert self.setup.small is not None and self.setup.big is not None
         for _ in range(self.setup.repeat):
-            self.import_once(SMALL, self.setup.small)
+            for pxe in self.setup.importers:
+                self.import_once(SMALL, pxe, self.setup.small)
             self.curl_once(self.setup.big)
-            self.import_once(BIG, self.setup.big)
+            for pxe in self.setup.importers:
+                self.import_once(BIG, pxe, self.setup.big)
 
-    def import_once(self, case: str, archive: Archive) -> None:
-        """pxeimport imports `archive`, unthrottled, into an empty root."""
-        dest = self.fresh_dir(f"{case}-pxeimport")
-        self.measure(case, OPEN, PXE, self.jobs(PXE, self.setup.nginx.url(throttled=False), archive, dest))
+    def import_once(self, case: str, pxe: Pxeimport, archive: Archive) -> None:
+        """`pxe` imports `archive`, unthrottled, into an empty root."""
+        dest = self.fresh_dir(f"{case}-{pxe.label}")
+        self.measure(case, OPEN, pxe.label, self.jobs(pxe.label, self.setup.nginx.url(throttled=False), archive, dest))
         shutil.rmtree(dest)
 
     def curl_once(self, archive: Archive) -> None:
@@ -201,45 +211,6 @@ def make_signer(stack: ExitStack) -> ArchiveSigner:
     return signer
 
 
-# What the measured command is made of.
-IMPORTER_PATHS = ("pxeimport", "settings", "maasserver", "manage.py")
-
-
-def export_importer(rev: str, target: Path) -> Path:
-    """The project as of `rev`, extracted from git archive into `target`."""
-    target.mkdir(parents=True)
-    tarball = target.with_suffix(".tar")
-    try:
-        subprocess.run(["git", "archive", "--output", str(tarball), rev], cwd=PROJECT, check=True, capture_output=True)
-        subprocess.run(["tar", "-x", "-f", str(tarball), "-C", str(target)], check=True, capture_output=True)
-    except subprocess.CalledProcessError as exc:
-        raise BenchError(f"could not export {rev}: {exc.stderr.decode(errors='replace').strip()}") from exc
-    tarball.unlink()
-    return target
-
-
-def git(*args: str) -> str:
-    done = subprocess.run(["git", *args], cwd=PROJECT, capture_output=True, text=True, check=False)
-    return done.stdout.strip()
-
-
-def importer(rev: str | None, work: Path) -> tuple[Path, str]:
-    """The checkout whose manage.py runs, and how the report names it (resolved once, before any run)."""
-    if rev is None:
-        dirty = git("status", "--porcelain", "--", *IMPORTER_PATHS)
-        state = ", with uncommitted changes in the importer's files" if dirty else ""
-        return PROJECT, f"the working tree at commit {git('rev-parse', '--short=12', 'HEAD')}{state}"
-    sha = git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
-    if not sha:
-        raise BenchError(f"--importer-rev {rev}: not a commit of {PROJECT}")
-    changed = git("log", "-1", "--format=%h (%s)", sha, "--", *IMPORTER_PATHS)
-    changed = changed if len(changed) <= 90 else changed[:87] + "...)"
-    described = (
-        f"commit {sha[:12]}, exported with git archive (`--importer-rev {rev}`); its importer last changed in {changed}"
-    )
-    return export_importer(sha, work / "importer"), described
-
-
 def old_script(args: argparse.Namespace) -> Path | None:
     """The 2012 script's path, with distro-info (which it calls) installed; None with --skip-old-script."""
     if args.skip_old_script:
@@ -252,7 +223,7 @@ def old_script(args: argparse.Namespace) -> Path | None:
 
 
 def prepare(args: argparse.Namespace, scale: Scale, stack: ExitStack) -> Setup:
-    """Build and sign the archives, start nginx, migrate a throwaway database."""
+    """Build and sign the archives, start nginx, export the importers, migrate a throwaway database each."""
     script = old_script(args)
     work = workdir(args, stack)
     signer = make_signer(stack)
@@ -270,25 +241,25 @@ def prepare(args: argparse.Namespace, scale: Scale, stack: ExitStack) -> Setup:
         f"{nginx.url(throttled=True)}",
         flush=True,
     )
-    checkout, described = importer(args.importer_rev, work)
-    pxe = Pxeimport(work / "bench.sqlite3", signer.keyring, checkout, described)
-    run_job(pxe.migrate(), work / "runs.log")
+    chosen = importers(args.importer_rev, work, signer.keyring)
+    for pxe in chosen:
+        run_job(pxe.migrate(), work / "runs.log")
     repeat = args.repeat or scale.repeat
-    return Setup(work, nginx, full, small, big, pxe, script, repeat)
+    return Setup(work, nginx, full, small, big, chosen, script, repeat)
 
 
-def run_cases(args: argparse.Namespace, setup: Setup) -> report.Results:
-    results = report.Results(
+def run_cases(args: argparse.Namespace, setup: Setup) -> Results:
+    results = Results(
         image_bytes=setup.full.image_bytes,
         image_files=len(setup.full.files),
         rate=args.rate,
         small_bytes=setup.small.initrd().size if setup.small else 0,
         big_bytes=setup.big.initrd().size if setup.big else 0,
+        importers=tuple(pxe.label for pxe in setup.importers),
     )
     bench = Bench(setup, results)
     print(f"Running (figures per run; {setup.workdir / 'runs.log'} has the commands and their output):", flush=True)
     bench.full_and_noop(OPEN)
-    bench.startup()
     if not args.skip_big:
         bench.big_initrds()
     if not args.skip_rate_limited:
@@ -310,7 +281,7 @@ def output_path(args: argparse.Namespace) -> Path | None:
     return PROJECT / "BENCHMARKS.md" if args.scale == "full" else None
 
 
-def bench(args: argparse.Namespace, argv: Sequence[str]) -> report.Results:
+def bench(args: argparse.Namespace, argv: Sequence[str]) -> Results:
     """Run every case, print the figures, write the report; the figures."""
     scale = SCALES[args.scale]
     with ExitStack() as stack:
@@ -319,20 +290,20 @@ def bench(args: argparse.Namespace, argv: Sequence[str]) -> report.Results:
         results = run_cases(args, setup)
         load_after = os.getloadavg()[0]
     print()
-    print(report.tables(results))
+    print(tables(results))
     print()
-    print("\n".join(f"- {line}" for line in report.reading(results)))
+    print("\n".join(f"- {line}" for line in reading(results)))
     target = output_path(args)
     if target:
-        context = report.Context(
+        context = Context(
             command=command_line(argv),
             date=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            importer=setup.pxe.described,
+            importers=tuple(pxe.described for pxe in setup.importers),
             archive=describe(scale, setup.full, setup.big),
             repeat=setup.repeat,
             load=(load_before, load_after),
         )
-        target.write_text(report.document(results, context))
+        target.write_text(document(results, context))
         print(f"\nWrote {target}")
     return results
 

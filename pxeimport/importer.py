@@ -290,6 +290,10 @@ class Importer:
         if not dry_run:
             now = self.clock()
             self.menu_results = [self._write_menus(items, arch, now) for arch in dict.fromkeys(i.arch for i in items)]
+            try:
+                self.root.write_grub_redirects()
+            except (OSError, UnsafePath) as exc:
+                self.menu_results.append(MenuResult("all", [], error=f"GRUB's fixed grub.cfg paths: {exc}"))
             self._collect_garbage(results, now)
         return results
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pxeimport.menus import version_paths
+from pxeimport.menus import HEADER, version_paths
 from pxeimport.names import InvalidName, check_name
 
 MAAS_DIR = "maas"
@@ -45,6 +45,8 @@ MANIFEST = "SHA256SUMS"
 PXELINUX_MENU = "pxelinux.cfg/default"
 GRUB_MENU = "grub/grub.cfg"
 MENUS = (PXELINUX_MENU, GRUB_MENU)
+# Debian arch names -> GRUB's $grub_cpu.
+GRUB_CPUS = {"amd64": "x86_64", "i386": "i386", "arm64": "arm64", "riscv64": "riscv64", "loong64": "loongarch64"}
 # Directories beside the release dirs, so no release may take their names.
 RESERVED = frozenset(m.split("/")[0] for m in MENUS)
 # Per arch: when each replaced menu was replaced and which version dirs it named.
@@ -368,6 +370,42 @@ class TftpRoot:
             _write_file(new, json.dumps(history, indent=1).encode())
             os.rename(new, base / MENU_HISTORY)
         return changed
+
+    def write_grub_redirects(self) -> list[str]:
+        """Point the places signed network GRUBs look for grub.cfg at the arches' menus; return those written.
+
+        Debian's signed grubnetx64.efi reads /debian-installer/<arch>/grub/grub.cfg and Ubuntu's
+        /grub/grub.cfg, from the TFTP root, whatever directory they were loaded from. A file there
+        that pxeimport did not write (no header) is left alone: it is the operator's.
+        """
+        arches = sorted(p.parent.parent.parent.name for p in self.maas.glob(f"*/base/{GRUB_MENU}") if p.is_file())
+        redirects: dict[str, str] = {}
+        for arch in arches:
+            menu = f"/{MAAS_DIR}/{arch}/base/{GRUB_MENU}"
+            redirects[f"debian-installer/{arch}/grub/grub.cfg"] = f"# {HEADER}\nconfigfile {menu}\n"
+        if arches:
+            lines = [f"# {HEADER}"]
+            for arch in arches:
+                cpu = GRUB_CPUS.get(arch, arch)
+                lines.append(f'if [ "$grub_cpu" = "{cpu}" ]; then configfile /{MAAS_DIR}/{arch}/base/{GRUB_MENU}; fi')
+            redirects["grub/grub.cfg"] = "\n".join(lines) + "\n"
+        written = []
+        for relative, text in redirects.items():
+            path = self.path / relative
+            st = _lstat(path)
+            if st is not None and (
+                not stat.S_ISREG(st.st_mode) or not path.read_text(errors="replace").startswith(f"# {HEADER}")
+            ):
+                continue
+            if st is not None and path.read_text(errors="replace") == text:
+                continue
+            self.ensure_dir(path.parent)
+            _remove_debris(path.parent)
+            new = path.with_name(f".{path.name}.new-{secrets.token_hex(4)}")
+            _write_file(new, text.encode())
+            os.rename(new, path)
+            written.append(relative)
+        return written
 
     def _menu_history(self, arch: str) -> list[dict[str, Any]]:
         try:

@@ -41,6 +41,16 @@ def no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", _loopback_only)
 
 
+def require_file(path: Path, package: str) -> Path:
+    """`path`; skip when it is missing (fail under CI), naming the Debian package that provides it."""
+    if not path.exists():
+        message = f"{path} is missing (apt-get install {package}, or run .ci/run)"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run every test: {message}")
+        pytest.skip(message)
+    return path
+
+
 def require_tool(name: str) -> str:
     """The tool's path; skip when it is missing, but fail under CI, where every tool is installed."""
     path = shutil.which(name)

@@ -103,3 +103,26 @@ def test_a_release_named_like_a_menu_directory_is_refused(archive, import_pxe):
     result = import_pxe("--arch", "amd64", "--release", "grub", "--current-release", "grub")
     assert result.code == 2
     assert "reserved" in result.stderr
+
+
+def test_grubs_fixed_config_paths_lead_to_the_arches_menus(archive, import_pxe, tftp_root):
+    archive.publish("bookworm", "amd64", netboot_files("b1", uefi=True))
+    archive.publish("trixie", "amd64", netboot_files("t1", uefi=True))
+    assert import_pxe(*ARGS).code == 0
+
+    debian = (tftp_root / "debian-installer" / "amd64" / "grub" / "grub.cfg").read_text()
+    assert "configfile /maas/amd64/base/grub/grub.cfg" in debian
+    ubuntu = (tftp_root / "grub" / "grub.cfg").read_text()
+    assert 'if [ "$grub_cpu" = "x86_64" ]; then configfile /maas/amd64/base/grub/grub.cfg; fi' in ubuntu
+
+
+def test_an_operators_own_grub_cfg_at_those_paths_is_left_alone(archive, import_pxe, tftp_root):
+    own = tftp_root / "grub" / "grub.cfg"
+    own.parent.mkdir(parents=True)
+    own.write_text("menuentry 'my own' { true }\n")
+    archive.publish("bookworm", "amd64", netboot_files("b1"))
+    archive.publish("trixie", "amd64", netboot_files("t1"))
+
+    assert import_pxe(*ARGS).code == 0
+
+    assert own.read_text() == "menuentry 'my own' { true }\n"

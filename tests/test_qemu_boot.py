@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require_tool
+from tests.conftest import require_file, require_tool
 from tools import demo
 from tools.archive import ArchiveTree
 
@@ -66,11 +66,12 @@ def boot(
     firmware: list[str],
     timeout: float,
     until: tuple[str, ...] = INSTALLER_STARTED,
+    machine: str = "pc",
 ) -> str:
     """Run QEMU until one of `until` reaches the serial log, or `timeout`; the log."""
     qemu = require_tool("qemu-system-x86_64")
     command = [
-        qemu, "-machine", "pc,graphics=off", "-accel", "tcg", "-m", "1024", "-smp", "1",
+        qemu, "-machine", f"{machine},graphics=off", "-accel", "tcg", "-m", "1536", "-smp", "1",
         "-display", "none", "-monitor", "none", "-serial", f"file:{log}", "-no-reboot",
         "-netdev", f"user,id=net0,tftp={tftp_root},bootfile={bootfile}",
         "-device", "e1000,netdev=net0", "-boot", "n", *firmware,
@@ -140,3 +141,26 @@ def test_the_ubuntu_netboot_layout_boots_its_kernel_with_the_iso_url_on_its_comm
     command_line = next(line for line in text.splitlines() if "Command line:" in line)
     assert f"iso-url={archive_server.url}noble/ubuntu-24.04.4-live-server-amd64.iso" in command_line
     assert "root=/dev/ram0" in command_line and "ip=dhcp" in command_line
+
+
+def test_a_uefi_machine_boots_the_imported_kernel_through_grub_and_the_generated_menu(imported_root, tmp_path):
+    """OVMF (no Secure Boot) loads Debian's signed GRUB by TFTP; GRUB reads its fixed config path,
+    which pxeimport points at the arch's menu, and boots the default entry's kernel."""
+    require_file(OVMF_CODE, "ovmf")
+    require_file(OVMF_VARS, "ovmf")
+    variables = tmp_path / "OVMF_VARS.fd"
+    shutil.copyfile(OVMF_VARS, variables)
+    firmware = [
+        "-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
+        "-drive", f"if=pflash,format=raw,file={variables}",
+    ]  # fmt: skip
+    log = tmp_path / "serial-uefi.log"
+    text = boot(
+        imported_root, log, bootfile="maas/amd64/base/grubx64.efi", firmware=firmware, timeout=240,
+        machine="q35", until=(KERNEL_STARTED,),
+    )  # fmt: skip
+    keep = Path("var/qemu-uefi-serial.log")
+    shutil.copyfile(log, keep)
+    assert "Welcome to GRUB" in text, f"GRUB did not start; see {keep}"
+    assert "bookworm installer (install-" in text, f"GRUB did not show the generated menu; see {keep}"
+    assert KERNEL_STARTED in text, f"the kernel did not start; see {keep}"

@@ -39,14 +39,15 @@ def working_tree(work: Path, keyring: Path) -> Pxeimport:
 
 
 def revision(rev: str, work: Path, keyring: Path, *, alone: bool) -> Pxeimport:
-    """`rev` resolved once, before any run, and exported; labelled by its commit unless it is measured alone."""
+    """`rev` resolved once, before any run, and exported; labelled by the commit its importer comes from."""
     sha = git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
     if not sha:
         raise BenchError(f"--importer-rev {rev}: not a commit of {PROJECT}")
-    changed = git("log", "-1", "--format=%h (%s)", sha, "--", *IMPORTER_PATHS)
-    changed = changed if len(changed) <= 90 else changed[:87] + "...)"
-    described = f"commit {sha[:12]} (`--importer-rev {rev}`), whose importer last changed in {changed}"
-    label = PXE if alone else f"{PXE} {sha[:7]}"
+    origin = git("log", "-1", "--format=%h", sha, "--", *IMPORTER_PATHS)
+    subject = git("log", "-1", "--format=%s", origin)
+    subject = subject if len(subject) <= 80 else subject[:77] + "..."
+    described = f"commit {sha[:12]} (`--importer-rev {rev}`); its importer's files last changed in {origin} ({subject})"
+    label = PXE if alone else f"{PXE} {origin[:7]}"
     checkout = export(sha, work / f"importer-{sha[:12]}")
     return Pxeimport(label, checkout, described, work / f"pxeimport-{sha[:12]}.sqlite3", keyring)
 
@@ -59,5 +60,5 @@ def importers(revs: list[str], work: Path, keyring: Path) -> list[Pxeimport]:
     chosen = [revision(rev, work, keyring, alone=len(unique) == 1) for rev in unique]
     labels = [pxe.label for pxe in chosen]
     if len(set(labels)) != len(labels):
-        raise BenchError(f"--importer-rev names one commit twice: {', '.join(unique)}")
+        raise BenchError(f"--importer-rev names the same importer twice: {', '.join(unique)}")
     return chosen

@@ -16,6 +16,8 @@ from bench.archive import BenchError
 from bench.nginx import AccessLog, LogEntry, total_bytes
 
 Command = Sequence[str]
+# The server is on loopback: no proxy may stand between it and what is measured.
+LOOPBACK_DIRECT = {"no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost"}
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,7 @@ def run_job(job: Job, output: Path) -> int:
                     subprocess.Popen(
                         command,
                         cwd=job.cwd,
-                        env=job.env,
+                        env={**(job.env or os.environ), **LOOPBACK_DIRECT},
                         stdin=subprocess.DEVNULL,
                         stdout=out,
                         stderr=out,

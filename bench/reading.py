@@ -134,6 +134,8 @@ def overhead_reading(results: Results, label: str) -> list[str]:
             line += f"; curl followed by an fsync of the file takes {synced.seconds / curl.seconds:.2f}x curl"
         if hashed:
             line += f", and hashing the file alone (SHA-256, hashlib) {hashed.seconds / curl.seconds:.2f}x curl"
+        if synced:
+            line += f"; so {label} takes {big.seconds / synced.seconds:.2f}x curl followed by an fsync"
         lines.append(f"{line}. Its peak RSS is {big.max_rss / MiB:.1f} MiB.")
     return lines
 

@@ -41,11 +41,12 @@ def start_imports(count: int, url: str, tftp_root: Path, keyring: Path) -> list[
 def race(count: int, server: FaultServer, tftp_root: Path, keyring: Path) -> list[tuple[int, int, str]]:
     """Start `count` imports at once; hold the one that gets the lock until the rest have exited.
 
+    On a TFTP root that does not exist yet, they also race to create it.
+
     Returns (pid, exit code, stderr) per process.
     """
     server.clear()
     server.hold(KERNEL_PATH)
-    tftp_root.mkdir(exist_ok=True)  # a root that exists, as on a provisioned server (see the xfail below)
     processes = start_imports(count, server.url, tftp_root, keyring)
     try:
         deadline = time.monotonic() + 60

@@ -6,8 +6,6 @@ for many more: `.venv/bin/python -m tools.kill_trials 1000`.
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from pxeimport.models import ImportRun, RunStatus
@@ -19,7 +17,6 @@ from tools.kill_trials import KillTrials
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 TRIALS = 50
-MENU_TEMP = re.compile(r"maas/amd64/base/(pxelinux\.cfg/\.default|grub/\.grub\.cfg)\.new-[0-9a-f]{8}")
 
 
 def test_imports_killed_at_random_moments_never_break_what_nodes_boot(archive, tftp_root, signer, tmp_path):
@@ -34,10 +31,10 @@ def test_imports_killed_at_random_moments_never_break_what_nodes_boot(archive, t
     assert figures.trials == TRIALS
     assert figures.killed_mid_run >= TRIALS * 0.8, "the kills should land while the imports run"
     # Many kills leave a run row "running" for the next run to mark abandoned (the others land
-    # before the row exists: taking the lock, or after it is finished: cleaning up).
-    assert figures.abandoned >= TRIALS * 0.3
-    # The one kind of debris later runs do not clean yet: see the xfail below.
-    assert all(MENU_TEMP.fullmatch(path) for path in figures.leftovers), figures.leftovers
+    # before the row exists: taking the lock, or after it is finished: cleaning up). About half
+    # do on SQLite, a third on PostgreSQL (its writes are quicker): a tenth proves the point.
+    assert figures.abandoned >= TRIALS * 0.1
+    assert figures.leftovers == set(), "a killed run left files no later run removed"
     assert ImportRun.objects.filter(status=RunStatus.ABANDONED).count() == figures.abandoned
     assert not ImportRun.objects.filter(status=RunStatus.RUNNING).exists()
 

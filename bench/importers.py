@@ -14,7 +14,11 @@ IMPORTER_PATHS = ("pxeimport", "settings", "maasserver", "manage.py")
 
 
 def git(*args: str) -> str:
-    done = subprocess.run(["git", *args], cwd=PROJECT, capture_output=True, text=True, check=False)
+    """git's answer about the project, "" when it has none (or git is missing)."""
+    try:
+        done = subprocess.run(["git", *args], cwd=PROJECT, capture_output=True, text=True, check=False)
+    except OSError:
+        return ""
     return done.stdout.strip()
 
 
@@ -34,7 +38,7 @@ def export(sha: str, target: Path) -> Path:
 def working_tree(work: Path, keyring: Path) -> Pxeimport:
     dirty = git("status", "--porcelain", "--", *IMPORTER_PATHS)
     state = ", with uncommitted changes in the importer's files" if dirty else ""
-    described = f"the working tree at commit {git('rev-parse', '--short=12', 'HEAD')}{state}"
+    described = f"the working tree at commit {git('rev-parse', '--short=12', 'HEAD') or 'unknown'}{state}"
     return Pxeimport(PXE, PROJECT, described, work / "pxeimport.sqlite3", keyring)
 
 

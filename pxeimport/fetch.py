@@ -12,6 +12,7 @@ and never from https down to plain http.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import hashlib
 import http.client
@@ -336,6 +337,7 @@ class Fetcher:
     ) -> Downloaded:
         digest = hashlib.sha256()
         size = 0
+        flushed = 0  # bytes handed to the disk's writeback so far
         limit = self.settings.max_file_bytes
         with self._response(url) as response:
             declared = _content_length(response)
@@ -357,6 +359,9 @@ class Fetcher:
                         progress(size, declared)
                     digest.update(chunk)
                     _write_all(fd, chunk)
+                    if size - flushed >= WRITEBACK_STEP:
+                        _start_writeback(fd, flushed, size - flushed)
+                        flushed = size
                 os.fsync(fd)
             except OSError as exc:
                 raise _write_error(url, dest, exc, size) from exc
@@ -456,6 +461,33 @@ def _check_space(url: str, directory: Path, needed: int) -> None:
     free = st.f_bavail * st.f_frsize
     if needed > free:
         raise NoSpace(url, f"not enough space in {directory}: the file is {needed} bytes, {free} bytes are free")
+
+
+# Start writing a big file to disk while it still downloads, so the fsync at its end waits only
+# for the tail instead of the whole file (on a 1 GiB file, that fsync alone costs more than the
+# download from a fast mirror).
+WRITEBACK_STEP = 32 << 20
+_SYNC_FILE_RANGE_WRITE = 2
+
+
+def _load_sync_file_range() -> Callable[[int, int, int, int], int] | None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        function = libc.sync_file_range
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return function
+
+
+_sync_file_range = _load_sync_file_range()
+
+
+def _start_writeback(fd: int, offset: int, length: int) -> None:
+    """Ask the kernel to start writing [offset, offset+length) out, without waiting (Linux only)."""
+    if _sync_file_range is not None:
+        _sync_file_range(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
 
 
 def _write_all(fd: int, data: bytes) -> None:

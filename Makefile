@@ -14,7 +14,7 @@ TEST_DEBIAN_PACKAGES := tftpd-hpa tftp-hpa curl chromium chromium-driver nginx-l
 export PXEIMPORT_TFTPROOT ?= $(CURDIR)/var/tftpboot
 ARGS ?=
 
-.PHONY: install system-packages test-tools import demo serve superuser test lint format typecheck migrations-check clean
+.PHONY: install system-packages test-tools import demo serve superuser test lint format typecheck migrations-check bench clean
 
 install: $(VENV)/.installed
 
@@ -74,6 +74,11 @@ typecheck: install
 
 migrations-check: install
 	$(PY) manage.py makemigrations --check --dry-run
+
+## Issue 6's benchmark: pxeimport against the 2012 script and curl on a local nginx; writes BENCHMARKS.md
+## (~15 min; ARGS=--quick for ~1 min; ARGS="--importer-rev A --importer-rev B" compares two commits).
+bench: install
+	$(PY) -m bench.run $(ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

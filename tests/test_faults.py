@@ -18,6 +18,7 @@ import pytest
 from pxeimport.models import ImportRun, RunStatus
 from tests.conftest import require_tool
 from tests.faulty import (
+    ARGS,
     IMAGES,
     KERNEL,
     Published,
@@ -337,3 +338,22 @@ def test_a_redirect_from_https_down_to_http_is_refused(
     assert f"{secure.url}{kernel}: redirected from https down to plain http ({faults.url}{kernel})" in result.stderr
     assert faults.count(kernel) == 0
     assert serving(tftp_root, "bookworm") == published_set(v1["bookworm"], loader=v2["bookworm"])
+
+
+def test_a_dry_run_against_a_failing_mirror_names_the_fault_and_changes_nothing(
+    archive, faults, tftp_root, signer, settings, monkeypatch
+):
+    fast_http(settings, monkeypatch, timeout=TIMEOUT, retries=RETRIES)
+    publish_both(archive, "v1")
+    index = IMAGES.format(release="trixie") + "SHA256SUMS"
+    faults.fail("/" + index, 503)
+
+    result = run_import(faults.url, tftp_root, signer.keyring, *ARGS, "--dry-run")
+
+    assert result.code == 1
+    assert f"{faults.url}{index}: HTTP 503 Service Unavailable {AFTER_ALL}" in result.stderr
+    assert "amd64/bookworm install" in result.stdout  # the rest is still planned
+    kernel = KERNEL.format(release="bookworm")
+    assert [r.method for r in faults.matching(kernel)] == ["HEAD"], "a dry run asks sizes, downloads no file"
+    assert not tftp_root.exists()
+    assert ImportRun.objects.count() == 0

@@ -33,7 +33,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.utils import formatdate
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -56,6 +55,7 @@ class Request:
     started: float  # time.monotonic()
     fault: str
     client_port: int
+    method: str = "GET"
 
 
 @dataclass
@@ -114,7 +114,16 @@ class _Handler(SimpleHTTPRequestHandler):
                 record.status, record.bytes_sent = self._status, self._sent
 
     def do_HEAD(self) -> None:
-        self.send_error(405)
+        """The headers a GET would get when served normally (faults apply to GET only)."""
+        self._status = 0
+        self._sent = 0
+        body = self._file()
+        status = 404 if body is None else 200
+        with self.server.state.lock:
+            self.server.state.requests.append(
+                Request(self.path, status, 0, time.monotonic(), "", self.client_address[1], "HEAD")
+            )
+        self._head(status, {"Content-Length": str(len(body or b""))})
 
     # Building blocks for the faults -------------------------------------------------------------
 
@@ -125,8 +134,7 @@ class _Handler(SimpleHTTPRequestHandler):
 
     def _head(self, status: int, headers: dict[str, str]) -> None:
         self._status = status
-        self.send_response(status)
-        self.send_header("Date", formatdate(usegmt=True))
+        self.send_response(status)  # with Server and Date
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()

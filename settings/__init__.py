@@ -39,7 +39,6 @@ def _secret_key() -> str:
     return path.read_text().strip()
 
 
-DEBUG = _setting("DEBUG", bool, False)
 SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = _setting("ALLOWED_HOSTS", list, ["localhost", "127.0.0.1", "[::1]"])
 
@@ -55,6 +54,7 @@ def _switch(name: str) -> bool:
     return value in ("true", "1", "yes", "on")
 
 
+DEBUG = _switch("DEBUG")
 PXEIMPORT_HTTPS = _switch("PXEIMPORT_HTTPS")
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_SSL_REDIRECT = PXEIMPORT_HTTPS
 SECURE_HSTS_SECONDS = _setting("PXEIMPORT_HSTS_SECONDS", int, 365 * 24 * 3600) if PXEIMPORT_HTTPS else 0

@@ -154,6 +154,7 @@ class Command(BaseCommand):
             FetchSettings(
                 read_timeout=settings.PXEIMPORT_HTTP_TIMEOUT,
                 retries=settings.PXEIMPORT_HTTP_RETRIES,
+                backoff=settings.PXEIMPORT_HTTP_BACKOFF,
                 max_file_bytes=settings.PXEIMPORT_MAX_FILE_BYTES,
                 max_connections=jobs,
             ),

@@ -340,7 +340,10 @@ class Importer:
             fields = {"source": item.source.name, "arch": item.arch, "release": item.release}
             fields |= {"url": getattr(exc, "url", item.source.url), "reason": str(exc)}
             log.warning("%s failed: source=%s arch=%s release=%s url=%s: %s", item, *fields.values(), extra=fields)
-            return ItemResult(item, Outcome.FAILED, message=f"{exc}; kept what was installed")
+            reason = str(exc)
+            if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in reason:
+                reason = f"{reason}: {exc.filename}"  # a disk error says where
+            return ItemResult(item, Outcome.FAILED, message=f"{reason}; kept what was installed")
 
     def _import(self, item: Item, *, dry_run: bool) -> ItemResult:
         wanted = self._wanted(item)

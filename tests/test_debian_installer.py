@@ -126,9 +126,11 @@ def test_a_given_installer_dir_with_nothing_listed_says_none():
         index("netboot/netboot.tar.gz", installer_dir="debian-installer")
 
 
-def test_an_installer_dir_that_is_not_a_safe_name_is_refused():
-    with pytest.raises(InvalidName):
+def test_an_installer_dir_that_is_not_a_safe_name_is_refused_naming_the_index_url():
+    with pytest.raises(LayoutError) as caught:
         index("netboot/Debian-Installer/amd64/linux")
+    assert str(caught.value).startswith(IMAGES + INDEX_NAME + ": invalid installer directory name")
+    assert isinstance(caught.value.__cause__, InvalidName)
 
 
 def test_a_bad_index_line_is_a_checksum_error_naming_the_index_url():

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from pxeimport.checksums import parse_sha256sums
-from pxeimport.names import check_name
+from pxeimport.names import InvalidName, check_name
 
 NAME = "debian-installer"
 INDEX_NAME = "SHA256SUMS"
@@ -120,5 +120,8 @@ def parse_index(text: str, *, images_url: str, arch: str, installer_dir: str | N
     elif installer_dir not in found:
         listed = ", ".join(found) or "none"
         raise LayoutError(f"{images_url}{INDEX_NAME} has no netboot/{installer_dir}/{arch}/ (listed: {listed})")
-    check_name("installer directory", installer_dir)
+    try:
+        check_name("installer directory", installer_dir)
+    except InvalidName as exc:
+        raise LayoutError(f"{images_url}{INDEX_NAME}: {exc}") from exc
     return NetbootIndex(images_url=images_url, arch=arch, installer_dir=installer_dir, entries=entries)

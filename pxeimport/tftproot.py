@@ -393,12 +393,10 @@ class TftpRoot:
         for relative, text in redirects.items():
             path = self.path / relative
             st = _lstat(path)
-            if st is not None and (
-                not stat.S_ISREG(st.st_mode) or not path.read_text(errors="replace").startswith(f"# {HEADER}")
-            ):
-                continue
-            if st is not None and path.read_text(errors="replace") == text:
-                continue
+            if st is not None:
+                current = path.read_text(errors="replace") if stat.S_ISREG(st.st_mode) else ""
+                if current == text or not current.startswith(f"# {HEADER}"):
+                    continue  # already right, or the operator's own
             self.ensure_dir(path.parent)
             _remove_debris(path.parent)
             new = path.with_name(f".{path.name}.new-{secrets.token_hex(4)}")

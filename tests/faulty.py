@@ -3,19 +3,15 @@ command against any server, fast HTTP settings, and what the TFTP root serves.""
 
 from __future__ import annotations
 
-import functools
 import os
 from dataclasses import dataclass
 from io import StringIO
 from pathlib import Path
 from typing import Any
 
-import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from pxeimport.fetch import FetchSettings
-from pxeimport.management.commands import import_pxe_files
 from pxeimport.tftproot import MANIFEST, sha256_file
 from tests.conftest import CommandResult
 from tests.tree import base, install_dir
@@ -32,16 +28,11 @@ KERNEL = IMAGES + "netboot/ubuntu-installer/amd64/linux"
 Published = dict[str, dict[str, bytes]]
 
 
-def fast_http(
-    settings: Any, monkeypatch: pytest.MonkeyPatch, *, timeout: float = 0.5, retries: int = 2, backoff: float = 0.02
-) -> None:
+def fast_http(settings: Any, *, timeout: float = 0.5, retries: int = 2, backoff: float = 0.02) -> None:
     """Short timeouts, few retries and a small backoff, so a fault costs a test well under a second."""
     settings.PXEIMPORT_HTTP_TIMEOUT = timeout
     settings.PXEIMPORT_HTTP_RETRIES = retries
     settings.PXEIMPORT_HTTP_BACKOFF = backoff
-    # The command does not pass PXEIMPORT_HTTP_BACKOFF to the fetcher yet; a keyword it passes
-    # itself wins over this one, so the patch stays right once it does.
-    monkeypatch.setattr(import_pxe_files, "FetchSettings", functools.partial(FetchSettings, backoff=backoff))
 
 
 def publish_both(archive: ArchiveTree, tag: str, size: int = 4096) -> Published:

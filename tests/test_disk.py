@@ -92,7 +92,7 @@ def last_run() -> ImportRun:
 @pytest.fixture
 def v1_installed(archive, faults, signer, settings, monkeypatch):
     """install(root) -> v1 of both releases, installed into `root`."""
-    fast_http(settings, monkeypatch)
+    fast_http(settings)
     v1 = publish_both(archive, "v1")
 
     def install(root: Path) -> dict[str, dict[str, bytes]]:
@@ -222,7 +222,7 @@ def test_a_tftp_root_out_of_inodes_fails_each_changed_item_cleanly(archive, faul
 def test_a_tftp_root_where_nothing_can_be_created_is_a_usage_error(
     archive, faults, tmpfs, signer, settings, monkeypatch
 ):
-    fast_http(settings, monkeypatch)
+    fast_http(settings)
     publish_both(archive, "v1")
     root = tmpfs("size=1m,nr_inodes=2")  # the root dir and one more
     (root / "filler").touch()

@@ -49,7 +49,7 @@ def faults(archive) -> Iterator[FaultServer]:
 @pytest.fixture
 def v1_then_v2(archive, faults, tftp_root, signer, settings, monkeypatch) -> tuple[Published, Published]:
     """v1 of both releases installed; v2 published; the server's log and faults cleared."""
-    fast_http(settings, monkeypatch, timeout=TIMEOUT, retries=RETRIES)
+    fast_http(settings, timeout=TIMEOUT, retries=RETRIES)
     v1 = publish_both(archive, "v1")
     first = run_import(faults.url, tftp_root, signer.keyring)
     assert first.code == 0, first.stderr
@@ -183,7 +183,7 @@ def test_a_fault_another_try_gets_past_costs_only_that_try(name, v1_then_v2, fau
 
 
 def test_retries_back_off_exponentially(v1_then_v2, faults, tftp_root, signer, settings, monkeypatch):
-    fast_http(settings, monkeypatch, timeout=TIMEOUT, retries=3, backoff=0.1)
+    fast_http(settings, timeout=TIMEOUT, retries=3, backoff=0.1)
     kernel = KERNEL.format(release="bookworm")
     faults.fail("/" + kernel, 503)
 
@@ -314,7 +314,7 @@ def test_an_https_archive_with_a_trusted_certificate_imports(archive, tftp_root,
 
 
 def test_an_untrusted_certificate_is_refused_at_once(archive, tftp_root, signer, tls_cert, settings, monkeypatch):
-    fast_http(settings, monkeypatch)
+    fast_http(settings)
     publish_both(archive, "v1")
     with FaultServer(archive.root, tls=tls_cert) as server:
         result = run_import(server.url, tftp_root, signer.keyring)
@@ -343,7 +343,7 @@ def test_a_redirect_from_https_down_to_http_is_refused(
 def test_a_dry_run_against_a_failing_mirror_names_the_fault_and_changes_nothing(
     archive, faults, tftp_root, signer, settings, monkeypatch
 ):
-    fast_http(settings, monkeypatch, timeout=TIMEOUT, retries=RETRIES)
+    fast_http(settings, timeout=TIMEOUT, retries=RETRIES)
     publish_both(archive, "v1")
     index = IMAGES.format(release="trixie") + "SHA256SUMS"
     faults.fail("/" + index, 503)

@@ -240,7 +240,7 @@ def install_pair_of(files: dict[str, bytes]) -> tuple[bytes, bytes]:
 def test_a_hostile_index_fails_its_release_cleanly_and_nothing_else(
     name, archive, faults, tftp_root, signer, settings, monkeypatch
 ):
-    fast_http(settings, monkeypatch)
+    fast_http(settings)
     v1 = publish_both(archive, "v1")
     assert run_import(faults.url, tftp_root, signer.keyring).code == 0
     v2 = publish_both(archive, "v2")

@@ -12,7 +12,6 @@ and never from https down to plain http.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import hashlib
 import http.client
@@ -31,6 +30,7 @@ import requests
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
+from pxeimport.files import WRITEBACK_STEP, free_bytes, start_writeback, write_all
 from pxeimport.indexcache import IndexCache
 from pxeimport.redact import redact_url
 
@@ -358,9 +358,9 @@ class Fetcher:
                     if progress is not None:
                         progress(size, declared)
                     digest.update(chunk)
-                    _write_all(fd, chunk)
+                    write_all(fd, chunk)
                     if size - flushed >= WRITEBACK_STEP:
-                        _start_writeback(fd, flushed, size - flushed)
+                        start_writeback(fd, flushed, size - flushed)
                         flushed = size
                 os.fsync(fd)
             except OSError as exc:
@@ -454,47 +454,9 @@ def _content_length(response: requests.Response) -> int | None:
 
 def _check_space(url: str, directory: Path, needed: int) -> None:
     """NoSpace when `needed` bytes do not fit in `directory`'s filesystem now."""
-    try:
-        st = os.statvfs(directory)
-    except OSError:
-        return  # Nothing to judge by; a full disk still fails cleanly while writing.
-    free = st.f_bavail * st.f_frsize
-    if needed > free:
+    free = free_bytes(directory)
+    if free is not None and needed > free:
         raise NoSpace(url, f"not enough space in {directory}: the file is {needed} bytes, {free} bytes are free")
-
-
-# Start writing a big file to disk while it still downloads, so the fsync at its end waits only
-# for the tail instead of the whole file (on a 1 GiB file, that fsync alone costs more than the
-# download from a fast mirror).
-WRITEBACK_STEP = 32 << 20
-_SYNC_FILE_RANGE_WRITE = 2
-
-
-def _load_sync_file_range() -> Callable[[int, int, int, int], int] | None:
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        function = libc.sync_file_range
-    except (OSError, AttributeError):
-        return None
-    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-    function.restype = ctypes.c_int
-    return function
-
-
-_sync_file_range = _load_sync_file_range()
-
-
-def _start_writeback(fd: int, offset: int, length: int) -> None:
-    """Ask the kernel to start writing [offset, offset+length) out, without waiting (Linux only)."""
-    if _sync_file_range is not None:
-        _sync_file_range(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
 
 
 def _write_error(url: str, dest: Path, exc: OSError, written: int) -> FetchError:

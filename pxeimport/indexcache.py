@@ -10,10 +10,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
+
+from pxeimport.files import write_atomic
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,5 @@ class IndexCache:
         meta = {"url": url, "etag": etag, "last_modified": last_modified, "sha256": hashlib.sha256(body).hexdigest()}
         with contextlib.suppress(OSError):
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            for path, data in ((body_path, body), (meta_path, json.dumps(meta).encode())):
-                temporary = path.with_name(f".{path.name}.new-{secrets.token_hex(4)}")
-                temporary.write_bytes(data)
-                os.replace(temporary, path)
+            write_atomic(body_path, body, 0o600, sync_dir=False)
+            write_atomic(meta_path, json.dumps(meta).encode(), 0o600)

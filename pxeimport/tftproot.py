@@ -24,7 +24,6 @@ import hashlib
 import json
 import os
 import re
-import secrets
 import shutil
 import socket
 import stat
@@ -35,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pxeimport.files import FILE_MODE, fsync_dir, remove_debris, sha256_file, temporary_name, write_atomic, write_new
 from pxeimport.menus import HEADER, version_paths
 from pxeimport.names import InvalidName, check_name
 
@@ -52,7 +52,6 @@ RESERVED = frozenset(m.split("/")[0] for m in MENUS)
 # Per arch: when each replaced menu was replaced and which version dirs it named.
 MENU_HISTORY = ".menu-history.json"
 VERSION_LENGTH = 16
-FILE_MODE = 0o644
 DIR_MODE = 0o755
 
 
@@ -82,14 +81,6 @@ def version_id(files: Mapping[str, str]) -> str:
     for name in sorted(files):
         digest.update(f"{files[name]}  {name}\n".encode())
     return digest.hexdigest()[:VERSION_LENGTH]
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -298,7 +289,7 @@ class TftpRoot:
             for name in sources:
                 self._swap(slot.parent / name, f"{version_dir.name}/{name}")
             self._remove_stale_pointers(slot, keep=set(sources))
-        _fsync_dir(slot.parent)
+        fsync_dir(slot.parent)
         return version_dir
 
     def _build_version_dir(self, version_dir: Path, sources: Mapping[str, Path], hashes: Mapping[str, str]) -> None:
@@ -308,9 +299,9 @@ class TftpRoot:
                 os.link(source, building / name)
                 os.chmod(building / name, FILE_MODE)
             manifest = "".join(f"{hashes[name]}  {name}\n" for name in sorted(sources))
-            _write_file(building / MANIFEST, manifest.encode())
+            write_new(building / MANIFEST, manifest.encode())
             os.chmod(building, DIR_MODE)
-            _fsync_dir(building)
+            fsync_dir(building)
             os.rename(building, version_dir)
         except BaseException:
             shutil.rmtree(building, ignore_errors=True)
@@ -318,7 +309,7 @@ class TftpRoot:
 
     def _swap(self, pointer: Path, target: str) -> None:
         """Point `pointer` at relative `target` with one rename; readers see old or new, never none."""
-        new_link = pointer.with_name(f".{pointer.name}.new-{secrets.token_hex(4)}")
+        new_link = temporary_name(pointer)
         os.symlink(target, new_link)
         st = _lstat(pointer)
         if st is not None and stat.S_ISDIR(st.st_mode):
@@ -349,7 +340,7 @@ class TftpRoot:
         changed = []
         named: set[str] = set()
         for directory in {base, *((base / relative).parent for relative in menus)}:
-            _remove_debris(directory)
+            remove_debris(directory)
         for relative, text in menus.items():
             path = base / relative
             self.ensure_dir(path.parent)
@@ -358,17 +349,12 @@ class TftpRoot:
                 continue
             if st is not None and stat.S_ISREG(st.st_mode):
                 named |= version_paths(path.read_text(errors="replace"))
-            new = path.with_name(f".{path.name}.new-{secrets.token_hex(4)}")
-            _write_file(new, text.encode())
-            os.rename(new, path)
-            _fsync_dir(path.parent)
+            write_atomic(path, text.encode())
             changed.append(relative)
         if changed:
             history = [h for h in self._menu_history(arch) if now - h["replaced"] < grace_seconds]
             history.append({"replaced": now, "paths": sorted(named)})
-            new = base / f".{MENU_HISTORY}.new-{secrets.token_hex(4)}"
-            _write_file(new, json.dumps(history, indent=1).encode())
-            os.rename(new, base / MENU_HISTORY)
+            write_atomic(base / MENU_HISTORY, json.dumps(history, indent=1).encode(), sync_dir=False)
         return changed
 
     def write_grub_redirects(self) -> list[str]:
@@ -398,10 +384,8 @@ class TftpRoot:
                 if current == text or not current.startswith(f"# {HEADER}"):
                     continue  # already right, or the operator's own
             self.ensure_dir(path.parent)
-            _remove_debris(path.parent)
-            new = path.with_name(f".{path.name}.new-{secrets.token_hex(4)}")
-            _write_file(new, text.encode())
-            os.rename(new, path)
+            remove_debris(path.parent)
+            write_atomic(path, text.encode())
             written.append(relative)
         return written
 
@@ -514,20 +498,6 @@ class TftpRoot:
             os.close(fd)
 
 
-_DEBRIS_RE = re.compile(r"^\..+\.new-[0-9a-f]{8}$")
-
-
-def _remove_debris(directory: Path) -> None:
-    """Remove half-made files a killed run left (".<name>.new-<hex>"; the rename never happened)."""
-    try:
-        entries = list(os.scandir(directory))
-    except (FileNotFoundError, NotADirectoryError):
-        return
-    for entry in entries:
-        if _DEBRIS_RE.match(entry.name) and not entry.is_dir(follow_symlinks=False):
-            os.unlink(entry.path)
-
-
 def _is(path: Path, test: Callable[[int], bool]) -> bool:
     """Whether `path` itself (not what a symlink there names) passes `test` (stat.S_ISDIR, S_ISREG)."""
     st = _lstat(path)
@@ -559,23 +529,6 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path)
     else:
         os.unlink(path)
-
-
-def _write_file(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE)
-    with os.fdopen(fd, "wb") as f:
-        os.fchmod(f.fileno(), FILE_MODE)
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 _RENAME_EXCHANGE = 2

@@ -295,7 +295,7 @@ class KillTrials:
 
     @staticmethod
     def _broken(directories: Iterable[Path]) -> list[tuple[Path, str]]:
-        from pxeimport.tftproot import sha256_file
+        from pxeimport.files import sha256_file
 
         broken = []
         for directory in directories:

@@ -1,0 +1,131 @@
+"""Files on disk, written so a reader or a crash never sees half of one: the one home for that.
+
+- `write_atomic`: a temporary ".<name>.new-<8 hex>" beside the target, written, fsynced, renamed over
+  the target, and the directory fsynced. A reader sees the old file or the new one, never a mix; a
+  crash leaves at most the temporary, which `remove_debris` recognises and deletes.
+- `sha256_file`: a file's SHA-256 read in 1 MiB blocks (memory does not grow with its size).
+- Streaming writes for downloads: `write_all`, `start_writeback` (early writeback every
+  `WRITEBACK_STEP` bytes, so the closing fsync waits only for the tail) and `check_space`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import hashlib
+import os
+import re
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+
+FILE_MODE = 0o644
+BLOCK_SIZE = 1 << 20
+# ".<name>.new-<8 hex>": a temporary that a killed run may leave; its rename never happened.
+DEBRIS_RE = re.compile(r"^\..+\.new-[0-9a-f]{8}$")
+
+
+def temporary_name(path: Path) -> Path:
+    """A fresh name beside `path` that `remove_debris` recognises."""
+    return path.with_name(f".{path.name}.new-{secrets.token_hex(4)}")
+
+
+def sha256_file(path: Path) -> str:
+    """The hex SHA-256 of the file at `path` (follows a symlink); OSError if it cannot be read."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(BLOCK_SIZE), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_new(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
+    """Create `path` (it must not exist: O_EXCL, no symlink followed) with `data`, `mode`, fsynced."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, mode)
+    with os.fdopen(fd, "wb") as f:
+        os.fchmod(f.fileno(), mode)  # os.open's mode is cut by the umask
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def write_atomic(path: Path, data: bytes, mode: int = FILE_MODE, *, sync_dir: bool = True) -> None:
+    """Replace `path` with `data` in one rename; the temporary is removed if anything fails."""
+    temporary = temporary_name(path)
+    try:
+        write_new(temporary, data, mode)
+        os.rename(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    if sync_dir:
+        fsync_dir(path.parent)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make the directory's entries (a rename, a new link) durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def remove_debris(directory: Path) -> list[Path]:
+    """Delete the temporaries of `write_atomic` a killed run left in `directory`; return them."""
+    try:
+        entries = list(os.scandir(directory))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    removed = []
+    for entry in entries:
+        if DEBRIS_RE.match(entry.name) and not entry.is_dir(follow_symlinks=False):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.path)
+            removed.append(Path(entry.path))
+    return removed
+
+
+def free_bytes(directory: Path) -> int | None:
+    """Bytes an unprivileged writer may still use in `directory`'s filesystem; None if unknown."""
+    try:
+        st = os.statvfs(directory)
+    except OSError:
+        return None
+    return st.f_bavail * st.f_frsize
+
+
+def write_all(fd: int, data: bytes | memoryview) -> None:
+    """os.write until all of `data` is written (a write may be short)."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+# Start writing a big file to disk while it still downloads, so the fsync at its end waits only
+# for the tail instead of the whole file (on a 1 GiB file, that fsync alone costs more than the
+# download from a fast mirror).
+WRITEBACK_STEP = 32 << 20
+_SYNC_FILE_RANGE_WRITE = 2
+
+
+def _load_sync_file_range() -> Callable[[int, int, int, int], int] | None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        function = libc.sync_file_range
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return function
+
+
+_sync_file_range = _load_sync_file_range()
+
+
+def start_writeback(fd: int, offset: int, length: int) -> None:
+    """Ask the kernel to start writing [offset, offset+length) out, without waiting (Linux only)."""
+    if _sync_file_range is not None:
+        _sync_file_range(fd, offset, length, _SYNC_FILE_RANGE_WRITE)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import hashlib
 import os
 import re
@@ -129,3 +130,28 @@ def start_writeback(fd: int, offset: int, length: int) -> None:
     """Ask the kernel to start writing [offset, offset+length) out, without waiting (Linux only)."""
     if _sync_file_range is not None:
         _sync_file_range(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def exchange(new: Path, old: Path) -> None:
+    """Swap `new` and `old` atomically (renameat2 RENAME_EXCHANGE); fall back to two renames.
+
+    After it, `old`'s name holds what `new` held, and `new`'s name holds the old entry.
+    The fallback, for filesystems without exchange, leaves a window of two syscalls.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is not None:
+        result = renameat2(_AT_FDCWD, os.fsencode(new), _AT_FDCWD, os.fsencode(old), _RENAME_EXCHANGE)
+        if result == 0:
+            return
+        err = ctypes.get_errno()
+        if err not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+            raise OSError(err, os.strerror(err), str(new), None, str(old))
+    aside = new.with_name(new.name + ".aside")
+    os.rename(old, aside)
+    os.rename(new, old)
+    os.rename(aside, new)

@@ -9,6 +9,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
 
+from pxeimport.archive import layout_choices
+from pxeimport.items import DEFAULT_LAYOUT, ItemKind, Outcome
 from pxeimport.menus import BadKernelOptions, check_kernel_opts
 from pxeimport.names import NAME_PATTERN
 
@@ -50,17 +52,6 @@ def validate_proxy_url(value: str) -> None:
         raise ValidationError("A proxy URL names a host and port only: no path, query or fragment.")
 
 
-class Layout(models.TextChoices):
-    DEBIAN_INSTALLER = (
-        "debian-installer",
-        "debian-installer netboot: Debian, and Ubuntu up to 20.04 focal (URL: the dists/ directory)",
-    )
-    UBUNTU_NETBOOT = (
-        "ubuntu-netboot",
-        "Ubuntu netboot tarballs: Ubuntu 23.10 and later, e.g. 24.04 noble (URL: https://releases.ubuntu.com/)",
-    )
-
-
 class Distribution(models.TextChoices):
     UBUNTU = "ubuntu", "Ubuntu"
     DEBIAN = "debian", "Debian"
@@ -79,8 +70,8 @@ class BootSource(models.Model):
     )
     layout = models.CharField(
         max_length=32,
-        choices=Layout.choices,
-        default=Layout.DEBIAN_INSTALLER,
+        choices=layout_choices(),
+        default=DEFAULT_LAYOUT,
         help_text="Which releases each layout offers: debian-installer for Debian and Ubuntu up to 20.04; "
         "ubuntu-netboot for Ubuntu 23.10 and later (22.04 jammy has neither).",
     )
@@ -235,9 +226,9 @@ class ImportRun(models.Model):
         return f"run {self.pk} at {self.started:%Y-%m-%d %H:%M:%S}: {self.get_status_display()}"
 
 
-class ItemKind(models.TextChoices):
-    LOADER = "loader", "Pre-boot loader"
-    INSTALL = "install", "Installer kernel and initrd"
+# The importer's words (pxeimport.items), stored as their values; Outcome.PLANNED is a dry run's, never stored.
+ITEM_KINDS = [(kind.value, kind.label) for kind in ItemKind]
+STORED_OUTCOMES = [(o.value, o.label) for o in Outcome if o != Outcome.PLANNED]
 
 
 class Install(models.Model):
@@ -248,7 +239,7 @@ class Install(models.Model):
     source_url = models.CharField("archive URL", max_length=500)
     arch = models.CharField(max_length=64)
     release = models.CharField(max_length=64, help_text="For a loader: the release it came from.")
-    kind = models.CharField(max_length=16, choices=ItemKind.choices)
+    kind = models.CharField(max_length=16, choices=ITEM_KINDS)
     version = models.CharField(max_length=64)
     previous_version = models.CharField(max_length=64, blank=True)
     path = models.CharField(max_length=500)
@@ -297,15 +288,6 @@ class InstalledFile(models.Model):
         return f"{self.name} {self.sha256[:12]}"
 
 
-class ItemOutcome(models.TextChoices):
-    """How an item's last check ended (the importer's outcomes that a real run records)."""
-
-    INSTALLED = "installed", "Installed a new version"
-    UNCHANGED = "unchanged", "Up to date"
-    SKIPPED = "skipped", "Skipped"
-    FAILED = "failed", "Failed"
-
-
 class ItemState(models.Model):
     """The importer's latest knowledge of one item: what is live, what upstream announces, the last error.
 
@@ -317,11 +299,11 @@ class ItemState(models.Model):
     source_url = models.CharField("archive URL", max_length=500)
     arch = models.CharField(max_length=64)
     release = models.CharField(max_length=64, help_text="For a loader: the release it comes from.")
-    kind = models.CharField(max_length=16, choices=ItemKind.choices)
+    kind = models.CharField(max_length=16, choices=ITEM_KINDS)
     live_version = models.CharField(max_length=64, blank=True, help_text="Blank: nothing installed yet.")
     installed = models.DateTimeField(null=True, blank=True, help_text="When the live version went live.")
     checked = models.DateTimeField("last check")
-    outcome = models.CharField("last outcome", max_length=16, choices=ItemOutcome.choices)
+    outcome = models.CharField("last outcome", max_length=16, choices=STORED_OUTCOMES)
     last_error = models.TextField(blank=True, help_text="Blank when the last check succeeded.")
     failing_since = models.DateTimeField(null=True, blank=True, help_text="The first of the checks failing in a row.")
     upstream_version = models.CharField(

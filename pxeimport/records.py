@@ -9,8 +9,8 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from pxeimport.importer import LOADER, Item, ItemResult, Outcome
-from pxeimport.models import ImportRun, Install, InstalledFile, ItemKind, ItemOutcome, ItemState, RunStatus, Trigger
+from pxeimport.items import Item, ItemKind, ItemResult, Outcome
+from pxeimport.models import ImportRun, Install, InstalledFile, ItemState, RunStatus, Trigger
 
 
 def abandon_stale_runs(tftproot: str) -> int:
@@ -114,7 +114,7 @@ def update_item_state(run: ImportRun, result: ItemResult, install: Install | Non
     state.live_version = live
     state.source_url = item.source.url
     state.upstream_version = result.version or ""
-    state.outcome = ItemOutcome(result.outcome.value)
+    state.outcome = result.outcome
     state.last_error = result.message if failed else ""
     state.failing_since = (state.failing_since or now) if failed else None
     state.checked = now
@@ -135,7 +135,7 @@ def _installed_at(item: Item, kind: str, version: str) -> datetime | None:
 
 
 def _kind(item: Item) -> ItemKind:
-    return ItemKind.LOADER if item.kind == LOADER else ItemKind.INSTALL
+    return ItemKind(item.kind)
 
 
 def finish_run(run: ImportRun, results: Iterable[ItemResult], bytes_downloaded: int) -> ImportRun:

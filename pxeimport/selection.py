@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pxeimport.archive import ubuntu_netboot
-from pxeimport.importer import Selection, Source
+from pxeimport.archive import get_layout
+from pxeimport.items import DEFAULT_LAYOUT, Selection, Source
 from pxeimport.models import BootSource
 from pxeimport.names import check_name
-from pxeimport.releases import stable_release, supported_releases
+from pxeimport.releases import stable_release
 from pxeimport.signatures import DEFAULT_KEYRINGS
 
 # The 2012 script's default architectures.
@@ -20,7 +20,7 @@ DEFAULT_ARCHES = ("amd64", "i386")
 @dataclass(frozen=True)
 class Overrides:
     archive: str | None = None
-    layout: str = "debian-installer"
+    layout: str = DEFAULT_LAYOUT
     arches: Sequence[str] = ()
     releases: Sequence[str] = ()
     current_release: str | None = None
@@ -119,7 +119,5 @@ def _selection(
 
 
 def _default_releases(source: Source, distribution: str) -> list[str]:
-    """distro-info's supported releases; for ubuntu-netboot, only those that have netboot tarballs."""
-    if source.layout == ubuntu_netboot.NAME:
-        return supported_releases(distribution, min_version=ubuntu_netboot.FIRST_VERSION)
-    return supported_releases(distribution)
+    """The layout's default: distro-info's supported releases that the layout publishes."""
+    return get_layout(source.layout).default_releases(distribution)

@@ -17,11 +17,8 @@ from the last pointer swap, so a node mid-boot finishes with the files it starte
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import errno
 import fcntl
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -32,25 +29,18 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from pxeimport.files import FILE_MODE, fsync_dir, remove_debris, sha256_file, temporary_name, write_atomic, write_new
-from pxeimport.menus import HEADER, version_paths
+from pxeimport.files import FILE_MODE, exchange, fsync_dir, sha256_file, temporary_name, write_new
 from pxeimport.names import InvalidName, check_name
 
 MAAS_DIR = "maas"
 STAGING_DIR = ".staging"
 LOCK_FILE = ".lock"
 MANIFEST = "SHA256SUMS"
-PXELINUX_MENU = "pxelinux.cfg/default"
-GRUB_MENU = "grub/grub.cfg"
-MENUS = (PXELINUX_MENU, GRUB_MENU)
-# Debian arch names -> GRUB's $grub_cpu.
-GRUB_CPUS = {"amd64": "x86_64", "i386": "i386", "arm64": "arm64", "riscv64": "riscv64", "loong64": "loongarch64"}
-# Directories beside the release dirs, so no release may take their names.
-RESERVED = frozenset(m.split("/")[0] for m in MENUS)
-# Per arch: when each replaced menu was replaced and which version dirs it named.
-MENU_HISTORY = ".menu-history.json"
+# Directories beside the release dirs that the boot menus use (pxelinux.cfg/, grub/): no release takes them.
+RESERVED = frozenset({"pxelinux.cfg", "grub"})
+# Superseded version dirs stay this long after the last pointer swap (PXEIMPORT_GRACE_SECONDS's default).
+DEFAULT_GRACE_SECONDS = 3600.0
 VERSION_LENGTH = 16
 DIR_MODE = 0o755
 
@@ -118,8 +108,10 @@ class Installed:
 
 
 class TftpRoot:
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, grace_seconds: float = DEFAULT_GRACE_SECONDS) -> None:
+        """`grace_seconds`: how long a superseded version dir stays after the last swap (and a replaced menu's)."""
         self.path = Path(path)
+        self.grace_seconds = grace_seconds
         self.maas = self.path / MAAS_DIR
         self.staging = self.maas / STAGING_DIR
         self.lock_path = self.maas / LOCK_FILE
@@ -315,7 +307,7 @@ class TftpRoot:
         if st is not None and stat.S_ISDIR(st.st_mode):
             # The old script's plain directory: rename(2) cannot put a link over it, so exchange
             # the two atomically and delete the directory from its new name.
-            _exchange_or_replace(new_link, pointer)
+            exchange(new_link, pointer)
             shutil.rmtree(new_link)
         else:
             os.rename(new_link, pointer)
@@ -328,91 +320,10 @@ class TftpRoot:
             if slot.parse_version(head) is not None:
                 os.unlink(entry.path)
 
-    # Boot menus ---------------------------------------------------------------------------
-
-    def write_menus(self, arch: str, menus: Mapping[str, str], now: float, grace_seconds: float) -> list[str]:
-        """Replace each changed menu (relative path below base -> text) atomically; return those changed.
-
-        What a replaced menu named is remembered with the time, so its version dirs outlive it by
-        the grace period: a node that read it still finds its kernel and initrd.
-        """
-        base = self.base_dir(arch)
-        changed = []
-        named: set[str] = set()
-        for directory in {base, *((base / relative).parent for relative in menus)}:
-            remove_debris(directory)
-        for relative, text in menus.items():
-            path = base / relative
-            self.ensure_dir(path.parent)
-            st = _lstat(path)
-            if st is not None and stat.S_ISREG(st.st_mode) and path.read_text(errors="replace") == text:
-                continue
-            if st is not None and stat.S_ISREG(st.st_mode):
-                named |= version_paths(path.read_text(errors="replace"))
-            write_atomic(path, text.encode())
-            changed.append(relative)
-        if changed:
-            history = [h for h in self._menu_history(arch) if now - h["replaced"] < grace_seconds]
-            history.append({"replaced": now, "paths": sorted(named)})
-            write_atomic(base / MENU_HISTORY, json.dumps(history, indent=1).encode(), sync_dir=False)
-        return changed
-
-    def write_grub_redirects(self) -> list[str]:
-        """Point the places signed network GRUBs look for grub.cfg at the arches' menus; return those written.
-
-        Debian's signed grubnetx64.efi reads /debian-installer/<arch>/grub/grub.cfg and Ubuntu's
-        /grub/grub.cfg, from the TFTP root, whatever directory they were loaded from. A file there
-        that pxeimport did not write (no header) is left alone: it is the operator's.
-        """
-        arches = sorted(p.parent.parent.parent.name for p in self.maas.glob(f"*/base/{GRUB_MENU}") if p.is_file())
-        redirects: dict[str, str] = {}
-        for arch in arches:
-            menu = f"/{MAAS_DIR}/{arch}/base/{GRUB_MENU}"
-            redirects[f"debian-installer/{arch}/grub/grub.cfg"] = f"# {HEADER}\nconfigfile {menu}\n"
-        if arches:
-            lines = [f"# {HEADER}"]
-            for arch in arches:
-                cpu = GRUB_CPUS.get(arch, arch)
-                lines.append(f'if [ "$grub_cpu" = "{cpu}" ]; then configfile /{MAAS_DIR}/{arch}/base/{GRUB_MENU}; fi')
-            redirects["grub/grub.cfg"] = "\n".join(lines) + "\n"
-        written = []
-        for relative, text in redirects.items():
-            path = self.path / relative
-            st = _lstat(path)
-            if st is not None:
-                current = path.read_text(errors="replace") if stat.S_ISREG(st.st_mode) else ""
-                if current == text or not current.startswith(f"# {HEADER}"):
-                    continue  # already right, or the operator's own
-            self.ensure_dir(path.parent)
-            remove_debris(path.parent)
-            write_atomic(path, text.encode())
-            written.append(relative)
-        return written
-
-    def _menu_history(self, arch: str) -> list[dict[str, Any]]:
-        try:
-            history = json.loads((self.base_dir(arch) / MENU_HISTORY).read_text())
-        except (FileNotFoundError, ValueError):
-            return []
-        return [h for h in history if isinstance(h, dict) and isinstance(h.get("replaced"), int | float)]
-
-    def menu_protected(self, arch: str, now: float, grace_seconds: float) -> set[str]:
-        """The "<release>/install-<v>" dirs named by a current menu or one replaced within the grace period."""
-        base = self.base_dir(arch)
-        protected: set[str] = set()
-        for relative in MENUS:
-            path = base / relative
-            if path.is_file() and not path.is_symlink():
-                protected |= version_paths(path.read_text(errors="replace"))
-        for entry in self._menu_history(arch):
-            if now - entry["replaced"] < grace_seconds:
-                protected |= {p for p in entry.get("paths", []) if isinstance(p, str)}
-        return protected
-
     # Clean-up -----------------------------------------------------------------------------
 
     def collect_garbage(
-        self, slot: Slot, grace_seconds: float, now: float | None = None, protected: frozenset[str] = frozenset()
+        self, slot: Slot, now: float | None = None, protected: frozenset[str] = frozenset()
     ) -> list[Path]:
         """Delete version dirs no pointer names once the grace period has passed; return them.
 
@@ -450,7 +361,7 @@ class TftpRoot:
             if not entry.is_dir(follow_symlinks=False):
                 continue
             age = now - max(last_swap, entry.stat(follow_symlinks=False).st_mtime)
-            if age >= grace_seconds:
+            if age >= self.grace_seconds:
                 shutil.rmtree(entry.path)
                 removed.append(Path(entry.path))
         return removed
@@ -529,28 +440,3 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path)
     else:
         os.unlink(path)
-
-
-_RENAME_EXCHANGE = 2
-_AT_FDCWD = -100
-
-
-def _exchange_or_replace(new: Path, old: Path) -> None:
-    """Swap `new` and `old` atomically (renameat2 RENAME_EXCHANGE); fall back to two renames.
-
-    After it, `old`'s name holds what `new` held, and `new`'s name holds the old entry.
-    The fallback, for filesystems without exchange, leaves a window of two syscalls.
-    """
-    libc = ctypes.CDLL(None, use_errno=True)
-    renameat2 = getattr(libc, "renameat2", None)
-    if renameat2 is not None:
-        result = renameat2(_AT_FDCWD, os.fsencode(new), _AT_FDCWD, os.fsencode(old), _RENAME_EXCHANGE)
-        if result == 0:
-            return
-        err = ctypes.get_errno()
-        if err not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
-            raise OSError(err, os.strerror(err), str(new), None, str(old))
-    aside = new.with_name(new.name + ".aside")
-    os.rename(old, aside)
-    os.rename(new, old)
-    os.rename(aside, new)

@@ -10,11 +10,11 @@ from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 from django.utils import timezone
 
+from pxeimport.items import Outcome
 from pxeimport.models import (
     ImportRun,
     Install,
     InstalledFile,
-    ItemOutcome,
     ItemState,
     RunStatus,
     Trigger,
@@ -45,7 +45,7 @@ def make_state(release: str = "bookworm", **fields: object) -> ItemState:
         upstream_version="1111111111111111",
         installed=timezone.now() - timedelta(days=2),
         checked=timezone.now(),
-        outcome=ItemOutcome.UNCHANGED,
+        outcome=Outcome.UNCHANGED,
     )
     return ItemState.objects.create(**{**defaults, **fields})
 
@@ -63,7 +63,7 @@ def test_the_status_page_shows_each_items_live_version_check_and_error(admin_cli
         "trixie",
         live_version="2222222222222222",
         upstream_version="3333333333333333",
-        outcome=ItemOutcome.FAILED,
+        outcome=Outcome.FAILED,
         last_error="initrd.gz: SHA-256 mismatch; kept what was installed",
         failing_since=timezone.now(),
     )

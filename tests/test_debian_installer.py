@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pxeimport.archive.debian_installer import (
-    INDEX_NAME,
-    LayoutError,
-    NetbootIndex,
-    RemoteFile,
-    images_urls,
-    parse_index,
-)
+from pxeimport.archive import LayoutError, RemoteFile
+from pxeimport.archive.debian_installer import INDEX_NAME, NetbootIndex, images_urls, parse_index
 from pxeimport.checksums import ChecksumIndexError
 from pxeimport.names import InvalidName
 

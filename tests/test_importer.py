@@ -12,16 +12,8 @@ import pytest
 import responses
 
 from pxeimport.fetch import Fetcher, FetchSettings
-from pxeimport.importer import (
-    INSTALL,
-    LOADER,
-    Importer,
-    ItemResult,
-    Outcome,
-    Selection,
-    Source,
-    plan,
-)
+from pxeimport.importer import Importer
+from pxeimport.items import ItemKind, ItemResult, Outcome, Selection, Source, plan
 from pxeimport.names import InvalidName
 from pxeimport.tftproot import TftpRoot
 from tests.tree import install_dir, snapshot
@@ -31,6 +23,9 @@ OTHER = "http://other.example/debian/dists/"
 # Signature checks (gpgv, keyrings) are not what these tests are about: they are off here.
 SOURCE = Source(name="ubuntu", url=ARCHIVE, key=1, verify_signatures=False)
 SECOND = Source(name="debian", url=OTHER, key=2, verify_signatures=False)
+
+
+INSTALL, LOADER = ItemKind.INSTALL, ItemKind.LOADER
 
 
 def sha(data: bytes) -> str:
@@ -93,9 +88,8 @@ def root(tmp_path: Path) -> TftpRoot:
 
 @pytest.fixture
 def make_importer(root: TftpRoot):
-    def make(**kw) -> Importer:
-        kw.setdefault("grace_seconds", 3600)
-        return Importer(root, Fetcher(FetchSettings(retries=0, backoff=0)), **kw)
+    def make(grace_seconds: float = 3600, **kw) -> Importer:
+        return Importer(TftpRoot(root.path, grace_seconds), Fetcher(FetchSettings(retries=0, backoff=0)), **kw)
 
     return make
 

@@ -17,20 +17,32 @@ def record(message: str, level: int = logging.WARNING, exc_info: object = None) 
 
 
 @pytest.mark.django_db
-def test_a_failed_item_is_logged_as_a_warning_with_source_arch_release_url_and_reason(
-    archive: ArchiveTree, import_pxe, caplog
+def test_a_failed_item_is_said_once_on_stderr_with_its_source_url_reason_and_what_was_kept(
+    archive: ArchiveTree, import_pxe, caplog, capfd
 ):
     archive.publish("bookworm", "amd64", netboot_files("v1"))
 
-    import_pxe("--arch", "amd64", "--release", "bookworm", "--release", "nosuch", "--current-release", "bookworm")
+    result = import_pxe(
+        "--arch", "amd64", "--release", "bookworm", "--release", "nosuch", "--current-release", "bookworm"
+    )
 
-    [failure] = [r for r in caplog.records if r.name == "pxeimport.importer" and r.levelno == logging.WARNING]
-    assert (failure.source, failure.arch, failure.release) == ("command-line", "amd64", "nosuch")
-    assert failure.url.endswith("/dists/nosuch/main/installer-amd64/current/images/SHA256SUMS")
-    assert "HTTP 404" in failure.reason
-    message = failure.getMessage()
-    assert message.startswith("amd64/nosuch install failed: source=command-line arch=amd64 release=nosuch url=http")
-    assert "HTTP 404" in message
+    # Cron mails stderr: the command's own and the log handler's. One line for the one failure.
+    logged = capfd.readouterr().err
+    lines = [line for line in (result.stderr + logged).splitlines() if "nosuch" in line]
+    assert len(lines) == 1, lines
+    [line] = lines
+    assert line.startswith("amd64/nosuch install failed: http")
+    assert "/dists/nosuch/main/installer-amd64/current/images/SHA256SUMS: HTTP 404" in line
+    assert line.endswith(" [boot source 'command-line']; kept what was installed")
+    # With PXEIMPORT_LOG_LEVEL=INFO the journal gets the fields too.
+    caplog.clear()
+    caplog.set_level(logging.INFO, logger="pxeimport")
+    import_pxe("--arch", "amd64", "--release", "nosuch", "--current-release", "bookworm")
+    [record] = [r for r in caplog.records if r.name == "pxeimport.importer" and "nosuch" in r.getMessage()]
+    assert record.levelno == logging.INFO
+    assert (record.source, record.arch, record.release) == ("command-line", "amd64", "nosuch")
+    assert record.url.endswith("/dists/nosuch/main/installer-amd64/current/images/SHA256SUMS")
+    assert "HTTP 404" in record.reason
 
 
 def test_the_console_handler_uses_the_journal_formatter():

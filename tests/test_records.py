@@ -10,8 +10,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from pxeimport import records
-from pxeimport.importer import INSTALL, LOADER, FileResult, Item, ItemResult, Outcome, Source
-from pxeimport.models import BootSource, ImportRun, Install, ItemKind, ItemOutcome, ItemState
+from pxeimport.items import FileResult, Item, ItemKind, ItemResult, Outcome, Source
+from pxeimport.models import BootSource, ImportRun, Install, ItemState
 from tools.archive import ArchiveTree, netboot_files
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +32,7 @@ def result(
     *,
     message: str = "",
     source: Source = COMMAND_LINE,
-    kind: str = INSTALL,
+    kind: ItemKind = ItemKind.INSTALL,
 ) -> ItemResult:
     files = [FileResult("linux", "ab" * 32, ARCHIVE + "linux", 10, True)] if outcome == Outcome.INSTALLED else []
     item = Item(source, "amd64", "bookworm", kind)
@@ -49,7 +49,7 @@ def test_an_install_records_the_live_version_and_when_it_went_live(run):
 
     assert install is not None and install.files.count() == 1
     s = state()
-    assert (s.live_version, s.upstream_version, s.outcome, s.last_error) == ("v1", "v1", ItemOutcome.INSTALLED, "")
+    assert (s.live_version, s.upstream_version, s.outcome, s.last_error) == ("v1", "v1", Outcome.INSTALLED, "")
     assert s.installed == install.installed
     assert (s.source_url, s.kind, s.last_run) == (ARCHIVE, ItemKind.INSTALL, run)
     assert not s.upstream_newer
@@ -64,7 +64,7 @@ def test_an_unchanged_check_moves_the_check_time_but_not_the_install_time(run):
     s = state()
     assert s.installed == first.installed
     assert s.checked > first.checked
-    assert (s.outcome, s.live_version) == (ItemOutcome.UNCHANGED, "v1")
+    assert (s.outcome, s.live_version) == (Outcome.UNCHANGED, "v1")
 
 
 def test_a_failed_install_keeps_the_live_version_and_shows_upstreams_newer_one(run):
@@ -115,10 +115,10 @@ def test_an_item_first_seen_unchanged_takes_its_install_time_from_the_history(ru
 
 
 def test_a_skipped_loader_has_no_upstream_version_and_no_error(run):
-    records.record_result(run, result(Outcome.SKIPPED, message="no pre-boot loader", kind=LOADER))
+    records.record_result(run, result(Outcome.SKIPPED, message="no pre-boot loader", kind=ItemKind.LOADER))
 
     s = state()
-    assert (s.kind, s.outcome, s.upstream_version, s.last_error) == (ItemKind.LOADER, ItemOutcome.SKIPPED, "", "")
+    assert (s.kind, s.outcome, s.upstream_version, s.last_error) == (ItemKind.LOADER, Outcome.SKIPPED, "", "")
 
 
 def test_a_dry_runs_planned_result_records_nothing(run):
@@ -151,9 +151,9 @@ def test_a_saved_sources_row_follows_it_when_its_url_changes(run):
 def test_the_database_refuses_a_second_row_for_the_same_item(run, with_source):
     saved = BootSource.objects.create(name="mirror", url=ARCHIVE) if with_source else None
     fields = dict(source=saved, source_url=ARCHIVE, arch="amd64", release="bookworm", kind="install")
-    ItemState.objects.create(**fields, checked=timezone.now(), outcome=ItemOutcome.UNCHANGED)
+    ItemState.objects.create(**fields, checked=timezone.now(), outcome=Outcome.UNCHANGED)
     with pytest.raises(IntegrityError), transaction.atomic():
-        ItemState.objects.create(**fields, checked=timezone.now(), outcome=ItemOutcome.UNCHANGED)
+        ItemState.objects.create(**fields, checked=timezone.now(), outcome=Outcome.UNCHANGED)
 
 
 def test_a_real_import_leaves_one_state_per_item_with_its_error(archive: ArchiveTree, import_pxe):

@@ -366,7 +366,7 @@ def test_installed_loader_has_no_version_when_a_pointer_is_missing(root, install
 def test_garbage_collection_keeps_the_live_version_whatever_the_clock(root, install):
     slot = root.install_slot("amd64", "bookworm")
     _, live = install(slot, KERNEL_V1)
-    assert root.collect_garbage(slot, 0, now=time.time() + 365 * DAY) == []
+    assert TftpRoot(root.path, 0).collect_garbage(slot, now=time.time() + 365 * DAY) == []
     assert (live / "linux").exists()
 
 
@@ -377,10 +377,10 @@ def test_superseded_versions_stay_for_the_grace_period_then_go(root, install):
     _, v3 = install(slot, KERNEL_V3)
     swapped = time.time()
 
-    assert root.collect_garbage(slot, 3600, now=swapped + 3000) == []
+    assert TftpRoot(root.path, 3600).collect_garbage(slot, now=swapped + 3000) == []
     assert v1.exists() and v2.exists()
 
-    removed = root.collect_garbage(slot, 3600, now=swapped + 3700)
+    removed = TftpRoot(root.path, 3600).collect_garbage(slot, now=swapped + 3700)
 
     assert sorted(removed) == sorted([v1, v2])
     assert not v1.exists() and not v2.exists()
@@ -395,9 +395,9 @@ def test_the_grace_period_runs_from_the_last_swap_not_from_when_the_old_dir_was_
     os.utime(old, (long_ago, long_ago))
     install(slot, KERNEL_V2)
 
-    assert root.collect_garbage(slot, 3600, now=time.time()) == []
+    assert TftpRoot(root.path, 3600).collect_garbage(slot, now=time.time()) == []
     assert old.exists()
-    assert root.collect_garbage(slot, 3600, now=time.time() + 3601) == [old]
+    assert TftpRoot(root.path, 3600).collect_garbage(slot, now=time.time() + 3601) == [old]
 
 
 def test_superseded_loader_versions_go_and_release_dirs_stay(root, install):
@@ -407,7 +407,7 @@ def test_superseded_loader_versions_go_and_release_dirs_stay(root, install):
     _, old = install(slot, LOADER_V1)
     _, new = install(slot, {"pxelinux.0": b"pxelinux v2"})
 
-    removed = root.collect_garbage(slot, 60, now=time.time() + 61)
+    removed = TftpRoot(root.path, 60).collect_garbage(slot, now=time.time() + 61)
 
     assert removed == [old]
     assert new.exists()
@@ -428,7 +428,7 @@ def test_crash_debris_goes_at_once_and_unrelated_entries_stay(root, install):
     keep[1].mkdir()
     keep[2].mkdir()
 
-    removed = root.collect_garbage(slot, 3600, now=time.time())
+    removed = TftpRoot(root.path, 3600).collect_garbage(slot, now=time.time())
 
     assert sorted(removed) == sorted([half_link, old_dir])
     assert not os.path.lexists(half_link) and not old_dir.exists()
@@ -440,12 +440,12 @@ def test_loader_crash_debris_goes_at_once(root, install):
     install(slot, LOADER_V1)
     debris = root.base_dir("amd64") / ".pxelinux.0.new-0badf00d"
     os.symlink("_loader-0123456789abcdef/pxelinux.0", debris)
-    assert root.collect_garbage(slot, 3600, now=time.time()) == [debris]
+    assert TftpRoot(root.path, 3600).collect_garbage(slot, now=time.time()) == [debris]
     assert not os.path.lexists(debris)
 
 
 def test_garbage_collection_of_a_slot_that_does_not_exist_removes_nothing(root):
-    assert root.collect_garbage(root.install_slot("amd64", "bookworm"), 0) == []
+    assert TftpRoot(root.path, 0).collect_garbage(root.install_slot("amd64", "bookworm")) == []
     assert not root.path.exists()
 
 
@@ -460,7 +460,7 @@ def test_garbage_collection_does_not_delete_through_a_symlinked_arch_dir(root, t
     os.symlink(elsewhere, root.maas / "amd64")
 
     with contextlib.suppress(UnsafePath):
-        root.collect_garbage(root.install_slot("amd64", "bookworm"), 0, now=time.time() + DAY)
+        TftpRoot(root.path, 0).collect_garbage(root.install_slot("amd64", "bookworm"), now=time.time() + DAY)
 
     assert (release / "install-0123456789abcdef").exists()
     assert (release / ".install.new-00000000").exists()

@@ -13,8 +13,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from pxeimport.archive import ubuntu_netboot
-from pxeimport.archive.debian_installer import LayoutError
+from pxeimport.archive import LayoutError, ubuntu_netboot
 from pxeimport.models import BootSource, InstalledFile
 from pxeimport.tarball import TarballError, extract
 from tests.conftest import CommandResult

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
+from pxeimport.archive.layout import Layout, LayoutError, RemoteFile, Wanted
 from pxeimport.checksums import parse_sha256sums
+from pxeimport.fetch import FetchError, NotFound
+from pxeimport.items import Item, ItemKind
 from pxeimport.names import InvalidName, check_name
+from pxeimport.once import Once
 
 NAME = "debian-installer"
 INDEX_NAME = "SHA256SUMS"
@@ -25,19 +30,6 @@ PRE_BOOT_LOADER = "pxelinux.0"
 LDLINUX = "ldlinux.c32"
 # UEFI: the signed shim (bootnet*) and the GRUB it chains to, which must sit beside it.
 UEFI_LOADERS = ("bootnetx64.efi", "grubx64.efi", "bootnetaa64.efi", "grubaa64.efi")
-
-
-class LayoutError(ValueError):
-    """The archive's index lacks what this layout needs."""
-
-
-@dataclass(frozen=True)
-class RemoteFile:
-    """A file to install: the name it gets in the TFTP root, where it comes from, its hash."""
-
-    name: str
-    url: str
-    sha256: str
 
 
 def images_urls(archive: str, release: str, arch: str) -> list[str]:
@@ -125,3 +117,52 @@ def parse_index(text: str, *, images_url: str, arch: str, installer_dir: str | N
     except InvalidName as exc:
         raise LayoutError(f"{images_url}{INDEX_NAME}: {exc}") from exc
     return NetbootIndex(images_url=images_url, arch=arch, installer_dir=installer_dir, entries=entries)
+
+
+class DebianInstaller(Layout):
+    """dists/<release>/InRelease (gpgv) -> images/SHA256SUMS (hash from Release, or a .gpg beside it) -> files."""
+
+    name = NAME
+    label = "debian-installer netboot: Debian, and Ubuntu up to 20.04 focal (URL: the dists/ directory)"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._indexes: Once[tuple[str, str, str], tuple[NetbootIndex, str]] = Once()
+
+    def wanted(self, item: Item) -> Wanted:
+        index, signed_by = self._index(item)
+        if item.kind == ItemKind.LOADER:
+            remote = index.loader_files()
+            if not remote:
+                return Wanted(skip=f"no pre-boot loader in {index.images_url}")
+        else:
+            remote = index.install_files()
+        return Wanted(files=remote, signed_by=signed_by)
+
+    def _index(self, item: Item) -> tuple[NetbootIndex, str]:
+        """The item's verified, parsed index and its signer, fetched once per (source, release, arch)."""
+        return self._indexes.get((item.source.url, item.release, item.arch), lambda: self._fetch_index(item))
+
+    def _fetch_index(self, item: Item) -> tuple[NetbootIndex, str]:
+        source = item.source
+        urls = images_urls(source.url, item.release, item.arch)
+        first_miss: NotFound | None = None
+        for images_url, release_path in zip(urls, release_paths(item.release, item.arch), strict=True):
+            index_url = images_url + INDEX_NAME
+            try:
+                data = self.fetcher.get_bytes(index_url)
+            except NotFound as exc:
+                first_miss = first_miss or exc
+                continue
+            signed_by = ""
+            if source.verify_signatures:
+                signed_by = self.verifier(source).verify(item.release, release_path, index_url, data)
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise FetchError(index_url, "index is not UTF-8 text") from exc
+            index = parse_index(text, images_url=images_url, arch=item.arch, installer_dir=source.installer_dir)
+            return index, signed_by
+        assert first_miss is not None
+        also = ", ".join(u + INDEX_NAME for u in urls[1:])
+        raise FetchError(first_miss.url, f"{first_miss.reason}; also tried {also}", status=first_miss.status)

@@ -12,10 +12,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
-from pxeimport.archive.debian_installer import LayoutError, RemoteFile
+from pxeimport.archive.layout import Layout, LayoutError, RemoteFile, Wanted
 from pxeimport.checksums import parse_sha256sums
+from pxeimport.fetch import FetchError
+from pxeimport.items import Item, ItemKind
 from pxeimport.names import check_name
+from pxeimport.once import Once
+from pxeimport.releases import supported_releases
 
 NAME = "ubuntu-netboot"
 INDEX_NAME = "SHA256SUMS"
@@ -100,3 +105,49 @@ def install_members(arch: str) -> dict[str, str]:
 
 def loader_members(arch: str) -> dict[str, str]:
     return {name: f"{arch}/{name}" for name in LOADER_MEMBERS.get(arch, ())}
+
+
+class UbuntuNetboot(Layout):
+    """<codename>/SHA256SUMS (+ .gpg, gpgv) -> the newest point release's netboot tarball -> its members."""
+
+    name = NAME
+    label = "Ubuntu netboot tarballs: Ubuntu 23.10 and later, e.g. 24.04 noble (URL: https://releases.ubuntu.com/)"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._indexes: Once[tuple[str, str, str], tuple[NetbootRelease, str]] = Once()
+
+    @classmethod
+    def default_releases(cls, distribution: str) -> list[str]:
+        """Only the supported releases that have netboot tarballs (23.10 and later)."""
+        return supported_releases(distribution, min_version=FIRST_VERSION)
+
+    def wanted(self, item: Item) -> Wanted:
+        offer, signed_by = self._index(item)
+        if item.kind == ItemKind.LOADER:
+            members = loader_members(item.arch)
+            if not members:
+                return Wanted(skip=f"no pre-boot loader known for {item.arch} in {offer.tarball.url}")
+            return Wanted(tarball=offer.tarball, members=members, signed_by=signed_by)
+        return Wanted(
+            tarball=offer.tarball,
+            members=install_members(item.arch),
+            boot_options=offer.boot_options(item.source.iso_base_url),
+            signed_by=signed_by,
+        )
+
+    def _index(self, item: Item) -> tuple[NetbootRelease, str]:
+        def fetch() -> tuple[NetbootRelease, str]:
+            url = release_url(item.source.url, item.release)
+            index_url = url + INDEX_NAME
+            data = self.fetcher.get_bytes(index_url)
+            signed_by = ""
+            if item.source.verify_signatures:
+                signed_by = self.verifier(item.source).verify_detached_index(index_url, data)
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise FetchError(index_url, "index is not UTF-8 text") from exc
+            return parse_index(text, url=url, arch=item.arch), signed_by
+
+        return self._indexes.get((item.source.url, item.release, item.arch), fetch)

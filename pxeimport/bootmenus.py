@@ -1,0 +1,192 @@
+"""The boot menus of a TFTP root: which entries, written where, remembered how long.
+
+`menus.py` says what a menu says (pxelinux's and GRUB's syntax, the option checks); this module
+decides the entries from what is installed, writes each arch's `pxelinux.cfg/default` and
+`grub/grub.cfg` atomically, keeps the history that lets clean-up spare what a replaced menu named
+for the grace period, and writes the GRUB redirects at the fixed paths signed GRUBs read.
+"""
+
+from __future__ import annotations
+
+import json
+import stat
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pxeimport.files import remove_debris, write_atomic
+from pxeimport.items import Item, ItemKind
+from pxeimport.menus import HEADER, BadKernelOptions, MenuEntry, grub_config, pxelinux_config, version_paths
+from pxeimport.tftproot import MAAS_DIR, RESERVED, TftpRoot, UnsafePath
+
+PXELINUX_MENU = "pxelinux.cfg/default"
+GRUB_MENU = "grub/grub.cfg"
+MENUS = (PXELINUX_MENU, GRUB_MENU)
+assert {m.split("/")[0] for m in MENUS} <= RESERVED  # no release may take a menu's directory name
+# Per arch: when each replaced menu was replaced and which version dirs it named.
+MENU_HISTORY = ".menu-history.json"
+# Written into a version dir by layouts whose entries need options of their own (Wanted.boot_options).
+BOOT_OPTIONS_FILE = "boot-options"
+# Debian arch names -> GRUB's $grub_cpu.
+GRUB_CPUS = {"amd64": "x86_64", "i386": "i386", "arm64": "arm64", "riscv64": "riscv64", "loong64": "loongarch64"}
+
+
+@dataclass(frozen=True)
+class MenuSettings:
+    timeout_seconds: int = 5
+    # When set, every menu entry this run writes gets these options instead of the saved ones.
+    kernel_opts: str | None = None
+
+
+@dataclass
+class MenuResult:
+    """The boot menus of one arch after a run ("all" for the GRUB redirects)."""
+
+    arch: str
+    changed: list[str]
+    default: str = ""
+    releases: list[str] = field(default_factory=list)
+    error: str = ""
+
+
+class BootMenus:
+    def __init__(self, root: TftpRoot, settings: MenuSettings | None = None) -> None:
+        self.root = root
+        self.settings = settings or MenuSettings()
+
+    def write(self, items: Sequence[Item], now: float) -> list[MenuResult]:
+        """Rewrite every planned arch's menus from what is installed now, then the GRUB redirects.
+
+        A failure is reported in its MenuResult (the previous menus stay), never raised.
+        """
+        results = [self._write_arch(items, arch, now) for arch in dict.fromkeys(i.arch for i in items)]
+        try:
+            self.write_grub_redirects()
+        except (OSError, UnsafePath) as exc:
+            results.append(MenuResult("all", [], error=f"GRUB's fixed grub.cfg paths: {exc}"))
+        return results
+
+    def _write_arch(self, items: Sequence[Item], arch: str, now: float) -> MenuResult:
+        """One entry per installed release, by version path; planned releases first, in plan order."""
+        try:
+            installed = self.root.installed_releases(arch)
+            if not installed:
+                return MenuResult(arch, [])
+            planned = {i.release: i for i in items if i.arch == arch and i.kind == ItemKind.INSTALL}
+            order = [r for r in planned if r in installed] + sorted(set(installed) - set(planned))
+            entries = [self._entry(arch, r, installed[r], planned.get(r)) for r in order]
+            loaders = [i for i in items if i.arch == arch and i.kind == ItemKind.LOADER]
+            default = loaders[0].release if loaders and loaders[0].release in installed else order[0]
+            base = "/" + self.root.base_dir(arch).relative_to(self.root.path).as_posix()
+            timeout = self.settings.timeout_seconds
+            texts = {
+                PXELINUX_MENU: pxelinux_config(entries, default, timeout),
+                GRUB_MENU: grub_config(entries, default, timeout, base),
+            }
+            changed = self.write_files(arch, texts, now)
+            return MenuResult(arch, changed, default, order)
+        except (OSError, UnsafePath, BadKernelOptions) as exc:
+            return MenuResult(arch, [], error=f"{arch} boot menus: {exc}; the previous menus stay")
+
+    def _entry(self, arch: str, release: str, version_dir: str, item: Item | None) -> MenuEntry:
+        """An entry for what a version dir holds: its initrd's name, and the boot options it carries."""
+        directory = self.root.base_dir(arch) / release / version_dir
+        initrd = "initrd.gz" if (directory / "initrd.gz").is_file() else "initrd"
+        options = directory / BOOT_OPTIONS_FILE
+        carried = options.read_text().strip() if options.is_file() else ""
+        chosen = (
+            self.settings.kernel_opts if self.settings.kernel_opts is not None else (item.kernel_opts if item else "")
+        )
+        opts = " ".join(filter(None, [carried, chosen]))
+        return MenuEntry(release, version_dir, initrd=initrd, kernel_opts=opts)
+
+    def write_files(self, arch: str, menus: Mapping[str, str], now: float) -> list[str]:
+        """Replace each changed menu (path relative to the arch's base -> text) atomically; return those changed.
+
+        What a replaced menu named is remembered with the time, so its version dirs outlive it by
+        the grace period: a node that read it still finds its kernel and initrd.
+        """
+        base = self.root.base_dir(arch)
+        changed = []
+        named: set[str] = set()
+        for directory in {base, *((base / relative).parent for relative in menus)}:
+            remove_debris(directory)
+        for relative, text in menus.items():
+            path = base / relative
+            self.root.ensure_dir(path.parent)
+            current = _read_regular(path)
+            if current == text:
+                continue
+            if current is not None:
+                named |= version_paths(current)
+            write_atomic(path, text.encode())
+            changed.append(relative)
+        if changed:
+            grace = self.root.grace_seconds
+            history = [h for h in self._history(arch) if now - h["replaced"] < grace]
+            history.append({"replaced": now, "paths": sorted(named)})
+            write_atomic(base / MENU_HISTORY, json.dumps(history, indent=1).encode(), sync_dir=False)
+        return changed
+
+    def write_grub_redirects(self) -> list[str]:
+        """Point the places signed network GRUBs look for grub.cfg at the arches' menus; return those written.
+
+        Debian's signed grubnetx64.efi reads /debian-installer/<arch>/grub/grub.cfg and Ubuntu's
+        /grub/grub.cfg, from the TFTP root, whatever directory they were loaded from. A file there
+        that pxeimport did not write (no header) is left alone: it is the operator's.
+        """
+        maas = self.root.maas
+        arches = sorted(p.parent.parent.parent.name for p in maas.glob(f"*/base/{GRUB_MENU}") if p.is_file())
+        redirects: dict[str, str] = {}
+        for arch in arches:
+            menu = f"/{MAAS_DIR}/{arch}/base/{GRUB_MENU}"
+            redirects[f"debian-installer/{arch}/grub/grub.cfg"] = f"# {HEADER}\nconfigfile {menu}\n"
+        if arches:
+            lines = [f"# {HEADER}"]
+            for arch in arches:
+                cpu = GRUB_CPUS.get(arch, arch)
+                lines.append(f'if [ "$grub_cpu" = "{cpu}" ]; then configfile /{MAAS_DIR}/{arch}/base/{GRUB_MENU}; fi')
+            redirects["grub/grub.cfg"] = "\n".join(lines) + "\n"
+        written = []
+        for relative, text in redirects.items():
+            path = self.root.path / relative
+            if path.is_symlink() or path.exists():
+                current = _read_regular(path) or ""
+                if current == text or not current.startswith(f"# {HEADER}"):
+                    continue  # already right, or the operator's own
+            self.root.ensure_dir(path.parent)
+            remove_debris(path.parent)
+            write_atomic(path, text.encode())
+            written.append(relative)
+        return written
+
+    def _history(self, arch: str) -> list[dict[str, Any]]:
+        try:
+            history = json.loads((self.root.base_dir(arch) / MENU_HISTORY).read_text())
+        except (FileNotFoundError, ValueError):
+            return []
+        return [h for h in history if isinstance(h, dict) and isinstance(h.get("replaced"), int | float)]
+
+    def protected(self, arch: str, now: float) -> set[str]:
+        """The "<release>/install-<v>" dirs named by a current menu or one replaced within the grace period."""
+        base = self.root.base_dir(arch)
+        protected: set[str] = set()
+        for relative in MENUS:
+            text = _read_regular(base / relative)
+            if text is not None:
+                protected |= version_paths(text)
+        for entry in self._history(arch):
+            if now - entry["replaced"] < self.root.grace_seconds:
+                protected |= {p for p in entry.get("paths", []) if isinstance(p, str)}
+        return protected
+
+
+def _read_regular(path: Path) -> str | None:
+    """The text of `path` if it is a regular file itself (not through a symlink); None otherwise."""
+    try:
+        if not stat.S_ISREG(path.lstat().st_mode):
+            return None
+        return path.read_text(errors="replace")
+    except (FileNotFoundError, NotADirectoryError):
+        return None

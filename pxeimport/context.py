@@ -1,0 +1,117 @@
+"""One run's context: the command's options and the settings wired into a TFTP root, fetcher and plan.
+
+The one place that turns Django settings and the saved selection into the plain objects the
+importer takes (TftpRoot, Fetcher with its index cache and proxies, items, menu settings), so the
+command only parses options, calls in and reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+from pxeimport.bootmenus import MenuSettings
+from pxeimport.fetch import Fetcher, FetchSettings
+from pxeimport.indexcache import IndexCache
+from pxeimport.items import DEFAULT_LAYOUT, Item, Selection, plan
+from pxeimport.menus import BadKernelOptions, check_kernel_opts
+from pxeimport.names import InvalidName
+from pxeimport.releases import ReleaseDataError
+from pxeimport.selection import NothingSelected, Overrides, resolve
+from pxeimport.tftproot import TftpRoot
+
+INDEX_CACHE_DIR = ".cache/index"
+
+
+class ConfigError(Exception):
+    """Bad options or configuration: nothing was done (the command's exit 2)."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What the operator asked for; None or empty means "the saved selection" or "the setting"."""
+
+    archive: str | None = None
+    layout: str = DEFAULT_LAYOUT
+    tftproot: Path | None = None
+    arches: Sequence[str] = ()
+    releases: Sequence[str] = ()
+    current_release: str | None = None
+    keyrings: Sequence[Path] = ()
+    jobs: int | None = None
+    kernel_opts: str | None = None
+    dry_run: bool = False
+    trigger: str = "command"
+
+
+@dataclass
+class RunContext:
+    root: TftpRoot
+    fetcher: Fetcher
+    selections: list[Selection]
+    items: list[Item]
+    menus: MenuSettings
+    jobs: int
+    max_file_bytes: int
+    dry_run: bool
+    trigger: str
+    warnings: list[str] = field(default_factory=list)
+
+
+def build(options: RunOptions) -> RunContext:
+    """The context for one run; ConfigError (with what to fix) when options or settings are wrong."""
+    if options.archive and urlsplit(options.archive).scheme not in ("http", "https"):
+        raise ConfigError(f"--archive {options.archive!r}: only http:// and https:// URLs are supported")
+    try:
+        selections = resolve(
+            Overrides(
+                archive=options.archive,
+                layout=options.layout,
+                arches=options.arches,
+                releases=options.releases,
+                current_release=options.current_release,
+                keyrings=options.keyrings,
+            )
+        )
+        items = plan(selections)
+        kernel_opts = None if options.kernel_opts is None else check_kernel_opts(options.kernel_opts)
+    except (ReleaseDataError, InvalidName, NothingSelected, BadKernelOptions) as exc:
+        raise ConfigError(str(exc)) from exc
+    jobs = options.jobs or settings.PXEIMPORT_JOBS
+    if jobs < 1:
+        raise ConfigError(f"--jobs {jobs}: must be at least 1")
+    root = TftpRoot((options.tftproot or settings.PXEIMPORT_TFTPROOT).absolute(), settings.PXEIMPORT_GRACE_SECONDS)
+    fetcher = Fetcher(
+        FetchSettings(
+            read_timeout=settings.PXEIMPORT_HTTP_TIMEOUT,
+            retries=settings.PXEIMPORT_HTTP_RETRIES,
+            backoff=settings.PXEIMPORT_HTTP_BACKOFF,
+            max_file_bytes=settings.PXEIMPORT_MAX_FILE_BYTES,
+            max_connections=jobs,
+        ),
+        # Conditional GETs for indexes; a dry run reads the cache but never writes to the root.
+        index_cache=IndexCache(root.maas / INDEX_CACHE_DIR, writable=not options.dry_run),
+        proxies={s.source.url: s.source.proxy for s in selections if s.source.proxy},
+    )
+    # Every run, even at -v0: an operator must not forget a check is off.
+    warnings = [
+        f"WARNING: signature checks are off for boot source {s.source.name!r}: its SHA256SUMS is trusted as served"
+        for s in selections
+        if not s.source.verify_signatures
+    ]
+    return RunContext(
+        root=root,
+        fetcher=fetcher,
+        selections=selections,
+        items=items,
+        menus=MenuSettings(timeout_seconds=settings.PXEIMPORT_MENU_TIMEOUT, kernel_opts=kernel_opts),
+        jobs=jobs,
+        max_file_bytes=settings.PXEIMPORT_MAX_FILE_BYTES,
+        dry_run=options.dry_run,
+        trigger=options.trigger,
+        warnings=warnings,
+    )

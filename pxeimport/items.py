@@ -1,0 +1,157 @@
+"""The words of one import, as data: sources, selections, items, their results, and the plan.
+
+Used by the importer, the archive layouts, the records and the command, so none of them has to
+import another to name a thing. No Django here, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from pxeimport.menus import check_kernel_opts
+from pxeimport.names import check_name
+from pxeimport.tftproot import check_release
+
+# The layout of a source that names none: the 2012 script's (pxeimport.archive checks it is registered).
+DEFAULT_LAYOUT = "debian-installer"
+
+
+class ItemKind(StrEnum):
+    """What an item installs. The values are stored in the database (Install.kind, ItemState.kind)."""
+
+    LOADER = "loader"
+    INSTALL = "install"
+
+    @property
+    def label(self) -> str:
+        return {ItemKind.LOADER: "Pre-boot loader", ItemKind.INSTALL: "Installer kernel and initrd"}[self]
+
+
+class Outcome(StrEnum):
+    """How an item's run ended. All but PLANNED (a dry run's) are stored (ItemState.outcome)."""
+
+    INSTALLED = "installed"
+    UNCHANGED = "unchanged"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    PLANNED = "planned"
+
+    @property
+    def label(self) -> str:
+        return {
+            Outcome.INSTALLED: "Installed a new version",
+            Outcome.UNCHANGED: "Up to date",
+            Outcome.SKIPPED: "Skipped",
+            Outcome.FAILED: "Failed",
+            Outcome.PLANNED: "Planned (dry run)",
+        }[self]
+
+
+@dataclass(frozen=True)
+class Source:
+    """An archive to import from. `key` is the caller's handle (a database id), carried through.
+
+    Its indexes must be signed by a key in `keyrings` unless `verify_signatures` is off;
+    `keyring_hint` says where a missing keyring comes from (a Debian package). `layout` names the
+    archive layout (a key of pxeimport.archive's registry).
+    """
+
+    name: str
+    url: str
+    installer_dir: str | None = None
+    key: int | None = None
+    keyrings: tuple[Path, ...] = ()
+    keyring_hint: str = ""
+    verify_signatures: bool = True
+    layout: str = DEFAULT_LAYOUT
+    # Layouts whose installer downloads the live ISO at boot: where nodes get it (a local mirror); None: upstream.
+    iso_base_url: str | None = None
+    # HTTP proxy for this source's URLs; None: http_proxy/https_proxy/no_proxy from the environment.
+    proxy: str | None = None
+
+
+@dataclass(frozen=True)
+class Item:
+    """One atomic install: an arch's pre-boot loader, or one release's kernel and initrd."""
+
+    source: Source
+    arch: str
+    release: str
+    kind: ItemKind
+    # For a release: the extra kernel options its boot menu entries get.
+    kernel_opts: str = ""
+
+    def __str__(self) -> str:
+        if self.kind == ItemKind.LOADER:
+            return f"{self.arch} pre-boot loader (from {self.release})"
+        return f"{self.arch}/{self.release} install"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What to import from one source. `kernel_opts` maps a release to its menu entries' options."""
+
+    source: Source
+    arches: tuple[str, ...]
+    releases: tuple[str, ...]
+    current_release: str
+    kernel_opts: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """One file of an item: its name in the TFTP root, SHA-256, origin URL, size in bytes."""
+
+    name: str
+    sha256: str
+    url: str
+    size: int | None
+    downloaded: bool
+
+
+@dataclass
+class ItemResult:
+    item: Item
+    outcome: Outcome
+    message: str = ""
+    version: str | None = None
+    previous_version: str | None = None
+    files: list[FileResult] = field(default_factory=list)
+    bytes_downloaded: int = 0
+    path: Path | None = None
+    # Fingerprint of the key whose signature vouched for the index; "" when checks are off.
+    signed_by: str = ""
+
+    @property
+    def to_download(self) -> list[FileResult]:
+        return [f for f in self.files if f.downloaded]
+
+
+def plan(selections: Iterable[Selection]) -> list[Item]:
+    """Items in a stable order: per source and arch, the loader first, then each release.
+
+    Names and kernel options are validated here, so a bad one fails before any network or disk work
+    (InvalidName, BadKernelOptions). Two sources may not fill the same place in the TFTP root: the
+    first selection naming an (arch, release) wins.
+    """
+    items: list[Item] = []
+    seen: set[tuple[str, str, str]] = set()
+    for sel in selections:
+        for arch in sel.arches:
+            check_name("architecture", arch)
+            wanted = [Item(sel.source, arch, check_name("release", sel.current_release), ItemKind.LOADER)]
+            wanted += [
+                Item(
+                    sel.source, arch, check_release(r), ItemKind.INSTALL, check_kernel_opts(sel.kernel_opts.get(r, ""))
+                )
+                for r in sel.releases
+            ]
+            for item in wanted:
+                key = (item.arch, item.kind.value, item.release if item.kind == ItemKind.INSTALL else "")
+                if key not in seen:
+                    seen.add(key)
+                    items.append(item)
+    return items

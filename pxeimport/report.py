@@ -1,0 +1,95 @@
+"""What an import tells its operator, as text: one line per item, the dry run's table, the summary.
+
+Pure functions of results, so each wording is tested without running an import. The command
+decides where each line goes (stdout or stderr) and its colour, from the `Line.tone`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from pxeimport.bootmenus import MenuResult
+from pxeimport.items import ItemResult, Outcome
+
+Tone = Literal["plain", "success", "notice", "error"]
+
+
+@dataclass(frozen=True)
+class Line:
+    text: str
+    tone: Tone = "plain"
+
+    @property
+    def is_error(self) -> bool:
+        return self.tone == "error"
+
+
+def item_lines(result: ItemResult, verbosity: int) -> list[Line]:
+    """An item's lines as it finishes: failures always, changes at -v1, everything at -v2, files at -v3."""
+    if result.outcome == Outcome.FAILED:
+        return [Line(f"{result.item} failed: {result.message}", "error")]
+    lines = []
+    if result.outcome == Outcome.INSTALLED and verbosity >= 1:
+        was = f" (was {result.previous_version})" if result.previous_version else ""
+        lines.append(Line(f"{result.item}: installed {result.version}{was}", "success"))
+    elif result.outcome == Outcome.SKIPPED and verbosity >= 1:
+        lines.append(Line(f"{result.item}: skipped, {result.message}", "notice"))
+    elif result.outcome == Outcome.UNCHANGED and verbosity >= 2:
+        lines.append(Line(f"{result.item}: unchanged ({result.version})"))
+    if verbosity >= 3:
+        for f in result.files:
+            how = "downloaded" if f.downloaded else "kept"
+            lines.append(Line(f"    {f.name} {f.sha256} {f.size} bytes, {how}, from {f.url}"))
+    return lines
+
+
+def menu_lines(menu: MenuResult, verbosity: int) -> list[Line]:
+    if menu.error:
+        return [Line(menu.error, "error")]
+    if menu.changed and verbosity >= 1:
+        return [Line(f"{menu.arch} boot menus: wrote {', '.join(menu.changed)} (default {menu.default})", "success")]
+    if verbosity >= 2 and menu.releases:
+        return [Line(f"{menu.arch} boot menus: unchanged")]
+    return []
+
+
+def megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
+
+
+def dry_run_table(results: Sequence[ItemResult]) -> list[str]:
+    """The plan as aligned columns (ITEM, INSTALLED, UPSTREAM, TO FETCH, ACTION) and a total line.
+
+    Sizes come from each file's HEAD answer; one unknown size makes the item's and the total unknown.
+    """
+    rows = [("ITEM", "INSTALLED", "UPSTREAM", "TO FETCH", "ACTION")]
+    total: int | None = 0
+    for r in results:
+        size = "-"
+        if r.outcome == Outcome.PLANNED:
+            fetch = ", ".join(f.name for f in r.to_download) or "nothing (reuse installed files)"
+            action = f"install; fetch {fetch}"
+            sizes = [f.size for f in r.to_download]
+            known = None if None in sizes else sum(s or 0 for s in sizes)
+            size = "unknown" if known is None else megabytes(known)
+            total = None if total is None or known is None else total + known
+        else:
+            action = r.outcome.value + (f": {r.message}" if r.message else "")
+        rows.append((str(r.item), r.previous_version or "-", r.version or "-", size, action))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + row[4] for row in rows]
+    lines.append(f"Would fetch {'an unknown amount' if total is None else megabytes(total)}.")
+    return lines
+
+
+def summary(results: Sequence[ItemResult], pulled: int, seconds: float, *, dry: bool) -> str:
+    """ "N installed, N unchanged, N skipped, N failed; X MB downloaded in S s." (dry: "N to install")."""
+    count = {o: sum(1 for r in results if r.outcome == o) for o in Outcome}
+    done = f"{count[Outcome.PLANNED]} to install" if dry else f"{count[Outcome.INSTALLED]} installed"
+    return (
+        f"{'Dry run: ' if dry else ''}{done}, {count[Outcome.UNCHANGED]} unchanged, "
+        f"{count[Outcome.SKIPPED]} skipped, {count[Outcome.FAILED]} failed; "
+        f"{pulled / 1e6:.1f} MB downloaded in {seconds:.1f} s."
+    )

@@ -15,7 +15,7 @@ TEST_DEBIAN_PACKAGES := tftpd-hpa tftp-hpa curl chromium chromium-driver nginx-l
 export PXEIMPORT_TFTPROOT ?= $(CURDIR)/var/tftpboot
 ARGS ?=
 
-.PHONY: install system-packages test-tools import demo serve superuser test lint format typecheck migrations-check bench clean
+.PHONY: install system-packages test-tools import demo static serve superuser test test-fast check lint format typecheck migrations-check bench clean
 
 install: $(VENV)/.installed
 
@@ -52,15 +52,28 @@ import: var/.migrated
 demo: var/.migrated
 	$(PY) -m tools.demo $(ARGS)
 
+## The admin's CSS and icons in var/static, which WhiteNoise (and the contrib nginx site) serve.
+static: install
+	$(PY) manage.py collectstatic --noinput -v0
+
 ## The admin on http://127.0.0.1:8000/admin/ (make superuser first).
-serve: var/.migrated
+serve: var/.migrated static
 	$(PY) manage.py runserver 127.0.0.1:8000
 
 superuser: var/.migrated
 	$(PY) manage.py createsuperuser
 
+## The tests, with the system tools the real-part tests drive (installed when the machine allows).
 test: install
+	@$(MAKE) --no-print-directory test-tools || echo "Could not install the test tools: the tests that need them skip, naming what is missing."
 	$(VENV)/bin/pytest $(ARGS)
+
+## The tests that take seconds each, not minutes (no QEMU, browser, kill trials): about a minute.
+test-fast: install
+	$(VENV)/bin/pytest -m "not slow" $(ARGS)
+
+## Before a commit: lint, types, migrations and the fast tests.
+check: lint typecheck migrations-check test-fast
 
 lint: install
 	$(VENV)/bin/ruff check .

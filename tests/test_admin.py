@@ -102,7 +102,7 @@ def source_form(**fields: str) -> dict[str, str]:
     """The boot source add/change form as a browser posts it, with one arch and one release row."""
     form = {
         "name": "debian",
-        "url": "http://deb.debian.org/debian/dists/",
+        "url": "http://debian.example.org/debian/dists/",
         "layout": "debian-installer",
         "distribution": "debian",
         "installer_dir": "debian-installer",

@@ -31,7 +31,8 @@ class Extracted:
     sha256: str
 
 
-def _normal(name: str, tarball: str) -> str:
+def normal_member(name: str, tarball: str) -> str:
+    """`name` without "./" and empty parts; TarballError if it is absolute, odd, or climbs out."""
     if name.startswith("/") or "\\" in name or "\x00" in name:
         raise TarballError(f"{tarball}: member {name!r} has an absolute or unsafe path")
     parts = [p for p in name.split("/") if p not in ("", ".")]
@@ -62,10 +63,10 @@ def extract_from(
     Members are read in archive order; tarfile, EOF and decompression errors propagate for the
     caller to name.
     """
-    by_member = {_normal(member, label): name for name, member in wanted.items()}
+    by_member = {normal_member(member, label): name for name, member in wanted.items()}
     found: dict[str, Extracted] = {}
     for info in archive:
-        member = _normal(info.name, label)
+        member = normal_member(info.name, label)
         if member not in by_member:
             continue
         name = by_member[member]

@@ -32,7 +32,14 @@ from pxeimport.signatures import SignatureError
 from tests.conftest import require_tool, skip_or_fail
 from tools import demo
 from tools.httpserver import ArchiveServer
-from tools.package_archive import PackageArchiveTree, Symlink, build_deb, cached_debs, with_version
+from tools.package_archive import (
+    PackageArchiveTree,
+    Symlink,
+    build_deb,
+    cached_debs,
+    with_hostile_data,
+    with_version,
+)
 from tools.signing import ArchiveSigner
 
 BASE = "http://packages.example.org/ubuntu/"
@@ -311,6 +318,19 @@ def test_a_tampered_deb_is_refused_by_the_fetcher_and_by_the_module_itself(tmp_p
     assert list(out.iterdir()) == [], "nothing is extracted unless every .deb matches its index"
 
 
+@pytest.mark.usefixtures("http")
+def test_a_loader_that_fails_to_extract_leaves_the_destination_as_it_was(tmp_path, tree, fetcher, verify):
+    for package in AMD64_PATHS:
+        path = "usr/share/doc/shim-signed/README" if package == "shim-signed" else None
+        tree.add("noble", stand_in(tmp_path, package, "1.0", path=path))
+    tree.publish("noble")
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(PackageError, match=r"shim-signed_1\.0_amd64\.deb holds none of"):
+        fetch_loaders(fetcher.download, resolve(fetcher, verify), tmp_path, out)
+    assert list(out.iterdir()) == []
+
+
 def test_a_deb_lacking_the_member_is_refused(tmp_path):
     deb = build_deb(tmp_path, "shim-signed", "1.0", {"usr/share/doc/shim-signed/README": b"no shim here\n"})
     with pytest.raises(PackageError, match=rf"http://x/s\.deb holds none of {SHIM_LATEST}, {SHIM}$"):
@@ -324,6 +344,17 @@ def test_a_member_that_is_a_symlink_is_refused(tmp_path):
     deb = build_deb(tmp_path, "shim-signed", "1.0", files)  # type: ignore[arg-type]
     with pytest.raises(PackageError, match=r"shimx64\.efi\.signed is not a regular file"):
         extract_member(deb, (SHIM,), tmp_path / "bootx64.efi")
+    assert not (tmp_path / "bootx64.efi").exists()
+
+
+def test_a_deb_with_a_member_that_climbs_out_is_refused_whole(tmp_path):
+    require_tool("dpkg-deb")
+    require_tool("ar")
+    deb = build_deb(tmp_path, "shim-signed", "1.0", {SHIM: b"shim\n"})
+    hostile = with_hostile_data(deb, {"./../../etc/cron.d/evil": b"* * * * * root sh\n"}, tmp_path)
+    assert extract_member(deb, (SHIM,), tmp_path / "fine.efi")[1].size == 5, "the untouched .deb extracts"
+    with pytest.raises(PackageError, match=r"member '\./\.\./\.\./etc/cron\.d/evil' climbs out with '\.\.'"):
+        extract_member(hostile, (SHIM,), tmp_path / "bootx64.efi")
     assert not (tmp_path / "bootx64.efi").exists()
 
 

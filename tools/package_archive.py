@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import lzma
 import shutil
 import subprocess
+import tarfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,6 +108,35 @@ def with_version(deb: Path, version: str, workdir: Path) -> Path:
     _dpkg_deb("--root-owner-group", "-b", str(tree), str(out))
     shutil.rmtree(tree)
     return out
+
+
+def with_hostile_data(deb: Path, extra: Mapping[str, bytes], workdir: Path) -> Path:
+    """`deb` with members dpkg-deb would never write (e.g. "./../../etc/x") added to its data.tar.
+
+    Taken apart and put back together with binutils' `ar`, in the order deb(5) requires.
+    """
+    parts = workdir / f"{deb.stem}.parts"
+    shutil.rmtree(parts, ignore_errors=True)
+    parts.mkdir(parents=True)
+    subprocess.run(["ar", "x", str(deb.absolute())], cwd=parts, check=True, capture_output=True)
+    data = next(parts.glob("data.tar*"))
+    with tarfile.open(data) as original:
+        members = [(info, original.extractfile(info).read() if info.isreg() else None) for info in original]  # type: ignore[union-attr]
+    data.unlink()
+    with tarfile.open(parts / "data.tar.xz", "w:xz") as out:
+        for info, content in members:
+            out.addfile(info, io.BytesIO(content) if content is not None else None)
+        for name, content in extra.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            out.addfile(info, io.BytesIO(content))
+    hostile = workdir / f"{deb.stem}-hostile.deb"
+    hostile.unlink(missing_ok=True)
+    control = next(parts.glob("control.tar*")).name
+    command = ["ar", "rc", str(hostile.absolute()), "debian-binary", control, "data.tar.xz"]
+    subprocess.run(command, cwd=parts, check=True, capture_output=True)
+    shutil.rmtree(parts)
+    return hostile
 
 
 @dataclass

@@ -37,7 +37,7 @@ from pxeimport.archive.release import ReleaseFormatError, parse_release
 from pxeimport.files import sha256_file
 from pxeimport.names import InvalidName, check_name
 from pxeimport.signatures import SignatureError, verify_clearsigned
-from pxeimport.tarball import Extracted, TarballError, extract_from
+from pxeimport.tarball import Extracted, TarballError, extract_from, normal_member
 
 FetchBytes = Callable[[str], bytes]
 # (InRelease bytes, its URL) -> the signed text only; SignatureError when it does not verify.
@@ -335,8 +335,9 @@ def extract_member(deb_path: Path, members: Sequence[str], dest: Path, *, label:
     try:
         data = DebFile(deb_path).data
         archive = data.tgz()
-        names = {_strip(name) for name in archive.getnames()}
-        chosen = next((m for m in members if _strip(m) in names), None)
+        # Every path is checked before a byte is written: a hostile member anywhere refuses the .deb.
+        names = {normal_member(name, label) for name in archive.getnames()}
+        chosen = next((m for m in members if normal_member(m, label) in names), None)
         if chosen is None:
             raise PackageError(f"{label} holds none of {', '.join(members)}")
         extracted = extract_from(
@@ -349,18 +350,15 @@ def extract_member(deb_path: Path, members: Sequence[str], dest: Path, *, label:
     return chosen, extracted[dest.name]
 
 
-def _strip(name: str) -> str:
-    return name.removeprefix("./").removeprefix("/")
-
-
 def fetch_loaders(
     download: Download, loaders: Sequence[DebMember], workdir: Path, dest_dir: Path
 ) -> dict[str, Extracted]:
     """Download each .deb once into `workdir`, check them all, then extract each loader to `dest_dir`/<name>.
 
     Every .deb is checked against its Packages entry here too (size and SHA-256), whatever
-    `download` checked, and before anything is extracted: a bad .deb leaves `dest_dir` as it was.
-    PackageError for a mismatch or an extraction problem; what `download` raises propagates.
+    `download` checked, and before anything is extracted. On any failure `dest_dir` is left as
+    it was (what this call extracted is removed). PackageError for a mismatch or an extraction
+    problem; what `download` raises propagates.
     """
     debs: dict[str, Path] = {}
     for loader in loaders:
@@ -381,8 +379,13 @@ def fetch_loaders(
             )
         debs[deb.url] = path
     result: dict[str, Extracted] = {}
-    for loader in loaders:
-        _, result[loader.name] = extract_member(
-            debs[loader.deb.url], loader.members, dest_dir / loader.name, label=loader.deb.url
-        )
+    try:
+        for loader in loaders:
+            _, result[loader.name] = extract_member(
+                debs[loader.deb.url], loader.members, dest_dir / loader.name, label=loader.deb.url
+            )
+    except BaseException:
+        for extracted in result.values():
+            extracted.path.unlink(missing_ok=True)
+        raise
     return result

@@ -19,6 +19,7 @@ from pxeimport.archive.packages import (
     DebMember,
     DebPackage,
     PackageError,
+    Suite,
     VerifyRelease,
     extract_member,
     fetch_loaders,
@@ -28,6 +29,7 @@ from pxeimport.archive.packages import (
     suites,
 )
 from pxeimport.fetch import Fetcher, FetchError, FetchSettings, NotFound
+from pxeimport.names import InvalidName
 from pxeimport.signatures import SignatureError
 from tests.conftest import require_tool, skip_or_fail
 from tools import demo
@@ -279,6 +281,8 @@ def test_an_archive_url_that_is_not_a_dists_url_is_refused():
     with pytest.raises(PackageError, match="must end with dists/"):
         suites(BASE, "noble")
     assert [s.name for s in suites(DISTS.rstrip("/"), "bookworm", DEBIAN_POCKETS)] == ["bookworm", "bookworm-updates"]
+    with pytest.raises(InvalidName, match="invalid suite name '../noble'"):
+        Suite(DISTS, "../noble")
 
 
 # The .deb and the file inside it ------------------------------------------------------------

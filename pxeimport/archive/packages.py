@@ -108,6 +108,11 @@ class Suite:
     dists_url: str
     name: str
 
+    def __post_init__(self) -> None:
+        if not self.dists_url.endswith("/dists/"):
+            raise PackageError(f"{self.dists_url}: a package archive's URL must end with dists/")
+        check_name("suite", self.name)
+
     @property
     def inrelease_url(self) -> str:
         return f"{self.dists_url}{self.name}/InRelease"
@@ -121,10 +126,7 @@ class Suite:
 def suites(dists_url: str, codename: str, pockets: Iterable[str] = UBUNTU_POCKETS) -> list[Suite]:
     """The suites `<codename><pocket>` of one archive; `dists_url` must end with "dists/"."""
     check_name("release", codename)
-    dists = dists_url.rstrip("/") + "/"
-    if not dists.endswith("/dists/"):
-        raise PackageError(f"{dists_url}: a package archive's URL must end with dists/")
-    return [Suite(dists, codename + pocket) for pocket in pockets]
+    return [Suite(dists_url.rstrip("/") + "/", codename + pocket) for pocket in pockets]
 
 
 @dataclass(frozen=True)
@@ -228,6 +230,7 @@ def suite_packages(
         entries = parse_release(signed, name=url)
     except ReleaseFormatError as exc:
         raise PackageError(str(exc)) from exc
+    check_name("component", component)
     base = f"{component}/binary-{arch}/"
     listed = [base + index for index in PACKAGES_INDEXES if base + index in entries]
     if not listed:
@@ -251,8 +254,8 @@ def _check_suite_name(signed: str, suite: Suite, url: str) -> None:
     """Refuse a validly signed index of another suite served in this one's place.
 
     apt compares the name asked for with the Release's Suite and Codename fields; Ubuntu's
-    noble-updates says "Suite: noble-updates, Codename: noble", Debian's bookworm-updates
-    "Suite: stable-updates, Codename: bookworm-updates".
+    noble-updates says "Suite: noble-updates, Codename: noble"; Debian's bookworm-updates says
+    "Suite: oldstable-updates, Codename: bookworm-updates" (its Suite moves with each release).
     """
     fields = Deb822(signed)
     names = {fields.get("Suite", ""), fields.get("Codename", "")} - {""}

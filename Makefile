@@ -5,12 +5,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the project needs: a venv for Python, distro-info's release data, gpgv and the Debian
-# archive keyring to verify archives, gnupg to sign test and demo archives, dpkg-deb for the demo.
-DEBIAN_PACKAGES := python3-venv distro-info-data gpgv gnupg debian-archive-keyring dpkg
+# archive keyring to verify archives, gnupg to sign test and demo archives, dpkg-deb for the demo,
+# zstd to read .debs compressed with it (Ubuntu's since 21.10; python-debian runs unzstd).
+DEBIAN_PACKAGES := python3-venv distro-info-data gpgv gnupg debian-archive-keyring dpkg zstd
 # System tools some tests drive for real (a TFTP server and client, a browser, a web server, QEMU).
 # Without them those tests skip with the reason; `make test-tools` installs them; CI does, and skips nothing.
 TEST_DEBIAN_PACKAGES := tftpd-hpa tftp-hpa curl chromium chromium-driver nginx-light qemu-system-x86 ipxe-qemu ovmf \
-	openssl distro-info
+	openssl distro-info binutils
 # The embedded default: a TFTP root inside the checkout, so no root privileges are needed.
 export PXEIMPORT_TFTPROOT ?= $(CURDIR)/var/tftpboot
 ARGS ?=

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from io import StringIO
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 from django.core.management import call_command
@@ -44,21 +44,22 @@ def no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
 def require_file(path: Path, package: str) -> Path:
     """`path`; skip when it is missing (fail under CI), naming the Debian package that provides it."""
     if not path.exists():
-        message = f"{path} is missing (apt-get install {package}, or run .ci/run)"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run every test: {message}")
-        pytest.skip(message)
+        skip_or_fail(f"{path} is missing (apt-get install {package}, or run .ci/run)")
     return path
+
+
+def skip_or_fail(message: str) -> NoReturn:
+    """Skip with `message`; under CI, where everything a test needs is installed, fail instead."""
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must run every test: {message}")
+    pytest.skip(message)
 
 
 def require_tool(name: str) -> str:
     """The tool's path; skip when it is missing, but fail under CI, where every tool is installed."""
     path = shutil.which(name)
     if path is None:
-        message = f"{name} is not installed (apt-get install it, or run .ci/run)"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run every test: {message}")
-        pytest.skip(message)
+        skip_or_fail(f"{name} is not installed (apt-get install it, or run .ci/run)")
     return path
 
 

@@ -89,7 +89,12 @@ def run_checked(command: Sequence[str], *, cwd: Path, what: str) -> subprocess.C
 
 
 def cached_deb(arch: str) -> Path | None:
-    debs = sorted(DEB_CACHE.glob(f"{package_name(arch)}_*.deb"), key=lambda p: p.stat().st_mtime)
+    return cached_deb_named(package_name(arch))
+
+
+def cached_deb_named(package: str) -> Path | None:
+    """The newest cached <package>_*.deb (apt-get download names them so), or None."""
+    debs = sorted(DEB_CACHE.glob(f"{package}_*.deb"), key=lambda p: p.stat().st_mtime)
     return debs[-1] if debs else None
 
 

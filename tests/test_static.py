@@ -39,7 +39,7 @@ def wait_for(url: str, process: subprocess.Popen[bytes], seconds: float = 30) ->
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"{process.args} exited with {process.returncode}")
+            raise AssertionError(f"{process.args!r} exited with {process.returncode}")
         try:
             requests.get(url, timeout=2)
             return

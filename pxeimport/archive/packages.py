@@ -32,7 +32,7 @@ from debian.deb822 import Deb822, Packages
 from debian.debfile import DebFile
 from debian.debian_support import NativeVersion
 
-from pxeimport.archive.debian_installer import LayoutError
+from pxeimport.archive.layout import LayoutError
 from pxeimport.archive.release import ReleaseFormatError, parse_release
 from pxeimport.files import sha256_file
 from pxeimport.names import InvalidName, check_name

@@ -17,6 +17,8 @@ import hashlib
 import os
 import re
 import secrets
+import shutil
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -155,3 +157,26 @@ def exchange(new: Path, old: Path) -> None:
     os.rename(old, aside)
     os.rename(new, old)
     os.rename(aside, new)
+
+
+def is_kind(path: Path, test: Callable[[int], bool]) -> bool:
+    """Whether `path` itself (not what a symlink there names) passes `test` (stat.S_ISDIR, S_ISREG)."""
+    st = lstat_or_none(path)
+    return st is not None and test(st.st_mode)
+
+
+def lstat_or_none(path: Path) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except FileNotFoundError:
+        return None
+
+
+def remove_entry(path: Path) -> None:
+    st = lstat_or_none(path)
+    if st is None:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)

@@ -17,21 +17,30 @@ from the last pointer swap, so a node mid-boot finishes with the files it starte
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import os
 import re
 import shutil
-import socket
 import stat
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pxeimport.files import FILE_MODE, exchange, fsync_dir, sha256_file, temporary_name, write_new
+from pxeimport.files import (
+    FILE_MODE,
+    exchange,
+    fsync_dir,
+    is_kind,
+    lstat_or_none,
+    remove_entry,
+    sha256_file,
+    temporary_name,
+    write_new,
+)
 from pxeimport.names import InvalidName, check_name
+from pxeimport.rootlock import hold_lock
 
 MAAS_DIR = "maas"
 STAGING_DIR = ".staging"
@@ -47,15 +56,6 @@ DIR_MODE = 0o755
 
 class UnsafePath(Exception):
     """A path in the TFTP root is not what the importer created (e.g. a symlink where a dir goes)."""
-
-
-class LockHeld(Exception):
-    """Another import holds the TFTP root's lock."""
-
-    def __init__(self, lock_path: Path, holder: str) -> None:
-        super().__init__(f"another import holds {lock_path} ({holder or 'holder unknown'})")
-        self.lock_path = lock_path
-        self.holder = holder
 
 
 def check_release(release: str) -> str:
@@ -180,7 +180,7 @@ class TftpRoot:
         current = self.path
         for part in path.relative_to(self.path).parts:
             current = current / part
-            st = _lstat(current)
+            st = lstat_or_none(current)
             if st is None:
                 return False
             if stat.S_ISLNK(st.st_mode):
@@ -201,7 +201,7 @@ class TftpRoot:
 
     def _installed_dir(self, slot: Slot, names: list[str]) -> Installed | None:
         pointer = slot.parent / slot.prefix
-        st = _lstat(pointer)
+        st = lstat_or_none(pointer)
         if st is None:
             return None
         if stat.S_ISDIR(st.st_mode):
@@ -219,7 +219,7 @@ class TftpRoot:
         files: dict[str, InstalledFile] = {}
         for name in names:
             pointer = slot.parent / name
-            st = _lstat(pointer)
+            st = lstat_or_none(pointer)
             if st is None:
                 versions.add(None)
             elif stat.S_ISREG(st.st_mode):
@@ -244,7 +244,7 @@ class TftpRoot:
         None otherwise: a version dir (or a file in it) planted as a symlink is never trusted, since
         its name is predictable from the signed index but its target is not what was verified.
         """
-        if not _is(version_dir, stat.S_ISDIR) or not _is(version_dir / MANIFEST, stat.S_ISREG):
+        if not is_kind(version_dir, stat.S_ISDIR) or not is_kind(version_dir / MANIFEST, stat.S_ISREG):
             return None
         try:
             text = (version_dir / MANIFEST).read_text()
@@ -254,7 +254,7 @@ class TftpRoot:
         for line in text.splitlines():
             digest, _, name = line.partition("  ")
             path = version_dir / name
-            if not name or "/" in name or not _is(path, stat.S_ISREG):
+            if not name or "/" in name or not is_kind(path, stat.S_ISREG):
                 return None
             files[name] = InstalledFile(path, digest)
         return files
@@ -272,8 +272,8 @@ class TftpRoot:
         version_dir = slot.version_dir(version)
         existing = self._manifest(version_dir)
         if existing is None or {n: f.sha256 for n, f in existing.items()} != dict(hashes):
-            if _lstat(version_dir) is not None:
-                _remove(version_dir)
+            if lstat_or_none(version_dir) is not None:
+                remove_entry(version_dir)
             self._build_version_dir(version_dir, sources, hashes)
         if slot.whole_dir:
             self._swap(slot.parent / slot.prefix, version_dir.name)
@@ -303,7 +303,7 @@ class TftpRoot:
         """Point `pointer` at relative `target` with one rename; readers see old or new, never none."""
         new_link = temporary_name(pointer)
         os.symlink(target, new_link)
-        st = _lstat(pointer)
+        st = lstat_or_none(pointer)
         if st is not None and stat.S_ISDIR(st.st_mode):
             # The old script's plain directory: rename(2) cannot put a link over it, so exchange
             # the two atomically and delete the directory from its new name.
@@ -352,7 +352,7 @@ class TftpRoot:
             if entry.name.startswith(f".{slot.prefix}.new-") or (
                 not slot.whole_dir and ".new-" in entry.name and entry.name.startswith(".")
             ):
-                _remove(Path(entry.path))
+                remove_entry(Path(entry.path))
                 removed.append(Path(entry.path))
                 continue
             version = slot.parse_version(entry.name)
@@ -381,62 +381,23 @@ class TftpRoot:
             return 0
         count = 0
         for entry in os.scandir(self.staging):
-            _remove(Path(entry.path))
+            remove_entry(Path(entry.path))
             count += 1
         return count
 
     # The lock -----------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
-        """Hold the root's lock (flock: the kernel releases it when the process dies)."""
+    def lock(self) -> contextlib.AbstractContextManager[None]:
+        """Hold the root's lock (flock: the kernel releases it when the process dies); LockHeld if taken."""
         self.ensure_dir(self.maas)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, FILE_MODE)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = os.pread(fd, 4096, 0).decode(errors="replace").strip()
-                raise LockHeld(self.lock_path, holder) from None
-            started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {started}\n".encode(), 0)
-            try:
-                yield
-            finally:
-                os.ftruncate(fd, 0)
-        finally:
-            os.close(fd)
-
-
-def _is(path: Path, test: Callable[[int], bool]) -> bool:
-    """Whether `path` itself (not what a symlink there names) passes `test` (stat.S_ISDIR, S_ISREG)."""
-    st = _lstat(path)
-    return st is not None and test(st.st_mode)
-
-
-def _lstat(path: Path) -> os.stat_result | None:
-    try:
-        return os.lstat(path)
-    except FileNotFoundError:
-        return None
+        return hold_lock(self.lock_path)
 
 
 def _hash_present(directory: Path, names: list[str]) -> dict[str, InstalledFile]:
     files = {}
     for name in names:
         path = directory / name
-        st = _lstat(path)
+        st = lstat_or_none(path)
         if st is not None and stat.S_ISREG(st.st_mode):
             files[name] = InstalledFile(path, sha256_file(path))
     return files
-
-
-def _remove(path: Path) -> None:
-    st = _lstat(path)
-    if st is None:
-        return
-    if stat.S_ISDIR(st.st_mode):
-        shutil.rmtree(path)
-    else:
-        os.unlink(path)

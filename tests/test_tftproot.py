@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from pxeimport.names import InvalidName
+from pxeimport.rootlock import LockHeld
 from pxeimport.tftproot import (
     MANIFEST,
     Installed,
     InstalledFile,
-    LockHeld,
     Slot,
     TftpRoot,
     UnsafePath,

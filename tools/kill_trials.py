@@ -325,7 +325,8 @@ class KillTrials:
         ]
 
     def _lock_problems(self) -> list[str]:
-        from pxeimport.tftproot import LockHeld, TftpRoot
+        from pxeimport.rootlock import LockHeld
+        from pxeimport.tftproot import TftpRoot
 
         root = TftpRoot(self.root)
         # A process the killed import was forking at that moment (gpgv, before its exec closes

@@ -19,8 +19,9 @@ from pxeimport.items import DEFAULT_LAYOUT, ItemResult, Outcome
 from pxeimport.models import Trigger
 from pxeimport.progress import TerminalProgress
 from pxeimport.report import Line, dry_run_table, item_lines, menu_lines, summary
+from pxeimport.rootlock import LockHeld
 from pxeimport.stopping import Stopped, stop_on_signals
-from pxeimport.tftproot import LockHeld, UnsafePath
+from pxeimport.tftproot import UnsafePath
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2

@@ -7,10 +7,11 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the project needs: a venv for Python, distro-info's release data, gpgv and the Debian
 # archive keyring to verify archives, gnupg to sign test and demo archives, dpkg-deb for the demo.
 DEBIAN_PACKAGES := python3-venv distro-info-data gpgv gnupg debian-archive-keyring dpkg
-# System tools some tests drive for real (a TFTP server and client, a browser, a web server, QEMU).
+# System tools some tests drive for real (a TFTP server and client, a browser, a web server, QEMU,
+# xorriso to build stand-in ISO images).
 # Without them those tests skip with the reason; `make test-tools` installs them; CI does, and skips nothing.
 TEST_DEBIAN_PACKAGES := tftpd-hpa tftp-hpa curl chromium chromium-driver nginx-light qemu-system-x86 ipxe-qemu ovmf \
-	openssl distro-info
+	openssl distro-info xorriso
 # The embedded default: a TFTP root inside the checkout, so no root privileges are needed.
 export PXEIMPORT_TFTPROOT ?= $(CURDIR)/var/tftpboot
 ARGS ?=

@@ -172,6 +172,13 @@ def open_new(path: Path, mode: int = FILE_MODE) -> int:
     return fd
 
 
+def open_truncated(path: Path, mode: int = FILE_MODE) -> int:
+    """`path` opened for writing from byte 0, created with `mode` if absent (no symlink followed)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, mode)
+    os.fchmod(fd, mode)
+    return fd
+
+
 @contextlib.contextmanager
 def new_file(path: Path, mode: int = FILE_MODE) -> Iterator[HashingWriter]:
     """Create `path` (see `open_new`) and yield a writer for it; fsync and close after the block.

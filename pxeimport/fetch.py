@@ -1,4 +1,4 @@
-"""HTTP for the importer: one session, timeouts, retries with backoff, streaming with hashing.
+"""HTTP for the importer: one session, timeouts, retries with backoff, streaming with hashing, resuming.
 
 Retrying is decided here, once per URL, with one budget (`retries`) whatever the trouble:
 connection failures, timeouts, 429 and 5xx answers, and bodies that break off are retried with
@@ -12,16 +12,12 @@ and never from https down to plain http.
 from __future__ import annotations
 
 import contextlib
-import errno
-import hashlib
-import http.client
 import logging
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urljoin, urlsplit
@@ -30,37 +26,37 @@ import requests
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
-from pxeimport.files import WRITEBACK_STEP, free_bytes, start_writeback, write_all
+from pxeimport.files import HashingWriter, open_truncated
+from pxeimport.httperrors import (
+    ALLOWED_SCHEMES,
+    FetchError,
+    NoSpace,
+    NotFound,
+    Transient,
+    check_redirect,
+    check_scheme,
+    check_space,
+    content_length,
+    describe,
+    retry_after_seconds,
+    root_cause,
+    write_error,
+)
 from pxeimport.indexcache import IndexCache
 from pxeimport.redact import redact_url
+from pxeimport.resume import Partial
+
+# The public API; the errors live in httperrors and are exported from here as before.
+__all__ = ["Downloaded", "FetchError", "FetchSettings", "Fetcher", "NoSpace", "NotFound"]
 
 log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1 << 20
-ALLOWED_SCHEMES = ("http", "https")
 # Answers a later try may not get: rate limiting and server trouble.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 _T = TypeVar("_T")
-
-
-class FetchError(Exception):
-    """A URL could not be fetched, or its body was not what the index promised."""
-
-    def __init__(self, url: str, reason: str, *, status: int | None = None) -> None:
-        super().__init__(f"{url}: {reason}")
-        self.url = url
-        self.reason = reason
-        self.status = status
-
-
-class NotFound(FetchError):
-    """The server answered 404 or 410."""
-
-
-class NoSpace(FetchError):
-    """The file does not fit on the disk: refused before downloading, or the disk filled up."""
 
 
 @dataclass(frozen=True)
@@ -86,16 +82,6 @@ class Downloaded:
     path: Path
     size: int
     sha256: str
-
-
-class _Transient(Exception):
-    """A failure that another attempt may not meet."""
-
-    def __init__(self, reason: str, *, status: int | None = None, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.status = status
-        self.retry_after = retry_after
 
 
 class Fetcher:
@@ -166,22 +152,40 @@ class Fetcher:
             raise FetchError(url, "index is not UTF-8 text") from exc
 
     def download(
-        self, url: str, dest: Path, expected_sha256: str, progress: Callable[[int, int | None], None] | None = None
+        self,
+        url: str,
+        dest: Path,
+        expected_sha256: str,
+        progress: Callable[[int, int | None], None] | None = None,
+        *,
+        partial_dir: Path | None = None,
     ) -> Downloaded:
         """Stream `url` into `dest` (created 0644), hashing as it goes; verify against the index.
 
-        When the server states the size, a file that does not fit in `dest`'s filesystem is
-        refused before a byte is written (NoSpace). On any failure `dest` is removed.
-        `progress(bytes so far, total or None)` is called as chunks arrive (from this thread).
+        When the server states the size, a file that does not fit is refused before a byte is
+        written (NoSpace). On any failure `dest` is removed. `progress(bytes so far, total or
+        None)` is called as chunks arrive (from this thread).
+
+        With `partial_dir` (see pxeimport.resume), the bytes go first to `partial_dir`/<sha256>,
+        kept when the attempt is cut off (network trouble, the run stopped or killed) and
+        continued by the next attempt or run with Range + If-Range; a partial whose file turns out
+        wrong (a hash mismatch after resuming: retried from byte 0), or that failed for any other
+        reason, is discarded. The verified file is renamed to `dest` and nothing stays behind.
         """
+        partial = Partial(partial_dir, expected_sha256) if partial_dir is not None else None
         try:
             return self._with_retries(
                 url,
-                lambda: self._download_once(url, dest, expected_sha256, progress),
+                lambda: self._download_once(url, dest, expected_sha256, progress, partial),
                 before_retry=lambda: dest.unlink(missing_ok=True),
             )
-        except BaseException:
+        except BaseException as exc:
             dest.unlink(missing_ok=True)
+            # A partial is kept for the next run only when another try may finish it: after a
+            # network failure, or when the run stops. Anything else makes it suspect.
+            failed = isinstance(exc, FetchError) and not isinstance(exc.__cause__, Transient)
+            if partial is not None and failed and not self.cancelled:
+                partial.discard()
             raise
 
     # Attempts --------------------------------------------------------------------------------
@@ -203,7 +207,7 @@ class Fetcher:
             return None
         if response.status_code != 200:
             return None
-        return _content_length(response)
+        return content_length(response)
 
     def proxy_for(self, url: str) -> str | None:
         """The proxy a request for `url` goes through: its source's, else the environment's, else none."""
@@ -229,7 +233,7 @@ class Fetcher:
         for number in range(1, attempts + 1):
             try:
                 return attempt()
-            except _Transient as exc:
+            except Transient as exc:
                 if number == attempts:
                     tries = f" (after {attempts} attempts)" if attempts > 1 else ""
                     raise FetchError(url, exc.reason + tries, status=exc.status) from exc
@@ -247,9 +251,9 @@ class Fetcher:
         return delay
 
     def _open(self, url: str, session: requests.Session, headers: dict[str, str] | None = None) -> requests.Response:
-        """One GET of `url`, following redirects hop by hop; a 200 (or, asked conditionally, 304)
-        response to read, or an error."""
-        _check_scheme(url, url)
+        """One GET of `url`, following redirects hop by hop; a 200 (or, asked conditionally, 304;
+        asked for a range, 206) response to read, or an error."""
+        check_scheme(url, url)
         current = url
         hops = [url]
         while True:
@@ -259,19 +263,20 @@ class Fetcher:
             if status in REDIRECT_STATUSES and "location" in response.headers:
                 target = urljoin(current, response.headers["location"])
                 response.close()
-                self._check_redirect(url, current, target, hops)
+                check_redirect(url, current, target, hops, self.settings.max_redirects)
                 hops.append(target)
                 current = target
                 continue
-            if status == 200 or (status == 304 and headers):
+            # 304 answers a conditional request, 206 a range request (pxeimport.resume).
+            if status == 200 or (headers and status == (206 if "Range" in headers else 304)):
                 return response
             reason = response.reason
-            retry_after = _retry_after(response.headers.get("Retry-After"))
+            retry_after = retry_after_seconds(response.headers.get("Retry-After"))
             response.close()
             if status in (404, 410):
                 raise NotFound(url, f"HTTP {status} (not found){at}", status=status)
             if status in RETRY_STATUSES:
-                raise _Transient(f"HTTP {status} {reason}{at}", status=status, retry_after=retry_after)
+                raise Transient(f"HTTP {status} {reason}{at}", status=status, retry_after=retry_after)
             raise FetchError(url, f"HTTP {status} {reason}{at}", status=status)
 
     def _request(
@@ -285,22 +290,11 @@ class Fetcher:
             )
         except requests.exceptions.SSLError as exc:
             # A certificate that does not verify will not verify on the next try either.
-            raise FetchError(url, f"TLS failed: {_root_cause(exc)}") from exc
+            raise FetchError(url, f"TLS failed: {root_cause(exc)}") from exc
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise _Transient(self._describe(exc)) from exc
+            raise Transient(self._describe(exc)) from exc
         except requests.RequestException as exc:
             raise FetchError(url, self._describe(exc)) from exc
-
-    def _check_redirect(self, url: str, current: str, target: str, hops: list[str]) -> None:
-        scheme = urlsplit(target).scheme
-        if scheme not in ALLOWED_SCHEMES:
-            raise FetchError(url, f"redirected to a scheme that is not http or https: {target}")
-        if urlsplit(current).scheme == "https" and scheme == "http":
-            raise FetchError(url, f"redirected from https down to plain http ({target}); refusing the downgrade")
-        if target in hops:
-            raise FetchError(url, "too many redirects: a redirect loop, " + " -> ".join([*hops, target]))
-        if len(hops) > self.settings.max_redirects:
-            raise FetchError(url, f"too many redirects (more than {self.settings.max_redirects}), last to {target}")
 
     @property
     def _timeout(self) -> tuple[float, float]:
@@ -333,49 +327,61 @@ class Fetcher:
         return bytes(body)
 
     def _download_once(
-        self, url: str, dest: Path, expected_sha256: str, progress: Callable[[int, int | None], None] | None = None
+        self,
+        url: str,
+        dest: Path,
+        expected_sha256: str,
+        progress: Callable[[int, int | None], None] | None,
+        partial: Partial | None,
     ) -> Downloaded:
-        digest = hashlib.sha256()
-        size = 0
-        flushed = 0  # bytes handed to the disk's writeback so far
+        point = partial.point(url) if partial is not None else None
+        if partial is not None and point is not None and point.size == point.total:
+            done = partial.completed(dest, expected_sha256)  # a run killed between the last byte and the rename
+            if done is not None:
+                return Downloaded(dest, *done)
+            point = None
         limit = self.settings.max_file_bytes
-        with self._response(url) as response:
-            declared = _content_length(response)
-            if declared is not None and declared > limit:
-                raise FetchError(url, f"Content-Length {declared} exceeds the limit of {limit} bytes")
-            if declared is not None:
-                _check_space(url, dest.parent, declared)
+        target = partial.data if partial is not None else dest
+        with self._response(url, point.headers() if point is not None else None) as response:
             try:
-                fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+                if partial is not None:
+                    writer, total = partial.writer(url, response, point)
+                else:
+                    writer, total = HashingWriter(open_truncated(dest)), content_length(response)
             except OSError as exc:
-                raise _write_error(url, dest, exc, 0) from exc
+                raise write_error(url, target, exc, 0) from exc
+            resumed_at = writer.size
             try:
-                os.fchmod(fd, 0o644)
+                if total is not None and total > limit:
+                    raise FetchError(url, f"Content-Length {total} exceeds the limit of {limit} bytes")
+                if total is not None:
+                    check_space(url, target.parent, total - writer.size)
                 for chunk in self._body(response):
-                    size += len(chunk)
-                    if size > limit:
+                    if writer.size + len(chunk) > limit:
                         raise FetchError(url, f"body exceeds the limit of {limit} bytes")
+                    writer.write(chunk)
                     if progress is not None:
-                        progress(size, declared)
-                    digest.update(chunk)
-                    write_all(fd, chunk)
-                    if size - flushed >= WRITEBACK_STEP:
-                        start_writeback(fd, flushed, size - flushed)
-                        flushed = size
-                os.fsync(fd)
+                        progress(writer.size, total)
+                os.fsync(writer.fd)
             except OSError as exc:
-                raise _write_error(url, dest, exc, size) from exc
+                raise write_error(url, target, exc, writer.size) from exc
             finally:
-                os.close(fd)
-        if declared is not None and size != declared:
-            raise _Transient(f"body has {size} bytes, Content-Length said {declared}")
-        actual = digest.hexdigest()
-        if actual != expected_sha256:
-            raise FetchError(url, f"SHA-256 mismatch: index says {expected_sha256}, got {actual}")
-        return Downloaded(path=dest, size=size, sha256=actual)
+                os.close(writer.fd)
+        if total is not None and writer.size != total:
+            raise Transient(f"body has {writer.size - resumed_at} bytes, Content-Length said {total - resumed_at}")
+        if writer.sha256 != expected_sha256:
+            mismatch = f"SHA-256 mismatch: index says {expected_sha256}, got {writer.sha256}"
+            if resumed_at:
+                assert partial is not None
+                partial.discard()
+                raise Transient(f"{mismatch} after resuming at byte {resumed_at}; the partial copy is discarded")
+            raise FetchError(url, mismatch)
+        if partial is not None:
+            partial.finish(dest)
+        return Downloaded(path=dest, size=writer.size, sha256=writer.sha256)
 
     def _body(self, response: requests.Response) -> Iterator[bytes]:
-        """The body exactly as sent (no transparent decompression); a network failure is _Transient.
+        """The body exactly as sent (no transparent decompression); a network failure is Transient.
 
         Only errors from reading the network are converted: one raised by the caller's loop body
         (a write to disk) is not thrown into this generator.
@@ -388,79 +394,7 @@ class Fetcher:
                     self.bytes_downloaded += len(chunk)
                 yield chunk
         except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
-            raise _Transient(self._describe(exc)) from exc
+            raise Transient(self._describe(exc)) from exc
 
     def _describe(self, exc: BaseException) -> str:
-        """A short, human reason for a requests or urllib3 exception (their reprs nest several layers)."""
-        cause = _root_cause(exc)
-        if isinstance(cause, urllib3.exceptions.NewConnectionError):
-            # Checked first: urllib3 makes it a subclass of its connect-timeout error.
-            return f"connection failed: {cause.__cause__ or cause}"
-        if isinstance(exc, requests.Timeout | urllib3.exceptions.TimeoutError) or isinstance(
-            cause, urllib3.exceptions.TimeoutError | TimeoutError
-        ):
-            what = "connecting" if isinstance(exc, requests.ConnectTimeout) else "no data"
-            limit = self.settings.connect_timeout if what == "connecting" else self.settings.read_timeout
-            return f"timed out ({what} for {limit:g} s)"
-        if isinstance(cause, ConnectionResetError):
-            return "connection reset by the server"
-        if isinstance(cause, urllib3.exceptions.IncompleteRead | http.client.IncompleteRead):
-            return f"connection closed early: {cause}"
-        if isinstance(exc, urllib3.exceptions.ProtocolError):
-            return f"connection broken: {cause}"
-        if isinstance(exc, requests.ConnectionError):
-            return f"connection failed: {cause}"
-        return f"{type(exc).__name__}: {exc}"
-
-
-def _root_cause(exc: BaseException) -> BaseException:
-    """The innermost exception requests and urllib3 wrapped (MaxRetryError.reason, args[...])."""
-    seen: set[int] = set()
-    while id(exc) not in seen:
-        seen.add(id(exc))
-        inner = getattr(exc, "reason", None)
-        if not isinstance(inner, BaseException):
-            inner = next((a for a in exc.args if isinstance(a, BaseException)), None)
-        if inner is None:
-            break
-        exc = inner
-    return exc
-
-
-def _check_scheme(url: str, target: str) -> None:
-    scheme = urlsplit(target).scheme
-    if scheme not in ALLOWED_SCHEMES:
-        raise FetchError(url, f"scheme {scheme!r} is not allowed (only http and https)")
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None if absent or odd."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _content_length(response: requests.Response) -> int | None:
-    declared = response.headers.get("Content-Length")
-    return int(declared) if declared is not None and declared.isdigit() else None
-
-
-def _check_space(url: str, directory: Path, needed: int) -> None:
-    """NoSpace when `needed` bytes do not fit in `directory`'s filesystem now."""
-    free = free_bytes(directory)
-    if free is not None and needed > free:
-        raise NoSpace(url, f"not enough space in {directory}: the file is {needed} bytes, {free} bytes are free")
-
-
-def _write_error(url: str, dest: Path, exc: OSError, written: int) -> FetchError:
-    """A disk error while saving `url` (never retried: the next try would meet the same disk)."""
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return NoSpace(url, f"not enough space in {dest.parent}: the disk filled after {written} bytes")
-    return FetchError(url, f"cannot write {dest}: {exc.strerror or exc}")
+        return describe(exc, self.settings.connect_timeout, self.settings.read_timeout)

@@ -4,8 +4,8 @@
   the target, and the directory fsynced. A reader sees the old file or the new one, never a mix; a
   crash leaves at most the temporary, which `remove_debris` recognises and deletes.
 - `sha256_file`: a file's SHA-256 read in 1 MiB blocks (memory does not grow with its size).
-- Streaming writes for downloads: `write_all`, `start_writeback` (early writeback every
-  `WRITEBACK_STEP` bytes, so the closing fsync waits only for the tail) and `check_space`.
+- Streaming writes for downloads and extraction: `HashingWriter` (hash, count, early writeback every
+  `WRITEBACK_STEP` bytes, so the closing fsync waits only for the tail), `new_file` and `copy_new`.
 """
 
 from __future__ import annotations
@@ -19,8 +19,10 @@ import re
 import secrets
 import shutil
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 FILE_MODE = 0o644
 BLOCK_SIZE = 1 << 20
@@ -44,9 +46,7 @@ def sha256_file(path: Path) -> str:
 
 def write_new(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
     """Create `path` (it must not exist: O_EXCL, no symlink followed) with `data`, `mode`, fsynced."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, mode)
-    with os.fdopen(fd, "wb") as f:
-        os.fchmod(f.fileno(), mode)  # os.open's mode is cut by the umask
+    with os.fdopen(open_new(path, mode), "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
@@ -180,3 +180,82 @@ def remove_entry(path: Path) -> None:
         shutil.rmtree(path)
     else:
         os.unlink(path)
+
+
+@dataclass(frozen=True)
+class Written:
+    """A file written by streaming: where, how many bytes, their hex SHA-256."""
+
+    path: Path
+    size: int
+    sha256: str
+
+
+class HashingWriter:
+    """A file-like sink over an open fd: `write` hashes, counts and writes every byte, and asks the
+    kernel to start writing back every WRITEBACK_STEP bytes. `size`/`digest` continue an existing
+    prefix (a resumed download: `digest` has hashed the `size` bytes already in the file)."""
+
+    def __init__(self, fd: int, *, size: int = 0, digest: hashlib._Hash | None = None) -> None:
+        self.fd = fd
+        self.size = size
+        self.digest = digest or hashlib.sha256()
+        self._flushed = size
+
+    def write(self, data: bytes | memoryview) -> int:
+        self.digest.update(data)
+        write_all(self.fd, data)
+        self.size += len(data)
+        if self.size - self._flushed >= WRITEBACK_STEP:
+            start_writeback(self.fd, self._flushed, self.size - self._flushed)
+            self._flushed = self.size
+        return len(data)
+
+    @property
+    def sha256(self) -> str:
+        return self.digest.hexdigest()
+
+
+def open_new(path: Path, mode: int = FILE_MODE) -> int:
+    """Create `path` for writing (O_EXCL: it must not exist; no symlink followed) with `mode` exactly."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, mode)
+    os.fchmod(fd, mode)  # os.open's mode is cut by the umask
+    return fd
+
+
+def open_truncated(path: Path, mode: int = FILE_MODE) -> int:
+    """`path` opened for writing from byte 0, created with `mode` if absent (no symlink followed)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, mode)
+    os.fchmod(fd, mode)
+    return fd
+
+
+@contextlib.contextmanager
+def new_file(path: Path, mode: int = FILE_MODE) -> Iterator[HashingWriter]:
+    """Create `path` (see `open_new`) and yield a writer for it; fsync and close after the block.
+
+    If the block (or the fsync) fails, the half-written file is removed and the error propagates.
+    """
+    fd = open_new(path, mode)
+    try:
+        yield HashingWriter(fd)
+        os.fsync(fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise
+    finally:
+        os.close(fd)
+
+
+class Readable(Protocol):
+    def read(self, size: int = ..., /) -> bytes: ...
+
+
+def copy_new(source: Readable, path: Path, mode: int = FILE_MODE) -> Written:
+    """Copy `source` to its end into a new file at `path` in BLOCK_SIZE reads (memory does not grow
+    with the size), hashing on the way; fsynced. Errors as `new_file`."""
+    with new_file(path, mode) as out:
+        while block := source.read(BLOCK_SIZE):
+            out.write(block)
+    return Written(path, out.size, out.sha256)

@@ -12,7 +12,9 @@ test can count attempts and measure the backoff between them.
         ...
         server.count("*/linux")                         # how many requests reached it
 
-With `tls=(certfile, keyfile)` it speaks HTTPS (see `make_self_signed_cert`).
+With `tls=(certfile, keyfile)` it speaks HTTPS (see `make_self_signed_cert`). With `ranges=True` it
+answers as nginx does for static files: a strong ETag (size and mtime) and Last-Modified on every 200
+and 206, `Range: bytes=N-` honoured (206) unless `If-Range` names another validator (then 200, whole).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import functools
 import http.client
 import itertools
 import os
+import re
 import socket
 import ssl
 import struct
@@ -33,6 +36,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -56,6 +60,7 @@ class Request:
     fault: str
     client_port: int
     method: str = "GET"
+    range: str = ""  # the Range header asked, "" for none
 
 
 @dataclass
@@ -99,6 +104,7 @@ class _Handler(SimpleHTTPRequestHandler):
                 rule.remaining -= 1
             # Recorded on arrival (a stalled request counts at once), completed when answered.
             record = Request(self.path, 0, 0, time.monotonic(), rule.kind if rule else "", self.client_address[1])
+            record.range = self.headers.get("Range", "")
             state.requests.append(record)
         try:
             if rule is None:
@@ -106,7 +112,7 @@ class _Handler(SimpleHTTPRequestHandler):
                 if body is None:
                     self._answer(404, b"not found\n")
                 else:
-                    self._answer(200, body)
+                    self._serve(body)
             else:
                 rule.action(self, self._file())
         finally:
@@ -132,9 +138,36 @@ class _Handler(SimpleHTTPRequestHandler):
         path = Path(self.translate_path(self.path))
         return path.read_bytes() if path.is_file() else None
 
+    def _validators(self) -> dict[str, str]:
+        """ETag (size and mtime in ns, strong, as nginx makes it) and Last-Modified of the file, when
+        the server does ranges and the path names a file."""
+        path = Path(self.translate_path(self.path))
+        if not self.server.ranges or not path.is_file():
+            return {}
+        st = path.stat()
+        etag = f'"{st.st_size:x}-{st.st_mtime_ns:x}"'
+        return {"ETag": etag, "Last-Modified": formatdate(st.st_mtime, usegmt=True), "Accept-Ranges": "bytes"}
+
+    def _serve(self, body: bytes) -> None:
+        """200 and the file; with ranges on, 206 and the part a `Range: bytes=N-` asks (RFC 9110 14.2),
+        unless `If-Range` names another validator than the file's (13.1.5); 416 past the end."""
+        validators = self._validators()
+        asked = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range", ""))
+        if_range = self.headers.get("If-Range")
+        if not validators or asked is None or (if_range is not None and if_range not in validators.values()):
+            self._answer(200, body)
+            return
+        start = int(asked[1])
+        if start >= len(body):
+            self._answer(416, b"", {"Content-Range": f"bytes */{len(body)}"})
+            return
+        self._answer(206, body[start:], {"Content-Range": f"bytes {start}-{len(body) - 1}/{len(body)}"})
+
     def _head(self, status: int, headers: dict[str, str]) -> None:
         self._status = status
         self.send_response(status)  # with Server and Date
+        if status in (200, 206):
+            headers = {**self._validators(), **headers}
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
@@ -173,6 +206,7 @@ class _Handler(SimpleHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    ranges = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -187,9 +221,10 @@ class _Server(ThreadingHTTPServer):
 class FaultServer:
     """Serve `directory` on 127.0.0.1 (a free port) with the faults it is told to inject."""
 
-    def __init__(self, directory: Path, *, tls: tuple[Path, Path] | None = None) -> None:
+    def __init__(self, directory: Path, *, tls: tuple[Path, Path] | None = None, ranges: bool = False) -> None:
         handler = functools.partial(_Handler, directory=str(directory))
         self._server = _Server(("127.0.0.1", 0), handler)
+        self._server.ranges = ranges
         self._tls = tls is not None
         if tls is not None:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -323,6 +358,14 @@ class FaultServer:
             h._send(extra)
 
         self._add(pattern, "surplus", action, times)
+
+    def whole(self, pattern: str, *, times: int | None = None) -> None:
+        """Serve the whole file with 200 whatever Range asks: a server that does not do ranges."""
+
+        def action(h: _Handler, body: bytes | None) -> None:
+            h._answer(200, _need(body, h.path))
+
+        self._add(pattern, "whole", action, times)
 
     def corrupt(self, pattern: str, *, times: int | None = None) -> None:
         """Serve the file with its bytes changed (same length): the hash cannot match."""

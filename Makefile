@@ -10,7 +10,7 @@ DEBIAN_PACKAGES := python3-venv distro-info-data gpgv gnupg debian-archive-keyri
 # System tools some tests drive for real (a TFTP server and client, a browser, a web server, QEMU).
 # Without them those tests skip with the reason; `make test-tools` installs them; CI does, and skips nothing.
 TEST_DEBIAN_PACKAGES := tftpd-hpa tftp-hpa curl chromium chromium-driver nginx-light qemu-system-x86 ipxe-qemu ovmf \
-	openssl distro-info
+	openssl distro-info grub-common
 # The embedded default: a TFTP root inside the checkout, so no root privileges are needed.
 export PXEIMPORT_TFTPROOT ?= $(CURDIR)/var/tftpboot
 ARGS ?=

@@ -177,9 +177,9 @@ def check_command_lines(lines: Iterable[CommandLine]) -> None:
     for line in lines:
         if len(line.text) > line.limit:
             raise BadKernelOptions(
-                f"kernel options for {line.release} make a command line of {len(line.text)} characters "
-                f"(BOOT_IMAGE=, initrd= and BOOTIF= included); {line.loader} hands the kernel at most "
-                f"{line.limit} ({line.why}): shorten the options by {len(line.text) - line.limit} characters"
+                f"kernel options for {line.release} make a command line of {len(line.text)} characters, "
+                f"counting what the loader adds; {line.loader} hands the kernel at most {line.limit} "
+                f"({line.why}): shorten the options by {len(line.text) - line.limit} character(s)"
             )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import string
 import subprocess
 import tempfile
@@ -34,11 +35,13 @@ from pxeimport.menus import (
     pxelinux_config,
     version_paths,
 )
-from tests.conftest import require_tool
+from tests.conftest import require_file, require_tool
+from tests.test_qemu_boot import OVMF_CODE, OVMF_VARS, boot, debian_netboot  # noqa: F401 (a fixture)
 from tests.tree import base, install_dir
-from tools.archive import netboot_files
+from tools.archive import ArchiveTree, netboot_files
 
 BASE = "/maas/amd64/base"
+README = Path(__file__).resolve().parent.parent / "README.md"
 ENTRIES = [
     MenuEntry("bookworm", "install-0123456789abcdef", kernel_opts="console=ttyS0,115200"),
     MenuEntry("trixie", "install-fedcba9876543210"),
@@ -236,7 +239,7 @@ def test_the_longest_command_line_pxelinux_takes_is_written_and_one_character_mo
         pxelinux_config(too_long, "trixie", 5)
     assert "2047 characters" in str(caught.value)
     assert "pxelinux hands the kernel at most 2046" in str(caught.value)
-    assert "shorten the options by 1 characters" in str(caught.value)
+    assert "shorten the options by 1 character(s)" in str(caught.value)
 
 
 def test_an_append_line_that_looped_in_the_report_is_refused_and_a_shorter_one_written():
@@ -249,6 +252,13 @@ def test_an_append_line_that_looped_in_the_report_is_refused_and_a_shorter_one_w
     assert "APPEND " in pxelinux_config([append_of(1880)], "trixie", 5)
     with pytest.raises(BadKernelOptions, match="at most 2046"):
         pxelinux_config([append_of(2030)], "trixie", 5)
+
+
+def test_a_release_named_bookworm_has_room_for_the_1834_characters_of_options_the_readme_promises():
+    check_entry_fits("bookworm", "x" * 1834, BASE)
+    with pytest.raises(BadKernelOptions, match=r"2047 characters.*pxelinux hands the kernel at most 2046"):
+        check_entry_fits("bookworm", "x" * 1835, BASE)
+    assert "For a\nrelease named `bookworm` that leaves 1834 characters of options." in README.read_text()
 
 
 def test_grubs_limit_is_checked_on_its_own_command_line():
@@ -453,3 +463,72 @@ def test_an_operators_own_grub_cfg_at_those_paths_is_left_alone(archive, import_
     assert import_pxe(*ARGS).code == 0
 
     assert own.read_text() == "menuentry 'my own' { true }\n"
+
+
+# Real loaders in QEMU (slow): Debian 12's pxelinux and signed GRUB boot the real kernel, whose first
+# lines on the serial console show the command line it got. QEMU's NIC has the MAC 52:54:00:12:34:56.
+QEMU_BOOTIF = "BOOTIF=01-52-54-00-12-34-56"
+
+
+@pytest.fixture
+def root_with_preseed_url(request, tmp_path, signer, archive_server, import_pxe, tftp_root) -> Path:
+    # The archive_server fixture serves tmp_path/"archive": lay Debian 12's real netboot files out there.
+    tree = ArchiveTree(tmp_path / "archive", installer_dir="debian-installer", signer=signer)
+    tree.publish("bookworm", "amd64", request.getfixturevalue("debian_netboot"))
+    opts = f"console=ttyS0,115200 {PRESEED_URL}"
+    result = import_pxe(
+        "--arch", "amd64", "--release", "bookworm", "--current-release", "bookworm", "--kernel-opts", opts
+    )
+    assert result.code == 0, result.stderr
+    every_grub_cfg_accepted(tftp_root)
+    root: Path = tftp_root
+    return root
+
+
+def kernel_command_line(text: str, keep: Path) -> str:
+    """The "Command line:" the kernel printed (x86 setup_arch), after BOOT_IMAGE=<path>."""
+    lines = [line for line in text.splitlines() if "Command line: " in line]
+    assert lines, f"the kernel did not print its command line; see {keep}"
+    return lines[0].split("Command line: ", 1)[1].split(" ", 1)[1].strip()
+
+
+@pytest.mark.slow
+def test_a_bios_node_chainloaded_from_ipxe_with_option_210_boots_the_options_and_its_nic(
+    root_with_preseed_url, tmp_path
+):
+    # The README's iPXE lines: option 210 tells pxelinux where it came from, so it finds ldlinux.c32.
+    script = "#!ipxe\ndhcp\nset 210:string tftp://${next-server}/maas/amd64/base/\nchain ${210:string}pxelinux.0\n"
+    (root_with_preseed_url / "chain.ipxe").write_text(script)
+    log = tmp_path / "serial-ipxe.log"
+    text = boot(
+        root_with_preseed_url, log, bootfile="chain.ipxe", firmware=[], timeout=240, until=("Kernel command line:",)
+    )
+    keep = Path("var/qemu-ipxe-chain-serial.log")
+    keep.parent.mkdir(exist_ok=True)
+    shutil.copyfile(log, keep)
+    assert "pxeimport: booting bookworm" in text, f"pxelinux did not show the menu; see {keep}"
+    assert kernel_command_line(text, keep).startswith("initrd=bookworm/install-"), f"see {keep}"
+    assert kernel_command_line(text, keep).endswith(f"console=ttyS0,115200 {PRESEED_URL} --- {QEMU_BOOTIF}")
+
+
+@pytest.mark.slow
+def test_a_uefi_node_boots_the_options_grub_would_read_as_syntax_and_its_nic(root_with_preseed_url, tmp_path):
+    require_file(OVMF_CODE, "ovmf")
+    require_file(OVMF_VARS, "ovmf")
+    variables = tmp_path / "OVMF_VARS.fd"
+    shutil.copyfile(OVMF_VARS, variables)
+    firmware = [
+        "-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
+        "-drive", f"if=pflash,format=raw,file={variables}",
+    ]  # fmt: skip
+    log = tmp_path / "serial-uefi-opts.log"
+    text = boot(
+        root_with_preseed_url, log, bootfile="maas/amd64/base/grubx64.efi", firmware=firmware, timeout=300,
+        machine="q35", until=("Kernel command line:",),
+    )  # fmt: skip
+    keep = Path("var/qemu-uefi-opts-serial.log")
+    keep.parent.mkdir(exist_ok=True)
+    shutil.copyfile(log, keep)
+    assert "bookworm installer (install-" in text, f"GRUB did not show the generated menu; see {keep}"
+    # The same options and BOOTIF as pxelinux gives, with no initrd= (GRUB loads the initrd itself).
+    assert kernel_command_line(text, keep) == f"console=ttyS0,115200 {PRESEED_URL} --- {QEMU_BOOTIF}"

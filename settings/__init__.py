@@ -11,6 +11,8 @@ import django_stubs_ext
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from pxeimport.menus import MAX_MENU_TIMEOUT
+
 django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -92,8 +94,14 @@ PXEIMPORT_TFTPROOT = Path(_setting("PXEIMPORT_TFTPROOT", str, "/var/lib/tftpboot
 PXEIMPORT_GRACE_SECONDS = _setting("PXEIMPORT_GRACE_SECONDS", int, 3600)
 # How many downloads (and items) run at once: one connection each.
 PXEIMPORT_JOBS = _setting("PXEIMPORT_JOBS", int, 4)
-# Seconds a boot menu waits before booting its default entry with no key press.
+# Seconds a boot menu waits before booting its default entry with no key press; 0 boots it at once.
+# No "wait for ever": pxelinux reads 0 that way and GRUB -1, so no value means it in both.
 PXEIMPORT_MENU_TIMEOUT = _setting("PXEIMPORT_MENU_TIMEOUT", int, 5)
+if not 0 <= PXEIMPORT_MENU_TIMEOUT <= MAX_MENU_TIMEOUT:
+    raise ImproperlyConfigured(
+        f"PXEIMPORT_MENU_TIMEOUT must be 0 (boot the default at once) to {MAX_MENU_TIMEOUT} seconds "
+        f"(pxelinux's longest timeout), not {PXEIMPORT_MENU_TIMEOUT}"
+    )
 PXEIMPORT_HTTP_TIMEOUT = _setting("PXEIMPORT_HTTP_TIMEOUT", float, 60.0)
 PXEIMPORT_HTTP_RETRIES = _setting("PXEIMPORT_HTTP_RETRIES", int, 3)
 # Seconds before the first HTTP retry, doubled for each further one (pxeimport.fetch.FetchSettings.backoff).

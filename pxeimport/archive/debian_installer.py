@@ -28,8 +28,9 @@ INSTALL_FILES = (KERNEL, INITRD)
 PRE_BOOT_LOADER = "pxelinux.0"
 # syslinux 5 and later load this from beside pxelinux.0; Debian keeps it in boot-screens/.
 LDLINUX = "ldlinux.c32"
-# UEFI: the signed shim (bootnet*) and the GRUB it chains to, which must sit beside it.
-UEFI_LOADERS = ("bootnetx64.efi", "grubx64.efi", "bootnetaa64.efi", "grubaa64.efi")
+# UEFI: the signed shim (bootnet*) and the GRUB it chains to, which must sit beside it: x86-64,
+# arm64, and 32-bit x86 firmware (DHCP client-arch 6), which Debian's i386 netboot dir also has.
+UEFI_LOADERS = ("bootnetx64.efi", "grubx64.efi", "bootnetaa64.efi", "grubaa64.efi", "bootnetia32.efi", "grubia32.efi")
 
 
 def images_urls(archive: str, release: str, arch: str) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 
 import pytest
@@ -180,3 +181,36 @@ def test_skipping_signature_checks_imports_unsigned_but_warns_every_run(tmp_path
         assert "signature checks are off for boot source 'private'" in err.getvalue()
     assert set(InstalledFile.objects.values_list("signed_by", flat=True)) == {""}
     assert (install_dir(tftp_root, "amd64", "bookworm") / "linux").exists()
+
+
+def test_a_release_signed_by_a_key_that_has_since_expired_is_refused(tmp_path, archive_server, import_pxe):
+    # The key was valid for a day, three days ago, and signed then: gpgv prints VALIDSIG and exits 0.
+    expired = ArchiveSigner(
+        tmp_path / "expired-key", uid="expired <x@test.invalid>", expires="1d", created=int(time.time()) - 3 * 86400
+    )
+    try:
+        ArchiveTree(tmp_path / "archive", signer=expired).publish("bookworm", "amd64", netboot_files("old"))
+        result = import_pxe(*ARGS, keyring=expired.keyring)
+    finally:
+        expired.close()
+
+    assert result.code == 1
+    assert "signed by a key that has expired (EXPKEYSIG)" in result.stderr
+    assert archive_server.url + "dists/bookworm/InRelease" in result.stderr
+    assert not install_dir(tmp_path / "tftpboot", "amd64", "bookworm").exists()
+
+
+def test_a_release_signed_by_a_revoked_key_is_refused_and_the_old_files_kept(archive, import_pxe, tftp_root, signer):
+    good = installed_first(archive, import_pxe)
+    archive.publish("bookworm", "amd64", netboot_files("v2"))
+    revoked = ArchiveSigner(tftp_root.parent / "revoked-key", uid="revoked <r@test.invalid>")
+    try:
+        ArchiveTree(archive.root, signer=revoked).sign_release("bookworm")
+        revoked.revoke()
+        result = import_pxe(*ARGS, keyring=revoked.keyring)
+    finally:
+        revoked.close()
+
+    assert result.code == 1
+    assert "signed by a key that was revoked (REVKEYSIG)" in result.stderr
+    assert_still_serving(tftp_root, good)

@@ -255,7 +255,7 @@ class Fetcher:
         while True:
             response = self._request(url, current, session, headers)
             status = response.status_code
-            at = f" (at {current})" if current != url else ""
+            at = _hop(url, current)
             if status in REDIRECT_STATUSES and "location" in response.headers:
                 target = urljoin(current, response.headers["location"])
                 response.close()
@@ -279,17 +279,19 @@ class Fetcher:
     ) -> requests.Response:
         proxy = self._source_proxy(url)
         proxies = {"http": proxy, "https": proxy} if proxy else None
+        # After a redirect the hop that failed is named: it may be another host, or https.
+        at = _hop(url, current)
         try:
             return session.get(
                 current, stream=True, timeout=self._timeout, allow_redirects=False, headers=headers, proxies=proxies
             )
         except requests.exceptions.SSLError as exc:
             # A certificate that does not verify will not verify on the next try either.
-            raise FetchError(url, f"TLS failed: {_root_cause(exc)}") from exc
+            raise FetchError(url, f"TLS failed: {_root_cause(exc)}{at}") from exc
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise _Transient(self._describe(exc)) from exc
+            raise _Transient(self._describe(exc) + at) from exc
         except requests.RequestException as exc:
-            raise FetchError(url, self._describe(exc)) from exc
+            raise FetchError(url, self._describe(exc) + at) from exc
 
     def _check_redirect(self, url: str, current: str, target: str, hops: list[str]) -> None:
         scheme = urlsplit(target).scheme
@@ -323,7 +325,7 @@ class Fetcher:
                     self.not_modified += 1
                 return cached.body
             body = bytearray()
-            for chunk in self._body(response):
+            for chunk in self._body(response, url):
                 body += chunk
                 if len(body) > self.settings.max_index_bytes:
                     raise FetchError(url, f"index larger than {self.settings.max_index_bytes} bytes")
@@ -351,7 +353,7 @@ class Fetcher:
                 raise _write_error(url, dest, exc, 0) from exc
             try:
                 os.fchmod(fd, 0o644)
-                for chunk in self._body(response):
+                for chunk in self._body(response, url):
                     size += len(chunk)
                     if size > limit:
                         raise FetchError(url, f"body exceeds the limit of {limit} bytes")
@@ -374,7 +376,7 @@ class Fetcher:
             raise FetchError(url, f"SHA-256 mismatch: index says {expected_sha256}, got {actual}")
         return Downloaded(path=dest, size=size, sha256=actual)
 
-    def _body(self, response: requests.Response) -> Iterator[bytes]:
+    def _body(self, response: requests.Response, url: str) -> Iterator[bytes]:
         """The body exactly as sent (no transparent decompression); a network failure is _Transient.
 
         Only errors from reading the network are converted: one raised by the caller's loop body
@@ -388,7 +390,7 @@ class Fetcher:
                     self.bytes_downloaded += len(chunk)
                 yield chunk
         except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
-            raise _Transient(self._describe(exc)) from exc
+            raise _Transient(self._describe(exc) + _hop(url, response.url)) from exc
 
     def _describe(self, exc: BaseException) -> str:
         """A short, human reason for a requests or urllib3 exception (their reprs nest several layers)."""
@@ -425,6 +427,14 @@ def _root_cause(exc: BaseException) -> BaseException:
             break
         exc = inner
     return exc
+
+
+def _hop(url: str, current: str) -> str:
+    """The text " (at the redirect target <hop>)" when redirects led away from `url`; "" at `url` itself.
+
+    Messages start with `url` (FetchError), so both the URL asked for and the hop that failed are named.
+    """
+    return f" (at the redirect target {current})" if current != url else ""
 
 
 def _check_scheme(url: str, target: str) -> None:

@@ -118,6 +118,13 @@ class Fetcher:
         self._count_lock = threading.Lock()
         self._connections = threading.BoundedSemaphore(self.settings.max_connections)
         self.bytes_downloaded = 0
+        # {URL: Content-Type} of the indexes fetched, to say what arrived when one is not what it should be.
+        self._content_types: dict[str, str] = {}
+
+    def content_type(self, url: str) -> str | None:
+        """The Content-Type the server gave `url`'s body this run; None if unknown (or from the cache)."""
+        with self._count_lock:
+            return self._content_types.get(url)
 
     def _new_session(self) -> requests.Session:
         """A session for one fetch (its redirects included), closed after it.
@@ -330,6 +337,8 @@ class Fetcher:
                 if len(body) > self.settings.max_index_bytes:
                     raise FetchError(url, f"index larger than {self.settings.max_index_bytes} bytes")
             etag, modified = response.headers.get("ETag"), response.headers.get("Last-Modified")
+            with self._count_lock:
+                self._content_types[url] = response.headers.get("Content-Type", "")
         if self.index_cache is not None:
             self.index_cache.put(url, bytes(body), etag, modified)
         return bytes(body)

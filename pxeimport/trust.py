@@ -57,7 +57,7 @@ class IndexVerifier:
         except NotFound as exc:
             where = f"not listed in the signed {signed.url}" if signed else "no signed Release for this release"
             raise SignatureError(index_url, f"unsigned: {where}, and no {index_url}.gpg") from exc
-        return verify_detached(index, signature, self.keyrings, name=index_url + ".gpg").fingerprint
+        return self._detached(index_url, index, signature)
 
     def verify_detached_index(self, index_url: str, index: bytes) -> str:
         """The fingerprint of a valid `<index_url>.gpg` over `index` (layouts with no Release file)."""
@@ -66,7 +66,13 @@ class IndexVerifier:
             signature = self.fetcher.get_bytes(index_url + ".gpg")
         except NotFound as exc:
             raise SignatureError(index_url, f"unsigned: no {index_url}.gpg") from exc
-        return verify_detached(index, signature, self.keyrings, name=index_url + ".gpg").fingerprint
+        return self._detached(index_url, index, signature)
+
+    def _detached(self, index_url: str, index: bytes, signature: bytes) -> str:
+        name = index_url + ".gpg"
+        return verify_detached(
+            index, signature, self.keyrings, name=name, content_type=self.fetcher.content_type(name)
+        ).fingerprint
 
     def _release(self, release: str) -> SignedRelease | None:
         """The verified Release, fetched once per run (several threads may ask at once)."""
@@ -80,7 +86,10 @@ class IndexVerifier:
         except NotFound:
             pass
         else:
-            verified = verify_clearsigned(inrelease, self.keyrings, name=base + "InRelease")
+            url = base + "InRelease"
+            verified = verify_clearsigned(
+                inrelease, self.keyrings, name=url, content_type=self.fetcher.content_type(url)
+            )
             return self._parse(base + "InRelease", verified.content, verified.fingerprint)
         try:
             plain = self.fetcher.get_bytes(base + "Release")
@@ -90,7 +99,10 @@ class IndexVerifier:
             signature = self.fetcher.get_bytes(base + "Release.gpg")
         except NotFound as exc:
             raise SignatureError(base + "Release", "unsigned: no InRelease and no Release.gpg") from exc
-        verified = verify_detached(plain, signature, self.keyrings, name=base + "Release.gpg")
+        url = base + "Release.gpg"
+        verified = verify_detached(
+            plain, signature, self.keyrings, name=url, content_type=self.fetcher.content_type(url)
+        )
         return self._parse(base + "Release", verified.content, verified.fingerprint)
 
     @staticmethod

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from pxeimport.models import BootSource, InstalledFile
+from tests.faulty import run_import
 from tests.tree import install_dir
 from tools.archive import ArchiveTree, netboot_files
+from tools.faultserver import FaultServer
 from tools.signing import ArchiveSigner
 
 pytestmark = pytest.mark.django_db
@@ -29,6 +31,13 @@ def installed_first(archive: ArchiveTree, import_pxe) -> dict[str, bytes]:
     files = netboot_files("v1")
     archive.publish("bookworm", "amd64", files)
     assert import_pxe(*ARGS).code == 0
+    return files
+
+
+def installed_first_from_files(archive: ArchiveTree) -> dict[str, bytes]:
+    """v1 published (the caller imports it through its own server)."""
+    files = netboot_files("v1")
+    archive.publish("bookworm", "amd64", files)
     return files
 
 
@@ -214,3 +223,40 @@ def test_a_release_signed_by_a_revoked_key_is_refused_and_the_old_files_kept(arc
     assert result.code == 1
     assert "signed by a key that was revoked (REVKEYSIG)" in result.stderr
     assert_still_serving(tftp_root, good)
+
+
+PORTAL = b"<!DOCTYPE html>\n<html><head><title>Guest WiFi: log in</title></head><body>Accept the terms</body></html>\n"
+
+
+@pytest.mark.parametrize("where", ["*", "*/InRelease"])
+def test_a_captive_portal_page_instead_of_inrelease_says_what_arrived(archive, tftp_root, signer, where):
+    good = installed_first_from_files(archive)
+    with FaultServer(archive.root) as server:
+        assert run_import(server.url, tftp_root, signer.keyring, *ARGS).code == 0
+        archive.publish("bookworm", "amd64", netboot_files("v2"))
+        server.page(where, PORTAL, "text/html; charset=utf-8")
+        result = run_import(server.url, tftp_root, signer.keyring, *ARGS)
+
+    assert result.code == 1
+    assert (
+        f"{server.url}dists/bookworm/InRelease: not a clearsigned file: {len(PORTAL)} bytes, "
+        "Content-Type text/html; charset=utf-8, an HTML page starting '<!DOCTYPE html> <html><head><title>Guest WiFi"
+    ) in result.stderr
+    assert "(a captive portal or proxy login page?)" in result.stderr
+    assert "first file" not in result.stderr
+    assert_still_serving(tftp_root, good)
+
+
+def test_a_captive_portal_page_instead_of_sha256sums_gpg_says_what_arrived(tmp_path, tftp_root, signer):
+    ubuntu = ArchiveTree(tmp_path / "archive", signer=signer, release_lists_installer=False)
+    ubuntu.publish("bookworm", "amd64", netboot_files("v1"))
+    with FaultServer(ubuntu.root) as server:
+        server.page("SHA256SUMS.gpg", PORTAL, "text/html")
+        result = run_import(server.url, tftp_root, signer.keyring, *ARGS)
+
+    assert result.code == 1
+    index = server.url + "dists/bookworm/main/installer-amd64/current/images/SHA256SUMS.gpg"
+    assert f"{index}: not an OpenPGP signature: {len(PORTAL)} bytes, Content-Type text/html, an HTML page" in (
+        result.stderr
+    ), result.stderr
+    assert not install_dir(tftp_root, "amd64", "bookworm").exists()

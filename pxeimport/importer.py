@@ -18,11 +18,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from pxeimport import freshness
 from pxeimport.archive import debian_installer, ubuntu_netboot
 from pxeimport.archive.debian_installer import LayoutError, NetbootIndex, RemoteFile
 from pxeimport.archive.release import ReleaseFormatError
 from pxeimport.checksums import ChecksumIndexError
 from pxeimport.fetch import Fetcher, FetchError, NotFound
+from pxeimport.freshness import FreshnessStore
 from pxeimport.menus import BadKernelOptions, MenuEntry, check_kernel_opts, grub_config, pxelinux_config
 from pxeimport.names import InvalidName, check_name
 from pxeimport.once import Once
@@ -76,6 +78,8 @@ class Source:
     iso_base_url: str | None = None
     # HTTP proxy for this source's URLs; None: http_proxy/https_proxy/no_proxy from the environment.
     proxy: str | None = None
+    # Accept a Release past its Valid-Until (a frozen private mirror); every run warns.
+    allow_expired_indexes: bool = False
 
 
 @dataclass(frozen=True)
@@ -547,7 +551,20 @@ class Importer:
 
     def _verifier(self, source: Source) -> IndexVerifier:
         return self._verifiers.get(
-            source, lambda: IndexVerifier(self.fetcher, source.url, source.keyrings, source.keyring_hint)
+            source,
+            lambda: IndexVerifier(
+                self.fetcher,
+                source.url,
+                source.keyrings,
+                source.keyring_hint,
+                allow_expired=source.allow_expired_indexes,
+                # A dry run (its index cache read-only) must not write the root either.
+                freshness=FreshnessStore(
+                    self.root.maas / ".cache" / freshness.FILE_NAME,
+                    writable=self.fetcher.index_cache is None or self.fetcher.index_cache.writable,
+                ),
+                clock=self.clock,
+            ),
         )
 
     def _collect_garbage(self, results: list[ItemResult], now: float) -> None:

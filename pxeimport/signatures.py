@@ -42,6 +42,7 @@ import subprocess
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 GPGV = "gpgv"
@@ -94,10 +95,15 @@ class NotSigned(SignatureError):
 
 @dataclass(frozen=True)
 class Verified:
-    """Signed content, and the fingerprint of the key whose signature was valid."""
+    """Signed content, the fingerprint of the key whose signature was good, and when it signed.
+
+    `signed_at` is the signature's creation time (VALIDSIG's sig-timestamp, Unix seconds, UTC):
+    it is inside the signed data, so a mirror cannot change it.
+    """
 
     content: bytes
     fingerprint: str
+    signed_at: int = 0
 
 
 def check_keyrings(keyrings: Sequence[Path], *, hint: str = "") -> None:
@@ -123,8 +129,8 @@ def verify_clearsigned(
         signed = Path(tmp) / "signed"
         signed.write_bytes(data)
         output = Path(tmp) / "output"
-        fingerprint = _gpgv(["--output", str(output), str(signed)], keyrings, name=name)
-        return Verified(output.read_bytes(), fingerprint)
+        fingerprint, signed_at = _gpgv(["--output", str(output), str(signed)], keyrings, name=name)
+        return Verified(output.read_bytes(), fingerprint, signed_at)
 
 
 def verify_detached(
@@ -142,11 +148,11 @@ def verify_detached(
         content.write_bytes(data)
         sig = Path(tmp) / "content.sig"
         sig.write_bytes(signature)
-        fingerprint = _gpgv([str(sig), str(content)], keyrings, name=name)
-        return Verified(data, fingerprint)
+        fingerprint, signed_at = _gpgv([str(sig), str(content)], keyrings, name=name)
+        return Verified(data, fingerprint, signed_at)
 
 
-def _gpgv(args: list[str], keyrings: Sequence[Path], *, name: str) -> str:
+def _gpgv(args: list[str], keyrings: Sequence[Path], *, name: str) -> tuple[str, int]:
     gpgv = shutil.which(GPGV)
     if gpgv is None:
         raise SignatureError(name, "gpgv is not installed (Debian package gpgv)")
@@ -170,8 +176,8 @@ def _gpgv(args: list[str], keyrings: Sequence[Path], *, name: str) -> str:
     return _judge(result.stdout.decode(errors="replace"), result.stderr.decode(errors="replace"), name=name)
 
 
-def _judge(status: str, stderr: str, *, name: str) -> str:
-    """The fingerprint of a good signature, from gpgv's status lines; SignatureError otherwise.
+def _judge(status: str, stderr: str, *, name: str) -> tuple[str, int]:
+    """(fingerprint, creation time) of a good signature, from gpgv's status lines; SignatureError otherwise.
 
     The module docstring's table is the rule; `stderr` only fills a message when no status says why.
     """
@@ -205,19 +211,19 @@ class _Signature:
     """What gpgv's status lines said about one signature (from one NEWSIG to the next)."""
 
     goodsig: list[str] = field(default_factory=list)
-    # (fingerprint of the signing key, hash algorithm id)
-    validsig: list[tuple[str, int]] = field(default_factory=list)
+    # (fingerprint of the signing key, hash algorithm id, signature creation time)
+    validsig: list[tuple[str, int, int]] = field(default_factory=list)
     # (key id, reason)
     worthless: list[tuple[str, str]] = field(default_factory=list)
     no_pubkey: list[str] = field(default_factory=list)
     bad: list[str] = field(default_factory=list)
     no_data: bool = False
 
-    def good(self) -> list[str]:
-        """Fingerprints vouched for by GOODSIG and VALIDSIG, with a trusted digest, nothing worthless."""
+    def good(self) -> list[tuple[str, int]]:
+        """(fingerprint, signed at) vouched for by GOODSIG and VALIDSIG, a trusted digest, nothing worthless."""
         return [
-            fpr
-            for fpr, digest in self.validsig
+            (fpr, signed_at)
+            for fpr, digest, signed_at in self.validsig
             if digest in TRUSTED_DIGESTS
             and any(_same_key(fpr, key) for key in self.goodsig)
             and not any(_same_key(fpr, key) for key, _ in self.worthless)
@@ -234,7 +240,7 @@ class _Signature:
         ]
         found += [
             (f"signature made with a weak digest algorithm (id {digest})", fpr[-16:])
-            for fpr, digest in self.validsig
+            for fpr, digest, _ in self.validsig
             if digest not in TRUSTED_DIGESTS
         ]
         return found
@@ -260,7 +266,7 @@ def _signatures(status: str) -> list[_Signature]:
             current.goodsig.append(args[0])
         elif keyword == "VALIDSIG":
             digest = int(args[7]) if len(args) > 7 and args[7].isdigit() else 0
-            current.validsig.append((args[0], digest))
+            current.validsig.append((args[0], digest, _timestamp(args[2] if len(args) > 2 else "")))
         elif keyword == "BADSIG":
             current.bad.append(args[0])
         elif keyword == "NO_PUBKEY":
@@ -268,6 +274,16 @@ def _signatures(status: str) -> list[_Signature]:
         elif keyword in WORTHLESS:
             current.worthless.append((args[0], WORTHLESS[keyword]))
     return groups
+
+
+def _timestamp(value: str) -> int:
+    """A status line's time: Unix seconds, or ISO 8601 "20260101T120000" (doc/DETAILS allows both); 0 if neither."""
+    if value.isdigit():
+        return int(value)
+    try:
+        return int(datetime.strptime(value, "%Y%m%dT%H%M%S").replace(tzinfo=UTC).timestamp())
+    except ValueError:
+        return 0
 
 
 def describe_unsigned(data: bytes, content_type: str | None, expected: str) -> str:

@@ -131,7 +131,10 @@ def signature(fpr: str, verdict: str, digest: int = 8) -> list[str]:
 
 
 def judge(*signatures: list[str]) -> str:
-    return _judge("\n".join(line for s in signatures for line in s) + "\n", "", name="InRelease")
+    """The fingerprint _judge finds good (and checks the signature time it gives beside it)."""
+    fingerprint, signed_at = _judge("\n".join(line for s in signatures for line in s) + "\n", "", name="InRelease")
+    assert signed_at == 1795719998
+    return fingerprint
 
 
 def test_goodsig_with_its_validsig_is_good_and_gives_the_fingerprint():
@@ -270,3 +273,14 @@ def test_binary_data_is_described_with_its_size_only_in_printable_characters():
     text = describe_unsigned(bytes(range(0, 256, 3)), None, "clearsigned file")
     assert text.startswith("not a clearsigned file: 86 bytes, starting '")
     assert all(c.isprintable() for c in text)
+
+
+def test_a_good_signature_gives_its_creation_time(signer):
+    before = int(time.time())
+    verified = verify_detached(b"x\n", signer.detach_sign(b"x\n"), [signer.keyring], name="x")
+    assert before - 2 <= verified.signed_at <= int(time.time()) + 2
+
+
+def test_a_signature_time_in_iso_form_is_read_too():
+    lines = [f"[GNUPG:] GOODSIG {FPR_A[-16:]} x", f"[GNUPG:] VALIDSIG {FPR_A} 2026-11-26 20261126T190638 0 4 0 22 8 01"]
+    assert _judge("\n".join(lines), "", name="x") == (FPR_A, 1795719998)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -260,3 +261,136 @@ def test_a_captive_portal_page_instead_of_sha256sums_gpg_says_what_arrived(tmp_p
         result.stderr
     ), result.stderr
     assert not install_dir(tftp_root, "amd64", "bookworm").exists()
+
+
+# Fresh, not just signed: Valid-Until, a Date from the future, replays --------------------------------
+DAY = timedelta(days=1)
+
+
+def test_a_release_past_its_valid_until_is_refused_naming_the_date(archive, import_pxe, tftp_root):
+    good = installed_first(archive, import_pxe)
+    archive.valid_until = datetime(2026, 1, 20, 8, 0, tzinfo=UTC)
+    archive.date = datetime(2026, 1, 13, 8, 0, tzinfo=UTC)
+    archive.publish("bookworm", "amd64", netboot_files("frozen"))
+
+    result = import_pxe(*ARGS)
+
+    assert result.code == 1
+    assert "InRelease: expired: its Valid-Until Tue, 20 Jan 2026 08:00:00 UTC has passed" in result.stderr
+    assert_still_serving(tftp_root, good)
+
+
+def test_a_release_within_its_valid_until_imports(archive, import_pxe, tftp_root):
+    archive.valid_until = datetime.now(UTC) + 7 * DAY
+    files = netboot_files("fresh")
+    archive.publish("bookworm", "amd64", files)
+    assert import_pxe(*ARGS).code == 0
+    assert_still_serving(tftp_root, files)
+
+
+def test_a_source_allowing_expired_indexes_imports_them_and_warns_every_run(archive, archive_server, tftp_root, signer):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    archive.valid_until = datetime.now(UTC) - 30 * DAY
+    files = netboot_files("frozen-mirror")
+    archive.publish("bookworm", "amd64", files)
+    BootSource.objects.all().delete()
+    source = BootSource.objects.create(
+        name="frozen",
+        url=archive_server.url + "dists/",
+        distribution="debian",
+        keyring=str(signer.keyring),
+        allow_expired_indexes=True,
+    )
+    source.arches.create(name="amd64")
+    source.releases.create(name="bookworm")
+
+    for _ in range(2):
+        err = StringIO()
+        call_command(
+            "import_pxe_files", "--tftproot", str(tftp_root), "--current-release", "bookworm", stderr=err, verbosity=0
+        )
+        assert "boot source 'frozen' allows expired indexes" in err.getvalue()
+    assert_still_serving(tftp_root, files)
+
+
+def test_a_release_dated_in_the_future_is_refused_as_not_valid_yet(archive, import_pxe, tftp_root):
+    good = installed_first(archive, import_pxe)
+    archive.date = datetime.now(UTC) + 2 * DAY
+    archive.publish("bookworm", "amd64", netboot_files("from-the-future"))
+
+    result = import_pxe(*ARGS)
+
+    assert result.code == 1
+    assert "InRelease: not valid yet: its Date " in result.stderr
+    assert_still_serving(tftp_root, good)
+
+
+def test_an_older_signed_release_after_a_newer_one_is_refused_and_the_newer_files_kept(
+    archive, archive_server, import_pxe, tftp_root
+):
+    archive.date = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
+    march = netboot_files("march")
+    archive.publish("bookworm", "amd64", march)
+    assert import_pxe(*ARGS).code == 0
+    # A mirror now serves January's validly signed Release and files.
+    archive.date = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)
+    archive.publish("bookworm", "amd64", netboot_files("january"))
+
+    result = import_pxe(*ARGS)
+
+    assert result.code == 1
+    assert (
+        f"{archive_server.url}dists/bookworm/InRelease: older than the index already trusted: its Date is "
+        "Mon, 05 Jan 2026 06:00:00 UTC, but Mon, 02 Mar 2026 06:00:00 UTC was seen on an earlier run"
+    ) in result.stderr
+    assert_still_serving(tftp_root, march)
+    # Dropping InRelease to serve the old Release + Release.gpg is the same suite: refused too.
+    (archive.root / "dists" / "bookworm" / "InRelease").unlink()
+    again = import_pxe(*ARGS)
+    assert again.code == 1 and "dists/bookworm/Release: older than the index already trusted" in again.stderr
+    assert_still_serving(tftp_root, march)
+
+
+def test_a_newer_release_after_a_refused_replay_imports(archive, import_pxe, tftp_root):
+    archive.date = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
+    archive.publish("bookworm", "amd64", netboot_files("march"))
+    assert import_pxe(*ARGS).code == 0
+    archive.date = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)
+    archive.publish("bookworm", "amd64", netboot_files("january"))
+    assert import_pxe(*ARGS).code == 1
+    archive.date = datetime(2026, 4, 1, 6, 0, tzinfo=UTC)
+    april = netboot_files("april")
+    archive.publish("bookworm", "amd64", april)
+    assert import_pxe(*ARGS).code == 0
+    assert_still_serving(tftp_root, april)
+
+
+def test_an_older_detached_signed_sha256sums_is_refused_by_its_signature_time(tmp_path, archive_server, tftp_root):
+    long_ago = int(time.time()) - 30 * 86400
+    key = ArchiveSigner(tmp_path / "ubuntu-key", uid="ubuntu-style <u@test.invalid>", created=long_ago)
+    try:
+        ubuntu = ArchiveTree(tmp_path / "archive", signer=key, release_lists_installer=False)
+        key.signing_time = long_ago + 20 * 86400
+        newer = netboot_files("newer")
+        ubuntu.publish("bookworm", "amd64", newer)
+        assert run_import(archive_server.url, tftp_root, key.keyring, *ARGS).code == 0
+        key.signing_time = long_ago + 10 * 86400  # an older SHA256SUMS and signature, replayed
+        ubuntu.publish("bookworm", "amd64", netboot_files("older"))
+        result = run_import(archive_server.url, tftp_root, key.keyring, *ARGS)
+    finally:
+        key.close()
+
+    assert result.code == 1
+    assert "SHA256SUMS.gpg: older than the index already trusted" in result.stderr
+    assert_still_serving(tftp_root, newer)
+
+
+def test_a_dry_run_records_no_date(archive, import_pxe, tftp_root):
+    archive.publish("bookworm", "amd64", netboot_files("v1"))
+    assert import_pxe(*ARGS, "--dry-run").code == 0
+    assert not (tftp_root / "maas" / ".cache" / "freshness.json").exists()
+    assert import_pxe(*ARGS).code == 0
+    assert (tftp_root / "maas" / ".cache" / "freshness.json").stat().st_mode & 0o777 == 0o600

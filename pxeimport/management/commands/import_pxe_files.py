@@ -145,6 +145,13 @@ class Command(BaseCommand):
                         "its SHA256SUMS is trusted as served"
                     )
                 )
+            if selection.source.allow_expired_indexes:
+                self.stderr.write(
+                    self.style.WARNING(
+                        f"WARNING: boot source {selection.source.name!r} allows expired indexes: "
+                        "a Release past its Valid-Until is used (for a frozen private mirror only)"
+                    )
+                )
 
         jobs = options["jobs"] or settings.PXEIMPORT_JOBS
         if jobs < 1:

@@ -102,7 +102,7 @@ class SelectedReleaseInline(admin.TabularInline[SelectedRelease, BootSource]):
 # The boot source form's groups; an editable field not named here is shown in a last group, "More".
 BOOT_SOURCE_FIELDSETS: _FieldsetSpec = [
     (None, {"fields": ["name", "url", "layout", "distribution", "installer_dir", "current_release", "enabled"]}),
-    ("Trust", {"fields": ["keyring", "skip_signature_checks"]}),
+    ("Trust", {"fields": ["keyring", "skip_signature_checks", "allow_expired_indexes"]}),
     ("Network and boot", {"fields": ["proxy", "kernel_opts"]}),
 ]
 

@@ -103,6 +103,12 @@ def build(options: RunOptions) -> RunContext:
         for s in selections
         if not s.source.verify_signatures
     ]
+    warnings += [
+        f"WARNING: boot source {s.source.name!r} allows expired indexes: "
+        "a Release past its Valid-Until is used (for a frozen private mirror only)"
+        for s in selections
+        if s.source.allow_expired_indexes
+    ]
     return RunContext(
         root=root,
         fetcher=fetcher,

@@ -38,6 +38,7 @@ from pxeimport.httperrors import (
     check_space,
     content_length,
     describe,
+    hop,
     retry_after_seconds,
     root_cause,
     write_error,
@@ -104,6 +105,13 @@ class Fetcher:
         self._count_lock = threading.Lock()
         self._connections = threading.BoundedSemaphore(self.settings.max_connections)
         self.bytes_downloaded = 0
+        # {URL: Content-Type} of the indexes fetched, to say what arrived when one is not what it should be.
+        self._content_types: dict[str, str] = {}
+
+    def content_type(self, url: str) -> str | None:
+        """The Content-Type the server gave `url`'s body this run; None if unknown (or from the cache)."""
+        with self._count_lock:
+            return self._content_types.get(url)
 
     def _new_session(self) -> requests.Session:
         """A session for one fetch (its redirects included), closed after it.
@@ -259,7 +267,7 @@ class Fetcher:
         while True:
             response = self._request(url, current, session, headers)
             status = response.status_code
-            at = f" (at {current})" if current != url else ""
+            at = hop(url, current)
             if status in REDIRECT_STATUSES and "location" in response.headers:
                 target = urljoin(current, response.headers["location"])
                 response.close()
@@ -284,17 +292,19 @@ class Fetcher:
     ) -> requests.Response:
         proxy = self._source_proxy(url)
         proxies = {"http": proxy, "https": proxy} if proxy else None
+        # After a redirect the hop that failed is named: it may be another host, or https.
+        at = hop(url, current)
         try:
             return session.get(
                 current, stream=True, timeout=self._timeout, allow_redirects=False, headers=headers, proxies=proxies
             )
         except requests.exceptions.SSLError as exc:
             # A certificate that does not verify will not verify on the next try either.
-            raise FetchError(url, f"TLS failed: {root_cause(exc)}") from exc
+            raise FetchError(url, f"TLS failed: {root_cause(exc)}{at}") from exc
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise Transient(self._describe(exc)) from exc
+            raise Transient(self._describe(exc) + at) from exc
         except requests.RequestException as exc:
-            raise FetchError(url, self._describe(exc)) from exc
+            raise FetchError(url, self._describe(exc) + at) from exc
 
     @property
     def _timeout(self) -> tuple[float, float]:
@@ -317,11 +327,13 @@ class Fetcher:
                     self.not_modified += 1
                 return cached.body
             body = bytearray()
-            for chunk in self._body(response):
+            for chunk in self._body(response, url):
                 body += chunk
                 if len(body) > self.settings.max_index_bytes:
                     raise FetchError(url, f"index larger than {self.settings.max_index_bytes} bytes")
             etag, modified = response.headers.get("ETag"), response.headers.get("Last-Modified")
+            with self._count_lock:
+                self._content_types[url] = response.headers.get("Content-Type", "")
         if self.index_cache is not None:
             self.index_cache.put(url, bytes(body), etag, modified)
         return bytes(body)
@@ -356,7 +368,7 @@ class Fetcher:
                     raise FetchError(url, f"Content-Length {total} exceeds the limit of {limit} bytes")
                 if total is not None:
                     check_space(url, target.parent, total - writer.size)
-                for chunk in self._body(response):
+                for chunk in self._body(response, url):
                     if writer.size + len(chunk) > limit:
                         raise FetchError(url, f"body exceeds the limit of {limit} bytes")
                     writer.write(chunk)
@@ -380,7 +392,7 @@ class Fetcher:
             partial.finish(dest)
         return Downloaded(path=dest, size=writer.size, sha256=writer.sha256)
 
-    def _body(self, response: requests.Response) -> Iterator[bytes]:
+    def _body(self, response: requests.Response, url: str) -> Iterator[bytes]:
         """The body exactly as sent (no transparent decompression); a network failure is Transient.
 
         Only errors from reading the network are converted: one raised by the caller's loop body
@@ -394,7 +406,7 @@ class Fetcher:
                     self.bytes_downloaded += len(chunk)
                 yield chunk
         except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
-            raise Transient(self._describe(exc)) from exc
+            raise Transient(self._describe(exc) + hop(url, response.url)) from exc
 
     def _describe(self, exc: BaseException) -> str:
         return describe(exc, self.settings.connect_timeout, self.settings.read_timeout)

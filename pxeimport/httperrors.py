@@ -139,3 +139,11 @@ def check_redirect(url: str, current: str, target: str, hops: list[str], max_red
         raise FetchError(url, "too many redirects: a redirect loop, " + " -> ".join([*hops, target]))
     if len(hops) > max_redirects:
         raise FetchError(url, f"too many redirects (more than {max_redirects}), last to {target}")
+
+
+def hop(url: str, current: str) -> str:
+    """The text " (at the redirect target <hop>)" when redirects led away from `url`; "" at `url` itself.
+
+    Messages start with `url` (FetchError), so both the URL asked for and the hop that failed are named.
+    """
+    return f" (at the redirect target {current})" if current != url else ""

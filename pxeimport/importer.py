@@ -24,6 +24,7 @@ from pxeimport.archive.release import ReleaseFormatError
 from pxeimport.bootmenus import BOOT_OPTIONS_FILE, BootMenus, MenuResult, MenuSettings
 from pxeimport.checksums import ChecksumIndexError
 from pxeimport.fetch import Fetcher, FetchError
+from pxeimport.freshness import FILE_NAME, FreshnessStore
 from pxeimport.items import FileResult, Item, ItemKind, ItemResult, Outcome, Source
 from pxeimport.names import InvalidName
 from pxeimport.once import Once
@@ -45,6 +46,8 @@ INDEX_ERRORS = (
     TarballError,
 )
 
+# Below the root's maas/: the newest trusted Date of each signed index (pxeimport.freshness).
+FRESHNESS_FILE = f".cache/{FILE_NAME}"
 # A progress callback: (label, bytes so far, total or None), called from download threads.
 Progress = Callable[[str, int, int | None], None]
 
@@ -80,6 +83,7 @@ class Importer:
         self._downloads_lock = threading.Lock()
         self._download_pool: ThreadPoolExecutor | None = None
         self._staging: Path | None = None
+        self._dry_run = False
         # The results so far, readable when a run is stopped part-way.
         self.results: list[ItemResult] = []
 
@@ -90,6 +94,7 @@ class Importer:
             if leftovers:
                 log.info("removed %d leftover staging entries from an earlier run", leftovers)
         self.results = []
+        self._dry_run = dry_run
         results = self.results
         # Items run in parallel (index fetches, decisions, installs); their files download in a
         # second pool, so `jobs` bounds the connections. Results are reported in plan order, in
@@ -141,9 +146,20 @@ class Importer:
         return self._layouts.get(source.layout, lambda: get_layout(source.layout)(self.fetcher, self._verifier))
 
     def _verifier(self, source: Source) -> IndexVerifier:
-        return self._verifiers.get(
-            source, lambda: IndexVerifier(self.fetcher, source.url, source.keyrings, source.keyring_hint)
-        )
+        def make() -> IndexVerifier:
+            # The newest Date trusted per suite: an older signed index is a replay. A dry run only reads it.
+            dates = FreshnessStore(self.root.maas / FRESHNESS_FILE, writable=not self._dry_run)
+            return IndexVerifier(
+                self.fetcher,
+                source.url,
+                source.keyrings,
+                source.keyring_hint,
+                allow_expired=source.allow_expired_indexes,
+                freshness=dates,
+                clock=self.clock,
+            )
+
+        return self._verifiers.get(source, make)
 
     def _wanted(self, item: Item) -> Wanted:
         wanted = self._layout(item.source).wanted(item)

@@ -71,6 +71,8 @@ class Source:
     iso_base_url: str | None = None
     # HTTP proxy for this source's URLs; None: http_proxy/https_proxy/no_proxy from the environment.
     proxy: str | None = None
+    # Accept a Release past its Valid-Until (a frozen private mirror); every run warns.
+    allow_expired_indexes: bool = False
 
 
 @dataclass(frozen=True)

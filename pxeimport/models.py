@@ -107,6 +107,14 @@ class BootSource(models.Model):
         default=False,
         help_text="Trust this archive's SHA256SUMS unsigned (private mirrors only). Every run warns.",
     )
+    allow_expired_indexes = models.BooleanField(
+        "allow expired indexes",
+        default=False,
+        help_text=(
+            "Accept a signed Release past its Valid-Until date (a frozen private mirror only; apt refuses "
+            "it, as a mirror that stopped syncing or replays old files serves such a Release). Every run warns."
+        ),
+    )
     iso_base_url = models.CharField(
         "ISO mirror URL",
         max_length=500,

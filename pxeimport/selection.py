@@ -92,6 +92,7 @@ def _source(model: BootSource, overrides: Overrides) -> Source:
         layout=model.layout,
         iso_base_url=model.iso_base_url or None,
         proxy=model.proxy or None,
+        allow_expired_indexes=model.allow_expired_indexes,
     )
 
 

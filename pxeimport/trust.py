@@ -4,19 +4,28 @@ Debian: dists/<release>/InRelease (or Release + Release.gpg), verified with gpgv
 main/installer-<arch>/current/images/SHA256SUMS; the index must match it. Ubuntu's Release does
 not list installer indexes; there each SHA256SUMS has a detached SHA256SUMS.gpg beside it.
 Which applies is decided per archive, release and arch by what the signed Release lists.
+
+A good signature is not enough: the index must also be fresh (see pxeimport.freshness): a Release
+past its Valid-Until, dated in the future, or older than the newest already trusted is refused.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import logging
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
-from pxeimport.archive.release import ReleaseEntry, parse_release
+from pxeimport.archive.release import ReleaseEntry, parse_release, parse_release_dates
 from pxeimport.fetch import Fetcher, NotFound
+from pxeimport.freshness import Freshness, FreshnessStore, check_dates, from_timestamp
 from pxeimport.once import Once
-from pxeimport.signatures import SignatureError, check_keyrings, verify_clearsigned, verify_detached
+from pxeimport.signatures import SignatureError, Verified, check_keyrings, verify_clearsigned, verify_detached
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -24,20 +33,41 @@ class SignedRelease:
     url: str
     entries: dict[str, ReleaseEntry]
     fingerprint: str
+    # The suite's URL (<dists>/<release>/): what the freshness store keys it by.
+    suite: str
+    freshness: Freshness
 
 
 class IndexVerifier:
-    """Verifies indexes of one source against its keyrings; caches each release's Release."""
+    """Verifies indexes of one source against its keyrings; caches each release's Release.
 
-    def __init__(self, fetcher: Fetcher, dists_url: str, keyrings: Sequence[Path], keyring_hint: str = "") -> None:
+    `allow_expired`: accept a Release past its Valid-Until (a frozen private mirror), with a
+    warning each time. `freshness`: where the newest trusted Dates are remembered; None: replays
+    are not detected. `clock`: Unix seconds now.
+    """
+
+    def __init__(
+        self,
+        fetcher: Fetcher,
+        dists_url: str,
+        keyrings: Sequence[Path],
+        keyring_hint: str = "",
+        *,
+        allow_expired: bool = False,
+        freshness: FreshnessStore | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.fetcher = fetcher
         self.dists_url = dists_url.rstrip("/") + "/"
         self.keyrings = tuple(keyrings)
         self.keyring_hint = keyring_hint
+        self.allow_expired = allow_expired
+        self.freshness = freshness
+        self.clock = clock
         self._releases: Once[str, SignedRelease | None] = Once()
 
     def verify(self, release: str, release_path: str, index_url: str, index: bytes) -> str:
-        """The fingerprint that vouches for `index`; SignatureError if nothing valid does.
+        """The fingerprint that vouches for `index`; SignatureError if nothing valid (and fresh) does.
 
         `release_path` is the index's path as the Release file would list it
         (main/installer-<arch>/current/images/SHA256SUMS).
@@ -51,13 +81,14 @@ class IndexVerifier:
                 raise SignatureError(
                     index_url, f"does not match the signed {signed.url} (SHA-256 {actual}, Release says {expected})"
                 )
+            self._record(signed.suite, signed.freshness)
             return signed.fingerprint
         try:
             signature = self.fetcher.get_bytes(index_url + ".gpg")
         except NotFound as exc:
             where = f"not listed in the signed {signed.url}" if signed else "no signed Release for this release"
             raise SignatureError(index_url, f"unsigned: {where}, and no {index_url}.gpg") from exc
-        return verify_detached(index, signature, self.keyrings, name=index_url + ".gpg").fingerprint
+        return self._detached(index_url, index, signature)
 
     def verify_detached_index(self, index_url: str, index: bytes) -> str:
         """The fingerprint of a valid `<index_url>.gpg` over `index` (layouts with no Release file)."""
@@ -66,22 +97,36 @@ class IndexVerifier:
             signature = self.fetcher.get_bytes(index_url + ".gpg")
         except NotFound as exc:
             raise SignatureError(index_url, f"unsigned: no {index_url}.gpg") from exc
-        return verify_detached(index, signature, self.keyrings, name=index_url + ".gpg").fingerprint
+        return self._detached(index_url, index, signature)
+
+    def _detached(self, index_url: str, index: bytes, signature: bytes) -> str:
+        """Verify a detached signature; its creation time stands in for the Date the index lacks."""
+        name = index_url + ".gpg"
+        verified = verify_detached(
+            index, signature, self.keyrings, name=name, content_type=self.fetcher.content_type(name)
+        )
+        freshness = Freshness(from_timestamp(verified.signed_at))
+        self._check(index_url, name, freshness)
+        self._record(index_url, freshness)
+        return verified.fingerprint
 
     def _release(self, release: str) -> SignedRelease | None:
         """The verified Release, fetched once per run (several threads may ask at once)."""
         return self._releases.get(release, lambda: self._fetch_release(release))
 
     def _fetch_release(self, release: str) -> SignedRelease | None:
-        """The verified Release of `release`, or None when the archive has none at all."""
+        """The verified, fresh Release of `release`, or None when the archive has none at all."""
         base = f"{self.dists_url}{release}/"
         try:
             inrelease = self.fetcher.get_bytes(base + "InRelease")
         except NotFound:
             pass
         else:
-            verified = verify_clearsigned(inrelease, self.keyrings, name=base + "InRelease")
-            return self._parse(base + "InRelease", verified.content, verified.fingerprint)
+            url = base + "InRelease"
+            verified = verify_clearsigned(
+                inrelease, self.keyrings, name=url, content_type=self.fetcher.content_type(url)
+            )
+            return self._parse(base, url, verified)
         try:
             plain = self.fetcher.get_bytes(base + "Release")
         except NotFound:
@@ -90,10 +135,31 @@ class IndexVerifier:
             signature = self.fetcher.get_bytes(base + "Release.gpg")
         except NotFound as exc:
             raise SignatureError(base + "Release", "unsigned: no InRelease and no Release.gpg") from exc
-        verified = verify_detached(plain, signature, self.keyrings, name=base + "Release.gpg")
-        return self._parse(base + "Release", verified.content, verified.fingerprint)
+        url = base + "Release.gpg"
+        verified = verify_detached(
+            plain, signature, self.keyrings, name=url, content_type=self.fetcher.content_type(url)
+        )
+        return self._parse(base, base + "Release", verified)
 
-    @staticmethod
-    def _parse(url: str, content: bytes, fingerprint: str) -> SignedRelease:
-        entries = parse_release(content.decode("utf-8", errors="replace"), name=url)
-        return SignedRelease(url, entries, fingerprint)
+    def _parse(self, suite: str, url: str, verified: Verified) -> SignedRelease:
+        text = verified.content.decode("utf-8", errors="replace")
+        entries = parse_release(text, name=url)
+        dates = parse_release_dates(text, name=url)
+        # A Release without a Date is dated by its signature, which is signed too.
+        freshness = Freshness(dates.date or from_timestamp(verified.signed_at), dates.valid_until)
+        self._check(suite, url, freshness)
+        return SignedRelease(url, entries, verified.fingerprint, suite, freshness)
+
+    def _check(self, key: str, name: str, freshness: Freshness) -> None:
+        """StaleIndex when `name` is expired (and not allowed), from the future, or older than trusted."""
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        warning = check_dates(name, freshness, now, allow_expired=self.allow_expired)
+        if warning:
+            log.warning("%s", warning)
+        if self.freshness is not None:
+            self.freshness.check(key, name, freshness.date)
+
+    def _record(self, key: str, freshness: Freshness) -> None:
+        """Remember the Date once the index it vouches for has been verified."""
+        if self.freshness is not None:
+            self.freshness.record(key, freshness.date)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import subprocess
+
 import pytest
 
 from pxeimport.checksums import ChecksumIndexError, parse_sha256sums
+from tests.conftest import require_tool
 
 A = "a" * 64
 B = "b" * 64
@@ -26,9 +30,15 @@ def test_accepts_the_binary_marker():
     assert parse_sha256sums(f"{A} *./netboot/pxelinux.0\n") == {"netboot/pxelinux.0": A}
 
 
-def test_ignores_blank_and_whitespace_only_lines():
-    text = f"\n{A}  one\n\n   \n\t\n{B}  two\n\n"
+def test_ignores_empty_and_comment_lines():
+    text = f"\n{A}  one\n\n# made by hand\n\r\n{B}  two\n\n"
     assert parse_sha256sums(text) == {"one": A, "two": B}
+
+
+@pytest.mark.parametrize("blank", ["   ", "\t", " \r"])
+def test_a_line_of_only_blanks_is_malformed_as_sha256sum_strict_says(blank):
+    with pytest.raises(ChecksumIndexError, match="line 2 is not"):
+        parse_sha256sums(f"{A}  one\n{blank}\n")
 
 
 def test_accepts_crlf_line_endings_without_a_carriage_return_in_the_path():
@@ -64,7 +74,10 @@ def test_the_same_hash_in_another_case_counts_as_the_same_hash():
         pytest.param(f"{A} single-space", id="one-space"),
         pytest.param(f"{A}  ", id="no-path"),
         pytest.param(A, id="hash-only"),
-        pytest.param(f"  {A}  indented", id="indented"),
+        pytest.param(f"{A}\t\\nfile", id="backslash-not-escaped-line"),
+        pytest.param(f"SHA256 (file = {A}", id="tag-without-paren"),
+        pytest.param(f"SHA256 (file) {A}", id="tag-without-equals"),
+        pytest.param(f"SHA512 (file) = {A}", id="other-tag"),
         pytest.param(f"{A}\tfile", id="tab"),
     ],
 )
@@ -131,3 +144,61 @@ def test_a_very_long_bad_line_is_cut_short_in_the_message():
 def test_checksum_index_error_is_a_value_error():
     with pytest.raises(ValueError):
         parse_sha256sums("garbage")
+
+
+# What GNU coreutils' sha256sum -c accepts: each case with the right value, and real sha256sum agreeing.
+FILES = {"one": b"1", " one": b"1", "two": b"2", " two": b"2", "o\nne": b"3", "x y": b"4"}
+H = {name: hashlib.sha256(data).hexdigest() for name, data in FILES.items()}
+H1, H2, H3 = H["one"], H["two"], H["o\nne"]
+
+AS_SHA256SUM_READS_IT = [
+    pytest.param(f"{H1}  one\n", {"one": H1}, id="text-marker"),
+    pytest.param(f"{H1} *one\n", {"one": H1}, id="binary-marker"),
+    pytest.param(f"{H1} one\n{H2} two\n", {"one": H1, "two": H2}, id="one-space-reversed"),
+    pytest.param(f"{H1}\tone\n", {"one": H1}, id="one-tab-reversed"),
+    pytest.param(f"{H1}\t*one\n", {"one": H1}, id="tab-then-binary-marker"),
+    pytest.param(f"{H1}\t one\n", {"one": H1}, id="tab-then-text-marker"),
+    pytest.param(f"  \t{H1}  one\n", {"one": H1}, id="leading-blanks"),
+    pytest.param(f"{H1}  one\r\n{H2}  two\r\n", {"one": H1, "two": H2}, id="crlf"),
+    pytest.param(f"{H1.upper()}  one\n", {"one": H1}, id="upper-case-hash"),
+    pytest.param(f"{H1}   one\n", {" one": H1}, id="three-spaces-keep-one-in-the-name"),
+    pytest.param(f"{H['x y']}  x y\n", {"x y": H["x y"]}, id="blank-inside-the-name"),
+    pytest.param(f"{H1} one\n{H2}  two\n", {"one": H1, " two": H2}, id="reversed-file-keeps-the-blank"),
+    pytest.param(f"\\{H3}  o\\nne\n", {"o\nne": H3}, id="escaped-newline"),
+    pytest.param(f"SHA256 (one) = {H1}\n", {"one": H1}, id="tagged"),
+    pytest.param(f"SHA256(one)= {H1}\n", {"one": H1}, id="tagged-openssl-style"),
+    pytest.param(f"# a comment\n{H1}  one\n", {"one": H1}, id="comment"),
+    pytest.param(f"{H1}  one\n{H2} two\n", None, id="reversed-after-standard"),
+    pytest.param(f"{H1}  one\n   \n", None, id="blank-line"),
+    pytest.param(f"\\{H3}  o\\tne\n", None, id="unknown-escape"),
+    pytest.param(f"{H1}\n", None, id="hash-only"),
+    pytest.param(f"{H1[:-1]}  one\n", None, id="63-digits"),
+    pytest.param(f"{H1}x  one\n", None, id="65-characters"),
+    pytest.param(f"{H1}\v one\n", None, id="vertical-tab-is-no-separator"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), AS_SHA256SUM_READS_IT)
+def test_lines_are_read_as_gnu_sha256sum_reads_them(text, expected):
+    if expected is None:
+        with pytest.raises(ChecksumIndexError):
+            parse_sha256sums(text)
+    else:
+        assert parse_sha256sums(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), AS_SHA256SUM_READS_IT)
+def test_real_sha256sum_check_agrees(text, expected, tmp_path):
+    require_tool("sha256sum")
+    for name, data in FILES.items():
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "SUMS").write_bytes(text.encode())
+    checked = subprocess.run(
+        ["sha256sum", "--check", "--strict", "--status", "SUMS"], cwd=tmp_path, capture_output=True, check=False
+    )
+    assert (checked.returncode == 0) == (expected is not None), checked.stderr
+
+
+def test_an_escaped_name_with_a_backslash_is_still_an_unsafe_path():
+    with pytest.raises(ChecksumIndexError, match="unsafe path"):
+        parse_sha256sums(f"\\{A}  net\\\\boot\n")

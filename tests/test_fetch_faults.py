@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from pxeimport.fetch import Fetcher, FetchError, FetchSettings, NotFound
-from tools.faultserver import FaultServer
+from tools.faultserver import FaultServer, make_self_signed_cert
 
 BODY = bytes(range(256)) * 512  # 128 KiB
 
@@ -84,3 +84,60 @@ def test_a_redirect_chain_longer_than_the_limit_is_refused(server):
     with pytest.raises(FetchError, match=r"too many redirects \(more than 2\)"):
         fetcher(max_redirects=2).get_bytes(server.url + "hop0")
     assert server.count("/hop3") == 0
+
+
+# Redirects to https: the hop that failed is named beside the URL asked for ---------------------------
+
+
+@pytest.fixture(scope="module")
+def tls_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    from tests.conftest import require_tool
+
+    require_tool("openssl")
+    return make_self_signed_cert(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def secure(tmp_path: Path, tls_cert: tuple[Path, Path], server: FaultServer) -> Iterator[FaultServer]:
+    """An https server with the same files as `server`, which redirects /index and /file to it."""
+    with FaultServer(tmp_path, tls=tls_cert) as https_server:
+        server.redirect("/index", https_server.url + "index")
+        server.redirect("/file", https_server.url + "file")
+        yield https_server
+
+
+def test_a_redirect_to_https_with_an_untrusted_certificate_names_that_hop(server, secure):
+    with pytest.raises(FetchError) as caught:
+        fetcher().get_bytes(server.url + "index")
+    message = str(caught.value)
+    assert message.startswith(f"{server.url}index: TLS failed: ")
+    assert message.endswith(f"(at the redirect target {secure.url}index)")
+    assert secure.count("/index") == 0  # the handshake failed: no request reached it
+
+
+def test_a_redirect_to_https_that_answers_an_error_names_that_hop(server, secure, tls_cert, monkeypatch):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tls_cert[0]))
+    secure.fail("/index", 503)
+    with pytest.raises(FetchError) as caught:
+        fetcher().get_bytes(server.url + "index")
+    assert str(caught.value) == (
+        f"{server.url}index: HTTP 503 Service Unavailable (at the redirect target {secure.url}index) (after 3 attempts)"
+    )
+    assert secure.count("/index") == 3
+
+
+def test_a_redirect_to_https_whose_body_breaks_off_names_that_hop(server, secure, tls_cert, monkeypatch, tmp_path):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tls_cert[0]))
+    secure.truncate("/file", keep=100)
+    with pytest.raises(FetchError) as caught:
+        fetcher(retries=0).download(server.url + "file", tmp_path / "out", hashlib.sha256(BODY).hexdigest())
+    message = str(caught.value)
+    assert message.startswith(f"{server.url}file: connection closed early: IncompleteRead(100 bytes read")
+    assert message.endswith(f"(at the redirect target {secure.url}file)")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_redirect_to_https_that_works_is_followed(server, secure, tls_cert, monkeypatch):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tls_cert[0]))
+    assert fetcher().get_bytes(server.url + "index") == b"an index\n"
+    assert secure.count("/index") == 1

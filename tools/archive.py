@@ -12,6 +12,7 @@ import itertools
 import os
 import shutil
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tools.signing import ArchiveSigner
@@ -34,6 +35,9 @@ class ArchiveTree:
         self.signer = signer
         self.release_lists_installer = release_lists_installer
         self._stamps = itertools.count(1)
+        # The Release's Date (None: the time it is signed) and Valid-Until (None: no such field).
+        self.date: datetime | None = None
+        self.valid_until: datetime | None = None
         (root / "dists").mkdir(parents=True, exist_ok=True)
 
     def installer_path(self, release: str, arch: str) -> Path:
@@ -98,7 +102,10 @@ class ArchiveTree:
                 data = index.read_bytes()
                 path = index.relative_to(top).as_posix()
                 listed.append(f" {hashlib.sha256(data).hexdigest()} {len(data):>16} {path}\n")
-        text = f"Origin: pxeimport tests\nCodename: {release}\nSHA256:\n{''.join(listed)}".encode()
+        dates = f"Date: {_rfc2822(self.date or datetime.now(UTC))}\n"
+        if self.valid_until is not None:
+            dates += f"Valid-Until: {_rfc2822(self.valid_until)}\n"
+        text = f"Origin: pxeimport tests\nCodename: {release}\n{dates}SHA256:\n{''.join(listed)}".encode()
         (top / "Release").write_bytes(text)
         (top / "Release.gpg").write_bytes(self.signer.detach_sign(text))
         (top / "InRelease").write_bytes(self.signer.clearsign(text))
@@ -126,6 +133,11 @@ def netboot_files(
         files["bootnetx64.efi"] = blob("bootnetx64.efi")
         files["grubx64.efi"] = blob("grubx64.efi")
     return files
+
+
+def _rfc2822(when: datetime) -> str:
+    """As apt's archive tools write it: "Sat, 10 Jun 2023 08:49:23 UTC"."""
+    return when.astimezone(UTC).strftime("%a, %d %b %Y %H:%M:%S UTC")
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

@@ -420,6 +420,14 @@ class FaultServer:
         """Let every held request (and any later one) through."""
         self._server.state.released.set()
 
+    def page(self, pattern: str, body: bytes, content_type: str = "text/html", *, times: int | None = None) -> None:
+        """Answer 200 with `body` as `content_type` instead of the file (a captive portal's login page)."""
+
+        def action(h: _Handler, _body: bytes | None) -> None:
+            h._answer(200, body, {"Content-Type": content_type})
+
+        self._add(pattern, "page", action, times)
+
     def redirect(self, pattern: str, location: str, *, status: int = 302, times: int | None = None) -> None:
         """Answer `status` with `location` (absolute, or relative to this server)."""
 

@@ -10,11 +10,22 @@ from pathlib import Path
 class ArchiveSigner:
     """A key in its own GNUPGHOME; `keyring` is a file `gpgv --keyring` takes."""
 
-    def __init__(self, home: Path, uid: str = "pxeimport test archive <archive@test.invalid>") -> None:
+    def __init__(
+        self,
+        home: Path,
+        uid: str = "pxeimport test archive <archive@test.invalid>",
+        *,
+        expires: str = "never",
+        created: int | None = None,
+    ) -> None:
+        """`expires` as gpg --quick-gen-key takes it ("never", "1d"); `created`: the key's creation
+        time (Unix seconds; gpg's --faked-system-time), to make a key that has expired by now."""
         self.home = home
         self.home.mkdir(parents=True, exist_ok=True)
         os.chmod(self.home, 0o700)
-        self._gpg("--quick-gen-key", uid, "ed25519", "sign", "never")
+        # Signatures are made at this time too, so a key that has expired signed while it was valid.
+        self.signing_time = created
+        self._gpg("--quick-gen-key", uid, "ed25519", "sign", expires)
         listing = self._gpg("--with-colons", "--list-secret-keys").decode()
         self.fingerprint = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
         self.keyring = self.home / "keyring.gpg"
@@ -22,14 +33,26 @@ class ArchiveSigner:
 
     def _gpg(self, *args: str, data: bytes | None = None) -> bytes:
         command = ["gpg", "--homedir", str(self.home), "--batch", "--quiet", "--yes", "--no-tty"]
-        command += ["--pinentry-mode", "loopback", "--passphrase", "", *args]
-        return subprocess.run(command, input=data, capture_output=True, check=True, timeout=60).stdout
+        command += ["--pinentry-mode", "loopback", "--passphrase", ""]
+        if self.signing_time is not None:
+            command += ["--faked-system-time", f"{self.signing_time}!"]
+        return subprocess.run([*command, *args], input=data, capture_output=True, check=True, timeout=60).stdout
 
     def clearsign(self, data: bytes) -> bytes:
         return self._gpg("--local-user", self.fingerprint, "--digest-algo", "SHA256", "--clearsign", data=data)
 
     def detach_sign(self, data: bytes) -> bytes:
         return self._gpg("--local-user", self.fingerprint, "--armor", "--detach-sign", data=data)
+
+    def revoke(self) -> None:
+        """Revoke the key (with the certificate gpg made beside it) and export it again, revoked."""
+        certificate = (self.home / "openpgp-revocs.d" / f"{self.fingerprint}.rev").read_bytes()
+        # gpg guards the stored certificate with a leading colon against importing it by accident.
+        self._gpg(
+            "--import",
+            data=certificate.replace(b":-----BEGIN PGP PUBLIC KEY BLOCK", b"-----BEGIN PGP PUBLIC KEY BLOCK"),
+        )
+        self.keyring.write_bytes(self._gpg("--export", self.fingerprint))
 
     def close(self) -> None:
         """Stop the gpg-agent this home started."""

@@ -1,9 +1,11 @@
-"""The hashes a Debian-style archive's signed Release file lists for its files."""
+"""What a Debian-style archive's signed Release file says: the hashes of its files, and its dates."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 # " <sha256> <size> <path>" under the "SHA256:" field.
 _ENTRY_RE = re.compile(r"^ ([0-9a-fA-F]{64})\s+(\d+)\s+(\S+)$")
@@ -38,3 +40,34 @@ def parse_release(text: str, *, name: str = "Release") -> dict[str, ReleaseEntry
     if not seen_field:
         raise ReleaseFormatError(f"{name}: no SHA256 field")
     return entries
+
+
+@dataclass(frozen=True)
+class ReleaseDates:
+    """The Release's `Date` (when it was made) and `Valid-Until` (when it goes stale), both in UTC.
+
+    Either is None when the field is absent (Debian's stable Release has no Valid-Until; its
+    security and updates suites do).
+    """
+
+    date: datetime | None
+    valid_until: datetime | None
+
+
+def parse_release_dates(text: str, *, name: str = "Release") -> ReleaseDates:
+    """`Date` and `Valid-Until`, as apt writes them (RFC 2822, "Sat, 10 Jun 2023 08:49:23 UTC").
+
+    ReleaseFormatError naming the field and value when one is not such a date. A date without a
+    zone ("-0000") is taken as UTC, as Debian's archive software writes UTC only.
+    """
+    fields: dict[str, datetime] = {}
+    for line in text.splitlines():
+        key, colon, value = line.partition(":")
+        if not colon or line[:1] in (" ", "\t") or key not in ("Date", "Valid-Until"):
+            continue
+        try:
+            when = parsedate_to_datetime(value.strip())
+        except (TypeError, ValueError, IndexError) as exc:
+            raise ReleaseFormatError(f"{name}: {key} {value.strip()[:60]!r} is not an RFC 2822 date") from exc
+        fields[key] = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    return ReleaseDates(fields.get("Date"), fields.get("Valid-Until"))

@@ -17,12 +17,12 @@ from django.conf import settings
 from pxeimport.bootmenus import MenuSettings
 from pxeimport.fetch import Fetcher, FetchSettings
 from pxeimport.indexcache import IndexCache
-from pxeimport.items import DEFAULT_LAYOUT, Item, Selection, plan
-from pxeimport.menus import BadKernelOptions, check_kernel_opts
+from pxeimport.items import DEFAULT_LAYOUT, Item, ItemKind, Selection, plan
+from pxeimport.menus import BadKernelOptions, check_entry_fits, check_kernel_opts
 from pxeimport.names import InvalidName
 from pxeimport.releases import ReleaseDataError
 from pxeimport.selection import NothingSelected, Overrides, resolve
-from pxeimport.tftproot import TftpRoot
+from pxeimport.tftproot import MAAS_DIR, TftpRoot
 
 INDEX_CACHE_DIR = ".cache/index"
 
@@ -79,6 +79,11 @@ def build(options: RunOptions) -> RunContext:
         )
         items = plan(selections)
         kernel_opts = None if options.kernel_opts is None else check_kernel_opts(options.kernel_opts)
+        # Before anything is fetched or written: every entry's command line must fit its loaders.
+        for item in items:
+            if item.kind == ItemKind.INSTALL:
+                opts = kernel_opts if kernel_opts is not None else item.kernel_opts
+                check_entry_fits(item.release, opts, f"/{MAAS_DIR}/{item.arch}/base")
     except (ReleaseDataError, InvalidName, NothingSelected, BadKernelOptions) as exc:
         raise ConfigError(str(exc)) from exc
     jobs = options.jobs or settings.PXEIMPORT_JOBS

@@ -11,8 +11,9 @@ from django.db.models import F, Q
 
 from pxeimport.archive import layout_choices
 from pxeimport.items import DEFAULT_LAYOUT, ItemKind, Outcome
-from pxeimport.menus import BadKernelOptions, check_kernel_opts
+from pxeimport.menus import BadKernelOptions, check_entry_fits, check_kernel_opts
 from pxeimport.names import NAME_PATTERN
+from pxeimport.tftproot import MAAS_DIR
 
 name_validator = RegexValidator(
     NAME_PATTERN,
@@ -29,11 +30,10 @@ def validate_kernel_opts(value: str) -> None:
     """What the boot menus accept (pxeimport.menus): one line of printable ASCII, nothing that could end
     the menu line or start another (no newlines, quotes, backslashes, ; $ ` { })."""
     try:
-        check_kernel_opts(value)
+        # A generous release and arch name (codenames are under 12 characters); each run checks the real ones.
+        check_entry_fits("r" * 24, check_kernel_opts(value), f"/{MAAS_DIR}/{'a' * 16}/base")
     except BadKernelOptions as exc:
-        raise ValidationError(
-            "Use printable ASCII on one line, without quotes, backslashes or any of ; $ ` { }."
-        ) from exc
+        raise ValidationError(str(exc)) from exc
 
 
 def validate_proxy_url(value: str) -> None:

@@ -79,7 +79,7 @@ def dry_run_table(results: Sequence[ItemResult]) -> list[str]:
             action = r.outcome.value + (f": {r.message}" if r.message else "")
         rows.append((str(r.item), r.previous_version or "-", r.version or "-", size, action))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + row[4] for row in rows]
+    lines = ["  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[4]]) for row in rows]
     lines.append(f"Would fetch {'an unknown amount' if total is None else megabytes(total)}.")
     return lines
 

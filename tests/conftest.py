@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
+import responses
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -61,6 +62,13 @@ def require_tool(name: str) -> str:
     if path is None:
         skip_or_fail(f"{name} is not installed (apt-get install it, or run .ci/run)")
     return path
+
+
+@pytest.fixture
+def http() -> Iterator[responses.RequestsMock]:
+    """Faked HTTP for unit tests (responses): only registered URLs answer; not every one must be asked."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import responses
 
 from pxeimport.fetch import Downloaded, Fetcher, FetchError, FetchSettings, NotFound
 
@@ -19,12 +18,6 @@ FAST = FetchSettings(retries=2, backoff=0)
 
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-@pytest.fixture
-def http() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -73,12 +72,6 @@ def fetched(http: responses.RequestsMock) -> list[str]:
 
 def names_fetched(http: responses.RequestsMock) -> list[str]:
     return sorted(url.rsplit("/", 1)[-1] for url in fetched(http))
-
-
-@pytest.fixture
-def http() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from pxeimport.archive import LayoutError
 from pxeimport.bootmenus import MenuSettings
 from pxeimport.fetch import Fetcher, FetchSettings
 from pxeimport.indexcache import IndexCache
@@ -79,7 +80,7 @@ def build(options: RunOptions) -> RunContext:
         )
         items = plan(selections)
         kernel_opts = None if options.kernel_opts is None else check_kernel_opts(options.kernel_opts)
-    except (ReleaseDataError, InvalidName, NothingSelected, BadKernelOptions) as exc:
+    except (ReleaseDataError, InvalidName, NothingSelected, BadKernelOptions, LayoutError) as exc:
         raise ConfigError(str(exc)) from exc
     jobs = options.jobs or settings.PXEIMPORT_JOBS
     if jobs < 1:

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from django.conf import settings
+from django.db import transaction
 
 from pxeimport.bootmenus import MenuSettings
 from pxeimport.items import Item, ItemKind
@@ -62,4 +63,8 @@ def after_import(root: TftpRoot, items: Sequence[Item], menus: MenuSettings) -> 
         if i.kind == ItemKind.INSTALL
     }
     published = found.publish(loaders[0] if loaders else "", opts)
+    if published.changed and settings.CELERY_BROKER_URL:
+        from pxeimport.racks import ask_racks_to_converge  # Celery only where a broker is configured
+
+        transaction.on_commit(lambda: ask_racks_to_converge("region import"))
     return published

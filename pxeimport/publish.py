@@ -316,3 +316,12 @@ class Publisher:
                 link = Path(directory) / name
                 if link.is_symlink() and link.relative_to(self.publish_root).as_posix() not in named:
                     remove_entry(link)
+
+
+def read_published(publish_root: Path) -> Publication | None:
+    """The region's own current index (it wrote it; the JSON inside the signed block), None when none or unreadable."""
+    try:
+        text = (publish_root / INDEX).read_bytes()
+        return parse(text[text.find(b"{") : text.rfind(b"}") + 1], name=str(publish_root / INDEX))
+    except (OSError, PublicationError):
+        return None

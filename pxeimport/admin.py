@@ -350,3 +350,6 @@ class ItemStateAdmin(ReadOnlyAdmin[ItemState]):
     @admin.display(description="upstream newer", boolean=True)
     def upstream_newer(self, obj: ItemState) -> bool:
         return obj.upstream_newer
+
+
+from pxeimport import rackadmin  # noqa: E402, F401  (the Racks page registers itself)

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from pxeimport.archive import LayoutError
 from pxeimport.bootmenus import MenuSettings
 from pxeimport.fetch import Fetcher, FetchSettings
 from pxeimport.indexcache import IndexCache
@@ -84,7 +85,7 @@ def build(options: RunOptions) -> RunContext:
             if item.kind == ItemKind.INSTALL:
                 opts = kernel_opts if kernel_opts is not None else item.kernel_opts
                 check_entry_fits(item.release, opts, f"/{MAAS_DIR}/{item.arch}/base")
-    except (ReleaseDataError, InvalidName, NothingSelected, BadKernelOptions) as exc:
+    except (ReleaseDataError, InvalidName, NothingSelected, BadKernelOptions, LayoutError) as exc:
         raise ConfigError(str(exc)) from exc
     jobs = options.jobs or settings.PXEIMPORT_JOBS
     if jobs < 1:

@@ -64,6 +64,7 @@ class Importer:
         jobs: int = 4,
         max_file_bytes: int = 4 << 30,
         progress: Progress | None = None,
+        protect: Callable[[Slot], frozenset[str]] | None = None,
     ) -> None:
         if jobs < 1:
             raise ValueError("jobs must be at least 1")
@@ -76,6 +77,8 @@ class Importer:
         self.menu_results: list[MenuResult] = []
         self.on_result = on_result
         self.clock = clock
+        # Version dir names clean-up must keep besides the menus' (a region's published ones).
+        self.protect = protect
         self._layouts: Once[str, Layout] = Once()
         self._verifiers: Once[Source, IndexVerifier] = Once()
         # One download per distinct file (by hash) per run, shared by every item that needs it.
@@ -301,6 +304,8 @@ class Importer:
                         protected[item.arch] = self.menus.protected(item.arch, now)
                     prefix = f"{item.release}/"
                     keep = frozenset(p.removeprefix(prefix) for p in protected[item.arch] if p.startswith(prefix))
+                if self.protect is not None:
+                    keep |= self.protect(slot)
                 for path in self.root.collect_garbage(slot, now, keep):
                     log.info("removed superseded %s", path)
             except OSError as exc:

@@ -199,3 +199,32 @@ LOGGING = {
         "django": {"handlers": ["console"], "level": "ERROR", "propagate": False},
     },
 }
+
+# Many TFTP servers (README "Many TFTP servers"). None of this is used when unset: one machine as before.
+# On the region: where import_pxe_files publishes the signed index and links to version dirs, and its URL.
+PXEIMPORT_PUBLISH_ROOT = Path(_p) if (_p := _setting("PXEIMPORT_PUBLISH_ROOT", str, "")) else None
+PXEIMPORT_PUBLISH_URL = _setting("PXEIMPORT_PUBLISH_URL", str, "")
+if PXEIMPORT_PUBLISH_ROOT is not None and not PXEIMPORT_PUBLISH_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(
+        f"PXEIMPORT_PUBLISH_ROOT is set, so PXEIMPORT_PUBLISH_URL must be the http(s) URL serving it, "
+        f"not {PXEIMPORT_PUBLISH_URL!r}"
+    )
+# Version dirs an index named stay this long after a newer index replaced it: racks mid-sync still fetch them.
+PXEIMPORT_PUBLISH_KEEP_SECONDS = _setting("PXEIMPORT_PUBLISH_KEEP_SECONDS", int, 24 * 3600)
+# The region's signing key (made on first use; `manage.py region_keyring FILE` exports the public part).
+PXEIMPORT_REGION_GNUPGHOME = Path(_setting("PXEIMPORT_REGION_GNUPGHOME", str, str(VAR_DIR / "region-gnupg")))
+# RabbitMQ, on the region and every rack: wake-ups and reports only, never file bytes. "": no broker.
+CELERY_BROKER_URL = _setting("CELERY_BROKER_URL", str, "")
+# The region's queue (rack reports, the safety net) and the prefix of each rack's own queue.
+PXEIMPORT_REGION_QUEUE = _setting("PXEIMPORT_REGION_QUEUE", str, "pxeimport.region")
+PXEIMPORT_RACK_QUEUE_PREFIX = _setting("PXEIMPORT_RACK_QUEUE_PREFIX", str, "pxeimport.rack.")
+# The safety net: every this many seconds the region worker asks every rack to converge.
+PXEIMPORT_RACK_SYNC_SECONDS = _setting("PXEIMPORT_RACK_SYNC_SECONDS", float, 900.0)
+# The admin's banner: a rack behind the region (or failing) for longer than this.
+PXEIMPORT_RACK_LAG_MINUTES = _setting("PXEIMPORT_RACK_LAG_MINUTES", float, 60.0)
+# /metrics: a bearer token for Prometheus; "" means staff sessions only.
+PXEIMPORT_METRICS_TOKEN = _setting("PXEIMPORT_METRICS_TOKEN", str, "")
+if PXEIMPORT_PUBLISH_KEEP_SECONDS < 0 or PXEIMPORT_RACK_SYNC_SECONDS <= 0 or PXEIMPORT_RACK_LAG_MINUTES <= 0:
+    raise ImproperlyConfigured(
+        "PXEIMPORT_PUBLISH_KEEP_SECONDS must be >= 0, PXEIMPORT_RACK_SYNC_SECONDS and PXEIMPORT_RACK_LAG_MINUTES > 0"
+    )

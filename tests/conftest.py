@@ -64,6 +64,20 @@ def require_tool(name: str) -> str:
     return path
 
 
+BROKER_URL = "amqp://guest:guest@127.0.0.1:5672//"
+
+
+def require_rabbitmq() -> str:
+    """The local RabbitMQ's URL; skip if nothing listens on 127.0.0.1:5672 (fail under CI: .ci/run starts it)."""
+    if not Path("/usr/sbin/rabbitmq-server").exists():
+        require_tool("rabbitmq-server")
+    try:
+        socket.create_connection(("127.0.0.1", 5672), timeout=2).close()
+    except OSError as exc:
+        skip_or_fail(f"RabbitMQ is not running on 127.0.0.1:5672 ({exc}): rabbitmq-server -detached, or run .ci/run")
+    return BROKER_URL
+
+
 @pytest.fixture
 def http() -> Iterator[responses.RequestsMock]:
     """Faked HTTP for unit tests (responses): only registered URLs answer; not every one must be asked."""

@@ -77,6 +77,19 @@ def served_as_make_serve(tmp_path: Path) -> Iterator[str]:
         server.wait(timeout=10)
 
 
+def start_nginx(nginx: str, site: str, tmp_path: Path) -> subprocess.Popen[bytes]:
+    """nginx in the foreground with `site` (a server block), its logs and temp files in `tmp_path`."""
+    (tmp_path / "site.conf").write_text(site)
+    user = "user root;" if os.geteuid() == 0 else ""
+    (tmp_path / "nginx.conf").write_text(
+        f"{user}\ndaemon off;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
+        "events {}\nhttp {\n  include /etc/nginx/mime.types;\n"
+        f"  access_log {tmp_path}/access.log;\n  client_body_temp_path {tmp_path};\n"
+        f"  proxy_temp_path {tmp_path}/proxy;\n  include {tmp_path}/site.conf;\n}}\n"
+    )
+    return subprocess.Popen([nginx, "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)])
+
+
 def stylesheets_applied(url: str) -> tuple[list[tuple[str, int, str]], str]:
     """Each stylesheet the login page loads (URL, status, Content-Type), and the header's computed colour."""
     if not Path(CHROMIUM).exists():
@@ -129,15 +142,7 @@ def test_the_contrib_nginx_site_serves_the_stylesheets_and_proxies_the_rest(serv
     ):
         assert marked in site, f"the site no longer has {marked!r}: update this test and the README"
         site = site.replace(marked, value)
-    (tmp_path / "site.conf").write_text(site)
-    user = "user root;" if os.geteuid() == 0 else ""
-    (tmp_path / "nginx.conf").write_text(
-        f"{user}\ndaemon off;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
-        "events {}\nhttp {\n  include /etc/nginx/mime.types;\n"
-        f"  access_log {tmp_path}/access.log;\n  client_body_temp_path {tmp_path};\n"
-        f"  proxy_temp_path {tmp_path}/proxy;\n  include {tmp_path}/site.conf;\n}}\n"
-    )
-    server = subprocess.Popen([nginx, "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)])
+    server = start_nginx(nginx, site, tmp_path)
     try:
         wait_for(f"http://127.0.0.1:{port}/admin/login/", server)
         sheets, colour = stylesheets_applied(f"http://127.0.0.1:{port}")

@@ -11,13 +11,14 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from pxeimport import records
+from pxeimport import publishing, records
 from pxeimport.archive import layout_names
 from pxeimport.context import ConfigError, RunContext, RunOptions, build
 from pxeimport.importer import Importer
 from pxeimport.items import DEFAULT_LAYOUT, ItemResult, Outcome
 from pxeimport.models import Trigger
 from pxeimport.progress import TerminalProgress
+from pxeimport.regionkey import RegionKeyError
 from pxeimport.report import Line, dry_run_table, item_lines, menu_lines, summary
 from pxeimport.rootlock import LockHeld
 from pxeimport.stopping import Stopped, stop_on_signals
@@ -192,6 +193,7 @@ class Command(BaseCommand):
             jobs=run.jobs,
             max_file_bytes=run.max_file_bytes,
             progress=display.update if display else None,
+            protect=publishing.protector(run.root),
         )
         try:
             with display or contextlib.nullcontext():
@@ -205,6 +207,15 @@ class Command(BaseCommand):
         for menu in importer.menu_results:
             self._say(menu_lines(menu, self.verbosity))
         records.finish_run(row, results, run.fetcher.bytes_downloaded)
+        try:  # a region: publish what is live for the racks (README "Many TFTP servers")
+            published = publishing.after_import(run.root, run.items, run.menus)
+        except (OSError, RegionKeyError) as exc:
+            records.add_errors(row, [f"publishing for racks failed: {exc}"])
+            raise CommandError(
+                f"publishing for racks failed: {exc}; racks keep the previous index", returncode=1
+            ) from exc
+        if published is not None and published.changed and self.verbosity >= 1:
+            self.stdout.write(f"Published {len(published.publication.items)} live sets for racks in {published.path}")
         menu_errors = [m.error for m in importer.menu_results if m.error]
         if menu_errors:
             records.add_errors(row, menu_errors)

@@ -1,0 +1,84 @@
+"""The region layout: a rack imports what a pxeimport region publishes (pxeimport.publish).
+
+`<url>/index.asc` is a clearsigned JSON index, checked with gpgv against the region's keyring
+(`manage.py region_keyring` on the region writes it). Its `date` is inside the signature: an index
+older than the newest one trusted from that URL is refused as a replay (pxeimport.freshness), and
+one dated more than an hour ahead as not valid yet. Each item's files come from the region's
+immutable version dir `<url>/<path><name>`, verified against the index's SHA-256 as they arrive;
+what the rack already has is linked, not fetched (the importer's reuse).
+
+The rack's menu entries get the region's options: the version dir's own boot-options file is not
+copied; the index's `kernel_opts` (everything the region's entry has) is written in its place. So
+with no options at all a rack's version id is the region's; with options it differs, by design.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pxeimport.archive.layout import Layout, LayoutError, RemoteFile, Wanted
+from pxeimport.bootmenus import BOOT_OPTIONS_FILE
+from pxeimport.freshness import Freshness, check_dates
+from pxeimport.items import Item, ItemKind, Source
+from pxeimport.once import Once
+from pxeimport.publish import INDEX, INSTALL, LOADER, Publication, PublicationError, parse
+from pxeimport.signatures import check_keyrings, verify_clearsigned
+
+NAME = "region"
+
+
+class Region(Layout):
+    """<url>/index.asc (gpgv, fresh) -> per item a version dir of the region -> files by SHA-256."""
+
+    name = NAME
+    label = "a pxeimport region, for a rack (URL: the region's PXEIMPORT_PUBLISH_URL; its keyring)"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._indexes: Once[str, tuple[Publication, str]] = Once()
+
+    @classmethod
+    def default_releases(cls, distribution: str) -> list[str]:
+        raise LayoutError(
+            "the region layout has no default releases: give --arch, --release and --current-release as the "
+            "region's index lists them (manage.py rack_worker does that by itself)"
+        )
+
+    def publication(self, source: Source) -> tuple[Publication, str]:
+        """The region's verified, fresh index and the key that signed it, fetched once per run."""
+        return self._indexes.get(source.url, lambda: self._fetch(source))
+
+    def _fetch(self, source: Source) -> tuple[Publication, str]:
+        url = source.url.rstrip("/") + "/" + INDEX
+        data = self.fetcher.get_bytes(url)
+        # Always verified: a rack has no other check on what its nodes will boot.
+        check_keyrings(source.keyrings, hint=source.keyring_hint or "the region's `manage.py region_keyring FILE`")
+        verified = verify_clearsigned(data, source.keyrings, name=url, content_type=self.fetcher.content_type(url))
+        try:
+            publication = parse(verified.content, name=url)
+        except PublicationError as exc:
+            raise LayoutError(str(exc)) from exc
+        verifier = self.verifier(source)
+        freshness = Freshness(publication.date)
+        check_dates(url, freshness, datetime.fromtimestamp(verifier.clock(), UTC))
+        if verifier.freshness is not None:
+            verifier.freshness.check(url, url, publication.date)
+            verifier.freshness.record(url, publication.date)
+        return publication, verified.fingerprint
+
+    def wanted(self, item: Item) -> Wanted:
+        publication, signed_by = self.publication(item.source)
+        if item.kind == ItemKind.LOADER:
+            found = publication.item(item.arch, LOADER)
+            if found is None:
+                return Wanted(skip=f"the region {item.source.url} publishes no pre-boot loader for {item.arch}")
+        else:
+            found = publication.item(item.arch, INSTALL, item.release)
+            if found is None:
+                listed = ", ".join(f"{i.arch}/{i.release}" for i in publication.items if i.kind == INSTALL) or "none"
+                where = f"{item.source.url.rstrip('/')}/{INDEX}"
+                raise LayoutError(f"{where} does not publish {item.arch}/{item.release} (it lists {listed})")
+        base = item.source.url.rstrip("/") + "/" + found.path
+        files = [RemoteFile(f.name, base + f.name, f.sha256) for f in found.files if f.name != BOOT_OPTIONS_FILE]
+        return Wanted(files=files, boot_options=found.kernel_opts, signed_by=signed_by)

@@ -1,0 +1,69 @@
+"""Run a rack: a Celery worker on this rack's queue that converges its TFTP root to the region's index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from celery.signals import worker_ready
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from pxeimport import racks, racksync
+from pxeimport.names import InvalidName, check_name
+
+
+class Command(BaseCommand):
+    help = (
+        "Consume this rack's queue (CELERY_BROKER_URL): each task converges the TFTP root to the region's "
+        "latest signed index with import_pxe_files --layout region. Announces the rack to the region and "
+        "converges once at start, so a rack that was down or missed messages catches up by itself."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--name", required=True, help="This rack's name (its queue is named after it).")
+        parser.add_argument("--tftproot", type=Path, required=True, metavar="DIR", help="This rack's TFTP root.")
+        parser.add_argument("--region", required=True, metavar="URL", help="The region's PXEIMPORT_PUBLISH_URL.")
+        parser.add_argument(
+            "--keyring", type=Path, required=True, metavar="FILE", help="The region's keyring (region_keyring)."
+        )
+        parser.add_argument("--loglevel", default="INFO", help="Celery's log level (default INFO).")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.CELERY_BROKER_URL:
+            raise CommandError(
+                "CELERY_BROKER_URL is not set: a rack worker needs the broker (amqp://...)", returncode=2
+            )
+        try:
+            name = check_name("rack name", options["name"])
+        except InvalidName as exc:
+            raise CommandError(str(exc), returncode=2) from exc
+        if not options["keyring"].is_file():
+            raise CommandError(f"--keyring {options['keyring']}: no such file", returncode=2)
+        config = racksync.RackConfig(name, options["tftproot"].absolute(), options["region"], options["keyring"])
+        racksync.configure(config)
+
+        def announce_and_reconcile(**_: Any) -> None:
+            racks.send_report({"rack": name, "queue": config.queue, "hello": True})
+            racks.ask_to_converge(config.queue, "rack worker started")
+
+        worker_ready.connect(announce_and_reconcile, weak=False)
+        racks.app.worker_main(
+            [
+                "worker",
+                "--queues",
+                config.queue,
+                "--pool",
+                "solo",
+                "--concurrency",
+                "1",
+                "--prefetch-multiplier",
+                "1",
+                "--hostname",
+                f"rack-{name}@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "--loglevel",
+                options["loglevel"],
+            ]
+        )

@@ -35,8 +35,8 @@ from pxeimport.menus import (
     pxelinux_config,
     version_paths,
 )
-from tests.conftest import require_file, require_tool
-from tests.test_qemu_boot import OVMF_CODE, OVMF_VARS, boot, debian_netboot  # noqa: F401 (a fixture)
+from tests.conftest import require_tool
+from tests.test_qemu_boot import boot, debian_netboot, ovmf_firmware  # noqa: F401 (a fixture)
 from tests.tree import base, install_dir
 from tools.archive import ArchiveTree, netboot_files
 
@@ -513,14 +513,7 @@ def test_a_bios_node_chainloaded_from_ipxe_with_option_210_boots_the_options_and
 
 @pytest.mark.slow
 def test_a_uefi_node_boots_the_options_grub_would_read_as_syntax_and_its_nic(root_with_preseed_url, tmp_path):
-    require_file(OVMF_CODE, "ovmf")
-    require_file(OVMF_VARS, "ovmf")
-    variables = tmp_path / "OVMF_VARS.fd"
-    shutil.copyfile(OVMF_VARS, variables)
-    firmware = [
-        "-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
-        "-drive", f"if=pflash,format=raw,file={variables}",
-    ]  # fmt: skip
+    firmware = ovmf_firmware(tmp_path)
     log = tmp_path / "serial-uefi-opts.log"
     text = boot(
         root_with_preseed_url, log, bootfile="maas/amd64/base/grubx64.efi", firmware=firmware, timeout=300,

@@ -170,9 +170,6 @@ def test_an_ubuntu_style_index_without_its_gpg_file_is_refused(tmp_path, archive
 
 
 def test_skipping_signature_checks_imports_unsigned_but_warns_every_run(tmp_path, archive_server, tftp_root):
-    from io import StringIO
-
-    from django.core.management import call_command
 
     unsigned = ArchiveTree(tmp_path / "archive")  # no signer: no Release, no InRelease
     unsigned.publish("bookworm", "amd64", netboot_files("private"))
@@ -180,15 +177,8 @@ def test_skipping_signature_checks_imports_unsigned_but_warns_every_run(tmp_path
     source = BootSource.objects.create(
         name="private", url=archive_server.url + "dists/", distribution="debian", skip_signature_checks=True
     )
-    source.arches.create(name="amd64")
-    source.releases.create(name="bookworm")
-
-    for _ in range(2):
-        err = StringIO()
-        call_command(
-            "import_pxe_files", "--tftproot", str(tftp_root), "--current-release", "bookworm", stderr=err, verbosity=0
-        )
-        assert "signature checks are off for boot source 'private'" in err.getvalue()
+    for stderr in import_amd64_bookworm_twice(source, tftp_root):
+        assert "signature checks are off for boot source 'private'" in stderr
     assert set(InstalledFile.objects.values_list("signed_by", flat=True)) == {""}
     assert (install_dir(tftp_root, "amd64", "bookworm") / "linux").exists()
 
@@ -289,9 +279,6 @@ def test_a_release_within_its_valid_until_imports(archive, import_pxe, tftp_root
 
 
 def test_a_source_allowing_expired_indexes_imports_them_and_warns_every_run(archive, archive_server, tftp_root, signer):
-    from io import StringIO
-
-    from django.core.management import call_command
 
     archive.valid_until = datetime.now(UTC) - 30 * DAY
     files = netboot_files("frozen-mirror")
@@ -304,15 +291,8 @@ def test_a_source_allowing_expired_indexes_imports_them_and_warns_every_run(arch
         keyring=str(signer.keyring),
         allow_expired_indexes=True,
     )
-    source.arches.create(name="amd64")
-    source.releases.create(name="bookworm")
-
-    for _ in range(2):
-        err = StringIO()
-        call_command(
-            "import_pxe_files", "--tftproot", str(tftp_root), "--current-release", "bookworm", stderr=err, verbosity=0
-        )
-        assert "boot source 'frozen' allows expired indexes" in err.getvalue()
+    for stderr in import_amd64_bookworm_twice(source, tftp_root):
+        assert "boot source 'frozen' allows expired indexes" in stderr
     assert_still_serving(tftp_root, files)
 
 
@@ -394,3 +374,21 @@ def test_a_dry_run_records_no_date(archive, import_pxe, tftp_root):
     assert not (tftp_root / "maas" / ".cache" / "freshness.json").exists()
     assert import_pxe(*ARGS).code == 0
     assert (tftp_root / "maas" / ".cache" / "freshness.json").stat().st_mode & 0o777 == 0o600
+
+
+def import_amd64_bookworm_twice(source: BootSource, tftp_root: Path) -> list[str]:
+    """Select amd64/bookworm in the saved `source`, import from the saved selection twice; each run's stderr."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    source.arches.create(name="amd64")
+    source.releases.create(name="bookworm")
+    said = []
+    for _ in range(2):
+        err = StringIO()
+        call_command(
+            "import_pxe_files", "--tftproot", str(tftp_root), "--current-release", "bookworm", stderr=err, verbosity=0
+        )
+        said.append(err.getvalue())
+    return said

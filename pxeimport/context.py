@@ -93,7 +93,7 @@ def build(options: RunOptions) -> RunContext:
             max_file_bytes=settings.PXEIMPORT_MAX_FILE_BYTES,
             max_connections=jobs,
         ),
-        # Conditional GETs for indexes; a dry run reads the cache but never writes to the root.
+        # Child indexes by the hash their verified parent lists; a dry run reads the cache, never writes it.
         index_cache=IndexCache(root.maas / INDEX_CACHE_DIR, writable=not options.dry_run),
         proxies={s.source.url: s.source.proxy for s in selections if s.source.proxy},
     )

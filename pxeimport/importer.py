@@ -179,6 +179,8 @@ class Importer:
         wanted = self._wanted(item)
         if wanted.skip:
             return ItemResult(item, Outcome.SKIPPED, message=wanted.skip)
+        if item.kind == ItemKind.LOADER:
+            wanted.check_loader_set()  # a loader without its ldlinux.c32 or GRUB fails; the working set stays
         slot = self._slot(item)
         version = version_id(wanted.identity)
         installed = self.root.installed(slot, list(wanted.identity))

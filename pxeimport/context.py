@@ -46,6 +46,8 @@ class RunOptions:
     kernel_opts: str | None = None
     dry_run: bool = False
     trigger: str = "command"
+    # Hash every served file against its version's SHA256SUMS, not only those whose size or mtime changed.
+    verify: bool = False
 
 
 @dataclass
@@ -60,6 +62,7 @@ class RunContext:
     dry_run: bool
     trigger: str
     warnings: list[str] = field(default_factory=list)
+    verify: bool = False
 
 
 def build(options: RunOptions) -> RunContext:
@@ -120,4 +123,5 @@ def build(options: RunOptions) -> RunContext:
         dry_run=options.dry_run,
         trigger=options.trigger,
         warnings=warnings,
+        verify=options.verify,
     )

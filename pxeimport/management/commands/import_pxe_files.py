@@ -89,6 +89,12 @@ class Command(BaseCommand):
             "--dry-run", action="store_true", help="Print what would change; change nothing, record nothing."
         )
         parser.add_argument(
+            "--verify",
+            action="store_true",
+            help="Also hash every served file against its version's SHA256SUMS (every run checks sizes and "
+            "mtimes only), repair what is damaged, and exit 1 if anything was. Weekly, from the timer.",
+        )
+        parser.add_argument(
             "--jobs",
             type=int,
             metavar="N",
@@ -122,6 +128,7 @@ class Command(BaseCommand):
                     kernel_opts=options["kernel_opts"],
                     dry_run=options["dry_run"],
                     trigger=options["trigger"],
+                    verify=options["verify"],
                 )
             )
         except ConfigError as exc:
@@ -149,6 +156,10 @@ class Command(BaseCommand):
             )
         if menu_errors:
             raise CommandError("boot menus could not be written; the previous menus stay", returncode=EXIT_FAILED)
+        damaged = sum(1 for r in results if r.repaired)
+        if run.verify and damaged:
+            done = "found" if run.dry_run else "found and repaired"
+            raise CommandError(f"--verify: {damaged} item(s) served damaged files, {done}", returncode=EXIT_FAILED)
 
     def _import(self, run: RunContext) -> tuple[list[ItemResult], list[str]]:
         tftproot = str(run.root.path)
@@ -192,6 +203,7 @@ class Command(BaseCommand):
             jobs=run.jobs,
             max_file_bytes=run.max_file_bytes,
             progress=display.update if display else None,
+            verify=run.verify,
         )
         try:
             with display or contextlib.nullcontext():
@@ -211,7 +223,7 @@ class Command(BaseCommand):
         return results, menu_errors
 
     def _dry_run(self, run: RunContext) -> list[ItemResult]:
-        importer = Importer(run.root, run.fetcher, jobs=run.jobs, max_file_bytes=run.max_file_bytes)
+        importer = Importer(run.root, run.fetcher, jobs=run.jobs, max_file_bytes=run.max_file_bytes, verify=run.verify)
         results = importer.run(run.items, dry_run=True)
         if self.verbosity >= 1:
             for line in dry_run_table(results):

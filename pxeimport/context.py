@@ -63,6 +63,8 @@ class RunContext:
     trigger: str
     warnings: list[str] = field(default_factory=list)
     verify: bool = False
+    # Retire what the plan does not name: only when the plan is the whole saved selection.
+    retire: bool = False
 
 
 def build(options: RunOptions) -> RunContext:
@@ -124,4 +126,6 @@ def build(options: RunOptions) -> RunContext:
         trigger=options.trigger,
         warnings=warnings,
         verify=options.verify,
+        # A run narrowed by --archive, --arch or --release must not take away what it does not name.
+        retire=not (options.archive or options.arches or options.releases),
     )

@@ -30,6 +30,7 @@ from pxeimport.integrity import InstalledFile, check
 from pxeimport.items import FileResult, Item, ItemKind, ItemResult, Outcome, Source
 from pxeimport.names import InvalidName
 from pxeimport.once import Once
+from pxeimport.retirement import retire_unselected
 from pxeimport.signatures import SignatureError
 from pxeimport.tarball import TarballError, extract
 from pxeimport.tftproot import Slot, TftpRoot, UnsafePath, version_id
@@ -67,9 +68,11 @@ class Importer:
         max_file_bytes: int = 4 << 30,
         progress: Progress | None = None,
         verify: bool = False,
+        retire: bool = False,
     ) -> None:
         """`verify`: hash every served file of the planned items (not only those whose size or mtime
-        changed) before calling it unchanged (pxeimport.integrity)."""
+        changed) before calling it unchanged (pxeimport.integrity). `retire`: the items are the whole
+        saved selection; what they do not name is retired (pxeimport.retirement)."""
         if jobs < 1:
             raise ValueError("jobs must be at least 1")
         self.root = root
@@ -78,6 +81,9 @@ class Importer:
         self.max_file_bytes = max_file_bytes
         self.progress = progress
         self.verify = verify
+        self.retire = retire
+        # What this run retired or removed, one line each, for the operator.
+        self.retirements: list[str] = []
         self.menus = BootMenus(root, menus)
         self.menu_results: list[MenuResult] = []
         self.on_result = on_result
@@ -127,7 +133,12 @@ class Importer:
                 shutil.rmtree(self._staging, ignore_errors=True)
         if not dry_run:
             now = self.clock()
-            self.menu_results = self.menus.write(items, now)
+            if self.retire:
+                try:
+                    self.retirements = retire_unselected(self.root, items, now)
+                except (OSError, UnsafePath) as exc:
+                    self.retirements = [f"could not retire what the selection no longer names: {exc}"]
+            self.menu_results = self.menus.write(items, now, only_planned=self.retire)
             self._collect_garbage(results, now)
         return results
 

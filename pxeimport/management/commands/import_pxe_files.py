@@ -61,7 +61,8 @@ class Command(BaseCommand):
             action="append",
             default=[],
             metavar="ARCH",
-            help="Import this architecture (repeatable); overrides the saved selection.",
+            help="Import this architecture (repeatable); overrides the saved selection for this run, which then "
+            "retires nothing (only a run from the whole saved selection retires what it no longer names).",
         )
         parser.add_argument(
             "--release",
@@ -69,7 +70,8 @@ class Command(BaseCommand):
             action="append",
             default=[],
             metavar="RELEASE",
-            help="Import this release (repeatable); overrides the saved selection.",
+            help="Import this release (repeatable); overrides the saved selection for this run, which then "
+            "retires nothing.",
         )
         parser.add_argument(
             "--current-release",
@@ -204,6 +206,7 @@ class Command(BaseCommand):
             max_file_bytes=run.max_file_bytes,
             progress=display.update if display else None,
             verify=run.verify,
+            retire=run.retire,
         )
         try:
             with display or contextlib.nullcontext():
@@ -216,6 +219,8 @@ class Command(BaseCommand):
             raise
         for menu in importer.menu_results:
             self._say(menu_lines(menu, self.verbosity))
+        if self.verbosity >= 1:
+            self._say([Line(line, "notice") for line in importer.retirements])
         records.finish_run(row, results, run.fetcher.bytes_downloaded)
         menu_errors = [m.error for m in importer.menu_results if m.error]
         if menu_errors:

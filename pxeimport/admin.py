@@ -65,6 +65,15 @@ def release_suggestions() -> list[tuple[str, str]]:
     return suggestions
 
 
+# Which is which (issue 12 item 11): deselecting retires, vanishing upstream does not.
+RETIRING_HELP = (
+    "Deleting a {what} here retires it: the next import from the saved selection takes it off the boot "
+    "menus, and its files are deleted after the grace period (PXEIMPORT_GRACE_SECONDS). A run narrowed "
+    "with --arch, --release or --archive retires nothing. A selected release that vanished upstream "
+    "(its import fails) stays in the menus and on disk."
+)
+
+
 class SelectedReleaseForm(forms.ModelForm[SelectedRelease]):
     class Meta:
         model = SelectedRelease
@@ -74,7 +83,9 @@ class SelectedReleaseForm(forms.ModelForm[SelectedRelease]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["name"].widget = SuggestingTextInput(release_suggestions(), "release-suggestions")
-        self.fields["name"].help_text = "A codename from distro-info, or any name your mirror has."
+        self.fields["name"].help_text = (
+            "A codename from distro-info, or any name your mirror has. " + RETIRING_HELP.format(what="release")
+        )
 
 
 class SelectedArchForm(forms.ModelForm[SelectedArch]):
@@ -85,6 +96,7 @@ class SelectedArchForm(forms.ModelForm[SelectedArch]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["name"].widget = SuggestingTextInput([(a, a) for a in COMMON_ARCHES], "arch-suggestions")
+        self.fields["name"].help_text = RETIRING_HELP.format(what="architecture (its menus and loaders too)")
 
 
 class SelectedArchInline(admin.TabularInline[SelectedArch, BootSource]):

@@ -55,25 +55,30 @@ class BootMenus:
         self.root = root
         self.settings = settings or MenuSettings()
 
-    def write(self, items: Sequence[Item], now: float) -> list[MenuResult]:
+    def write(self, items: Sequence[Item], now: float, *, only_planned: bool = False) -> list[MenuResult]:
         """Rewrite every planned arch's menus from what is installed now, then the GRUB redirects.
 
+        `only_planned`: entries for the planned releases only (a run from the saved selection: the
+        others are retired, pxeimport.retirement); else for every installed release, planned first.
         A failure is reported in its MenuResult (the previous menus stay), never raised.
         """
-        results = [self._write_arch(items, arch, now) for arch in dict.fromkeys(i.arch for i in items)]
+        arches = dict.fromkeys(i.arch for i in items)
+        results = [self._write_arch(items, arch, now, only_planned) for arch in arches]
         try:
             self.write_grub_redirects()
         except (OSError, UnsafePath) as exc:
             results.append(MenuResult("all", [], error=f"GRUB's fixed grub.cfg paths: {exc}"))
         return results
 
-    def _write_arch(self, items: Sequence[Item], arch: str, now: float) -> MenuResult:
+    def _write_arch(self, items: Sequence[Item], arch: str, now: float, only_planned: bool = False) -> MenuResult:
         """One entry per installed release, by version path; planned releases first, in plan order."""
         try:
             installed = self.root.installed_releases(arch)
+            planned = {i.release: i for i in items if i.arch == arch and i.kind == ItemKind.INSTALL}
+            if only_planned:
+                installed = {r: v for r, v in installed.items() if r in planned}
             if not installed:
                 return MenuResult(arch, [])
-            planned = {i.release: i for i in items if i.arch == arch and i.kind == ItemKind.INSTALL}
             order = [r for r in planned if r in installed] + sorted(set(installed) - set(planned))
             entries = [self._entry(arch, r, installed[r], planned.get(r)) for r in order]
             loaders = [i for i in items if i.arch == arch and i.kind == ItemKind.LOADER]

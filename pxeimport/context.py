@@ -47,6 +47,8 @@ class RunOptions:
     kernel_opts: str | None = None
     dry_run: bool = False
     trigger: str = "command"
+    # Hash every served file against its version's SHA256SUMS, not only those whose size or mtime changed.
+    verify: bool = False
 
 
 @dataclass
@@ -61,6 +63,9 @@ class RunContext:
     dry_run: bool
     trigger: str
     warnings: list[str] = field(default_factory=list)
+    verify: bool = False
+    # Retire what the plan does not name: only when the plan is the whole saved selection.
+    retire: bool = False
 
 
 def build(options: RunOptions) -> RunContext:
@@ -99,7 +104,7 @@ def build(options: RunOptions) -> RunContext:
             max_file_bytes=settings.PXEIMPORT_MAX_FILE_BYTES,
             max_connections=jobs,
         ),
-        # Conditional GETs for indexes; a dry run reads the cache but never writes to the root.
+        # Child indexes by the hash their verified parent lists; a dry run reads the cache, never writes it.
         index_cache=IndexCache(root.maas / INDEX_CACHE_DIR, writable=not options.dry_run),
         proxies={s.source.url: s.source.proxy for s in selections if s.source.proxy},
     )
@@ -126,4 +131,7 @@ def build(options: RunOptions) -> RunContext:
         dry_run=options.dry_run,
         trigger=options.trigger,
         warnings=warnings,
+        verify=options.verify,
+        # A run narrowed by --archive, --arch or --release must not take away what it does not name.
+        retire=not (options.archive or options.arches or options.releases),
     )

@@ -98,8 +98,6 @@ class Fetcher:
         self.index_cache = index_cache
         # {URL prefix (a source's URL): proxy URL}; other URLs use http_proxy/https_proxy/no_proxy.
         self.proxies = dict(proxies or {})
-        # Index requests answered 304 Not Modified (served from the cache), for the run's report.
-        self.not_modified = 0
         self._cancelled = threading.Event()
         # Downloads run in several threads; the count is shared.
         self._count_lock = threading.Lock()
@@ -145,12 +143,18 @@ class Fetcher:
 
     # Public API ------------------------------------------------------------------------------
 
-    def get_bytes(self, url: str) -> bytes:
-        """The body of `url` (an index or signature); FetchError past the index size limit.
+    def get_bytes(self, url: str, sha256: str | None = None) -> bytes:
+        """The body of `url` (an index or signature), fetched whole; FetchError past the index size limit.
 
-        With an index cache, the request is conditional; a 304 answer returns the cached copy.
+        With `sha256` (what a verified signed parent lists for `url`), the cached copy with exactly
+        that hash is used without a request (pxeimport.indexcache); the caller still checks the body.
         """
-        return self._with_retries(url, lambda: self._get_bytes_once(url))
+
+        def fetch() -> bytes:
+            return self._with_retries(url, lambda: self._get_bytes_once(url))
+
+        cache = self.index_cache
+        return cache.listed(url, sha256, fetch) if cache is not None and sha256 is not None else fetch()
 
     def get_text(self, url: str) -> str:
         """The body of `url` as UTF-8 text."""
@@ -259,8 +263,8 @@ class Fetcher:
         return delay
 
     def _open(self, url: str, session: requests.Session, headers: dict[str, str] | None = None) -> requests.Response:
-        """One GET of `url`, following redirects hop by hop; a 200 (or, asked conditionally, 304;
-        asked for a range, 206) response to read, or an error."""
+        """One GET of `url`, following redirects hop by hop; a 200 (or, asked for a range, 206)
+        response to read, or an error. A 304 is an error: nothing is ever asked conditionally."""
         check_scheme(url, url)
         current = url
         hops = [url]
@@ -275,8 +279,8 @@ class Fetcher:
                 hops.append(target)
                 current = target
                 continue
-            # 304 answers a conditional request, 206 a range request (pxeimport.resume).
-            if status == 200 or (headers and status == (206 if "Range" in headers else 304)):
+            # 206 answers a range request (pxeimport.resume).
+            if status == 200 or (headers and "Range" in headers and status == 206):
                 return response
             reason = response.reason
             retry_after = retry_after_seconds(response.headers.get("Retry-After"))
@@ -320,22 +324,15 @@ class Fetcher:
                 response.close()
 
     def _get_bytes_once(self, url: str) -> bytes:
-        cached = self.index_cache.get(url) if self.index_cache is not None else None
-        with self._response(url, cached.conditions() if cached else None) as response:
-            if response.status_code == 304 and cached is not None:
-                with self._count_lock:
-                    self.not_modified += 1
-                return cached.body
+        # max-age=0, as apt asks for indexes: a caching proxy on the way must not answer from its copy.
+        with self._response(url, {"Cache-Control": "max-age=0"}) as response:
             body = bytearray()
             for chunk in self._body(response, url):
                 body += chunk
                 if len(body) > self.settings.max_index_bytes:
                     raise FetchError(url, f"index larger than {self.settings.max_index_bytes} bytes")
-            etag, modified = response.headers.get("ETag"), response.headers.get("Last-Modified")
             with self._count_lock:
                 self._content_types[url] = response.headers.get("Content-Type", "")
-        if self.index_cache is not None:
-            self.index_cache.put(url, bytes(body), etag, modified)
         return bytes(body)
 
     def _download_once(

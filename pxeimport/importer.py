@@ -24,10 +24,13 @@ from pxeimport.archive.release import ReleaseFormatError
 from pxeimport.bootmenus import BOOT_OPTIONS_FILE, BootMenus, MenuResult, MenuSettings
 from pxeimport.checksums import ChecksumIndexError
 from pxeimport.fetch import Fetcher, FetchError
+from pxeimport.files import sha256_file
 from pxeimport.freshness import FILE_NAME, FreshnessStore
+from pxeimport.integrity import InstalledFile, check
 from pxeimport.items import FileResult, Item, ItemKind, ItemResult, Outcome, Source
 from pxeimport.names import InvalidName
 from pxeimport.once import Once
+from pxeimport.retirement import retire_unselected
 from pxeimport.signatures import SignatureError
 from pxeimport.tarball import TarballError, extract
 from pxeimport.tftproot import Slot, TftpRoot, UnsafePath, version_id
@@ -65,7 +68,12 @@ class Importer:
         max_file_bytes: int = 4 << 30,
         progress: Progress | None = None,
         protect: Callable[[Slot], frozenset[str]] | None = None,
+        verify: bool = False,
+        retire: bool = False,
     ) -> None:
+        """`verify`: hash every served file of the planned items (not only those whose size or mtime
+        changed) before calling it unchanged (pxeimport.integrity). `retire`: the items are the whole
+        saved selection; what they do not name is retired (pxeimport.retirement)."""
         if jobs < 1:
             raise ValueError("jobs must be at least 1")
         self.root = root
@@ -73,6 +81,10 @@ class Importer:
         self.jobs = jobs
         self.max_file_bytes = max_file_bytes
         self.progress = progress
+        self.verify = verify
+        self.retire = retire
+        # What this run retired or removed, one line each, for the operator.
+        self.retirements: list[str] = []
         self.menus = BootMenus(root, menus)
         self.menu_results: list[MenuResult] = []
         self.on_result = on_result
@@ -124,7 +136,12 @@ class Importer:
                 shutil.rmtree(self._staging, ignore_errors=True)
         if not dry_run:
             now = self.clock()
-            self.menu_results = self.menus.write(items, now)
+            if self.retire:
+                try:
+                    self.retirements = retire_unselected(self.root, items, now)
+                except (OSError, UnsafePath) as exc:
+                    self.retirements = [f"could not retire what the selection no longer names: {exc}"]
+            self.menu_results = self.menus.write(items, now, only_planned=self.retire)
             self._collect_garbage(results, now)
         return results
 
@@ -182,24 +199,33 @@ class Importer:
         wanted = self._wanted(item)
         if wanted.skip:
             return ItemResult(item, Outcome.SKIPPED, message=wanted.skip)
+        if item.kind == ItemKind.LOADER:
+            wanted.check_loader_set()  # a loader without its ldlinux.c32 or GRUB fails; the working set stays
         slot = self._slot(item)
         version = version_id(wanted.identity)
         installed = self.root.installed(slot, list(wanted.identity))
         previous = installed.version if installed else None
+        # What is served is checked before it is called unchanged or reused; a damaged set is repaired.
+        damage = check(installed.files, deep=self.verify, writable=not dry_run) if installed else []
         done = ItemResult(
             item, Outcome.UNCHANGED, version=version, previous_version=previous, signed_by=wanted.signed_by
         )
-        if installed and previous == version and set(installed.files) == set(wanted.identity):
+        done.repaired = "; ".join(str(d) for d in damage)
+        if damage:
+            log.warning("%s: damaged: %s", item, done.repaired)
+        if installed and previous == version and set(installed.files) == set(wanted.identity) and not damage:
             done.files = [
                 FileResult(name, f.sha256, wanted.origin(name), f.path.stat().st_size, downloaded=False)
                 for name, f in installed.files.items()
             ]
             return done
-        # A file whose listed hash is what is installed is linked into the new version, not fetched.
+        # A file whose listed hash is what is installed, and hashes to it now, is linked into the new
+        # version, not fetched.
+        damaged = {d.name for d in damage}
         reuse = {
             f.name: installed.files[f.name].path
             for f in wanted.files
-            if installed and f.name in installed.files and installed.files[f.name].sha256 == f.sha256
+            if installed and f.name not in damaged and _holds(installed.files.get(f.name), f.sha256)
         }
         if dry_run:
             # Sizes by HEAD, so the plan says how many bytes a real run would move.
@@ -207,12 +233,20 @@ class Importer:
             done.outcome = Outcome.PLANNED
             done.files = [FileResult(f.name, f.sha256, f.url, self.fetcher.size(f.url), True) for f in remote]
             return done
-        result = self._install(item, slot, version, previous, wanted, reuse)
-        result.signed_by = wanted.signed_by
+        result = self._install(item, slot, version, previous, wanted, reuse, rebuild=bool(damage))
+        result.signed_by, result.repaired = wanted.signed_by, done.repaired
         return result
 
     def _install(
-        self, item: Item, slot: Slot, version: str, previous: str | None, wanted: Wanted, reuse: dict[str, Path]
+        self,
+        item: Item,
+        slot: Slot,
+        version: str,
+        previous: str | None,
+        wanted: Wanted,
+        reuse: dict[str, Path],
+        *,
+        rebuild: bool = False,
     ) -> ItemResult:
         label = f"{item.arch}/{item.release}" if item.kind == ItemKind.INSTALL else f"{item.arch} loaders"
         pending = {f.name: self._download(f, f"{label} {f.name}") for f in wanted.files if f.name not in reuse}
@@ -242,7 +276,7 @@ class Importer:
         if self.fetcher.cancelled:
             raise FetchError(item.source.url, "the run was stopped before this item was installed")
         order = [n for n in wanted.identity if n in sources]
-        path = self.root.install(slot, version, {n: sources[n] for n in order}, hashes)
+        path = self.root.install(slot, version, {n: sources[n] for n in order}, hashes, rebuild=rebuild)
         log.info("%s: installed version %s (was %s)", item, version, previous or "none")
         return ItemResult(
             item,
@@ -310,3 +344,13 @@ class Importer:
                     log.info("removed superseded %s", path)
             except OSError as exc:
                 log.warning("could not clean %s: %s", slot.parent, exc)
+
+
+def _holds(installed: InstalledFile | None, sha256: str) -> bool:
+    """Whether an installed file has the listed hash, by its manifest and by hashing it now."""
+    if installed is None or installed.sha256 != sha256:
+        return False
+    try:
+        return installed.hashed or sha256_file(installed.path) == sha256
+    except OSError:
+        return False

@@ -1,69 +1,64 @@
-"""The last copy of each index (InRelease, SHA256SUMS, signatures) with its validators, for conditional GETs.
+"""The last copy of each child index (one a verified signed parent lists by hash), kept by URL.
 
-A no-op run asks "changed since?" (If-None-Match / If-Modified-Since) and, on 304, uses the copy
-here. The copy is trusted no more than a fresh download: signatures and hashes are checked on it
-every run. It lives in <tftproot>/maas/.cache/ (0700, never served) and is written atomically.
+The rule (issue 12 item 4): a cached copy is used only when it is exactly what the freshly
+verified signed parent lists for it, byte for byte by SHA-256, and then without asking the server
+anything. No server validator (ETag, Last-Modified, a 304 answer) is ever believed: an
+If-Modified-Since answered by mtime (Python's http.server, Apache without ETags) says "not
+modified" for a new file with an older mtime, and a cache used on such a word hides new versions
+for ever. Roots (InRelease, Release + Release.gpg, a SHA256SUMS with its own .gpg) have no parent
+to vouch for a copy: they are fetched whole every run (pxeimport.fetch.Fetcher.get_bytes).
+
+One body per URL, in <tftproot>/maas/.cache/index/ (0700, never served), written atomically; a
+new copy of a URL replaces the old, so the cache holds one file per index the selection reads.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from pxeimport.files import write_atomic
-
-
-@dataclass(frozen=True)
-class Cached:
-    body: bytes
-    etag: str | None
-    last_modified: str | None
-
-    def conditions(self) -> dict[str, str]:
-        """The request headers asking the server whether this copy is still current."""
-        headers = {}
-        if self.etag:
-            headers["If-None-Match"] = self.etag
-        if self.last_modified:
-            headers["If-Modified-Since"] = self.last_modified
-        return headers
 
 
 class IndexCache:
     def __init__(self, directory: Path, *, writable: bool = True) -> None:
         self.directory = directory
         self.writable = writable
+        # Copies used without a request this run (several threads read the cache).
+        self.hits = 0
+        self._lock = threading.Lock()
 
-    def _paths(self, url: str) -> tuple[Path, Path]:
-        key = hashlib.sha256(url.encode()).hexdigest()[:32]
-        return self.directory / f"{key}.body", self.directory / f"{key}.json"
+    def listed(self, url: str, sha256: str, fetch: Callable[[], bytes]) -> bytes:
+        """The copy of `url` whose SHA-256 is `sha256`, else `fetch()`'s body (kept if it has that hash)."""
+        body = self.get(url, sha256)
+        if body is not None:
+            with self._lock:
+                self.hits += 1
+            return body
+        body = fetch()
+        self.put(url, body, sha256)
+        return body
 
-    def get(self, url: str) -> Cached | None:
-        body_path, meta_path = self._paths(url)
+    def _path(self, url: str) -> Path:
+        return self.directory / f"{hashlib.sha256(url.encode()).hexdigest()[:32]}.body"
+
+    def get(self, url: str, sha256: str) -> bytes | None:
+        """The copy of `url` if its SHA-256 is `sha256` (hex, as the signed parent lists it); else None."""
         try:
-            meta = json.loads(meta_path.read_text())
-            body = body_path.read_bytes()
-        except (OSError, ValueError):
+            body = self._path(url).read_bytes()
+        except OSError:
             return None
-        if not isinstance(meta, dict) or meta.get("url") != url:
-            return None
-        if meta.get("sha256") != hashlib.sha256(body).hexdigest():
-            return None  # a torn or altered copy: fetch it whole again
-        etag, modified = meta.get("etag"), meta.get("last_modified")
-        if not (isinstance(etag, str) or isinstance(modified, str)):
-            return None
-        return Cached(body, etag if isinstance(etag, str) else None, modified if isinstance(modified, str) else None)
+        return body if hashlib.sha256(body).hexdigest() == sha256.lower() else None
 
-    def put(self, url: str, body: bytes, etag: str | None, last_modified: str | None) -> None:
-        """Keep `body` for `url` when the server gave a validator; a write failure only loses the cache."""
-        if not self.writable or not (etag or last_modified):
+    def put(self, url: str, body: bytes, sha256: str) -> None:
+        """Keep `body` as `url`'s copy if its SHA-256 is `sha256` (its parent's word); a write failure only loses it."""
+        if not self.writable or hashlib.sha256(body).hexdigest() != sha256.lower():
             return
-        body_path, meta_path = self._paths(url)
-        meta = {"url": url, "etag": etag, "last_modified": last_modified, "sha256": hashlib.sha256(body).hexdigest()}
         with contextlib.suppress(OSError):
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            write_atomic(body_path, body, 0o600, sync_dir=False)
-            write_atomic(meta_path, json.dumps(meta).encode(), 0o600)
+            write_atomic(self._path(url), body, 0o600)
+            # The validators an older pxeimport kept beside each copy are never read again.
+            self._path(url).with_suffix(".json").unlink(missing_ok=True)

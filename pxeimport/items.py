@@ -126,6 +126,8 @@ class ItemResult:
     path: Path | None = None
     # Fingerprint of the key whose signature vouched for the index; "" when checks are off.
     signed_by: str = ""
+    # What was found damaged in the served set and repaired (a dry run: would be); "" when nothing was.
+    repaired: str = ""
 
     @property
     def to_download(self) -> list[FileResult]:

@@ -147,7 +147,10 @@ def finish_run(run: ImportRun, results: Iterable[ItemResult], bytes_downloaded: 
     run.items_unchanged = counts[Outcome.UNCHANGED]
     run.items_skipped = counts[Outcome.SKIPPED]
     run.items_failed = counts[Outcome.FAILED]
-    run.error_summary = "\n".join(f"{r.item}: {r.message}" for r in results if r.outcome == Outcome.FAILED)
+    problems = [f"{r.item}: {r.message}" for r in results if r.outcome == Outcome.FAILED]
+    # A repaired item succeeded, but what was served had been damaged: the row says so.
+    problems += [f"{r.item}: repaired: {r.repaired}" for r in results if r.repaired]
+    run.error_summary = "\n".join(problems)
     run.status = RunStatus.FAILED if run.items_failed else RunStatus.SUCCEEDED
     run.save()
     return run

@@ -31,6 +31,9 @@ def item_lines(result: ItemResult, verbosity: int) -> list[Line]:
     if result.outcome == Outcome.FAILED:
         return [Line(f"{result.item} failed: {result.message}", "error")]
     lines = []
+    if result.repaired:  # at every verbosity: something damaged what nodes boot from
+        how = "damaged, a real run repairs it" if result.outcome == Outcome.PLANNED else "repaired"
+        lines.append(Line(f"{result.item}: {how}: {result.repaired}", "error"))
     if result.outcome == Outcome.INSTALLED and verbosity >= 1:
         was = f" (was {result.previous_version})" if result.previous_version else ""
         lines.append(Line(f"{result.item}: installed {result.version}{was}", "success"))

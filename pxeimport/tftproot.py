@@ -32,20 +32,23 @@ from pxeimport.files import (
     FILE_MODE,
     exchange,
     fsync_dir,
-    is_kind,
     lstat_or_none,
     remove_entry,
     sha256_file,
     temporary_name,
     write_new,
 )
+
+# MANIFEST and InstalledFile are named here too, where they used to live.
+from pxeimport.integrity import MANIFEST as MANIFEST
+from pxeimport.integrity import InstalledFile as InstalledFile
+from pxeimport.integrity import check, read_manifest, record
 from pxeimport.names import InvalidName, check_name
 from pxeimport.rootlock import hold_lock
 
 MAAS_DIR = "maas"
 STAGING_DIR = ".staging"
 LOCK_FILE = ".lock"
-MANIFEST = "SHA256SUMS"
 # Directories beside the release dirs that the boot menus use (pxelinux.cfg/, grub/): no release takes them.
 RESERVED = frozenset({"pxelinux.cfg", "grub"})
 # Superseded version dirs stay this long after the last pointer swap (PXEIMPORT_GRACE_SECONDS's default).
@@ -94,12 +97,6 @@ class Slot:
 
 
 @dataclass(frozen=True)
-class InstalledFile:
-    path: Path
-    sha256: str
-
-
-@dataclass(frozen=True)
 class Installed:
     """What a slot serves now. `version` is None for a layout left by the old script."""
 
@@ -144,7 +141,7 @@ class TftpRoot:
             if not pointer.is_symlink():
                 continue
             version = slot.parse_version(os.readlink(pointer))
-            if version and self._manifest(slot.version_dir(version)) is not None:
+            if version and read_manifest(slot.version_dir(version)) is not None:
                 releases[entry.name] = slot.version_dir(version).name
         return releases
 
@@ -211,7 +208,7 @@ class TftpRoot:
         version = slot.parse_version(os.readlink(pointer))
         if version is None:
             return None
-        files = self._manifest(slot.version_dir(version))
+        files = read_manifest(slot.version_dir(version))
         return Installed(version, files) if files is not None else None
 
     def _installed_files(self, slot: Slot, names: list[str]) -> Installed | None:
@@ -224,12 +221,12 @@ class TftpRoot:
                 versions.add(None)
             elif stat.S_ISREG(st.st_mode):
                 versions.add(None)
-                files[name] = InstalledFile(pointer, sha256_file(pointer))
+                files[name] = InstalledFile(pointer, sha256_file(pointer), hashed=True)
             elif stat.S_ISLNK(st.st_mode):
                 target = os.readlink(pointer)
                 head, _, tail = target.partition("/")
                 version = slot.parse_version(head)
-                manifest = self._manifest(slot.version_dir(version)) if version and tail == name else None
+                manifest = read_manifest(slot.version_dir(version)) if version and tail == name else None
                 versions.add(version if manifest is not None else None)
                 if manifest is not None and name in manifest:
                     files[name] = manifest[name]
@@ -238,42 +235,22 @@ class TftpRoot:
         single = versions.pop() if len(versions) == 1 else None
         return Installed(single, files)
 
-    def _manifest(self, version_dir: Path) -> dict[str, InstalledFile] | None:
-        """The files a version dir lists, if it is a real directory and they are all regular files in it.
-
-        None otherwise: a version dir (or a file in it) planted as a symlink is never trusted, since
-        its name is predictable from the signed index but its target is not what was verified.
-        """
-        if not is_kind(version_dir, stat.S_ISDIR) or not is_kind(version_dir / MANIFEST, stat.S_ISREG):
-            return None
-        try:
-            text = (version_dir / MANIFEST).read_text()
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        files = {}
-        for line in text.splitlines():
-            digest, _, name = line.partition("  ")
-            path = version_dir / name
-            if not name or "/" in name or not is_kind(path, stat.S_ISREG):
-                return None
-            files[name] = InstalledFile(path, digest)
-        return files
-
     # Installing ---------------------------------------------------------------------------
 
-    def install(self, slot: Slot, version: str, sources: Mapping[str, Path], hashes: Mapping[str, str]) -> Path:
+    def install(
+        self, slot: Slot, version: str, sources: Mapping[str, Path], hashes: Mapping[str, str], *, rebuild: bool = False
+    ) -> Path:
         """Make `version` of `slot` live: build its version dir if needed, then swap the pointers.
 
         `sources` maps each file name to a verified file on this filesystem (a staged download or
         an installed copy); it is hard-linked, never copied or modified. Pointers are swapped in
-        the order of `sources`.
+        the order of `sources`. `rebuild`: build the version dir anew even if one is there (its
+        files are damaged); the new one takes the old one's place in one atomic exchange.
         """
         self.ensure_dir(slot.parent)
         version_dir = slot.version_dir(version)
-        existing = self._manifest(version_dir)
-        if existing is None or {n: f.sha256 for n, f in existing.items()} != dict(hashes):
-            if lstat_or_none(version_dir) is not None:
-                remove_entry(version_dir)
+        existing = read_manifest(version_dir)
+        if rebuild or existing is None or {n: f.sha256 for n, f in existing.items()} != dict(hashes) or check(existing):
             self._build_version_dir(version_dir, sources, hashes)
         if slot.whole_dir:
             self._swap(slot.parent / slot.prefix, version_dir.name)
@@ -292,9 +269,15 @@ class TftpRoot:
                 os.chmod(building / name, FILE_MODE)
             manifest = "".join(f"{hashes[name]}  {name}\n" for name in sorted(sources))
             write_new(building / MANIFEST, manifest.encode())
+            record(building, sources)  # sizes and mtimes, for every run's cheap check (pxeimport.integrity)
             os.chmod(building, DIR_MODE)
             fsync_dir(building)
-            os.rename(building, version_dir)
+            if lstat_or_none(version_dir) is None:
+                os.rename(building, version_dir)
+            else:  # damaged, or not what pxeimport built: swapped out atomically, then deleted
+                exchange(building, version_dir)
+                with contextlib.suppress(OSError):  # what is served is already right
+                    remove_entry(building)
         except BaseException:
             shutil.rmtree(building, ignore_errors=True)
             raise
@@ -399,5 +382,5 @@ def _hash_present(directory: Path, names: list[str]) -> dict[str, InstalledFile]
         path = directory / name
         st = lstat_or_none(path)
         if st is not None and stat.S_ISREG(st.st_mode):
-            files[name] = InstalledFile(path, sha256_file(path))
+            files[name] = InstalledFile(path, sha256_file(path), hashed=True)
     return files

@@ -4,6 +4,8 @@ Debian: dists/<release>/InRelease (or Release + Release.gpg), verified with gpgv
 main/installer-<arch>/current/images/SHA256SUMS; the index must match it. Ubuntu's Release does
 not list installer indexes; there each SHA256SUMS has a detached SHA256SUMS.gpg beside it.
 Which applies is decided per archive, release and arch by what the signed Release lists.
+Roots (a Release, a detached-signed SHA256SUMS and their signatures) are fetched whole every run;
+a listed index may come from the cache, but only a copy with the hash the Release lists.
 
 A good signature is not enough: the index must also be fresh (see pxeimport.freshness): a Release
 past its Valid-Until, dated in the future, or older than the newest already trusted is refused.
@@ -65,6 +67,17 @@ class IndexVerifier:
         self.freshness = freshness
         self.clock = clock
         self._releases: Once[str, SignedRelease | None] = Once()
+
+    def listed_sha256(self, release: str, release_path: str) -> str | None:
+        """The SHA-256 the verified, fresh Release of `release` lists for `release_path`; None if none.
+
+        A layout asks before fetching the index, so that a cached copy of it is used only when it
+        is exactly what the signed Release lists (pxeimport.indexcache). SignatureError as `verify`.
+        """
+        check_keyrings(self.keyrings, hint=self.keyring_hint)
+        signed = self._release(release)
+        entry = signed.entries.get(release_path) if signed is not None else None
+        return entry.sha256 if entry is not None else None
 
     def verify(self, release: str, release_path: str, index_url: str, index: bytes) -> str:
         """The fingerprint that vouches for `index`; SignatureError if nothing valid (and fresh) does.

@@ -27,10 +27,12 @@ def test_the_cron_file_is_one_cron_will_read():
     text = path.read_text()
     # cron ignores a file in /etc/cron.d whose name has a dot, and a last line with no newline.
     assert "." not in path.name and text.endswith("\n")
-    [job] = [line for line in text.splitlines() if re.match(r"^[0-9*]", line)]
-    minute, hour, dom, month, dow, user, command = job.split(None, 6)
+    nightly, weekly = [line for line in text.splitlines() if re.match(r"^[0-9*]", line)]
+    minute, hour, dom, month, dow, user, command = nightly.split(None, 6)
     assert (dom, month, dow) == ("*", "*", "*") and 0 <= int(minute) < 60 and 0 <= int(hour) < 24
     assert user and command.endswith(COMMAND)
+    minute, hour, dom, month, dow, user, command = weekly.split(None, 6)
+    assert (dom, month, dow) == ("*", "*", "0") and command.endswith(COMMAND + " --verify")
 
 
 def test_the_service_runs_the_import_quietly_and_counts_a_held_lock_as_success():
@@ -57,3 +59,13 @@ def test_the_timer_starts_the_service_nightly_with_a_random_delay_and_catches_up
     assert timer["Timer.Persistent"] == ["true"]
     assert timer["Timer.RandomizedDelaySec"] and timer["Timer.OnCalendar"]
     assert timer["Install.WantedBy"] == ["timers.target"]
+
+
+def test_a_weekly_timer_verifies_every_served_file_with_the_same_confinement():
+    verify, nightly = unit("pxeimport-verify.service"), unit("pxeimport-import.service")
+    assert verify["Service.ExecStart"][0].endswith(COMMAND + " --verify")
+    for key in ("User", "WorkingDirectory", "Environment", "ReadWritePaths", "ProtectSystem", "NoNewPrivileges"):
+        assert verify[f"Service.{key}"] == nightly[f"Service.{key}"], key
+    timer = unit("pxeimport-verify.timer")
+    assert timer["Timer.Unit"] == ["pxeimport-verify.service"]
+    assert timer["Timer.OnCalendar"][0].startswith("Sun ")

@@ -330,7 +330,7 @@ def test_installed_hashes_the_old_scripts_plain_dir(root):
     legacy.mkdir(parents=True)
     (legacy / "linux").write_bytes(b"old kernel")
     assert root.installed(slot, ["linux", "initrd.gz"]) == Installed(
-        None, {"linux": InstalledFile(legacy / "linux", sha(b"old kernel"))}
+        None, {"linux": InstalledFile(legacy / "linux", sha(b"old kernel"), hashed=True)}
     )
 
 
@@ -339,7 +339,7 @@ def test_installed_hashes_the_old_scripts_plain_loader_files(root):
     base.mkdir(parents=True)
     (base / "pxelinux.0").write_bytes(b"old pxelinux")
     assert root.installed(root.loader_slot("amd64"), ["pxelinux.0", "ldlinux.c32"]) == Installed(
-        None, {"pxelinux.0": InstalledFile(base / "pxelinux.0", sha(b"old pxelinux"))}
+        None, {"pxelinux.0": InstalledFile(base / "pxelinux.0", sha(b"old pxelinux"), hashed=True)}
     )
 
 

@@ -150,14 +150,18 @@ class DebianInstaller(Layout):
         first_miss: NotFound | None = None
         for images_url, release_path in zip(urls, release_paths(item.release, item.arch), strict=True):
             index_url = images_url + INDEX_NAME
+            # The hash the signed Release lists (None: the index has its own .gpg): only a cached
+            # copy with that hash is used, and then without asking the server.
+            verifier = self.verifier(source) if source.verify_signatures else None
+            listed = verifier.listed_sha256(item.release, release_path) if verifier is not None else None
             try:
-                data = self.fetcher.get_bytes(index_url)
+                data = self.fetcher.get_bytes(index_url, listed)
             except NotFound as exc:
                 first_miss = first_miss or exc
                 continue
             signed_by = ""
-            if source.verify_signatures:
-                signed_by = self.verifier(source).verify(item.release, release_path, index_url, data)
+            if verifier is not None:
+                signed_by = verifier.verify(item.release, release_path, index_url, data)
             try:
                 text = data.decode("utf-8")
             except UnicodeDecodeError as exc:

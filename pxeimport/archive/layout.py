@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
@@ -20,6 +20,30 @@ from pxeimport.releases import supported_releases
 if TYPE_CHECKING:  # trust.py reads archive/release.py: import it for types only, no cycle at run time
     from pxeimport.fetch import Fetcher
     from pxeimport.trust import IndexVerifier
+
+
+# What a loader cannot boot without, beside it (issue 12 item 6): pxelinux.0 of syslinux 5 and later
+# loads ldlinux.c32 from its own directory ("Failed to load ldlinux.c32" otherwise); a shim chains
+# to the GRUB beside it, named for its arch (shim's DEFAULT_LOADER). One table for every layout.
+LOADER_NEEDS: dict[str, tuple[str, str]] = {
+    "pxelinux.0": ("ldlinux.c32", 'syslinux 5 and later stop at "Failed to load ldlinux.c32"'),
+    "bootx64.efi": ("grubx64.efi", "the shim finds no GRUB to chain to"),
+    "bootnetx64.efi": ("grubx64.efi", "the shim finds no GRUB to chain to"),
+    "bootaa64.efi": ("grubaa64.efi", "the shim finds no GRUB to chain to"),
+    "bootnetaa64.efi": ("grubaa64.efi", "the shim finds no GRUB to chain to"),
+    "bootia32.efi": ("grubia32.efi", "the shim finds no GRUB to chain to"),
+    "bootnetia32.efi": ("grubia32.efi", "the shim finds no GRUB to chain to"),
+}
+
+
+def incomplete_loaders(names: Iterable[str]) -> list[tuple[str, str, str]]:
+    """(loader, what it needs, what a node does without it) for each loader in `names` lacking its companion."""
+    present = set(names)
+    return [
+        (name, *LOADER_NEEDS[name])
+        for name in sorted(present)
+        if name in LOADER_NEEDS and LOADER_NEEDS[name][0] not in present
+    ]
 
 
 class LayoutError(ValueError):
@@ -60,6 +84,18 @@ class Wanted:
         if self.tarball is not None:
             identity |= {name: f"{self.tarball.sha256}:{member}" for name, member in self.members.items()}
         return identity | {name: hashlib.sha256(data).hexdigest() for name, data in self.generated.items()}
+
+    def check_loader_set(self) -> None:
+        """LayoutError when a loader comes without the file it needs beside it (LOADER_NEEDS).
+
+        Called for a loader item before anything is fetched, so the working set stays served.
+        """
+        missing = incomplete_loaders(self.identity)
+        if missing:
+            said = "; ".join(
+                f"{self.origin(loader)} has no {needed} beside it ({why})" for loader, needed, why in missing
+            )
+            raise LayoutError(f"incomplete pre-boot loader set, not installed: {said}")
 
     def origin(self, name: str) -> str:
         for f in self.files:

@@ -6,7 +6,7 @@
       -> <archive root>/<Filename> of that .deb, its SHA-256 from Packages
       -> the wanted file out of the .deb's data.tar (regular files only, no links, no "..")
 
-Fetching is injected (`fetch_bytes(url) -> bytes`, raising `pxeimport.fetch.NotFound` for a 404;
+Fetching is injected (`fetch_bytes(url, listed sha256 or None) -> bytes`, raising NotFound for a 404;
 `download(url, dest, sha256)` writing the file), and so is the signature check (`verify_release`),
 so the caller decides about caches, proxies and how strictly to judge a Release (issue 12's
 Valid-Until and replay checks belong in that callable). Packages and .deb files are read with
@@ -26,6 +26,7 @@ import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from debian.arfile import ArError
 from debian.deb822 import Deb822, Packages
@@ -39,7 +40,11 @@ from pxeimport.names import InvalidName, check_name
 from pxeimport.signatures import SignatureError, verify_clearsigned
 from pxeimport.tarball import Extracted, TarballError, extract_from, normal_member
 
-FetchBytes = Callable[[str], bytes]
+
+class FetchBytes(Protocol):  # (url, the SHA-256 a verified parent lists or None) -> body; NotFound on 404
+    def __call__(self, url: str, sha256: str | None = None, /) -> bytes: ...
+
+
 # (InRelease bytes, its URL) -> the signed text only; SignatureError when it does not verify.
 VerifyRelease = Callable[[bytes, str], bytes]
 # (url, dest, expected SHA-256) -> anything; writes the file at dest or raises.
@@ -237,8 +242,8 @@ def suite_packages(
         raise PackageError(f"{url} lists no {base}{{{','.join(PACKAGES_INDEXES)}}}")
     path = listed[0]
     index_url = f"{suite.dists_url}{suite.name}/{path}"
-    data = fetch_bytes(index_url)
     expected = entries[path]
+    data = fetch_bytes(index_url, expected.sha256)
     actual = hashlib.sha256(data).hexdigest()
     if len(data) != expected.size or actual != expected.sha256:
         raise SignatureError(

@@ -62,7 +62,8 @@ class Command(BaseCommand):
             action="append",
             default=[],
             metavar="ARCH",
-            help="Import this architecture (repeatable); overrides the saved selection.",
+            help="Import this architecture (repeatable); overrides the saved selection for this run, which then "
+            "retires nothing (only a run from the whole saved selection retires what it no longer names).",
         )
         parser.add_argument(
             "--release",
@@ -70,7 +71,8 @@ class Command(BaseCommand):
             action="append",
             default=[],
             metavar="RELEASE",
-            help="Import this release (repeatable); overrides the saved selection.",
+            help="Import this release (repeatable); overrides the saved selection for this run, which then "
+            "retires nothing.",
         )
         parser.add_argument(
             "--current-release",
@@ -88,6 +90,12 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--dry-run", action="store_true", help="Print what would change; change nothing, record nothing."
+        )
+        parser.add_argument(
+            "--verify",
+            action="store_true",
+            help="Also hash every served file against its version's SHA256SUMS (every run checks sizes and "
+            "mtimes only), repair what is damaged, and exit 1 if anything was. Weekly, from the timer.",
         )
         parser.add_argument(
             "--jobs",
@@ -123,6 +131,7 @@ class Command(BaseCommand):
                     kernel_opts=options["kernel_opts"],
                     dry_run=options["dry_run"],
                     trigger=options["trigger"],
+                    verify=options["verify"],
                 )
             )
         except ConfigError as exc:
@@ -150,6 +159,10 @@ class Command(BaseCommand):
             )
         if menu_errors:
             raise CommandError("boot menus could not be written; the previous menus stay", returncode=EXIT_FAILED)
+        damaged = sum(1 for r in results if r.repaired)
+        if run.verify and damaged:
+            done = "found" if run.dry_run else "found and repaired"
+            raise CommandError(f"--verify: {damaged} item(s) served damaged files, {done}", returncode=EXIT_FAILED)
 
     def _import(self, run: RunContext) -> tuple[list[ItemResult], list[str]]:
         tftproot = str(run.root.path)
@@ -194,6 +207,8 @@ class Command(BaseCommand):
             max_file_bytes=run.max_file_bytes,
             progress=display.update if display else None,
             protect=publishing.protector(run.root),
+            verify=run.verify,
+            retire=run.retire,
         )
         try:
             with display or contextlib.nullcontext():
@@ -206,6 +221,8 @@ class Command(BaseCommand):
             raise
         for menu in importer.menu_results:
             self._say(menu_lines(menu, self.verbosity))
+        if self.verbosity >= 1:
+            self._say([Line(line, "notice") for line in importer.retirements])
         records.finish_run(row, results, run.fetcher.bytes_downloaded)
         try:  # a region: publish what is live for the racks (README "Many TFTP servers")
             published = publishing.after_import(run.root, run.items, run.menus)
@@ -222,7 +239,7 @@ class Command(BaseCommand):
         return results, menu_errors
 
     def _dry_run(self, run: RunContext) -> list[ItemResult]:
-        importer = Importer(run.root, run.fetcher, jobs=run.jobs, max_file_bytes=run.max_file_bytes)
+        importer = Importer(run.root, run.fetcher, jobs=run.jobs, max_file_bytes=run.max_file_bytes, verify=run.verify)
         results = importer.run(run.items, dry_run=True)
         if self.verbosity >= 1:
             for line in dry_run_table(results):

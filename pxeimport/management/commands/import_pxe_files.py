@@ -206,6 +206,7 @@ class Command(BaseCommand):
             self._say(menu_lines(menu, self.verbosity))
         records.finish_run(row, results, run.fetcher.bytes_downloaded)
         menu_errors = [m.error for m in importer.menu_results if m.error]
+        records.add_warnings(row, [w for m in importer.menu_results for w in m.warnings])
         if menu_errors:
             records.add_errors(row, menu_errors)
         return results, menu_errors
@@ -220,11 +221,16 @@ class Command(BaseCommand):
         return results
 
     def _say(self, lines: list[Line]) -> None:
-        styles = {"success": self.style.SUCCESS, "notice": self.style.NOTICE, "error": self.style.ERROR}
+        styles = {
+            "success": self.style.SUCCESS,
+            "notice": self.style.NOTICE,
+            "warning": self.style.WARNING,
+            "error": self.style.ERROR,
+        }
         for line in lines:
             style = styles.get(line.tone)
             text = style(line.text) if style else line.text
-            (self.stderr if line.is_error else self.stdout).write(text)
+            (self.stderr if line.to_stderr else self.stdout).write(text)
 
     def _progress_display(self) -> TerminalProgress | None:
         """Bars per file and for the run, on a terminal at -v1 and up; nothing for cron or a pipe."""

@@ -50,7 +50,7 @@ def probe(root: TftpRoot) -> Capabilities:
     Sets `root.hard_links`. RootUnusable, with what failed and what to do, for a root that cannot work.
     """
     fs = filesystem_type(root.path)
-    where = f"TFTP root {root.path} (a {fs} filesystem)"
+    where = f"its filesystem ({fs})"
     try:
         scratch = Path(tempfile.mkdtemp(prefix="probe-", dir=root.ensure_dir(root.staging)))
     except OSError as exc:
@@ -60,7 +60,7 @@ def probe(root: TftpRoot) -> Capabilities:
             write_new(scratch / "file", b"probe\n")
             os.chmod(scratch, 0o700)
         except OSError as exc:
-            raise RootUnusable(f"{where}: cannot write a file with a given mode: {exc}") from exc
+            raise RootUnusable(f"{where} cannot hold a file with a given mode ({exc}); nothing was downloaded") from exc
         try:
             os.symlink("file", scratch / "pointer")
             os.symlink("file", scratch / "new-pointer")

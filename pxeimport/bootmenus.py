@@ -179,24 +179,25 @@ class BootMenus:
     def foreign_grub_configs(self) -> list[str]:
         """A warning per grub.cfg at a signed GRUB's fixed path that a node reads instead of pxeimport's menu.
 
-        Such a file is not pxeimport's (no header) and has no `configfile` naming an arch's menu, at
-        `<prefix>/grub.cfg` or at `<prefix>/<cpu>-efi/grub.cfg`, which GRUB's embedded config reads
-        first when it exists. Each warning names the path and the line that makes it follow pxeimport.
+        Such a file is at `<prefix>/grub.cfg`, is not pxeimport's (no header) and has no `configfile`
+        naming an arch's menu. Each warning names the path and the line that makes it follow pxeimport.
+        (`<prefix>/<cpu>-efi/grub.cfg`, which the embedded config sources first "if [ -e ]", is never
+        read over the network: GRUB's net filesystem lists no directory, so `-e` is false there.)
         """
         arches = self._grub_arches()
         warnings = []
         for prefix, served in grub_prefixes(arches).items():
-            for relative in [f"{prefix}/{GRUB_CPUS.get(a, a)}-efi/grub.cfg" for a in served] + [f"{prefix}/grub.cfg"]:
-                text = _read_regular(self.root.path / relative)
-                if text is None or text.startswith(f"# {HEADER}") or _follows(text, served):
-                    continue
-                lines = [_follow_line(a, several=len(served) > 1) for a in served]
-                warnings.append(
-                    f"{self.root.path / relative} was not written by pxeimport, and the signed GRUBs with prefix "
-                    f"/{prefix} read it instead of pxeimport's menu: UEFI nodes get its entries. To make it follow "
-                    f"pxeimport's menu, make it the line {' and the line '.join(repr(line) for line in lines)} "
-                    "(or delete it, and pxeimport writes it)"
-                )
+            relative = f"{prefix}/grub.cfg"
+            text = _read_regular(self.root.path / relative)
+            if text is None or text.startswith(f"# {HEADER}") or _follows(text, served):
+                continue
+            lines = [_follow_line(a, several=len(served) > 1) for a in served]
+            warnings.append(
+                f"{self.root.path / relative} was not written by pxeimport, and the signed GRUBs with prefix "
+                f"/{prefix} read it instead of pxeimport's menu: UEFI nodes get its entries. To make it follow "
+                f"pxeimport's menu, make it the line {' and the line '.join(repr(line) for line in lines)} "
+                "(or delete it: the next run writes pxeimport's own there)"
+            )
         return warnings
 
     def _grub_arches(self) -> list[str]:
@@ -240,7 +241,9 @@ def grub_prefixes(arches: Sequence[str]) -> dict[str, list[str]]:
     Found in Debian 12's grub-efi-amd64-signed 1+2.06+13+deb12u2 (`strings`): grubnetx64.efi.signed
     has the prefix /grub, grubnetx64-installer.efi.signed (the netboot tarball's grubx64.efi)
     /debian-installer/amd64/grub; both embed "if [ -e $prefix/x86_64-efi/grub.cfg ]; then source
-    it; else source $prefix/grub.cfg". Ubuntu's grubnetx64 uses /grub too (its build-efi-images).
+    it; else source $prefix/grub.cfg", and over TFTP `-e` is false (grub-core/net/net.c's
+    grub_net_fs_dir lists nothing; an OVMF boot with a file there showed pxeimport's menu), so
+    $prefix/grub.cfg is what they read. Ubuntu's grubnetx64 has /grub too (not checked here).
     """
     prefixes = {f"debian-installer/{arch}/grub": [arch] for arch in arches}
     return {"grub": list(arches), **prefixes} if arches else {}

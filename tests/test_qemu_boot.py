@@ -58,6 +58,18 @@ def imported_root(tmp_path, signer, debian_netboot, archive_server, import_pxe, 
     return root
 
 
+def ovmf(tmp_path: Path) -> list[str]:
+    """QEMU options for OVMF (no Secure Boot) with a fresh copy of its variable store."""
+    require_file(OVMF_CODE, "ovmf")
+    require_file(OVMF_VARS, "ovmf")
+    variables = tmp_path / "OVMF_VARS.fd"
+    shutil.copyfile(OVMF_VARS, variables)
+    return [
+        "-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
+        "-drive", f"if=pflash,format=raw,file={variables}",
+    ]  # fmt: skip
+
+
 def boot(
     tftp_root: Path,
     log: Path,
@@ -146,14 +158,7 @@ def test_the_ubuntu_netboot_layout_boots_its_kernel_with_the_iso_url_on_its_comm
 def test_a_uefi_machine_boots_the_imported_kernel_through_grub_and_the_generated_menu(imported_root, tmp_path):
     """OVMF (no Secure Boot) loads Debian's signed GRUB by TFTP; GRUB reads its fixed config path,
     which pxeimport points at the arch's menu, and boots the default entry's kernel."""
-    require_file(OVMF_CODE, "ovmf")
-    require_file(OVMF_VARS, "ovmf")
-    variables = tmp_path / "OVMF_VARS.fd"
-    shutil.copyfile(OVMF_VARS, variables)
-    firmware = [
-        "-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
-        "-drive", f"if=pflash,format=raw,file={variables}",
-    ]  # fmt: skip
+    firmware = ovmf(tmp_path)
     log = tmp_path / "serial-uefi.log"
     text = boot(
         imported_root, log, bootfile="maas/amd64/base/grubx64.efi", firmware=firmware, timeout=240,
@@ -171,20 +176,13 @@ def test_a_stale_grub_cfg_in_the_prefixs_platform_dir_is_not_read_over_tftp(impo
     "if [ -e $prefix/x86_64-efi/grub.cfg ]; then source it; else source $prefix/grub.cfg", but over
     TFTP `-e` is false (GRUB's net filesystem lists no directory): a stale file there is not read,
     the node boots pxeimport's menu, and the import does not warn about it."""
-    require_file(OVMF_CODE, "ovmf")
-    require_file(OVMF_VARS, "ovmf")
+    firmware = ovmf(tmp_path)
     stale = imported_root / "debian-installer/amd64/grub/x86_64-efi/grub.cfg"
     stale.parent.mkdir(parents=True)
     stale.write_text("echo stale-platform-grub-cfg-read\nconfigfile /debian-installer/amd64/grub/old.cfg\n")
     args = ("--arch", "amd64", "--release", "bookworm", "--current-release", "bookworm")
     result = import_pxe(*args, "--kernel-opts", "console=ttyS0,115200", verbosity=0)
     assert result.code == 0 and "Warning" not in result.stderr, result.stderr
-    variables = tmp_path / "OVMF_VARS.fd"
-    shutil.copyfile(OVMF_VARS, variables)
-    firmware = [
-        "-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
-        "-drive", f"if=pflash,format=raw,file={variables}",
-    ]  # fmt: skip
     log = tmp_path / "serial-uefi-stale.log"
     text = boot(
         imported_root, log, bootfile="maas/amd64/base/grubx64.efi", firmware=firmware, timeout=240,

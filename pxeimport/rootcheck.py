@@ -17,18 +17,23 @@ read-only filesystem) is RootUnusable naming it.
 from __future__ import annotations
 
 import contextlib
+import errno
+import logging
 import os
 import shutil
 import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 from pxeimport.files import LINK_REFUSED, exchange_atomically, write_new
 from pxeimport.tftproot import TftpRoot, UnsafePath
 
 # Filesystems to suggest: symlinks, hard links, rename over a symlink and renameat2 exchange.
 SUITABLE = "ext4, xfs or btrfs"
+
+log = logging.getLogger(__name__)
 
 
 class RootUnusable(UnsafePath):
@@ -37,11 +42,20 @@ class RootUnusable(UnsafePath):
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What the root's filesystem allows beyond the musts (symlinks, rename over one)."""
+    """What the root's filesystem allows beyond the musts (symlinks, rename over one).
+
+    `probed` is False when the disk was too full to try (the items then fail on it, exit 1, as
+    any full disk: not a verdict on the filesystem).
+    """
 
     filesystem: str
     hard_links: bool
     exchange: bool
+    probed: bool = True
+
+
+# A full disk or quota: says nothing about what the filesystem can do.
+NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 def probe(root: TftpRoot) -> Capabilities:
@@ -50,34 +64,53 @@ def probe(root: TftpRoot) -> Capabilities:
     Sets `root.hard_links`. RootUnusable, with what failed and what to do, for a root that cannot work.
     """
     fs = filesystem_type(root.path)
+    try:
+        capabilities = _probe(root, fs)
+    except OSError as exc:
+        if exc.errno not in NO_SPACE:
+            raise
+        log.warning("could not probe TFTP root %s: %s", root.path, exc)
+        capabilities = Capabilities(fs, hard_links=True, exchange=True, probed=False)
+    root.hard_links = capabilities.hard_links
+    return capabilities
+
+
+def _probe(root: TftpRoot, fs: str) -> Capabilities:
     where = f"its filesystem ({fs})"
     try:
         scratch = Path(tempfile.mkdtemp(prefix="probe-", dir=root.ensure_dir(root.staging)))
     except OSError as exc:
-        raise RootUnusable(f"cannot create a directory in {root.staging}: {exc}") from exc
+        _unless_no_space(exc, f"cannot create a directory in {root.staging}: {exc}")
     try:
         try:
             write_new(scratch / "file", b"probe\n")
             os.chmod(scratch, 0o700)
         except OSError as exc:
-            raise RootUnusable(f"{where} cannot hold a file with a given mode ({exc}); nothing was downloaded") from exc
+            _unless_no_space(exc, f"{where} cannot hold a file with a given mode ({exc}); nothing was downloaded")
         try:
             os.symlink("file", scratch / "pointer")
             os.symlink("file", scratch / "new-pointer")
             os.rename(scratch / "new-pointer", scratch / "pointer")
         except OSError as exc:
-            raise RootUnusable(
+            _unless_no_space(
+                exc,
                 f"{where} cannot hold symbolic links or rename one over another ({exc.strerror}); every stable "
                 "path pxeimport serves (pxelinux.0, <release>/install) is a relative symlink switched by one "
-                f"rename. Put the TFTP root on a filesystem that has them ({SUITABLE}); nothing was downloaded"
-            ) from exc
+                f"rename. Put the TFTP root on a filesystem that has them ({SUITABLE}); nothing was downloaded",
+            )
         hard_links = _try_link(scratch / "file", scratch / "link")
         os.mkdir(scratch / "dir")
         exchange = exchange_atomically(scratch / "dir", scratch / "pointer")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    root.hard_links = hard_links
     return Capabilities(fs, hard_links, exchange)
+
+
+def _unless_no_space(exc: OSError, message: str) -> NoReturn:
+    """Re-raise a full disk as it is; anything else is RootUnusable(message)."""
+    if exc.errno in NO_SPACE:
+        raise exc
+    raise RootUnusable(message) from exc
 
 
 def _try_link(source: Path, target: Path) -> bool:

@@ -74,6 +74,17 @@ def test_the_probe_notices_a_filesystem_without_hard_links(tmp_path, monkeypatch
     assert root.hard_links is False and len(calls) == 1
 
 
+def test_a_disk_too_full_to_probe_is_no_verdict_on_the_filesystem(tmp_path, monkeypatch):
+    def no_space(*args: Any, **kwargs: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "symlink", no_space)
+    root = TftpRoot(tmp_path / "tftpboot")
+    capabilities = probe(root)
+    assert capabilities.probed is False and root.hard_links is True
+    assert list(root.staging.iterdir()) == []
+
+
 def test_a_refused_link_becomes_a_copy_with_the_same_bytes(tmp_path, monkeypatch):
     source = tmp_path / "kernel"
     source.write_bytes(b"kernel bytes")

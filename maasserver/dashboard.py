@@ -51,6 +51,8 @@ def health(now: datetime | None = None) -> Health:
         more = f" ({last.items_failed} items failed)" if last.items_failed > 1 else ""
         message = f"The last import run, started {_when(last.started)}, did not succeed: {last.get_status_display()}"
         banners.append(Banner("error", f"{message}{more}{detail}", last))
+    for warning in filter(None, last.warnings.splitlines()):
+        banners.append(Banner("warning", f"The last import run warns: {redact_text(warning)}", last))
     finished = last.finished or last.started
     if now - finished > stale_after:
         hours = (now - finished).total_seconds() / 3600

@@ -9,6 +9,9 @@ for the grace period, and writes the GRUB redirects at the fixed paths signed GR
 from __future__ import annotations
 
 import json
+import logging
+import os
+import re
 import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +23,8 @@ from pxeimport.items import Item, ItemKind
 from pxeimport.menus import HEADER, BadKernelOptions, MenuEntry, grub_config, pxelinux_config, version_paths
 from pxeimport.tftproot import MAAS_DIR, RESERVED, TftpRoot, UnsafePath
 
+log = logging.getLogger(__name__)
+
 PXELINUX_MENU = "pxelinux.cfg/default"
 GRUB_MENU = "grub/grub.cfg"
 MENUS = (PXELINUX_MENU, GRUB_MENU)
@@ -30,6 +35,8 @@ MENU_HISTORY = ".menu-history.json"
 BOOT_OPTIONS_FILE = "boot-options"
 # Debian arch names -> GRUB's $grub_cpu.
 GRUB_CPUS = {"amd64": "x86_64", "i386": "i386", "arm64": "arm64", "riscv64": "riscv64", "loong64": "loongarch64"}
+# Menu files bigger than this are not read for the version dirs they name (no menu is near it).
+MAX_MENU_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,8 @@ class MenuResult:
     default: str = ""
     releases: list[str] = field(default_factory=list)
     error: str = ""
+    # Said on every run, without failing it: e.g. another grub.cfg that signed GRUBs read first.
+    warnings: list[str] = field(default_factory=list)
 
 
 class BootMenus:
@@ -66,8 +75,14 @@ class BootMenus:
         results = [self._write_arch(items, arch, now, only_planned) for arch in arches]
         try:
             self.write_grub_redirects()
+            stale = self.foreign_grub_configs()
         except (OSError, UnsafePath) as exc:
             results.append(MenuResult("all", [], error=f"GRUB's fixed grub.cfg paths: {exc}"))
+        else:
+            for warning in stale:
+                log.warning("%s", warning)
+            if stale:
+                results.append(MenuResult("all", [], warnings=stale))
         return results
 
     def _write_arch(self, items: Sequence[Item], arch: str, now: float, only_planned: bool = False) -> MenuResult:
@@ -137,9 +152,9 @@ class BootMenus:
     def write_grub_redirects(self) -> list[str]:
         """Point the places signed network GRUBs look for grub.cfg at the arches' menus; return those written.
 
-        Debian's signed grubnetx64.efi reads /debian-installer/<arch>/grub/grub.cfg and Ubuntu's
-        /grub/grub.cfg, from the TFTP root, whatever directory they were loaded from. A file there
-        that pxeimport did not write (no header) is left alone: it is the operator's.
+        Signed network GRUBs have a fixed prefix, from the TFTP root whatever directory they were
+        loaded from (GRUB_PREFIXES); a file there that pxeimport did not write (no header) is left
+        alone: it is the operator's, and `foreign_grub_configs` says so on every run.
         """
         maas = self.root.maas
         arches = sorted(p.parent.parent.parent.name for p in maas.glob(f"*/base/{GRUB_MENU}") if p.is_file())
@@ -166,6 +181,34 @@ class BootMenus:
             written.append(relative)
         return written
 
+    def foreign_grub_configs(self) -> list[str]:
+        """A warning per grub.cfg at a signed GRUB's fixed path that a node reads instead of pxeimport's menu.
+
+        Such a file is at `<prefix>/grub.cfg`, is not pxeimport's (no header) and has no `configfile`
+        naming an arch's menu. Each warning names the path and the line that makes it follow pxeimport.
+        (`<prefix>/<cpu>-efi/grub.cfg`, which the embedded config sources first "if [ -e ]", is never
+        read over the network: GRUB's net filesystem lists no directory, so `-e` is false there.)
+        """
+        arches = self._grub_arches()
+        warnings = []
+        for prefix, served in grub_prefixes(arches).items():
+            relative = f"{prefix}/grub.cfg"
+            text = _read_regular(self.root.path / relative)
+            if text is None or text.startswith(f"# {HEADER}") or _follows(text, served):
+                continue
+            lines = [_follow_line(a, several=len(served) > 1) for a in served]
+            warnings.append(
+                f"{self.root.path / relative} was not written by pxeimport, and the signed GRUBs with prefix "
+                f"/{prefix} read it instead of pxeimport's menu: UEFI nodes get its entries. To make it follow "
+                f"pxeimport's menu, make it the line {' and the line '.join(repr(line) for line in lines)} "
+                "(or delete it: the next run writes pxeimport's own there)"
+            )
+        return warnings
+
+    def _grub_arches(self) -> list[str]:
+        maas = self.root.maas
+        return sorted(p.parent.parent.parent.name for p in maas.glob(f"*/base/{GRUB_MENU}") if p.is_file())
+
     def _history(self, arch: str) -> list[dict[str, Any]]:
         try:
             history = json.loads((self.root.base_dir(arch) / MENU_HISTORY).read_text())
@@ -174,17 +217,67 @@ class BootMenus:
         return [h for h in history if isinstance(h, dict) and isinstance(h.get("replaced"), int | float)]
 
     def protected(self, arch: str, now: float) -> set[str]:
-        """The "<release>/install-<v>" dirs named by a current menu or one replaced within the grace period."""
+        """The "<release>/install-<v>" dirs named by a menu file in the root, or by one of pxeimport's
+        menus replaced within the grace period.
+
+        Menu files: every file in the arch's `pxelinux.cfg/` and `grub/` (the defaults and per-host
+        files such as `01-<mac>`, `C0A8000A`, `grub.cfg-01-<mac>`), and in the root's `pxelinux.cfg/`
+        and signed GRUBs' prefixes (paths there name `maas/<arch>/base/<release>/install-<v>/`).
+        A version dir a per-host file names is kept for as long as the file names it.
+        """
         base = self.root.base_dir(arch)
         protected: set[str] = set()
-        for relative in MENUS:
-            text = _read_regular(base / relative)
-            if text is not None:
+        for directory in {(base / relative).parent for relative in MENUS}:
+            for text in _menu_texts(directory):
                 protected |= version_paths(text)
+        below_root = re.compile(rf"{MAAS_DIR}/{re.escape(arch)}/base/([^/\s]+/install-[0-9a-f]{{16}})/")
+        for relative in ["pxelinux.cfg", *grub_prefixes([arch])]:
+            for text in _menu_texts(self.root.path / relative):
+                protected |= set(below_root.findall(text))
         for entry in self._history(arch):
             if now - entry["replaced"] < self.root.grace_seconds:
                 protected |= {p for p in entry.get("paths", []) if isinstance(p, str)}
         return protected
+
+
+def grub_prefixes(arches: Sequence[str]) -> dict[str, list[str]]:
+    """{prefix below the root: the arches whose GRUBs read it}, for signed network GRUBs.
+
+    Found in Debian 12's grub-efi-amd64-signed 1+2.06+13+deb12u2 (`strings`): grubnetx64.efi.signed
+    has the prefix /grub, grubnetx64-installer.efi.signed (the netboot tarball's grubx64.efi)
+    /debian-installer/amd64/grub; both embed "if [ -e $prefix/x86_64-efi/grub.cfg ]; then source
+    it; else source $prefix/grub.cfg", and over TFTP `-e` is false (grub-core/net/net.c's
+    grub_net_fs_dir lists nothing; an OVMF boot with a file there showed pxeimport's menu), so
+    $prefix/grub.cfg is what they read. Ubuntu's grubnetx64 has /grub too (not checked here).
+    """
+    prefixes = {f"debian-installer/{arch}/grub": [arch] for arch in arches}
+    return {"grub": list(arches), **prefixes} if arches else {}
+
+
+def _follows(text: str, arches: Sequence[str]) -> bool:
+    """Whether a grub.cfg hands over to one of `arches`' pxeimport menus with `configfile`."""
+    menus = "|".join(re.escape(f"/{MAAS_DIR}/{arch}/base/{GRUB_MENU}") for arch in arches)
+    return re.search(rf"^\s*(?:if .*then\s+)?configfile\s+\S*(?:{menus})(?=[\s;]|$)", text, re.MULTILINE) is not None
+
+
+def _follow_line(arch: str, *, several: bool) -> str:
+    line = f"configfile /{MAAS_DIR}/{arch}/base/{GRUB_MENU}"
+    return f'if [ "$grub_cpu" = "{GRUB_CPUS.get(arch, arch)}" ]; then {line}; fi' if several else line
+
+
+def _menu_texts(directory: Path) -> list[str]:
+    """The texts of the regular files directly in `directory` (none through a symlink, none too big)."""
+    try:
+        entries = list(os.scandir(directory))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    texts = []
+    for entry in entries:
+        if entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_size <= MAX_MENU_BYTES:
+            text = _read_regular(Path(entry.path))
+            if text is not None:
+                texts.append(text)
+    return texts
 
 
 def _read_regular(path: Path) -> str | None:

@@ -144,19 +144,28 @@ def exchange(new: Path, old: Path) -> None:
     After it, `old`'s name holds what `new` held, and `new`'s name holds the old entry.
     The fallback, for filesystems without exchange, leaves a window of two syscalls.
     """
-    libc = ctypes.CDLL(None, use_errno=True)
-    renameat2 = getattr(libc, "renameat2", None)
-    if renameat2 is not None:
-        result = renameat2(_AT_FDCWD, os.fsencode(new), _AT_FDCWD, os.fsencode(old), _RENAME_EXCHANGE)
-        if result == 0:
-            return
-        err = ctypes.get_errno()
-        if err not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
-            raise OSError(err, os.strerror(err), str(new), None, str(old))
+    if exchange_atomically(new, old):
+        return
     aside = new.with_name(new.name + ".aside")
     os.rename(old, aside)
     os.rename(new, old)
     os.rename(aside, new)
+
+
+def exchange_atomically(new: Path, old: Path) -> bool:
+    """Swap `new` and `old` with renameat2(RENAME_EXCHANGE); False when the kernel, libc or the
+    filesystem has no exchange (EINVAL, ENOSYS, EOPNOTSUPP); OSError for any other refusal."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    result = renameat2(_AT_FDCWD, os.fsencode(new), _AT_FDCWD, os.fsencode(old), _RENAME_EXCHANGE)
+    if result == 0:
+        return True
+    err = ctypes.get_errno()
+    if err not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        raise OSError(err, os.strerror(err), str(new), None, str(old))
+    return False
 
 
 def is_kind(path: Path, test: Callable[[int], bool]) -> bool:
@@ -259,3 +268,41 @@ def copy_new(source: Readable, path: Path, mode: int = FILE_MODE) -> Written:
         while block := source.read(BLOCK_SIZE):
             out.write(block)
     return Written(path, out.size, out.sha256)
+
+
+# os.link's refusals that a copy gets round: no hard links on this filesystem (exFAT, vfat, some
+# FUSE and network filesystems answer EPERM or EOPNOTSUPP), another user's file under
+# fs.protected_hardlinks=1 (EPERM), another filesystem (EXDEV), too many links (EMLINK).
+LINK_REFUSED = frozenset({errno.EPERM, errno.EACCES, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK, errno.ENOSYS})
+
+
+class CopyMismatch(OSError):
+    """A file copied in place of a hard link did not have the SHA-256 it was reused for."""
+
+
+def link_or_copy(source: Path, target: Path, sha256: str, *, hard_links: bool = True) -> bool:
+    """Make `target` (new) hold `source`'s bytes with FILE_MODE; True if it had to copy.
+
+    A hard link when the filesystem and the kernel allow it and the file already has FILE_MODE
+    or is ours to chmod; otherwise a copy, hashed on the way: CopyMismatch (and no `target`) when
+    the bytes are not `sha256`, so a damaged file is never carried into a new version.
+    """
+    if hard_links:
+        try:
+            os.link(source, target)
+        except OSError as exc:
+            if exc.errno not in LINK_REFUSED:
+                raise
+        else:
+            try:
+                if stat.S_IMODE(os.lstat(target).st_mode) != FILE_MODE:
+                    os.chmod(target, FILE_MODE)
+                return False
+            except PermissionError:
+                os.unlink(target)  # another user's file with another mode: a copy of our own
+    with open(source, "rb") as f:
+        written = copy_new(f, target)
+    if written.sha256 != sha256:
+        os.unlink(target)
+        raise CopyMismatch(errno.EIO, f"{source} no longer has the SHA-256 {sha256} it was reused for", str(source))
+    return True

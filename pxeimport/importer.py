@@ -31,6 +31,7 @@ from pxeimport.items import FileResult, Item, ItemKind, ItemResult, Outcome, Sou
 from pxeimport.names import InvalidName
 from pxeimport.once import Once
 from pxeimport.retirement import retire_unselected
+from pxeimport.rootcheck import Capabilities, open_up, probe
 from pxeimport.signatures import SignatureError
 from pxeimport.tarball import TarballError, extract
 from pxeimport.tftproot import Slot, TftpRoot, UnsafePath, version_id
@@ -101,10 +102,18 @@ class Importer:
         self._dry_run = False
         # The results so far, readable when a run is stopped part-way.
         self.results: list[ItemResult] = []
+        self.capabilities: Capabilities | None = None
 
     def run(self, items: list[Item], *, dry_run: bool = False) -> list[ItemResult]:
-        """Import every item, going past failures. The caller holds the root's lock (unless dry)."""
+        """Import every item, going past failures. The caller holds the root's lock (unless dry).
+
+        RootUnusable (an UnsafePath), before any download, for a root that cannot work or that tftpd
+        could not read; and after the menus, if what tftpd reads cannot be opened up to it.
+        """
         if not dry_run:
+            self.capabilities = probe(self.root)
+            log.info("TFTP root: %s", self.capabilities)
+            open_up(self.root)
             leftovers = self.root.clean_staging()
             if leftovers:
                 log.info("removed %d leftover staging entries from an earlier run", leftovers)
@@ -143,6 +152,7 @@ class Importer:
                     self.retirements = [f"could not retire what the selection no longer names: {exc}"]
             self.menu_results = self.menus.write(items, now, only_planned=self.retire)
             self._collect_garbage(results, now)
+            open_up(self.root)
         return results
 
     def _run_item(self, item: Item, *, dry_run: bool) -> ItemResult:

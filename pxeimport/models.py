@@ -219,6 +219,8 @@ class ImportRun(models.Model):
     items_skipped = models.IntegerField(default=0)
     items_failed = models.IntegerField(default=0)
     error_summary = models.TextField(blank=True)
+    # One a line: what the run found wrong without failing (pxeimport.bootmenus MenuResult.warnings).
+    warnings = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-started"]

@@ -173,6 +173,15 @@ def fail_run(run: ImportRun, message: str) -> ImportRun:
     return run
 
 
+def add_warnings(run: ImportRun, warnings: list[str]) -> ImportRun:
+    """What the operator must know but did not fail the run (e.g. a grub.cfg nodes read instead of
+    pxeimport's): kept in the run's `warnings`, one a line, for the status page."""
+    if warnings:
+        run.warnings = "\n".join(filter(None, [run.warnings, *warnings]))
+        run.save(update_fields=["warnings"])
+    return run
+
+
 def add_errors(run: ImportRun, errors: list[str]) -> ImportRun:
     """Errors outside any item (boot menus) also fail the run and are listed in its summary."""
     run.error_summary = "\n".join(filter(None, [run.error_summary, *errors]))

@@ -13,7 +13,7 @@ from typing import Literal
 from pxeimport.bootmenus import MenuResult
 from pxeimport.items import ItemResult, Outcome
 
-Tone = Literal["plain", "success", "notice", "error"]
+Tone = Literal["plain", "success", "notice", "warning", "error"]
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,11 @@ class Line:
     @property
     def is_error(self) -> bool:
         return self.tone == "error"
+
+    @property
+    def to_stderr(self) -> bool:
+        """Errors and warnings go to stderr, so cron mails them even at -v0."""
+        return self.tone in ("error", "warning")
 
 
 def item_lines(result: ItemResult, verbosity: int) -> list[Line]:
@@ -49,8 +54,11 @@ def item_lines(result: ItemResult, verbosity: int) -> list[Line]:
 
 
 def menu_lines(menu: MenuResult, verbosity: int) -> list[Line]:
+    """A menu's error, or its warnings (at every verbosity), or what was written (-v1) or checked (-v2)."""
     if menu.error:
         return [Line(menu.error, "error")]
+    if menu.warnings:
+        return [Line(f"Warning: {warning}", "warning") for warning in menu.warnings]
     if menu.changed and verbosity >= 1:
         return [Line(f"{menu.arch} boot menus: wrote {', '.join(menu.changed)} (default {menu.default})", "success")]
     if verbosity >= 2 and menu.releases:

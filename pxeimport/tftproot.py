@@ -17,9 +17,7 @@ from the last pointer swap, so a node mid-boot finishes with the files it starte
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
-import re
 import shutil
 import stat
 import tempfile
@@ -29,9 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pxeimport.files import (
-    FILE_MODE,
     exchange,
     fsync_dir,
+    link_or_copy,
     lstat_or_none,
     remove_entry,
     sha256_file,
@@ -45,6 +43,8 @@ from pxeimport.integrity import InstalledFile as InstalledFile
 from pxeimport.integrity import check, read_manifest, record
 from pxeimport.names import InvalidName, check_name
 from pxeimport.rootlock import hold_lock
+from pxeimport.slots import Slot as Slot
+from pxeimport.slots import version_id as version_id
 
 MAAS_DIR = "maas"
 STAGING_DIR = ".staging"
@@ -53,7 +53,6 @@ LOCK_FILE = ".lock"
 RESERVED = frozenset({"pxelinux.cfg", "grub"})
 # Superseded version dirs stay this long after the last pointer swap (PXEIMPORT_GRACE_SECONDS's default).
 DEFAULT_GRACE_SECONDS = 3600.0
-VERSION_LENGTH = 16
 DIR_MODE = 0o755
 
 
@@ -66,34 +65,6 @@ def check_release(release: str) -> str:
     if release in RESERVED:
         raise InvalidName(f"release name {release!r} is reserved for the boot menus' directory")
     return check_name("release", release)
-
-
-def version_id(files: Mapping[str, str]) -> str:
-    """A short id for a set of files, from their names and SHA-256 hashes (order-independent)."""
-    digest = hashlib.sha256()
-    for name in sorted(files):
-        digest.update(f"{files[name]}  {name}\n".encode())
-    return digest.hexdigest()[:VERSION_LENGTH]
-
-
-@dataclass(frozen=True)
-class Slot:
-    """Where one item lives: version dirs `<parent>/<prefix>-<version>/` and pointers to one.
-
-    With `whole_dir`, one pointer `<prefix>` names the version dir; otherwise each file has its
-    own pointer `<name>` -> `<prefix>-<version>/<name>` beside the version dirs.
-    """
-
-    parent: Path
-    prefix: str
-    whole_dir: bool
-
-    def version_dir(self, version: str) -> Path:
-        return self.parent / f"{self.prefix}-{version}"
-
-    def parse_version(self, name: str) -> str | None:
-        match = re.fullmatch(rf"{re.escape(self.prefix)}-([0-9a-f]{{{VERSION_LENGTH}}})", name)
-        return match.group(1) if match else None
 
 
 @dataclass(frozen=True)
@@ -112,6 +83,8 @@ class TftpRoot:
         self.maas = self.path / MAAS_DIR
         self.staging = self.maas / STAGING_DIR
         self.lock_path = self.maas / LOCK_FILE
+        # False when the root's filesystem refuses hard links (pxeimport.rootcheck.probe): copy instead.
+        self.hard_links = True
 
     # Paths ---------------------------------------------------------------------------------
 
@@ -150,7 +123,11 @@ class TftpRoot:
         return Slot(self.base_dir(arch), "_loader", whole_dir=False)
 
     def ensure_dir(self, path: Path) -> Path:
-        """Create `path` and its parents below the root (0755), refusing symlinks on the way."""
+        """Create `path` and its parents below the root (0755), refusing symlinks on the way.
+
+        An existing directory on the way that others cannot enter gets o+x (tftpd runs as another
+        user), except private ones (".staging"); OSError if that chmod is refused.
+        """
         relative = path.relative_to(self.path)
         current = self.path
         if not current.exists():
@@ -170,6 +147,8 @@ class TftpRoot:
                 raise UnsafePath(f"{current} is a symlink; refusing to write through it")
             if not stat.S_ISDIR(st.st_mode):
                 raise UnsafePath(f"{current} is not a directory")
+            if not st.st_mode & stat.S_IXOTH and not part.startswith("."):
+                os.chmod(current, stat.S_IMODE(st.st_mode) | stat.S_IXOTH)
         return path
 
     def check_no_symlinks(self, path: Path) -> bool:
@@ -243,9 +222,10 @@ class TftpRoot:
         """Make `version` of `slot` live: build its version dir if needed, then swap the pointers.
 
         `sources` maps each file name to a verified file on this filesystem (a staged download or
-        an installed copy); it is hard-linked, never copied or modified. Pointers are swapped in
-        the order of `sources`. `rebuild`: build the version dir anew even if one is there (its
-        files are damaged); the new one takes the old one's place in one atomic exchange.
+        an installed copy); it is hard-linked, never modified, or copied (and hashed) where a link
+        is refused (files.link_or_copy). Pointers are swapped in the order of `sources`. `rebuild`:
+        build the version dir anew even if one is there (its files are damaged); the new one takes
+        the old one's place in one atomic exchange.
         """
         self.ensure_dir(slot.parent)
         version_dir = slot.version_dir(version)
@@ -265,8 +245,7 @@ class TftpRoot:
         building = Path(tempfile.mkdtemp(prefix="build-", dir=self.staging_dir()))
         try:
             for name, source in sources.items():
-                os.link(source, building / name)
-                os.chmod(building / name, FILE_MODE)
+                link_or_copy(source, building / name, hashes[name], hard_links=self.hard_links)
             manifest = "".join(f"{hashes[name]}  {name}\n" for name in sorted(sources))
             write_new(building / MANIFEST, manifest.encode())
             record(building, sources)  # sizes and mtimes, for every run's cheap check (pxeimport.integrity)

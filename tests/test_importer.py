@@ -491,3 +491,46 @@ def test_with_several_jobs_results_still_come_in_plan_order(http, root, make_imp
 
     assert observed == [str(i) for i in items] == [str(r.item) for r in results]
     assert all(r.outcome == Outcome.INSTALLED for r in results)
+
+
+@pytest.mark.parametrize(
+    ("per_host", "names"),
+    [
+        # pxelinux per MAC and per hex IP (paths relative to pxelinux.0's dir), GRUB per MAC at its prefix.
+        ("maas/amd64/base/pxelinux.cfg/01-52-54-00-12-34-56", "KERNEL {v}/linux\nAPPEND initrd={v}/initrd.gz\n"),
+        ("maas/amd64/base/pxelinux.cfg/C0A8000A", "KERNEL {v}/linux\nAPPEND initrd={v}/initrd.gz\n"),
+        ("maas/amd64/base/grub/grub.cfg-01-52-54-00-12-34-56", "linux /maas/amd64/base/{v}/linux\n"),
+        ("grub/grub.cfg-01-52-54-00-12-34-56", "linux /maas/amd64/base/{v}/linux\ninitrd /maas/amd64/base/{v}/i\n"),
+        ("debian-installer/amd64/grub/grub.cfg-192.168.0.10", "linux /maas/amd64/base/{v}/linux\n"),
+    ],
+)
+def test_a_version_a_per_host_config_names_outlives_the_grace_period_until_the_file_goes(
+    http, root, make_importer, per_host, names
+):
+    publish(http, "bookworm", "amd64", files("v1"))
+    (_, old) = make_importer().run(items_for("bookworm"))
+    version = f"bookworm/{old.path.name}"
+    host_file = root.path / per_host
+    host_file.parent.mkdir(parents=True, exist_ok=True)
+    host_file.write_text(names.format(v=version))
+    publish(http, "bookworm", "amd64", files("v2"))
+    make_importer(grace_seconds=60, clock=lambda: time.time() + 61).run(items_for("bookworm"))
+
+    make_importer(grace_seconds=60, clock=lambda: time.time() + 122).run(items_for("bookworm"))
+    assert old.path.is_dir() and (old.path / "linux").read_bytes() == files("v1")["linux"]
+
+    host_file.unlink()
+    make_importer(grace_seconds=60, clock=lambda: time.time() + 183).run(items_for("bookworm"))
+    assert not old.path.exists()
+
+
+def test_a_per_host_config_of_another_arch_does_not_keep_this_archs_version(http, root, make_importer):
+    publish(http, "bookworm", "amd64", files("v1"))
+    (_, old) = make_importer().run(items_for("bookworm"))
+    other = root.path / "grub" / "grub.cfg-01-52-54-00-12-34-56"
+    other.parent.mkdir(parents=True, exist_ok=True)
+    other.write_text(f"linux /maas/arm64/base/bookworm/{old.path.name}/linux\n")
+    publish(http, "bookworm", "amd64", files("v2"))
+    make_importer(grace_seconds=60, clock=lambda: time.time() + 61).run(items_for("bookworm"))
+    make_importer(grace_seconds=60, clock=lambda: time.time() + 122).run(items_for("bookworm"))
+    assert not old.path.exists()

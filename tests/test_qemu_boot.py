@@ -169,3 +169,28 @@ def test_a_uefi_machine_boots_the_imported_kernel_through_grub_and_the_generated
     assert "Welcome to GRUB" in text, f"GRUB did not start; see {keep}"
     assert "bookworm installer (install-" in text, f"GRUB did not show the generated menu; see {keep}"
     assert KERNEL_STARTED in text, f"the kernel did not start; see {keep}"
+
+
+def test_a_stale_grub_cfg_in_the_prefixs_platform_dir_is_not_read_over_tftp(imported_root, import_pxe, tmp_path):
+    """Issue 14.3. Debian's netboot grubx64.efi (prefix /debian-installer/amd64/grub) embeds
+    "if [ -e $prefix/x86_64-efi/grub.cfg ]; then source it; else source $prefix/grub.cfg", but over
+    TFTP `-e` is false (GRUB's net filesystem lists no directory): a stale file there is not read,
+    the node boots pxeimport's menu, and the import does not warn about it."""
+    firmware = ovmf_firmware(tmp_path)
+    stale = imported_root / "debian-installer/amd64/grub/x86_64-efi/grub.cfg"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("echo stale-platform-grub-cfg-read\nconfigfile /debian-installer/amd64/grub/old.cfg\n")
+    args = ("--arch", "amd64", "--release", "bookworm", "--current-release", "bookworm")
+    result = import_pxe(*args, "--kernel-opts", "console=ttyS0,115200", verbosity=0)
+    assert result.code == 0 and "Warning" not in result.stderr, result.stderr
+    log = tmp_path / "serial-uefi-stale.log"
+    text = boot(
+        imported_root, log, bootfile="maas/amd64/base/grubx64.efi", firmware=firmware, timeout=240,
+        machine="q35", until=(KERNEL_STARTED,),
+    )  # fmt: skip
+    keep = Path("var/qemu-uefi-stale-serial.log")
+    shutil.copyfile(log, keep)
+    assert "Welcome to GRUB" in text, f"GRUB did not start; see {keep}"
+    assert "stale-platform-grub-cfg-read" not in text, f"GRUB read $prefix/x86_64-efi/grub.cfg; see {keep}"
+    assert "bookworm installer (install-" in text, f"GRUB did not show the generated menu; see {keep}"
+    assert KERNEL_STARTED in text, f"the kernel did not start; see {keep}"

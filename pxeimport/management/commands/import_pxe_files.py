@@ -234,6 +234,7 @@ class Command(BaseCommand):
         if published is not None and published.changed and self.verbosity >= 1:
             self.stdout.write(f"Published {len(published.publication.items)} live sets for racks in {published.path}")
         menu_errors = [m.error for m in importer.menu_results if m.error]
+        records.add_warnings(row, [w for m in importer.menu_results for w in m.warnings])
         if menu_errors:
             records.add_errors(row, menu_errors)
         return results, menu_errors
@@ -248,11 +249,16 @@ class Command(BaseCommand):
         return results
 
     def _say(self, lines: list[Line]) -> None:
-        styles = {"success": self.style.SUCCESS, "notice": self.style.NOTICE, "error": self.style.ERROR}
+        styles = {
+            "success": self.style.SUCCESS,
+            "notice": self.style.NOTICE,
+            "warning": self.style.WARNING,
+            "error": self.style.ERROR,
+        }
         for line in lines:
             style = styles.get(line.tone)
             text = style(line.text) if style else line.text
-            (self.stderr if line.is_error else self.stdout).write(text)
+            (self.stderr if line.to_stderr else self.stdout).write(text)
 
     def _progress_display(self) -> TerminalProgress | None:
         """Bars per file and for the run, on a terminal at -v1 and up; nothing for cron or a pipe."""

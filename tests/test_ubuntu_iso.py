@@ -8,11 +8,14 @@ import hashlib
 import os
 import re
 import shutil
+import socket
 import subprocess
+import time
 from io import StringIO
 from pathlib import Path
 
 import pytest
+import requests
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -285,3 +288,73 @@ def test_a_fresh_database_selects_the_ubuntu_iso_layout_with_lts_releases_for_am
     assert {r.name for r in source.releases.all()} == {"noble", "resolute"}
     assert re.match(r"arm64 https://cdimage\.ubuntu\.com/releases/\{release\}/release/ ", source.arch_urls)
     assert not BootSource.objects.get(name="ubuntu-netboot").enabled
+
+
+# The contrib nginx site, for real ------------------------------------------------------------
+
+BOOT_SITE = Path(__file__).resolve().parent.parent / "contrib" / "nginx" / "pxeimport-boot"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_the_contrib_nginx_site_serves_the_iso_at_the_menus_url_whole_and_by_range(
+    run, parts, tftp_root, http_root, settings, tmp_path
+):
+    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    if nginx is None:
+        nginx = require_tool("nginx")
+    port = free_port()
+    settings.PXEIMPORT_HTTP_URL = f"http://127.0.0.1:{port}/pxe"
+    assert run().code == 0
+    iso_url = re.search(r"iso-url=(\S+)", menu(tftp_root)).group(1)  # type: ignore[union-attr]
+    site = BOOT_SITE.read_text()
+    for marked, value in (
+        ("listen 80;", f"listen 127.0.0.1:{port};"),
+        ("/srv/pxeimport/http/", f"{http_root}/"),
+        ("/var/lib/tftpboot/", f"{tftp_root}/"),
+    ):
+        assert marked in site, f"the site no longer has {marked!r}: update this test and the README"
+        site = site.replace(marked, value)
+    (tmp_path / "site.conf").write_text(site)
+    user = "user root;" if os.geteuid() == 0 else ""
+    (tmp_path / "nginx.conf").write_text(
+        f"{user}\ndaemon off;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
+        "events {}\nhttp {\n  include /etc/nginx/mime.types;\n"
+        f"  access_log {tmp_path}/access.log;\n  client_body_temp_path {tmp_path};\n"
+        f"  include {tmp_path}/site.conf;\n}}\n"
+    )
+    server = subprocess.Popen([nginx, "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)])
+    try:
+        wait_until_listening(port, server)
+        iso = parts["iso3"].read_bytes()
+        whole = requests.get(iso_url, timeout=30)
+        assert whole.status_code == 200 and hashlib.sha256(whole.content).hexdigest() == sha256(parts["iso3"])
+        assert whole.headers.get("Accept-Ranges") == "bytes"
+        part = requests.get(iso_url, headers={"Range": "bytes=1000000-1999999"}, timeout=30)
+        assert part.status_code == 206 and part.content == iso[1000000:2000000]
+        rest = requests.get(iso_url, headers={"Range": f"bytes={len(iso) - 100}-"}, timeout=30)
+        assert rest.status_code == 206 and rest.content == iso[-100:]
+        # The TFTP root too, for HTTP boot: the kernel by its stable path; pxeimport's own state never.
+        tftp = f"http://127.0.0.1:{port}/tftp/maas/amd64/base"
+        kernel = requests.get(f"{tftp}/noble/install/linux", timeout=30)
+        assert kernel.status_code == 200 and kernel.content == parts["linux"].read_bytes()
+        assert requests.get(f"http://127.0.0.1:{port}/tftp/maas/.lock", timeout=30).status_code == 403
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def wait_until_listening(port: int, process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"nginx exited with {process.returncode}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"nginx did not listen on {port} within {timeout} s")

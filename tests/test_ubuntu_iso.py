@@ -8,9 +8,7 @@ import hashlib
 import os
 import re
 import shutil
-import socket
 import subprocess
-import time
 from io import StringIO
 from pathlib import Path
 
@@ -22,6 +20,8 @@ from django.core.management.base import CommandError
 from pxeimport.archive.ubuntu_iso import newest_iso
 from pxeimport.models import BootSource
 from tests.conftest import CommandResult, require_tool, skip_or_fail
+from tests.nginx import running_nginx, site_with
+from tests.test_static import free_port, wait_for
 from tests.tree import base, install_dir
 from tools import demo
 from tools.faultserver import FaultServer
@@ -295,41 +295,20 @@ def test_a_fresh_database_selects_the_ubuntu_iso_layout_with_lts_releases_for_am
 BOOT_SITE = Path(__file__).resolve().parent.parent / "contrib" / "nginx" / "pxeimport-boot"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_the_contrib_nginx_site_serves_the_iso_at_the_menus_url_whole_and_by_range(
     run, parts, tftp_root, http_root, settings, tmp_path
 ):
-    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
-    if nginx is None:
-        nginx = require_tool("nginx")
     port = free_port()
     settings.PXEIMPORT_HTTP_URL = f"http://127.0.0.1:{port}/pxe"
     assert run().code == 0
     iso_url = re.search(r"iso-url=(\S+)", menu(tftp_root)).group(1)  # type: ignore[union-attr]
-    site = BOOT_SITE.read_text()
-    for marked, value in (
+    replacements = (
         ("listen 80;", f"listen 127.0.0.1:{port};"),
         ("/srv/pxeimport/http/", f"{http_root}/"),
         ("/var/lib/tftpboot/", f"{tftp_root}/"),
-    ):
-        assert marked in site, f"the site no longer has {marked!r}: update this test and the README"
-        site = site.replace(marked, value)
-    (tmp_path / "site.conf").write_text(site)
-    user = "user root;" if os.geteuid() == 0 else ""
-    (tmp_path / "nginx.conf").write_text(
-        f"{user}\ndaemon off;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
-        "events {}\nhttp {\n  include /etc/nginx/mime.types;\n"
-        f"  access_log {tmp_path}/access.log;\n  client_body_temp_path {tmp_path};\n"
-        f"  include {tmp_path}/site.conf;\n}}\n"
     )
-    server = subprocess.Popen([nginx, "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)])
-    try:
-        wait_until_listening(port, server)
+    with running_nginx(site_with(BOOT_SITE, replacements), tmp_path) as server:
+        wait_for(f"http://127.0.0.1:{port}/pxe/", server)
         iso = parts["iso3"].read_bytes()
         whole = requests.get(iso_url, timeout=30)
         assert whole.status_code == 200 and hashlib.sha256(whole.content).hexdigest() == sha256(parts["iso3"])
@@ -343,18 +322,3 @@ def test_the_contrib_nginx_site_serves_the_iso_at_the_menus_url_whole_and_by_ran
         kernel = requests.get(f"{tftp}/noble/install/linux", timeout=30)
         assert kernel.status_code == 200 and kernel.content == parts["linux"].read_bytes()
         assert requests.get(f"http://127.0.0.1:{port}/tftp/maas/.lock", timeout=30).status_code == 403
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
-def wait_until_listening(port: int, process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"nginx exited with {process.returncode}")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise AssertionError(f"nginx did not listen on {port} within {timeout} s")

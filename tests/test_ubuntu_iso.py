@@ -266,6 +266,17 @@ def test_an_iso_download_cut_at_60_percent_resumes_and_the_next_run_fetches_only
     assert not partial.exists()
 
 
+def test_too_little_free_space_for_the_iso_fails_before_a_byte_of_it_is_fetched(run, server, tftp_root, monkeypatch):
+    monkeypatch.setattr("pxeimport.archive.ubuntu_iso.ISO_FREE_BYTES", 1 << 60)
+
+    result = run()
+
+    assert result.code == 1
+    assert "before downloading" in result.stderr and "MiB are free" in result.stderr
+    assert server.count(f"*/{ISO_3}") == 0
+    assert not install_dir(tftp_root, "amd64", "noble").exists()
+
+
 def test_a_source_without_a_loader_archive_fails_its_loaders_naming_the_option(server, tftp_root, signer):
     err = StringIO()
     with pytest.raises(CommandError):
@@ -322,3 +333,55 @@ def test_the_contrib_nginx_site_serves_the_iso_at_the_menus_url_whole_and_by_ran
         kernel = requests.get(f"{tftp}/noble/install/linux", timeout=30)
         assert kernel.status_code == 200 and kernel.content == parts["linux"].read_bytes()
         assert requests.get(f"http://127.0.0.1:{port}/tftp/maas/.lock", timeout=30).status_code == 403
+
+
+# QEMU boots what was imported (slow: TCG on two cores) ----------------------------------------
+
+
+@pytest.mark.slow
+def test_a_bios_machine_boots_the_kernel_from_the_iso_through_the_packages_pxelinux_and_the_menu(
+    run, tftp_root, http_root, tmp_path
+):
+    from tests.test_qemu_boot import KERNEL_STARTED, boot
+
+    assert run("--kernel-opts", "console=ttyS0,115200").code == 0
+    log = tmp_path / "serial-bios.log"
+    text = boot(
+        tftp_root, log, bootfile="maas/amd64/base/pxelinux.0", firmware=[], timeout=240, until=("Command line:",)
+    )
+    keep = Path("var/qemu-ubuntu-iso-bios-serial.log")
+    keep.parent.mkdir(exist_ok=True)
+    shutil.copyfile(log, keep)
+    assert "pxeimport: booting noble" in text, f"pxelinux did not show the menu; see {keep}"
+    assert KERNEL_STARTED in text, f"the kernel did not start; see {keep}"
+    command_line = next(line for line in text.splitlines() if "Command line:" in line)
+    assert f"iso-url={HTTP_URL}/images/ubuntu/noble/" in command_line and "cloud-config-url=/dev/null" in command_line
+
+
+@pytest.mark.slow
+def test_a_uefi_machine_boots_the_kernel_from_the_iso_through_the_signed_grub_from_the_deb(
+    run, tftp_root, http_root, tmp_path
+):
+    from tests.conftest import require_file
+    from tests.test_qemu_boot import KERNEL_STARTED, OVMF_CODE, OVMF_VARS, boot
+
+    require_file(OVMF_CODE, "ovmf")
+    require_file(OVMF_VARS, "ovmf")
+    assert run("--kernel-opts", "console=ttyS0,115200").code == 0
+    variables = tmp_path / "OVMF_VARS.fd"
+    shutil.copyfile(OVMF_VARS, variables)
+    firmware = [
+        "-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
+        "-drive", f"if=pflash,format=raw,file={variables}",
+    ]  # fmt: skip
+    log = tmp_path / "serial-uefi.log"
+    text = boot(
+        tftp_root, log, bootfile="maas/amd64/base/grubx64.efi", firmware=firmware, timeout=300,
+        machine="q35", until=(KERNEL_STARTED,),
+    )  # fmt: skip
+    keep = Path("var/qemu-ubuntu-iso-uefi-serial.log")
+    keep.parent.mkdir(exist_ok=True)
+    shutil.copyfile(log, keep)
+    assert "Welcome to GRUB" in text, f"GRUB did not start; see {keep}"
+    assert "noble installer (install-" in text and "noble-hwe installer (install-" in text, f"no menu; see {keep}"
+    assert KERNEL_STARTED in text, f"the kernel did not start; see {keep}"

@@ -94,6 +94,18 @@ def boot(
     return log.read_text(errors="replace") if log.exists() else ""
 
 
+def uefi_firmware(tmp_path: Path) -> list[str]:
+    """QEMU options for OVMF (no Secure Boot), with a fresh copy of its variable store in `tmp_path`."""
+    require_file(OVMF_CODE, "ovmf")
+    require_file(OVMF_VARS, "ovmf")
+    variables = tmp_path / "OVMF_VARS.fd"
+    shutil.copyfile(OVMF_VARS, variables)
+    return [
+        "-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
+        "-drive", f"if=pflash,format=raw,file={variables}",
+    ]  # fmt: skip
+
+
 def test_a_bios_machine_pxe_boots_the_imported_installer_from_the_menu(imported_root, tmp_path):
     log = tmp_path / "serial-bios.log"
     text = boot(imported_root, log, bootfile="maas/amd64/base/pxelinux.0", firmware=[], timeout=240)
@@ -146,14 +158,7 @@ def test_the_ubuntu_netboot_layout_boots_its_kernel_with_the_iso_url_on_its_comm
 def test_a_uefi_machine_boots_the_imported_kernel_through_grub_and_the_generated_menu(imported_root, tmp_path):
     """OVMF (no Secure Boot) loads Debian's signed GRUB by TFTP; GRUB reads its fixed config path,
     which pxeimport points at the arch's menu, and boots the default entry's kernel."""
-    require_file(OVMF_CODE, "ovmf")
-    require_file(OVMF_VARS, "ovmf")
-    variables = tmp_path / "OVMF_VARS.fd"
-    shutil.copyfile(OVMF_VARS, variables)
-    firmware = [
-        "-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
-        "-drive", f"if=pflash,format=raw,file={variables}",
-    ]  # fmt: skip
+    firmware = uefi_firmware(tmp_path)
     log = tmp_path / "serial-uefi.log"
     text = boot(
         imported_root, log, bootfile="maas/amd64/base/grubx64.efi", firmware=firmware, timeout=240,

@@ -362,18 +362,10 @@ def test_a_bios_machine_boots_the_kernel_from_the_iso_through_the_packages_pxeli
 def test_a_uefi_machine_boots_the_kernel_from_the_iso_through_the_signed_grub_from_the_deb(
     run, tftp_root, http_root, tmp_path
 ):
-    from tests.conftest import require_file
-    from tests.test_qemu_boot import KERNEL_STARTED, OVMF_CODE, OVMF_VARS, boot
+    from tests.test_qemu_boot import KERNEL_STARTED, boot, uefi_firmware
 
-    require_file(OVMF_CODE, "ovmf")
-    require_file(OVMF_VARS, "ovmf")
+    firmware = uefi_firmware(tmp_path)
     assert run("--kernel-opts", "console=ttyS0,115200").code == 0
-    variables = tmp_path / "OVMF_VARS.fd"
-    shutil.copyfile(OVMF_VARS, variables)
-    firmware = [
-        "-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
-        "-drive", f"if=pflash,format=raw,file={variables}",
-    ]  # fmt: skip
     log = tmp_path / "serial-uefi.log"
     text = boot(
         tftp_root, log, bootfile="maas/amd64/base/grubx64.efi", firmware=firmware, timeout=300,

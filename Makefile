@@ -8,6 +8,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # archive keyring to verify archives, gnupg to sign test and demo archives, dpkg-deb for the demo,
 # zstd to read .debs compressed with it (Ubuntu's since 21.10; python-debian runs unzstd).
 DEBIAN_PACKAGES := python3-venv distro-info-data gpgv gnupg debian-archive-keyring dpkg zstd
+# Installed where the system's apt sources offer them: ubuntu-keyring holds Ubuntu's archive and CD image keys
+# (the ubuntu-iso and ubuntu-netboot layouts verify with it); on Debian 12 it comes from bookworm-backports.
+OPTIONAL_DEBIAN_PACKAGES := ubuntu-keyring
 # System tools some tests drive for real (a TFTP server and client, a browser, a web server, QEMU,
 # xorriso to build stand-in ISO images, binutils' ar to build a test .deb, grub-script-check, RabbitMQ
 # for the region/rack tests, exFAT tools for a TFTP root on a filesystem without symlinks).
@@ -34,6 +37,15 @@ system-packages:
 		echo "Installing Debian packages:" $$missing; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; \
 	fi
+	@for p in $(OPTIONAL_DEBIAN_PACKAGES); do \
+		dpkg -s $$p >/dev/null 2>&1 && continue; \
+		if apt-cache policy $$p 2>/dev/null | grep -q 'Candidate: [0-9]'; then \
+			$(SUDO) apt-get install -y -qq $$p; \
+		else \
+			echo "Note: apt offers no $$p here (Debian 12: add bookworm-backports). Ubuntu's layouts need its"; \
+			echo "  /usr/share/keyrings/ubuntu-archive-keyring.gpg, or a keyring file set in the boot source."; \
+		fi; \
+	done
 
 test-tools:
 	@missing=$$(for p in $(TEST_DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \

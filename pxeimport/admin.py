@@ -116,6 +116,7 @@ BOOT_SOURCE_FIELDSETS: _FieldsetSpec = [
     (None, {"fields": ["name", "url", "layout", "distribution", "installer_dir", "current_release", "enabled"]}),
     ("Trust", {"fields": ["keyring", "skip_signature_checks", "allow_expired_indexes"]}),
     ("Network and boot", {"fields": ["proxy", "kernel_opts"]}),
+    ("Ubuntu live-server ISO (ubuntu-iso layout)", {"fields": ["loader_archive", "arch_urls", "iso_base_url"]}),
 ]
 
 

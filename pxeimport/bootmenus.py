@@ -14,6 +14,7 @@ import os
 import re
 import stat
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,10 @@ assert {m.split("/")[0] for m in MENUS} <= RESERVED  # no release may take a men
 MENU_HISTORY = ".menu-history.json"
 # Written into a version dir by layouts whose entries need options of their own (Wanted.boot_options).
 BOOT_OPTIONS_FILE = "boot-options"
+# Written into a version dir by layouts whose release has several entries (Wanted.entries): a JSON list of
+# {"suffix", "kernel", "initrd"}; an entry whose files the version dir lacks is left out.
+MENU_ENTRIES_FILE = "menu-entries.json"
+_SUFFIX_RE = re.compile(r"[a-z0-9]{0,16}")
 # Debian arch names -> GRUB's $grub_cpu.
 GRUB_CPUS = {"amd64": "x86_64", "i386": "i386", "arm64": "arm64", "riscv64": "riscv64", "loong64": "loongarch64"}
 # Menu files bigger than this are not read for the version dirs they name (no menu is near it).
@@ -95,7 +100,7 @@ class BootMenus:
             if not installed:
                 return MenuResult(arch, [])
             order = [r for r in planned if r in installed] + sorted(set(installed) - set(planned))
-            entries = [self._entry(arch, r, installed[r], planned.get(r)) for r in order]
+            entries = [e for r in order for e in self._entries(arch, r, installed[r], planned.get(r))]
             loaders = [i for i in items if i.arch == arch and i.kind == ItemKind.LOADER]
             default = loaders[0].release if loaders and loaders[0].release in installed else order[0]
             base = "/" + self.root.base_dir(arch).relative_to(self.root.path).as_posix()
@@ -108,6 +113,27 @@ class BootMenus:
             return MenuResult(arch, changed, default, order)
         except (OSError, UnsafePath, BadKernelOptions) as exc:
             return MenuResult(arch, [], error=f"{arch} boot menus: {exc}; the previous menus stay")
+
+    def _entries(self, arch: str, release: str, version_dir: str, item: Item | None) -> list[MenuEntry]:
+        """The entries for what a version dir holds: those its menu-entries.json lists whose files are
+        there, else one (linux and its initrd), each with the boot options the dir carries."""
+        directory = self.root.base_dir(arch) / release / version_dir
+        entry = self._entry(arch, release, version_dir, item)
+        listed: list[dict[str, str]] = []
+        with suppress(FileNotFoundError, ValueError):
+            listed = json.loads((directory / MENU_ENTRIES_FILE).read_text())
+        listed = listed if isinstance(listed, list) else []
+        entries = [
+            MenuEntry(release, version_dir, e["kernel"], e["initrd"], entry.kernel_opts, e.get("suffix", ""))
+            for e in listed
+            if isinstance(e, dict)
+            and {"kernel", "initrd"} <= e.keys()
+            and _SUFFIX_RE.fullmatch(str(e.get("suffix", "")))
+            and all(
+                isinstance(e[k], str) and "/" not in e[k] and (directory / e[k]).is_file() for k in ("kernel", "initrd")
+            )
+        ]
+        return entries or [entry]
 
     def _entry(self, arch: str, release: str, version_dir: str, item: Item | None) -> MenuEntry:
         """An entry for what a version dir holds: its initrd's name, and the boot options it carries."""

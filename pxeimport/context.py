@@ -17,6 +17,7 @@ from django.conf import settings
 from pxeimport.archive import LayoutError
 from pxeimport.bootmenus import MenuSettings
 from pxeimport.fetch import Fetcher, FetchSettings
+from pxeimport.httproot import HttpRoot
 from pxeimport.indexcache import IndexCache
 from pxeimport.items import DEFAULT_LAYOUT, Item, ItemKind, Selection, plan
 from pxeimport.menus import BadKernelOptions, check_entry_fits, check_kernel_opts
@@ -38,6 +39,7 @@ class RunOptions:
 
     archive: str | None = None
     layout: str = DEFAULT_LAYOUT
+    loader_archive: str | None = None
     tftproot: Path | None = None
     arches: Sequence[str] = ()
     releases: Sequence[str] = ()
@@ -66,12 +68,17 @@ class RunContext:
     verify: bool = False
     # Retire what the plan does not name: only when the plan is the whole saved selection.
     retire: bool = False
+    # Where verified files nodes fetch over HTTP are kept (PXEIMPORT_HTTP_ROOT/URL); None: not set.
+    http_root: HttpRoot | None = None
 
 
 def build(options: RunOptions) -> RunContext:
     """The context for one run; ConfigError (with what to fix) when options or settings are wrong."""
     if options.archive and urlsplit(options.archive).scheme not in ("http", "https"):
         raise ConfigError(f"--archive {options.archive!r}: only http:// and https:// URLs are supported")
+    loaders = options.loader_archive
+    if loaders and (urlsplit(loaders).scheme not in ("http", "https") or not loaders.rstrip("/").endswith("/dists")):
+        raise ConfigError(f"--loader-archive {loaders!r}: give the package archive's http(s) dists/ URL")
     try:
         selections = resolve(
             Overrides(
@@ -81,6 +88,7 @@ def build(options: RunOptions) -> RunContext:
                 releases=options.releases,
                 current_release=options.current_release,
                 keyrings=options.keyrings,
+                loader_archive=options.loader_archive,
             )
         )
         items = plan(selections)
@@ -120,7 +128,13 @@ def build(options: RunOptions) -> RunContext:
         for s in selections
         if s.source.allow_expired_indexes
     ]
+    http_root = None
+    if settings.PXEIMPORT_HTTP_ROOT and settings.PXEIMPORT_HTTP_URL:
+        http_root = HttpRoot(
+            Path(settings.PXEIMPORT_HTTP_ROOT).absolute(), settings.PXEIMPORT_HTTP_URL, settings.PXEIMPORT_GRACE_SECONDS
+        )
     return RunContext(
+        http_root=http_root,
         root=root,
         fetcher=fetcher,
         selections=selections,

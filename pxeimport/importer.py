@@ -9,7 +9,9 @@ rewrites the boot menus and collects what the grace period no longer protects.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import logging
 import shutil
 import tempfile
@@ -19,21 +21,26 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+from pxeimport import containers
 from pxeimport.archive import Layout, LayoutError, RemoteFile, Wanted, get_layout
+from pxeimport.archive.layout import Container
 from pxeimport.archive.release import ReleaseFormatError
-from pxeimport.bootmenus import BOOT_OPTIONS_FILE, BootMenus, MenuResult, MenuSettings
+from pxeimport.bootmenus import BOOT_OPTIONS_FILE, MENU_ENTRIES_FILE, BootMenus, MenuResult, MenuSettings
 from pxeimport.checksums import ChecksumIndexError
-from pxeimport.fetch import Fetcher, FetchError
-from pxeimport.files import sha256_file
+from pxeimport.fetch import Fetcher, FetchError, NoSpace
+from pxeimport.files import free_bytes, sha256_file
 from pxeimport.freshness import FILE_NAME, FreshnessStore
+from pxeimport.httproot import HttpRoot, HttpRootError, tftp_texts
 from pxeimport.integrity import InstalledFile, check
+from pxeimport.isoimage import IsoImageError
 from pxeimport.items import FileResult, Item, ItemKind, ItemResult, Outcome, Source
 from pxeimport.names import InvalidName
 from pxeimport.once import Once
+from pxeimport.resume import remove_stale
 from pxeimport.retirement import retire_unselected
 from pxeimport.rootcheck import Capabilities, open_up, probe
 from pxeimport.signatures import SignatureError
-from pxeimport.tarball import TarballError, extract
+from pxeimport.tarball import TarballError
 from pxeimport.tftproot import Slot, TftpRoot, UnsafePath, version_id
 from pxeimport.trust import IndexVerifier
 
@@ -48,10 +55,16 @@ INDEX_ERRORS = (
     ReleaseFormatError,
     InvalidName,
     TarballError,
+    IsoImageError,
+    HttpRootError,
 )
 
 # Below the root's maas/: the newest trusted Date of each signed index (pxeimport.freshness).
 FRESHNESS_FILE = f".cache/{FILE_NAME}"
+# Below the root's maas/: downloads cut off, continued by the next run (pxeimport.resume).
+PARTIAL_DIR = ".partial"
+# A partial no run has continued for this long is given up.
+PARTIAL_MAX_AGE_SECONDS = 7 * 24 * 3600.0
 # A progress callback: (label, bytes so far, total or None), called from download threads.
 Progress = Callable[[str, int, int | None], None]
 
@@ -71,6 +84,7 @@ class Importer:
         protect: Callable[[Slot], frozenset[str]] | None = None,
         verify: bool = False,
         retire: bool = False,
+        http_root: HttpRoot | None = None,
     ) -> None:
         """`verify`: hash every served file of the planned items (not only those whose size or mtime
         changed) before calling it unchanged (pxeimport.integrity). `retire`: the items are the whole
@@ -86,6 +100,10 @@ class Importer:
         self.retire = retire
         # What this run retired or removed, one line each, for the operator.
         self.retirements: list[str] = []
+        self.http_root = http_root
+        self.partial_dir = root.maas / PARTIAL_DIR
+        # The hashes of every download this run wanted: partials of other files are stale.
+        self._wanted_hashes: set[str] = set()
         self.menus = BootMenus(root, menus)
         self.menu_results: list[MenuResult] = []
         self.on_result = on_result
@@ -152,8 +170,25 @@ class Importer:
                     self.retirements = [f"could not retire what the selection no longer names: {exc}"]
             self.menu_results = self.menus.write(items, now, only_planned=self.retire)
             self._collect_garbage(results, now)
+            # An item that failed early (its index unreachable) named no file: keep its partials.
+            failed = any(r.outcome == Outcome.FAILED for r in results)
+            self._clean_partials_and_http_root(now, None if failed else set(self._wanted_hashes))
             open_up(self.root)
         return results
+
+    def _clean_partials_and_http_root(self, now: float, wanted: set[str] | None) -> None:
+        """Once per run: drop partial downloads of files no item wants (`wanted`: the hashes of this
+        run's downloads; None: judge by age only) or too old to trust, and the files in the HTTP root
+        that nothing in the TFTP root names any more."""
+        try:
+            for path in remove_stale(self.partial_dir, wanted=wanted, max_age_seconds=PARTIAL_MAX_AGE_SECONDS):
+                log.info("removed stale partial download %s", path)
+            if self.http_root is not None:
+                named = self.http_root.named(tftp_texts(self.root.maas))
+                for path in self.http_root.collect_garbage(named, now):
+                    log.info("removed superseded %s", path)
+        except OSError as exc:
+            log.warning("could not clean partial downloads or the HTTP root: %s", exc)
 
     def _run_item(self, item: Item, *, dry_run: bool) -> ItemResult:
         try:
@@ -173,7 +208,9 @@ class Importer:
 
     def _layout(self, source: Source) -> Layout:
         """This run's instance of the source's layout (one per layout: it caches the indexes it read)."""
-        return self._layouts.get(source.layout, lambda: get_layout(source.layout)(self.fetcher, self._verifier))
+        return self._layouts.get(
+            source.layout, lambda: get_layout(source.layout)(self.fetcher, self._verifier, self.http_root)
+        )
 
     def _verifier(self, source: Source) -> IndexVerifier:
         def make() -> IndexVerifier:
@@ -193,17 +230,20 @@ class Importer:
 
     def _wanted(self, item: Item) -> Wanted:
         wanted = self._layout(item.source).wanted(item)
+        generated = dict(wanted.generated)
         if wanted.boot_options:
-            options = (wanted.boot_options.strip() + "\n").encode()
-            wanted = Wanted(
-                files=wanted.files,
-                tarball=wanted.tarball,
-                members=wanted.members,
-                generated={**wanted.generated, BOOT_OPTIONS_FILE: options},
-                signed_by=wanted.signed_by,
-                skip=wanted.skip,
-            )
-        return wanted
+            generated[BOOT_OPTIONS_FILE] = (wanted.boot_options.strip() + "\n").encode()
+        if wanted.entries:
+            entries = [dataclasses.asdict(entry) for entry in wanted.entries]
+            generated[MENU_ENTRIES_FILE] = (json.dumps(entries, indent=1) + "\n").encode()
+        return dataclasses.replace(wanted, generated=generated)
+
+    def _published_missing(self, wanted: Wanted) -> list[str]:
+        """The HTTP root paths `wanted` keeps there that are not there (deleted by hand, say)."""
+        if self.http_root is None:
+            return []
+        http_root = self.http_root
+        return [c.publish_as for c in wanted.all_containers if c.publish_as and not http_root.has(c.publish_as)]
 
     def _import(self, item: Item, *, dry_run: bool) -> ItemResult:
         wanted = self._wanted(item)
@@ -223,7 +263,10 @@ class Importer:
         done.repaired = "; ".join(str(d) for d in damage)
         if damage:
             log.warning("%s: damaged: %s", item, done.repaired)
-        if installed and previous == version and set(installed.files) == set(wanted.identity) and not damage:
+        names = set(wanted.identity)
+        complete = installed is not None and names - wanted.optional <= set(installed.files) <= names
+        unchanged = previous == version and complete and not damage
+        if installed is not None and unchanged and not self._published_missing(wanted):
             done.files = [
                 FileResult(name, f.sha256, wanted.origin(name), f.path.stat().st_size, downloaded=False)
                 for name, f in installed.files.items()
@@ -239,7 +282,7 @@ class Importer:
         }
         if dry_run:
             # Sizes by HEAD, so the plan says how many bytes a real run would move.
-            remote = [f for f in wanted.files if f.name not in reuse] + ([wanted.tarball] if wanted.tarball else [])
+            remote = [f for f in wanted.files if f.name not in reuse] + [c.remote for c in wanted.all_containers]
             done.outcome = Outcome.PLANNED
             done.files = [FileResult(f.name, f.sha256, f.url, self.fetcher.size(f.url), True) for f in remote]
             return done
@@ -260,7 +303,9 @@ class Importer:
     ) -> ItemResult:
         label = f"{item.arch}/{item.release}" if item.kind == ItemKind.INSTALL else f"{item.arch} loaders"
         pending = {f.name: self._download(f, f"{label} {f.name}") for f in wanted.files if f.name not in reuse}
-        packed = self._download(wanted.tarball, f"{label} {wanted.tarball.name}") if wanted.tarball else None
+        packed = [
+            (c, self._download(c.remote, f"{label} {c.remote.name}", c.free_bytes)) for c in wanted.all_containers
+        ]
         sources: dict[str, Path] = {}
         hashes: dict[str, str] = {}
         files: list[FileResult] = []
@@ -272,12 +317,8 @@ class Importer:
             pulled += 0 if f.name in reuse else size
             files.append(FileResult(f.name, f.sha256, f.url, size, f.name not in reuse))
         unpacked = self._item_dir(item)
-        if packed is not None and wanted.tarball is not None:
-            tarball = packed.result()
-            pulled += tarball.stat().st_size
-            for name, got in extract(tarball, wanted.members, unpacked, max_bytes=self.max_file_bytes).items():
-                sources[name], hashes[name] = got.path, got.sha256
-                files.append(FileResult(name, got.sha256, wanted.origin(name), got.size, True))
+        for container, future in packed:
+            pulled += self._unpack(container, future.result(), unpacked, sources, hashes, files)
         for name, content in wanted.generated.items():
             path = unpacked / name
             path.write_bytes(content)
@@ -298,6 +339,30 @@ class Importer:
             path=path,
         )
 
+    def _unpack(
+        self,
+        container: Container,
+        path: Path,
+        unpacked: Path,
+        sources: dict[str, Path],
+        hashes: dict[str, str],
+        files: list[FileResult],
+    ) -> int:
+        """Extract a downloaded, verified container's members (and keep it in the HTTP root if asked);
+        return its size. Errors name the container's URL."""
+        try:
+            got = containers.extract(container, path, unpacked, max_bytes=self.max_file_bytes)
+        except (TarballError, IsoImageError, LayoutError) as exc:
+            raise FetchError(container.remote.url, str(exc)) from exc
+        for name, extracted in got.items():
+            sources[name], hashes[name] = extracted.path, extracted.sha256
+            url = f"{container.remote.url}#{container.members[name][0]}"
+            files.append(FileResult(name, extracted.sha256, url, extracted.size, True))
+        if container.publish_as and self.http_root is not None:
+            kept = self.http_root.publish(container.publish_as, path)
+            log.info("kept %s for nodes at %s", kept, self.http_root.url_for(container.publish_as))
+        return path.stat().st_size
+
     def _staging_dir(self) -> Path:
         """This run's staging dir, made on first use (so a full disk fails the items that need it, not the run)."""
         with self._downloads_lock:
@@ -314,11 +379,22 @@ class Importer:
             return self.root.loader_slot(item.arch)
         return self.root.install_slot(item.arch, item.release)
 
-    def _download(self, remote: RemoteFile, label: str) -> Future[Path]:
-        """The verified download of `remote`, shared by every item wanting the same bytes this run."""
+    def _download(self, remote: RemoteFile, label: str, free: int = 0) -> Future[Path]:
+        """The verified download of `remote`, shared by every item wanting the same bytes this run.
+
+        Resumable: a cut-off download is kept in maas/.partial/ and continued next time. `free`:
+        bytes the staging filesystem must have free before the download starts (NoSpace if not).
+        """
         assert self._download_pool is not None
         staging = self._staging_dir()
         progress = self.progress
+        partial_dir = self.partial_dir
+        available = free_bytes(staging) if free else None
+        if available is not None and available < free:
+            raise NoSpace(
+                remote.url,
+                f"needs about {free >> 20} MiB free in {staging} before downloading, {available >> 20} MiB are free",
+            )
 
         def fetch() -> Path:
             report = None
@@ -327,9 +403,11 @@ class Importer:
                 def report(done: int, total: int | None) -> None:
                     progress(label, done, total)
 
-            return self.fetcher.download(remote.url, staging / remote.sha256, remote.sha256, report).path
+            dest = staging / remote.sha256
+            return self.fetcher.download(remote.url, dest, remote.sha256, report, partial_dir=partial_dir).path
 
         with self._downloads_lock:
+            self._wanted_hashes.add(remote.sha256)
             if remote.sha256 not in self._downloads:
                 self._downloads[remote.sha256] = self._download_pool.submit(fetch)
             return self._downloads[remote.sha256]

@@ -73,6 +73,61 @@ class Source:
     proxy: str | None = None
     # Accept a Release past its Valid-Until (a frozen private mirror); every run warns.
     allow_expired_indexes: bool = False
+    # Per arch, where the release dirs and loader packages are when not at `url` and `loader_archive`.
+    arch_urls: ArchUrls = field(default_factory=lambda: ArchUrls())
+    # Layouts that take pre-boot loaders from a signed package archive: its dists/ URL.
+    loader_archive: str | None = None
+
+    def loader_archive_for(self, arch: str) -> str | None:
+        """The dists/ URL of the package archive `arch`'s loaders come from."""
+        return dict(self.arch_urls.loaders).get(arch, self.loader_archive)
+
+    def release_url(self, arch: str, release: str) -> str:
+        """The directory of `release` for `arch`, with a trailing slash: the arch's template, else <url>/<release>/."""
+        check_name("release", release)
+        template = dict(self.arch_urls.releases).get(arch)
+        if template is None:
+            return f"{self.url.rstrip('/')}/{release}/"
+        return template.replace("{release}", release).replace("{arch}", arch).rstrip("/") + "/"
+
+
+@dataclass(frozen=True)
+class ArchUrls:
+    """Per-arch URLs of a source, where an arch's differ from the source's own (parsed by `parse_arch_urls`)."""
+
+    # (arch, release dir template with {release})
+    releases: tuple[tuple[str, str], ...] = ()
+    # (arch, package archive dists/ URL for its loaders)
+    loaders: tuple[tuple[str, str], ...] = ()
+
+
+def parse_arch_urls(text: str) -> ArchUrls:
+    """Lines "<arch> <release dir URL template with {release}> [<loader archive dists/ URL>]".
+
+    E.g. "arm64 https://cdimage.ubuntu.com/releases/{release}/release/ http://ports.ubuntu.com/ubuntu-ports/dists/".
+    Blank lines are ignored. ValueError naming the line when an arch is not a safe name or given
+    twice, a URL is not http(s), the template lacks {release}, or a loader archive is not a dists/ URL.
+    """
+    releases: dict[str, str] = {}
+    loaders: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        words = line.split()
+        if not words:
+            continue
+        if len(words) not in (2, 3):
+            raise ValueError(f"line {number}: give an architecture, a URL template and optionally a loader archive")
+        arch, template, *loader = words
+        check_name("architecture", arch)
+        if arch in releases:
+            raise ValueError(f"line {number}: {arch} is given twice")
+        if not template.startswith(("http://", "https://")) or "{release}" not in template:
+            raise ValueError(f"line {number}: {template!r} must be an http(s) URL containing {{release}}")
+        if loader and (not loader[0].startswith(("http://", "https://")) or not loader[0].endswith("/dists/")):
+            raise ValueError(f"line {number}: {loader[0]!r} must be a package archive's http(s) URL ending dists/")
+        releases[arch] = template
+        if loader:
+            loaders[arch] = loader[0]
+    return ArchUrls(tuple(releases.items()), tuple(loaders.items()))
 
 
 @dataclass(frozen=True)

@@ -81,10 +81,16 @@ class MenuEntry:
     kernel: str = "linux"
     initrd: str = "initrd.gz"
     kernel_opts: str = ""
+    # A release's second entry (e.g. "hwe": the HWE kernel) is labelled "<release>-<suffix>".
+    suffix: str = ""
 
     @property
     def path(self) -> str:
         return f"{self.release}/{self.version_dir}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.release}-{self.suffix}" if self.suffix else self.release
 
 
 @dataclass(frozen=True)
@@ -204,7 +210,7 @@ def pxelinux_config(entries: Sequence[MenuEntry], default: str, timeout_seconds:
     """
     check_menu_timeout(timeout_seconds)
     check_command_lines(pxelinux_command_line(e) for e in entries)
-    labels = " ".join(e.release for e in entries)
+    labels = " ".join(e.label for e in entries)
     lines = [f"# {HEADER}", f"DEFAULT {default}"]
     if timeout_seconds:
         lines += [
@@ -218,8 +224,8 @@ def pxelinux_config(entries: Sequence[MenuEntry], default: str, timeout_seconds:
         append = " ".join([f"initrd={entry.path}/{entry.initrd}", *_options(entry)])
         lines += [
             "",
-            f"LABEL {entry.release}",
-            f"  SAY Booting the {entry.release} installer ({entry.version_dir})",
+            f"LABEL {entry.label}",
+            f"  SAY Booting the {entry.label} installer ({entry.version_dir})",
             f"  KERNEL {entry.path}/{entry.kernel}",
             f"  APPEND {append}",
             "  IPAPPEND 2",
@@ -236,14 +242,14 @@ def grub_config(entries: Sequence[MenuEntry], default: str, timeout_seconds: int
     """
     check_menu_timeout(timeout_seconds)
     check_command_lines(grub_command_line(e, base) for e in entries)
-    names = [e.release for e in entries]
+    names = [e.label for e in entries]
     index = names.index(default) if default in names else 0
     lines = [f"# {HEADER}", f"set default={index}", f"set timeout={timeout_seconds}"]
     for entry in entries:
         words = " ".join(grub_word(w) for w in _options(entry))
         lines += [
             "",
-            f"menuentry '{entry.release} installer ({entry.version_dir})' {{",
+            f"menuentry '{entry.label} installer ({entry.version_dir})' {{",
             *_GRUB_BOOTIF,
             f"    linux {base}/{entry.path}/{entry.kernel} {words} $bootif",
             f"    initrd {base}/{entry.path}/{entry.initrd}",

@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from pxeimport.archive import layout_choices
-from pxeimport.items import DEFAULT_LAYOUT, ItemKind, Outcome
+from pxeimport.items import DEFAULT_LAYOUT, ItemKind, Outcome, parse_arch_urls
 from pxeimport.menus import BadKernelOptions, check_entry_fits, check_kernel_opts
 from pxeimport.names import NAME_PATTERN
 from pxeimport.tftproot import MAAS_DIR
@@ -33,6 +33,18 @@ def validate_kernel_opts(value: str) -> None:
         # A generous release and arch name (codenames are under 12 characters); each run checks the real ones.
         check_entry_fits("r" * 24, check_kernel_opts(value), f"/{MAAS_DIR}/{'a' * 16}/base")
     except BadKernelOptions as exc:
+        raise ValidationError(str(exc)) from exc
+
+
+def validate_dists_url(value: str) -> None:
+    if not value.startswith(("http://", "https://")) or not value.endswith("/dists/"):
+        raise ValidationError("Give the package archive's http:// or https:// URL ending with dists/.")
+
+
+def validate_arch_urls(value: str) -> None:
+    try:
+        parse_arch_urls(value)
+    except ValueError as exc:
         raise ValidationError(str(exc)) from exc
 
 
@@ -73,7 +85,8 @@ class BootSource(models.Model):
         choices=layout_choices(),
         default=DEFAULT_LAYOUT,
         help_text="Which releases each layout offers: debian-installer for Debian and Ubuntu up to 20.04; "
-        "ubuntu-netboot for Ubuntu 23.10 and later (22.04 jammy has neither).",
+        "ubuntu-netboot for Ubuntu 23.10 and later where the tarball is signed; "
+        "ubuntu-iso for Ubuntu 20.04 and later from the signed live-server ISO.",
     )
     distribution = models.CharField(
         max_length=16,
@@ -120,8 +133,24 @@ class BootSource(models.Model):
         max_length=500,
         blank=True,
         validators=[validate_archive_url],
-        help_text="ubuntu-netboot only: the directory nodes download the live-server ISO from at boot (a local "
-        "mirror); blank: the release directory the tarball came from.",
+        help_text="ubuntu-netboot and ubuntu-iso: the directory nodes download the live-server ISO from at boot "
+        "(a local mirror); blank: PXEIMPORT_HTTP_URL's verified copy if set, else the release directory upstream.",
+    )
+    loader_archive = models.CharField(
+        "loader archive URL",
+        max_length=500,
+        blank=True,
+        validators=[validate_dists_url],
+        help_text="ubuntu-iso only: the signed package archive the pre-boot loaders (shim, GRUB, pxelinux) come "
+        "from, its dists/ URL, e.g. http://archive.ubuntu.com/ubuntu/dists/.",
+    )
+    arch_urls = models.TextField(
+        "per-architecture URLs",
+        blank=True,
+        validators=[validate_arch_urls],
+        help_text="ubuntu-iso only: one line per architecture whose files are elsewhere: the architecture, its "
+        'release directory with {release}, and optionally its loader archive, e.g. "arm64 '
+        'https://cdimage.ubuntu.com/releases/{release}/release/ http://ports.ubuntu.com/ubuntu-ports/dists/".',
     )
     proxy = models.CharField(
         "HTTP proxy",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pxeimport.archive import get_layout
-from pxeimport.items import DEFAULT_LAYOUT, Selection, Source
+from pxeimport.items import DEFAULT_LAYOUT, Selection, Source, parse_arch_urls
 from pxeimport.models import BootSource
 from pxeimport.names import check_name
 from pxeimport.releases import stable_release
@@ -25,6 +25,8 @@ class Overrides:
     releases: Sequence[str] = ()
     current_release: str | None = None
     keyrings: Sequence[Path] = ()
+    # The package archive's dists/ URL that loaders come from (layouts that take them from packages).
+    loader_archive: str | None = None
 
 
 class NothingSelected(Exception):
@@ -47,7 +49,12 @@ def resolve(overrides: Overrides) -> list[Selection]:
         keyrings = tuple(overrides.keyrings) or tuple(k.path for k in defaults)
         hint = "; ".join(k.hint for k in DEFAULT_KEYRINGS.values()) + "; or pass --keyring"
         source = Source(
-            name="command-line", url=overrides.archive, keyrings=keyrings, keyring_hint=hint, layout=overrides.layout
+            name="command-line",
+            url=overrides.archive,
+            keyrings=keyrings,
+            keyring_hint=hint,
+            layout=overrides.layout,
+            loader_archive=overrides.loader_archive,
         )
         return [_selection(source, "ubuntu", (), (), "", overrides)]
 
@@ -93,6 +100,8 @@ def _source(model: BootSource, overrides: Overrides) -> Source:
         iso_base_url=model.iso_base_url or None,
         proxy=model.proxy or None,
         allow_expired_indexes=model.allow_expired_indexes,
+        arch_urls=parse_arch_urls(model.arch_urls),
+        loader_archive=overrides.loader_archive or model.loader_archive or None,
     )
 
 

@@ -65,15 +65,24 @@ NO_PUBKEY_REASON = "signed by a key that is not in the keyring"
 class DefaultKeyring:
     path: Path
     package: str
+    # Where the package is to be had, when not everywhere.
+    where: str = ""
 
     @property
     def hint(self) -> str:
-        return f"the {self.package} package provides {self.path}"
+        where = f" ({self.where})" if self.where else ""
+        return f"the {self.package} package{where} provides {self.path}"
 
 
 # The distributions' archive keyrings, as their Debian/Ubuntu packages install them.
 DEFAULT_KEYRINGS = {
-    "ubuntu": DefaultKeyring(Path("/usr/share/keyrings/ubuntu-archive-keyring.gpg"), "ubuntu-keyring"),
+    # Holds the archive keys and Ubuntu's CD image key (843938DF228D22F7B3742BC0D94AA3F0EFE21092) that
+    # signs the releases' SHA256SUMS.
+    "ubuntu": DefaultKeyring(
+        Path("/usr/share/keyrings/ubuntu-archive-keyring.gpg"),
+        "ubuntu-keyring",
+        "on Ubuntu and Debian 13; on Debian 12 from bookworm-backports",
+    ),
     "debian": DefaultKeyring(Path("/usr/share/keyrings/debian-archive-keyring.gpg"), "debian-archive-keyring"),
 }
 

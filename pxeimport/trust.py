@@ -112,6 +112,15 @@ class IndexVerifier:
             raise SignatureError(index_url, f"unsigned: no {index_url}.gpg") from exc
         return self._detached(index_url, index, signature)
 
+    def verify_inrelease(self, url: str, data: bytes) -> tuple[bytes, str]:
+        """(the signed text, the key's fingerprint) of a package archive's clearsigned InRelease at
+        `url`, judged fresh as any Release (Valid-Until, a future Date, older than trusted)."""
+        check_keyrings(self.keyrings, hint=self.keyring_hint)
+        verified = verify_clearsigned(data, self.keyrings, name=url, content_type=self.fetcher.content_type(url))
+        signed = self._parse(url.rsplit("/", 1)[0] + "/", url, verified)
+        self._record(signed.suite, signed.freshness)
+        return verified.content, verified.fingerprint
+
     def _detached(self, index_url: str, index: bytes, signature: bytes) -> str:
         """Verify a detached signature; its creation time stands in for the Date the index lacks."""
         name = index_url + ".gpg"

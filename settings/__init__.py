@@ -109,6 +109,14 @@ PXEIMPORT_HTTP_BACKOFF = _setting("PXEIMPORT_HTTP_BACKOFF", float, 0.5)
 if PXEIMPORT_HTTP_BACKOFF < 0:
     raise ImproperlyConfigured(f"PXEIMPORT_HTTP_BACKOFF must be >= 0, not {PXEIMPORT_HTTP_BACKOFF}")
 PXEIMPORT_MAX_FILE_BYTES = _setting("PXEIMPORT_MAX_FILE_BYTES", int, 4 << 30)
+# A directory a web server serves, and the URL nodes reach it at: where verified files nodes fetch over
+# HTTP are kept (the live-server ISO of the ubuntu-iso layout; pxeimport.httproot). Both or neither.
+PXEIMPORT_HTTP_ROOT = _setting("PXEIMPORT_HTTP_ROOT", str, "") or None
+PXEIMPORT_HTTP_URL = _setting("PXEIMPORT_HTTP_URL", str, "") or None
+if bool(PXEIMPORT_HTTP_ROOT) != bool(PXEIMPORT_HTTP_URL):
+    raise ImproperlyConfigured("set both PXEIMPORT_HTTP_ROOT and PXEIMPORT_HTTP_URL, or neither")
+if PXEIMPORT_HTTP_URL and not PXEIMPORT_HTTP_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(f"PXEIMPORT_HTTP_URL must be an http:// or https:// URL, not {PXEIMPORT_HTTP_URL!r}")
 # The admin warns when no import has finished for this long: cron or the timer is broken. Daily runs
 # with up to an hour's random delay, plus slack.
 PXEIMPORT_STALE_HOURS = _setting("PXEIMPORT_STALE_HOURS", float, 26.0)

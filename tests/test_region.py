@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from io import StringIO
@@ -22,7 +21,8 @@ from django.core.management.base import CommandError
 from pxeimport.publish import FILES_DIR, INDEX
 from pxeimport.regionkey import RegionKey
 from tests.conftest import CommandResult, require_tool
-from tests.test_static import free_port, start_nginx, wait_for
+from tests.nginx import running_nginx, site_with
+from tests.test_static import free_port, wait_for
 from tests.tree import base, install_dir
 from tools.archive import ArchiveTree, netboot_files
 from tools.httpserver import ArchiveServer
@@ -241,22 +241,12 @@ NGINX_SITE = Path(__file__).resolve().parent.parent / "contrib" / "nginx" / "pxe
 
 @pytest.mark.slow
 def test_a_rack_imports_through_the_contrib_nginx_site(archive, region, tmp_path):
-    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
-    if nginx is None:
-        nginx = require_tool("nginx")
     files = netboot_files("v1")
     archive.publish("bookworm", "amd64", files)
     assert region.region_import().code == 0
     port = free_port()
-    site = NGINX_SITE.read_text()
-    for marked, value in (
-        ("listen 8080;", f"listen 127.0.0.1:{port};"),
-        ("/srv/pxeimport/publish", str(region.publish_root)),
-    ):
-        assert marked in site, f"the site no longer has {marked!r}: update this test and the README"
-        site = site.replace(marked, value)
-    server = start_nginx(nginx, site, tmp_path)
-    try:
+    replacements = (("listen 8080;", f"listen 127.0.0.1:{port};"), ("/srv/pxeimport/publish", str(region.publish_root)))
+    with running_nginx(site_with(NGINX_SITE, replacements), tmp_path) as server:
         url = f"http://127.0.0.1:{port}/"
         wait_for(url + INDEX, server)
         region.server = type(region.server)(region.publish_root)  # not started: the rack goes through nginx
@@ -272,6 +262,3 @@ def test_a_rack_imports_through_the_contrib_nginx_site(archive, region, tmp_path
         linux = requests.get(f"{url}{FILES_DIR}/amd64/bookworm/{version}/linux", timeout=5)
         assert linux.content == files["linux"] and "immutable" in linux.headers["Cache-Control"]
         assert requests.get(url + ".history.json", timeout=5).status_code == 404
-    finally:
-        server.terminate()
-        server.wait(timeout=10)

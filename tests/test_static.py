@@ -8,7 +8,6 @@ Chromium loads the login page and must get every stylesheet and apply it.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import pytest
 import requests
 
 from tests.conftest import require_tool
+from tests.nginx import running_nginx, site_with
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.slow
@@ -77,19 +77,6 @@ def served_as_make_serve(tmp_path: Path) -> Iterator[str]:
         server.wait(timeout=10)
 
 
-def start_nginx(nginx: str, site: str, tmp_path: Path) -> subprocess.Popen[bytes]:
-    """nginx in the foreground with `site` (a server block), its logs and temp files in `tmp_path`."""
-    (tmp_path / "site.conf").write_text(site)
-    user = "user root;" if os.geteuid() == 0 else ""
-    (tmp_path / "nginx.conf").write_text(
-        f"{user}\ndaemon off;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
-        "events {}\nhttp {\n  include /etc/nginx/mime.types;\n"
-        f"  access_log {tmp_path}/access.log;\n  client_body_temp_path {tmp_path};\n"
-        f"  proxy_temp_path {tmp_path}/proxy;\n  include {tmp_path}/site.conf;\n}}\n"
-    )
-    return subprocess.Popen([nginx, "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)])
-
-
 def stylesheets_applied(url: str) -> tuple[list[tuple[str, int, str]], str]:
     """Each stylesheet the login page loads (URL, status, Content-Type), and the header's computed colour."""
     if not Path(CHROMIUM).exists():
@@ -129,26 +116,19 @@ def test_make_serve_with_debug_off_serves_the_admin_stylesheets(served_as_make_s
 
 
 def test_the_contrib_nginx_site_serves_the_stylesheets_and_proxies_the_rest(served_as_make_serve: str, tmp_path: Path):
-    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
-    if nginx is None:
-        nginx = require_tool("nginx")
     port = free_port()
     app_port = served_as_make_serve.rsplit(":", 1)[1]
-    site = SITE.read_text()
-    for marked, value in (
-        ("listen 80;", f"listen 127.0.0.1:{port};"),
-        ("/srv/pxeimport/var/static/", f"{STATIC_ROOT}/"),
-        ("http://127.0.0.1:8000", f"http://127.0.0.1:{app_port}"),
-    ):
-        assert marked in site, f"the site no longer has {marked!r}: update this test and the README"
-        site = site.replace(marked, value)
-    server = start_nginx(nginx, site, tmp_path)
-    try:
+    site = site_with(
+        SITE,
+        (
+            ("listen 80;", f"listen 127.0.0.1:{port};"),
+            ("/srv/pxeimport/var/static/", f"{STATIC_ROOT}/"),
+            ("http://127.0.0.1:8000", f"http://127.0.0.1:{app_port}"),
+        ),
+    )
+    with running_nginx(site, tmp_path) as server:
         wait_for(f"http://127.0.0.1:{port}/admin/login/", server)
         sheets, colour = stylesheets_applied(f"http://127.0.0.1:{port}")
         assert_styled(sheets, colour)
         log = (tmp_path / "access.log").read_text()
         assert "/static/admin/css/base.css" in log
-    finally:
-        server.terminate()
-        server.wait(timeout=10)

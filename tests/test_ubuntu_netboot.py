@@ -231,10 +231,3 @@ def test_the_iso_url_can_point_at_a_local_mirror(ubuntu, archive_server, tftp_ro
 
     menu = (base(tftp_root, "amd64") / "pxelinux.cfg" / "default").read_text()
     assert "iso-url=http://mirror.lan/ubuntu-isos/ubuntu-24.04.4-live-server-amd64.iso" in menu
-
-
-def test_a_fresh_database_selects_ubuntus_netboot_layout_with_lts_releases_for_amd64():
-    source = BootSource.objects.get(enabled=True)
-    assert (source.url, source.layout) == ("https://releases.ubuntu.com/", "ubuntu-netboot")
-    assert [a.name for a in source.arches.all()] == ["amd64"]
-    assert {r.name for r in source.releases.all()} == {"noble", "resolute"}

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
+from pxeimport.httperrors import FetchError
 from pxeimport.items import Item, Source
 from pxeimport.releases import supported_releases
 
 if TYPE_CHECKING:  # trust.py reads archive/release.py: import it for types only, no cycle at run time
     from pxeimport.fetch import Fetcher
+    from pxeimport.httproot import HttpRoot
     from pxeimport.trust import IndexVerifier
 
 
@@ -59,30 +61,86 @@ class RemoteFile:
     sha256: str
 
 
+# The kinds of container the importer can take members out of (pxeimport.containers has an extractor each).
+CONTAINER_KINDS = ("tar", "iso", "deb")
+
+
+@dataclass(frozen=True)
+class Container:
+    """A verified file (tarball, ISO image, .deb) to download once and take `members` out of.
+
+    `members` maps a name in the TFTP root to the member paths to try, first present wins (Ubuntu's
+    and Debian's signed shim have different paths). Names in `optional` may be absent from the
+    container (an ISO with no HWE kernel); the others must be there. `free_bytes`: the free space
+    the staging filesystem needs before the download starts (an ISO is ~3 GB). `publish_as`: a
+    path below the HTTP root where the verified container itself is kept for nodes to fetch (the
+    ISO the installer downloads at boot); "" keeps nothing.
+    """
+
+    remote: RemoteFile
+    kind: str
+    members: Mapping[str, tuple[str, ...]]
+    optional: frozenset[str] = frozenset()
+    free_bytes: int = 0
+    publish_as: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in CONTAINER_KINDS:
+            raise LayoutError(f"unknown container kind {self.kind!r} (known: {', '.join(CONTAINER_KINDS)})")
+        if any(not paths for paths in self.members.values()):
+            raise LayoutError(f"{self.remote.url}: every member needs at least one path")
+
+    def identity(self, name: str) -> str:
+        """What determines the member's bytes: the container's hash and the paths tried."""
+        return f"{self.remote.sha256}:{'|'.join(self.members[name])}"
+
+
+@dataclass(frozen=True)
+class BootEntry:
+    """One boot menu entry of a release: a label suffix ("" for the main entry, "hwe" gives
+    "<release>-hwe") and the kernel and initrd file names in the release's version dir. An entry
+    whose files the version dir lacks (an optional member absent) is left out of the menus."""
+
+    suffix: str
+    kernel: str
+    initrd: str
+
+
 @dataclass(frozen=True)
 class Wanted:
-    """What one item needs, whatever the layout: files to fetch, members of a tarball, generated files.
+    """What one item needs, whatever the layout: files to fetch, members of containers, generated files.
 
-    `identity` names each file by what determines its bytes (its listed hash; the tarball's hash and
-    the member path; the generated content's hash), so the version is known before any download.
+    `identity` names each file by what determines its bytes (its listed hash; the container's hash
+    and the member path; the generated content's hash), so the version is known before any download.
     `boot_options` are kernel options the item's menu entries need whatever the operator adds
-    (e.g. where the installer downloads its ISO); they are kept in the version dir, so a change of
-    them makes a new version. `skip` says why there is nothing to install (no loader for an arch).
+    (e.g. where the installer downloads its ISO); `entries` are its menu entries when it has more
+    than the one default entry (linux + initrd[.gz]). Both are kept in the version dir, so a change
+    of them makes a new version. `skip` says why there is nothing to install (no loader for an arch).
+    `tarball` + `members` is the one-tarball short form of a "tar" container.
     """
 
     files: list[RemoteFile] = field(default_factory=list)
     tarball: RemoteFile | None = None
     members: dict[str, str] = field(default_factory=dict)
+    containers: tuple[Container, ...] = ()
     generated: dict[str, bytes] = field(default_factory=dict)
     boot_options: str = ""
+    entries: tuple[BootEntry, ...] = ()
     signed_by: str = ""
     skip: str = ""
 
     @property
+    def all_containers(self) -> tuple[Container, ...]:
+        if self.tarball is None:
+            return self.containers
+        tar = Container(self.tarball, "tar", {name: (member,) for name, member in self.members.items()})
+        return (tar, *self.containers)
+
+    @property
     def identity(self) -> dict[str, str]:
         identity = {f.name: f.sha256 for f in self.files}
-        if self.tarball is not None:
-            identity |= {name: f"{self.tarball.sha256}:{member}" for name, member in self.members.items()}
+        for container in self.all_containers:
+            identity |= {name: container.identity(name) for name in container.members}
         return identity | {name: hashlib.sha256(data).hexdigest() for name, data in self.generated.items()}
 
     def check_loader_set(self) -> None:
@@ -97,12 +155,18 @@ class Wanted:
             )
             raise LayoutError(f"incomplete pre-boot loader set, not installed: {said}")
 
+    @property
+    def optional(self) -> frozenset[str]:
+        """Names of `identity` that may be missing from an installed version (absent optional members)."""
+        return frozenset().union(*(c.optional for c in self.all_containers))
+
     def origin(self, name: str) -> str:
         for f in self.files:
             if f.name == name:
                 return f.url
-        if self.tarball is not None and name in self.members:
-            return f"{self.tarball.url}#{self.members[name]}"
+        for container in self.all_containers:
+            if name in container.members:
+                return f"{container.remote.url}#{container.members[name][0]}"
         return "generated by pxeimport"
 
 
@@ -117,9 +181,31 @@ class Layout(ABC):
     name: ClassVar[str]
     label: ClassVar[str]
 
-    def __init__(self, fetcher: Fetcher, verifier: Callable[[Source], IndexVerifier]) -> None:
+    def __init__(
+        self,
+        fetcher: Fetcher,
+        verifier: Callable[[Source], IndexVerifier],
+        http_root: HttpRoot | None = None,
+    ) -> None:
         self.fetcher = fetcher
         self.verifier = verifier
+        # Where files nodes fetch over HTTP are kept (PXEIMPORT_HTTP_ROOT), and at which URL; None: not set.
+        self.http_root = http_root
+
+    def detached_signed_text(self, item: Item, index_url: str) -> tuple[str, str]:
+        """(text, signing key's fingerprint) of an index with a detached `<index_url>.gpg` beside it.
+
+        The fingerprint is "" when the source's signature checks are off. SignatureError (from the
+        verifier) when the signature is missing, bad or stale; FetchError when the index is not UTF-8.
+        """
+        data = self.fetcher.get_bytes(index_url)
+        signed_by = ""
+        if item.source.verify_signatures:
+            signed_by = self.verifier(item.source).verify_detached_index(index_url, data)
+        try:
+            return data.decode("utf-8"), signed_by
+        except UnicodeDecodeError as exc:
+            raise FetchError(index_url, "index is not UTF-8 text") from exc
 
     @abstractmethod
     def wanted(self, item: Item) -> Wanted:

@@ -16,7 +16,6 @@ from typing import Any
 
 from pxeimport.archive.layout import Layout, LayoutError, RemoteFile, Wanted
 from pxeimport.checksums import parse_sha256sums
-from pxeimport.fetch import FetchError
 from pxeimport.items import Item, ItemKind
 from pxeimport.names import check_name
 from pxeimport.once import Once
@@ -139,15 +138,7 @@ class UbuntuNetboot(Layout):
     def _index(self, item: Item) -> tuple[NetbootRelease, str]:
         def fetch() -> tuple[NetbootRelease, str]:
             url = release_url(item.source.url, item.release)
-            index_url = url + INDEX_NAME
-            data = self.fetcher.get_bytes(index_url)
-            signed_by = ""
-            if item.source.verify_signatures:
-                signed_by = self.verifier(item.source).verify_detached_index(index_url, data)
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise FetchError(index_url, "index is not UTF-8 text") from exc
+            text, signed_by = self.detached_signed_text(item, url + INDEX_NAME)
             return parse_index(text, url=url, arch=item.arch), signed_by
 
         return self._indexes.get((item.source.url, item.release, item.arch), fetch)

@@ -48,7 +48,13 @@ class Command(BaseCommand):
             choices=layout_names(),
             default=DEFAULT_LAYOUT,
             help="With --archive: the archive's layout (default: debian-installer, a dists/ URL; "
-            "ubuntu-netboot: the directory above <codename>/, e.g. https://releases.ubuntu.com/).",
+            "ubuntu-netboot and ubuntu-iso: the directory above <codename>/, e.g. https://releases.ubuntu.com/).",
+        )
+        parser.add_argument(
+            "--loader-archive",
+            metavar="URL",
+            help="ubuntu-iso: take the pre-boot loaders from this signed package archive's dists/ URL, "
+            "e.g. http://archive.ubuntu.com/ubuntu/dists/ (with --archive; else the boot source's).",
         )
         parser.add_argument(
             "--tftproot",
@@ -122,6 +128,7 @@ class Command(BaseCommand):
                 RunOptions(
                     archive=options["archive"],
                     layout=options["layout"],
+                    loader_archive=options["loader_archive"],
                     tftproot=options["tftproot"],
                     arches=options["arches"],
                     releases=options["releases"],
@@ -209,6 +216,7 @@ class Command(BaseCommand):
             protect=publishing.protector(run.root),
             verify=run.verify,
             retire=run.retire,
+            http_root=run.http_root,
         )
         try:
             with display or contextlib.nullcontext():
@@ -240,7 +248,14 @@ class Command(BaseCommand):
         return results, menu_errors
 
     def _dry_run(self, run: RunContext) -> list[ItemResult]:
-        importer = Importer(run.root, run.fetcher, jobs=run.jobs, max_file_bytes=run.max_file_bytes, verify=run.verify)
+        importer = Importer(
+            run.root,
+            run.fetcher,
+            jobs=run.jobs,
+            max_file_bytes=run.max_file_bytes,
+            verify=run.verify,
+            http_root=run.http_root,
+        )
         results = importer.run(run.items, dry_run=True)
         if self.verbosity >= 1:
             for line in dry_run_table(results):

@@ -75,6 +75,8 @@ class FetchSettings:
     max_connections: int = 4
     max_file_bytes: int = 4 << 30
     max_index_bytes: int = 4 << 20
+    # With a partial_dir, files from this size (by Content-Length) download resumably; smaller ones start over.
+    resume_min_bytes: int = 16 << 20
     user_agent: str = "pxeimport"
 
 
@@ -350,8 +352,14 @@ class Fetcher:
                 return Downloaded(dest, *done)
             point = None
         limit = self.settings.max_file_bytes
-        target = partial.data if partial is not None else dest
         with self._response(url, point.headers() if point is not None else None) as response:
+            if (
+                point is None
+                and partial is not None
+                and (content_length(response) or 0) < self.settings.resume_min_bytes
+            ):
+                partial = None  # a small file starts over: its sidecar and fsyncs would cost more than a retry
+            target = partial.data if partial is not None else dest
             try:
                 if partial is not None:
                     writer, total = partial.writer(url, response, point)

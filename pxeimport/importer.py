@@ -13,22 +13,19 @@ import dataclasses
 import hashlib
 import json
 import logging
-import shutil
-import tempfile
-import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pxeimport import containers
-from pxeimport.archive import Layout, LayoutError, RemoteFile, Wanted, get_layout
-from pxeimport.archive.layout import Container
+from pxeimport.archive import Container, Layout, LayoutError, Wanted, get_layout
 from pxeimport.archive.release import ReleaseFormatError
 from pxeimport.bootmenus import BOOT_OPTIONS_FILE, MENU_ENTRIES_FILE, BootMenus, MenuResult, MenuSettings
 from pxeimport.checksums import ChecksumIndexError
-from pxeimport.fetch import Fetcher, FetchError, NoSpace
-from pxeimport.files import free_bytes, sha256_file
+from pxeimport.downloads import Downloads, Progress
+from pxeimport.fetch import Fetcher, FetchError
+from pxeimport.files import sha256_file
 from pxeimport.freshness import FILE_NAME, FreshnessStore
 from pxeimport.httproot import HttpRoot, HttpRootError, tftp_texts
 from pxeimport.integrity import InstalledFile, check
@@ -36,7 +33,6 @@ from pxeimport.isoimage import IsoImageError
 from pxeimport.items import FileResult, Item, ItemKind, ItemResult, Outcome, Source
 from pxeimport.names import InvalidName
 from pxeimport.once import Once
-from pxeimport.resume import remove_stale
 from pxeimport.retirement import retire_unselected
 from pxeimport.rootcheck import Capabilities, open_up, probe
 from pxeimport.signatures import SignatureError
@@ -61,12 +57,6 @@ INDEX_ERRORS = (
 
 # Below the root's maas/: the newest trusted Date of each signed index (pxeimport.freshness).
 FRESHNESS_FILE = f".cache/{FILE_NAME}"
-# Below the root's maas/: downloads cut off, continued by the next run (pxeimport.resume).
-PARTIAL_DIR = ".partial"
-# A partial no run has continued for this long is given up.
-PARTIAL_MAX_AGE_SECONDS = 7 * 24 * 3600.0
-# A progress callback: (label, bytes so far, total or None), called from download threads.
-Progress = Callable[[str, int, int | None], None]
 
 
 class Importer:
@@ -101,9 +91,7 @@ class Importer:
         # What this run retired or removed, one line each, for the operator.
         self.retirements: list[str] = []
         self.http_root = http_root
-        self.partial_dir = root.maas / PARTIAL_DIR
-        # The hashes of every download this run wanted: partials of other files are stale.
-        self._wanted_hashes: set[str] = set()
+        self.downloads = Downloads(root, fetcher, jobs, progress)
         self.menus = BootMenus(root, menus)
         self.menu_results: list[MenuResult] = []
         self.on_result = on_result
@@ -112,11 +100,6 @@ class Importer:
         self.protect = protect
         self._layouts: Once[str, Layout] = Once()
         self._verifiers: Once[Source, IndexVerifier] = Once()
-        # One download per distinct file (by hash) per run, shared by every item that needs it.
-        self._downloads: dict[str, Future[Path]] = {}
-        self._downloads_lock = threading.Lock()
-        self._download_pool: ThreadPoolExecutor | None = None
-        self._staging: Path | None = None
         self._dry_run = False
         # The results so far, readable when a run is stopped part-way.
         self.results: list[ItemResult] = []
@@ -142,8 +125,7 @@ class Importer:
         # second pool, so `jobs` bounds the connections. Results are reported in plan order, in
         # this thread, as soon as each and those before it are done.
         items_pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="pxeimport-item")
-        self._download_pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="pxeimport-fetch")
-        self._staging = None
+        self.downloads.open()
         try:
             futures = [items_pool.submit(self._run_item, item, dry_run=dry_run) for item in items]
             for future in futures:
@@ -158,9 +140,7 @@ class Importer:
             raise
         finally:
             items_pool.shutdown(wait=True, cancel_futures=True)
-            self._download_pool.shutdown(wait=True, cancel_futures=True)
-            if self._staging is not None:
-                shutil.rmtree(self._staging, ignore_errors=True)
+            self.downloads.close()
         if not dry_run:
             now = self.clock()
             if self.retire:
@@ -172,7 +152,7 @@ class Importer:
             self._collect_garbage(results, now)
             # An item that failed early (its index unreachable) named no file: keep its partials.
             failed = any(r.outcome == Outcome.FAILED for r in results)
-            self._clean_partials_and_http_root(now, None if failed else set(self._wanted_hashes))
+            self._clean_partials_and_http_root(now, None if failed else set(self.downloads.wanted_hashes))
             open_up(self.root)
         return results
 
@@ -181,8 +161,7 @@ class Importer:
         run's downloads; None: judge by age only) or too old to trust, and the files in the HTTP root
         that nothing in the TFTP root names any more."""
         try:
-            for path in remove_stale(self.partial_dir, wanted=wanted, max_age_seconds=PARTIAL_MAX_AGE_SECONDS):
-                log.info("removed stale partial download %s", path)
+            self.downloads.clean_partials(wanted)
             if self.http_root is not None:
                 named = self.http_root.named(tftp_texts(self.root.maas))
                 for path in self.http_root.collect_garbage(named, now):
@@ -302,9 +281,9 @@ class Importer:
         rebuild: bool = False,
     ) -> ItemResult:
         label = f"{item.arch}/{item.release}" if item.kind == ItemKind.INSTALL else f"{item.arch} loaders"
-        pending = {f.name: self._download(f, f"{label} {f.name}") for f in wanted.files if f.name not in reuse}
+        pending = {f.name: self.downloads.get(f, f"{label} {f.name}") for f in wanted.files if f.name not in reuse}
         packed = [
-            (c, self._download(c.remote, f"{label} {c.remote.name}", c.free_bytes)) for c in wanted.all_containers
+            (c, self.downloads.get(c.remote, f"{label} {c.remote.name}", c.free_bytes)) for c in wanted.all_containers
         ]
         sources: dict[str, Path] = {}
         hashes: dict[str, str] = {}
@@ -316,7 +295,7 @@ class Importer:
             sources[f.name], hashes[f.name] = path, f.sha256
             pulled += 0 if f.name in reuse else size
             files.append(FileResult(f.name, f.sha256, f.url, size, f.name not in reuse))
-        unpacked = self._item_dir(item)
+        unpacked = self.downloads.scratch_dir(item.kind)
         for container, future in packed:
             pulled += self._unpack(container, future.result(), unpacked, sources, hashes, files)
         for name, content in wanted.generated.items():
@@ -363,54 +342,10 @@ class Importer:
             log.info("kept %s for nodes at %s", kept, self.http_root.url_for(container.publish_as))
         return path.stat().st_size
 
-    def _staging_dir(self) -> Path:
-        """This run's staging dir, made on first use (so a full disk fails the items that need it, not the run)."""
-        with self._downloads_lock:
-            if self._staging is None:
-                self._staging = self.root.new_staging_dir()
-            return self._staging
-
-    def _item_dir(self, item: Item) -> Path:
-        """A fresh directory in this run's staging for files an item makes (unpacked, generated)."""
-        return Path(tempfile.mkdtemp(prefix=f"{item.kind}-", dir=self._staging_dir()))
-
     def _slot(self, item: Item) -> Slot:
         if item.kind == ItemKind.LOADER:
             return self.root.loader_slot(item.arch)
         return self.root.install_slot(item.arch, item.release)
-
-    def _download(self, remote: RemoteFile, label: str, free: int = 0) -> Future[Path]:
-        """The verified download of `remote`, shared by every item wanting the same bytes this run.
-
-        Resumable: a cut-off download is kept in maas/.partial/ and continued next time. `free`:
-        bytes the staging filesystem must have free before the download starts (NoSpace if not).
-        """
-        assert self._download_pool is not None
-        staging = self._staging_dir()
-        progress = self.progress
-        partial_dir = self.partial_dir
-        available = free_bytes(staging) if free else None
-        if available is not None and available < free:
-            raise NoSpace(
-                remote.url,
-                f"needs about {free >> 20} MiB free in {staging} before downloading, {available >> 20} MiB are free",
-            )
-
-        def fetch() -> Path:
-            report = None
-            if progress is not None:
-
-                def report(done: int, total: int | None) -> None:
-                    progress(label, done, total)
-
-            dest = staging / remote.sha256
-            return self.fetcher.download(remote.url, dest, remote.sha256, report, partial_dir=partial_dir).path
-
-        with self._downloads_lock:
-            self._wanted_hashes.add(remote.sha256)
-            if remote.sha256 not in self._downloads:
-                self._downloads[remote.sha256] = self._download_pool.submit(fetch)
-            return self._downloads[remote.sha256]
 
     def _collect_garbage(self, results: list[ItemResult], now: float) -> None:
         protected: dict[str, set[str]] = {}

@@ -23,9 +23,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pxeimport.checksums import ChecksumIndexError, parse_sha256sums
-from pxeimport.models import BootSource, ImportRun, SelectedArch, SelectedRelease, validate_archive_url
+from pxeimport.models import BootSource, ImportRun, SelectedArch, SelectedRelease
 from pxeimport.names import NAME_PATTERN, InvalidName, check_name
 from pxeimport.tftproot import TftpRoot
+from pxeimport.validators import validate_archive_url
 from tests.faulty import IMAGES, fast_http, publish_both, run_import, serving
 from tools.archive import ArchiveTree, netboot_files
 from tools.faultserver import FaultServer

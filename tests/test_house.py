@@ -30,6 +30,7 @@ DJANGO_SIDE = {
     "rackstatus.py",
     "rackadmin.py",
     "metrics.py",
+    "validators.py",
 }
 MAX_LINES = 420
 

@@ -150,7 +150,7 @@ def test_bad_per_arch_urls_are_refused_naming_the_problem(text, message):
 
 # The data migration ------------------------------------------------------------------------
 
-MIGRATION = import_module("pxeimport.migrations.0010_ubuntu_iso")
+MIGRATION = import_module("pxeimport.migrations.0012_ubuntu_iso")
 
 
 def _netboot_default() -> BootSource:

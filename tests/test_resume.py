@@ -23,7 +23,8 @@ from tools.faultserver import FaultServer
 BODY = os.urandom(3 << 20)  # 3 MiB: several 1 MiB chunks
 SHA = hashlib.sha256(BODY).hexdigest()
 CUT = len(BODY) * 6 // 10
-FAST = FetchSettings(read_timeout=2, retries=0, backoff=0.01)
+# Resume whatever the size: these files are small.
+FAST = FetchSettings(read_timeout=2, retries=0, backoff=0.01, resume_min_bytes=0)
 
 
 @pytest.fixture

@@ -7,13 +7,13 @@ offers it as a BootSource choice (a migration records the new choice) and --layo
 from __future__ import annotations
 
 from pxeimport.archive.debian_installer import DebianInstaller
-from pxeimport.archive.layout import Layout, LayoutError, RemoteFile, Wanted
+from pxeimport.archive.layout import Container, Layout, LayoutError, RemoteFile, Wanted
 from pxeimport.archive.region import Region
 from pxeimport.archive.ubuntu_iso import UbuntuIso
 from pxeimport.archive.ubuntu_netboot import UbuntuNetboot
 from pxeimport.items import DEFAULT_LAYOUT
 
-__all__ = ["Layout", "LayoutError", "RemoteFile", "Wanted", "get_layout", "layout_choices", "layout_names"]
+__all__ = ["Container", "Layout", "LayoutError", "RemoteFile", "Wanted", "get_layout", "layout_choices", "layout_names"]
 
 _LAYOUTS: dict[str, type[Layout]] = {
     layout.name: layout for layout in (DebianInstaller, UbuntuNetboot, UbuntuIso, Region)

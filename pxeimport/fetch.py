@@ -74,7 +74,9 @@ class FetchSettings:
     # Requests in flight at once, across all threads using this fetcher.
     max_connections: int = 4
     max_file_bytes: int = 4 << 30
-    max_index_bytes: int = 4 << 20
+    # An index is held in memory: InRelease (~150 KB), SHA256SUMS, and Packages.xz (Debian 12's main for
+    # amd64 is 8.8 MB, which a 4 MiB cap refused); a server sending more is flooding, not indexing.
+    max_index_bytes: int = 32 << 20
     # With a partial_dir, files from this size (by Content-Length) download resumably; smaller ones start over.
     resume_min_bytes: int = 16 << 20
     user_agent: str = "pxeimport"

@@ -9,10 +9,10 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # zstd to read .debs compressed with it (Ubuntu's since 21.10; python-debian runs unzstd).
 DEBIAN_PACKAGES := python3-venv distro-info-data gpgv gnupg debian-archive-keyring dpkg zstd
 # System tools some tests drive for real (a TFTP server and client, a browser, a web server, QEMU,
-# xorriso to build stand-in ISO images, binutils' ar to build a test .deb, grub-script-check).
+# xorriso to build stand-in ISO images, binutils' ar to build a test .deb, grub-script-check; aria2, the segmented downloader `make bench` compares with).
 # Without them those tests skip with the reason; `make test-tools` installs them; CI does, and skips nothing.
 TEST_DEBIAN_PACKAGES := tftpd-hpa tftp-hpa curl chromium chromium-driver nginx-light qemu-system-x86 ipxe-qemu ovmf \
-	openssl distro-info binutils xorriso grub-common
+	openssl distro-info binutils xorriso grub-common aria2
 # The embedded default: a TFTP root inside the checkout, so no root privileges are needed.
 export PXEIMPORT_TFTPROOT ?= $(CURDIR)/var/tftpboot
 ARGS ?=

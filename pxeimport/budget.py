@@ -3,9 +3,10 @@
 Each host (scheme, host name and port of the URL asked for, before any redirect) may have at most
 `limit` requests in flight from one fetcher. A request for an index or a whole file waits for a
 connection; an extra segment of a file already downloading takes only a *spare* one: free while no
-request waits. A segment also gives its connection back as soon as a request starts waiting
-(`wanted`), so splitting a big file never delays another file or an index, and the budget is used
-fully only when fewer files than connections remain.
+request waits. A segment also gives its connection back, at the end of its current request
+(16 MiB at most), when a request starts waiting (`wanted`): splitting a big file delays another
+file or an index at most that long, and the budget goes to segments only when fewer files than
+connections remain.
 """
 
 from __future__ import annotations
@@ -82,7 +83,10 @@ class HostBudgets:
     def __call__(self, url: str) -> Budget:
         """The budget of `url`'s host."""
         parts = urlsplit(url)
-        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+        try:
+            port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+        except ValueError:  # a port out of range: the request itself will say so
+            port = None
         key = (parts.scheme, (parts.hostname or "").lower(), port)
         with self._lock:
             if key not in self._budgets:

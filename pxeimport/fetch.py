@@ -73,6 +73,8 @@ class FetchSettings:
     split_min_bytes: int = 64 << 20
     # No segment smaller than this is split off (pxeimport.pieces).
     split_piece_bytes: int = 4 << 20
+    # A first stream faster than this (bytes/s) is not split: no per-connection limit holds it back.
+    split_below_rate: int = 32 << 20
     max_file_bytes: int = 4 << 30
     max_index_bytes: int = 4 << 20
     user_agent: str = "pxeimport"

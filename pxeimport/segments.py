@@ -4,12 +4,15 @@ When the first answer for a download is a 200 for a file of at least `min_bytes`
 that does ranges (`Accept-Ranges: bytes`) and gives a strong validator (RFC 9110 8.8.1), the file
 is preallocated (posix_fallocate, else ftruncate) and filled at its offsets (pwrite) by workers:
 
-- This thread reads the 200 answer from byte 0. While a connection of the host's budget is spare
-  (pxeimport.budget: free, and no request waiting), another worker starts: it takes the tail half
-  of the largest piece still to come (never less than `piece_bytes`) and asks for it with
-  `Range: bytes=a-b` and `If-Range: <validator>` (RFC 9110 14.2, 13.1.5); the worker that had the
-  piece stops at its new end. A worker on a spare connection gives its piece back and its
-  connection up as soon as a request for another file or an index waits.
+- This thread reads the 200 answer from byte 0. If that stream runs faster than
+  `split_below_rate` over its first PROBE_SECONDS, nothing holds it back and it stays one stream.
+  Else, while a connection of the host's budget is spare (pxeimport.budget: free, and no request
+  waiting), another worker starts: it takes the tail half of the bytes not yet asked for of the
+  largest piece (pxeimport.pieces) and asks for them, at most half of what its piece misses and
+  REQUEST_PIECES pieces at a time, with `Range: bytes=a-b` and `If-Range: <validator>` (RFC 9110
+  14.2, 13.1.5). A request is never cut short, except the first stream (once, at the start of the
+  piece split off from it). A worker on a spare connection gives it up between requests when a
+  request for another file or an index waits.
 - SHA-256 cannot be combined from pieces, so the whole file is hashed in order before it is
   installed: the bytes of the piece from byte 0 as they arrive, the rest read back after the
   last byte (from the page cache: about 0.8 s per GiB here, see BENCHMARKS.md).
@@ -52,6 +55,8 @@ REQUEST_PIECES = 4
 # After cutting the first answer short, a pause before the next request: a server sees a closed
 # connection only at its next write, and till then would count one connection over the budget.
 SETTLE_SECONDS = 0.2
+# How long the first stream runs alone before its rate decides whether splitting can pay.
+PROBE_SECONDS = 0.5
 # What a worker waits between looks at the pieces when it has none (also how often progress is told).
 IDLE_SECONDS = 0.25
 
@@ -87,6 +92,8 @@ class Limits(Protocol):
     def split_min_bytes(self) -> int: ...
     @property
     def split_piece_bytes(self) -> int: ...
+    @property
+    def split_below_rate(self) -> int: ...
     @property
     def max_file_bytes(self) -> int: ...
 
@@ -181,10 +188,15 @@ class _Job:
         self.saved_at = time.monotonic()
         self.digest = hashlib.sha256()
         self.hashed = 0
+        # Until the first stream has run PROBE_SECONDS, no helper starts; after, none if it ran fast.
+        self.began = time.monotonic()
+        self.probing = False
+        self.fast = False
 
     def run(self, first: requests.Response | None) -> None:
         try:
             if first is not None:
+                self.probing = True
                 piece = self.pieces.take(open_ended=True)
                 assert piece is not None and piece.start == 0
                 try:
@@ -304,6 +316,16 @@ class _Job:
             raise Transient(f"segment ended at byte {piece.written}, {stop - piece.written} bytes short")
 
     def _start_helper(self) -> None:
+        if self.probing:  # only this thread runs until the probe ends
+            elapsed = time.monotonic() - self.began
+            if elapsed < PROBE_SECONDS:
+                return
+            self.probing = False
+            # Segments only pay where a per-connection limit holds a stream back; past that, they
+            # cost the re-read of the hash (and CPU beside the server's).
+            self.fast = self.pieces.written / elapsed > self.transport.settings.split_below_rate
+        if self.fast:
+            return
         with self.lock:
             if self.helper_failures > self.transport.settings.retries or self.stop.is_set():
                 return

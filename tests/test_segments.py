@@ -95,6 +95,15 @@ def test_a_file_below_the_threshold_or_from_a_server_without_ranges_rides_one_co
     assert (staging / SHA).read_bytes() == BODY
 
 
+def test_a_first_stream_faster_than_the_split_rate_is_not_split(server, staging):
+    fetch = fetcher(max_connections=4, split_below_rate=RATE // 4)  # the stream runs at RATE
+
+    fetch.download(server.url + "big.iso", staging / SHA, SHA)
+
+    assert (staging / SHA).read_bytes() == BODY
+    assert ranged(server) == [] and server.count("/big.iso") == 1 and fetch.budgets(server.url).most == 1
+
+
 def test_a_server_answering_200_to_a_range_is_fetched_as_one_stream_and_not_split_again(server, staging):
     server.whole("/big.iso")  # Accept-Ranges: bytes and an ETag, but every GET gets 200 and the whole file
     fetch = fetcher(max_connections=4)
@@ -224,7 +233,7 @@ def test_memory_does_not_grow_with_the_file(served, staging):
     big = os.urandom(32 * MiB)
     (served / "bigger.iso").write_bytes(big)
     sha = hashlib.sha256(big).hexdigest()
-    with FaultServer(served, ranges=True) as server:
+    with FaultServer(served, ranges=True, rate=8 * MiB) as server:
         tracemalloc.start()
         try:
             fetcher(max_connections=4).download(server.url + "bigger.iso", staging / sha, sha)

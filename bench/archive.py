@@ -37,12 +37,17 @@ class Scale:
     small_initrd: int
     big_initrd: int
     repeat: int
+    # One file behind limit_rate (against aria2c), and an ISO-sized one (peak RSS).
+    limited_big: int
+    iso_big: int
 
 
 SCALES = {
-    "full": Scale("full", True, 0, 0, 10 * MiB, 1024 * MiB, 3),
-    "quick": Scale("quick", False, 512 * KiB, 2 * MiB, 10 * MiB, 128 * MiB, 1),
-    "tiny": Scale("tiny", False, 16 * KiB, 64 * KiB, 256 * KiB, 1 * MiB, 1),
+    # The rate-limited big file is 256 MiB, not the issue's 1 GiB: single curl would take 9 minutes of
+    # the run at 2 MB/s, and the ratio to aria2c does not depend on the size once both use every connection.
+    "full": Scale("full", True, 0, 0, 10 * MiB, 1024 * MiB, 3, 256 * MiB, 3072 * MiB),
+    "quick": Scale("quick", False, 512 * KiB, 2 * MiB, 10 * MiB, 128 * MiB, 1, 32 * MiB, 256 * MiB),
+    "tiny": Scale("tiny", False, 16 * KiB, 64 * KiB, 256 * KiB, 1 * MiB, 1, 1 * MiB, 2 * MiB),
 }
 # Stand-in loader sizes, close to syslinux 6's.
 LOADER_SIZES = {"pxelinux.0": 42 * KiB, "boot-screens/ldlinux.c32": 120 * KiB}

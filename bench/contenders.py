@@ -48,6 +48,22 @@ def curl_jobs(
     return [Job((command,)) for command in commands]
 
 
+def curl_budget_job(base_url: str, files: tuple[Wanted, ...], dest: Path, connections: int) -> Job:
+    """One curl per file, `connections` at a time (`xargs -P`): the importer's budget, spent by curl."""
+    dest.mkdir(parents=True, exist_ok=True)
+    listing = dest / ".curl-list"
+    listing.write_text("".join(f"{dest / f.local_name} {base_url + f.path}\n" for f in files))
+    return Job((("xargs", "-a", str(listing), "-P", str(connections), "-n", "2", *CURL, "--output"),))
+
+
+def aria2_job(url: str, dest: Path, connections: int) -> Job:
+    """aria2c, the segmented downloader: `connections` connections to the host, split as many ways."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    split = (f"--max-connection-per-server={connections}", f"--split={connections}")
+    options = ("--quiet=true", "--allow-overwrite=true", "--auto-file-renaming=false")
+    return Job((("aria2c", *split, *options, "--dir", str(dest.parent), "--out", dest.name, url),))
+
+
 def sync_job(path: Path) -> Job:
     """fsync one file (coreutils `sync FILE`)."""
     return Job((("sync", str(path)),))

@@ -36,7 +36,16 @@ METHOD = """\
 - **curl** fetches the files an import needs: per arch `pxelinux.0` and `boot-screens/ldlinux.c32` of the
   current release, and `linux` and `initrd.gz` of each release; one `curl` process per file, one after
   another or all at once, with `--remote-time` so that `--time-cond` (If-Modified-Since) matches nginx's
-  exact Last-Modified check. No index is fetched.
+  exact Last-Modified check. No index is fetched. **curl, xargs -P 4** runs the same curls four at a
+  time: the importer's default budget of connections per host (`PXEIMPORT_JOBS`), spent by curl.
+- **aria2c -x4 -s4** (Debian's aria2, its other options default) fetches the one big file behind
+  `limit_rate` in four segments, as pxeimport may with its budget of four; pxeimport imports the whole
+  one-arch archive that file is the initrd of (its indexes and four small files besides). A reduced
+  configuration: that file is 256 MiB, not issue 13's 1 GiB, since single curl alone would take nine
+  minutes of the run at 2 MB/s; once every connection is busy the ratio to aria2c does not depend on
+  the size (both move size / (4 x rate)), and the 1 GiB file is measured unthrottled.
+- **The ISO-sized file** is a stand-in initrd of an ISO's size in a one-arch archive, imported unthrottled
+  once, for its peak RSS: this branch has no Ubuntu-ISO layout, so nothing is extracted from it.
 - **The 2012 script** is run from `../shared/seed/` (never copied) with `DOWNLOAD='curl -O --silent --fail'`;
   it fetches `pxelinux.0` but not `ldlinux.c32`.
 - **pxeimport** is `manage.py import_pxe_files --archive … --tftproot … --keyring … --arch … --release …
@@ -81,8 +90,9 @@ def document(results: Results, context: Context) -> str:
 
 <!-- Written by `python -m bench.run`; run it again rather than editing the figures by hand. -->
 
-Issue 6's harness (`bench/`): pxeimport against the 2012 `maas-import-pxe-files` script and plain curl,
-all pulling from our own nginx on 127.0.0.1, once unthrottled and once with `limit_rate {results.rate};`.
+Issue 6's harness (`bench/`), extended for issue 13: pxeimport against the 2012 `maas-import-pxe-files`
+script, plain curl and aria2c, all pulling from our own nginx on 127.0.0.1, once unthrottled and once
+with `limit_rate {results.rate};` (per connection).
 
 - Command: `{context.command}`
 - Date: {context.date}
@@ -91,8 +101,9 @@ all pulling from our own nginx on 127.0.0.1, once unthrottled and once with `lim
   (the machine is shared with other work)
 {importers}
 - Archive: {context.archive}
-- Repeats: each unthrottled case and each no-op ran {context.repeat}x, interleaved; each rate-limited full import
-  and the 2012 script's rate-limited no-op (about two minutes each) ran once.
+- Repeats: each unthrottled case and each no-op ran {context.repeat}x, interleaved; each rate-limited full import,
+  the 2012 script's rate-limited no-op (about two minutes each), each rate-limited big-file run and
+  the ISO-sized import ran once.
 
 ## How
 

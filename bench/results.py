@@ -13,6 +13,10 @@ MiB = 1 << 20
 OLD = "2012 script"
 CURL_SEQ = "curl, one after another"
 CURL_PAR = "curl, all at once"
+# The importer's default connection budget (PXEIMPORT_JOBS: connections per host), for curl and aria2c alike.
+BUDGET = 4
+CURL_BUDGET = f"curl, xargs -P {BUDGET}"
+ARIA2 = f"aria2c -x{BUDGET} -s{BUDGET}"
 CURL_COND = "curl --time-cond, one after another"
 CURL_SYNC = "curl, then sync FILE"
 HASH = "hashlib SHA-256 of the file alone"
@@ -26,6 +30,8 @@ FULL = "full"
 NOOP = "no-op"
 SMALL = "small initrd"
 BIG = "big initrd"
+SEGMENTED = "big file, rate-limited"
+ISO = "ISO-sized file"
 
 
 def startup(label: str) -> str:
@@ -42,6 +48,8 @@ class Results:
     rate: str
     small_bytes: int
     big_bytes: int
+    limited_bytes: int = 0
+    iso_bytes: int = 0
     importers: tuple[str, ...] = (PXE,)
     figures: dict[tuple[str, str, str], Figures] = field(default_factory=dict)
 

@@ -19,25 +19,40 @@ from pathlib import Path
 from types import FrameType
 
 from bench.archive import SCALES, Archive, BenchError, Scale, build_full, build_single, describe
-from bench.contenders import OLD_SCRIPT, PROJECT, Pxeimport, curl_jobs, hash_job, old_script_job, sync_job
+from bench.contenders import (
+    OLD_SCRIPT,
+    PROJECT,
+    Pxeimport,
+    aria2_job,
+    curl_budget_job,
+    curl_jobs,
+    hash_job,
+    old_script_job,
+    sync_job,
+)
 from bench.document import Context, document
 from bench.importers import importers
 from bench.measure import Job, Sample, measure, run_job
 from bench.nginx import Nginx, ensure_installed
 from bench.reading import reading
 from bench.results import (
+    ARIA2,
     BIG,
+    BUDGET,
+    CURL_BUDGET,
     CURL_COND,
     CURL_PAR,
     CURL_SEQ,
     CURL_SYNC,
     FULL,
     HASH,
+    ISO,
     LIMITED,
     NO_SERVER,
     NOOP,
     OLD,
     OPEN,
+    SEGMENTED,
     SMALL,
     Results,
     mib,
@@ -94,6 +109,8 @@ class Setup:
     full: Archive
     small: Archive | None
     big: Archive | None
+    limited: Archive | None
+    iso: Archive | None
     importers: list[Pxeimport]
     old_script: Path | None
     repeat: int
@@ -112,7 +129,8 @@ class Bench:
         self._numbers = itertools.count(1)
 
     def contenders(self) -> list[str]:
-        return ([OLD] if self.setup.old_script else []) + [CURL_SEQ, CURL_PAR] + [p.label for p in self.setup.importers]
+        curls = [CURL_SEQ, CURL_PAR, CURL_BUDGET]
+        return ([OLD] if self.setup.old_script else []) + curls + [p.label for p in self.setup.importers]
 
     def fresh_dir(self, label: str) -> Path:
         path = self.setup.workdir / "runs" / f"{next(self._numbers):03d}-{label.replace(' ', '-').replace(',', '')}"
@@ -134,6 +152,8 @@ class Bench:
         if contender == OLD:
             assert self.setup.old_script is not None
             return [old_script_job(self.setup.old_script, dists, dest / "tftpboot", archive, dest / "tmp")]
+        if contender == CURL_BUDGET:
+            return [curl_budget_job(url, archive.files, dest, BUDGET)]
         if contender in (CURL_SEQ, CURL_PAR, CURL_COND):
             parallel, conditional = contender == CURL_PAR, contender == CURL_COND
             return curl_jobs(url, archive.files, dest, parallel=parallel, conditional=conditional)
@@ -171,11 +191,31 @@ class Bench:
             for pxe in self.setup.importers:
                 self.import_once(BIG, pxe, self.setup.big)
 
-    def import_once(self, case: str, pxe: Pxeimport, archive: Archive) -> None:
-        """`pxe` imports `archive`, unthrottled, into an empty root."""
+    def import_once(self, case: str, pxe: Pxeimport, archive: Archive, server: str = OPEN) -> None:
+        """`pxe` imports `archive` (unthrottled unless `server` says otherwise) into an empty root."""
         dest = self.fresh_dir(f"{case}-{pxe.label}")
-        self.measure(case, OPEN, pxe.label, self.jobs(pxe.label, self.setup.nginx.url(throttled=False), archive, dest))
+        url = self.setup.nginx.url(throttled=server == LIMITED)
+        self.measure(case, server, pxe.label, self.jobs(pxe.label, url, archive, dest))
         shutil.rmtree(dest)
+
+    def segmented(self) -> None:
+        """One big file behind limit_rate: single curl, aria2c with the budget, each importer (once each)."""
+        assert self.setup.limited is not None
+        url, initrd = self.setup.nginx.url(throttled=True), self.setup.limited.initrd()
+        dest = self.fresh_dir("segmented-curl")
+        self.measure(SEGMENTED, LIMITED, CURL_SEQ, curl_jobs(url, (initrd,), dest, parallel=False))
+        self.measure(
+            SEGMENTED, LIMITED, ARIA2, [aria2_job(url + initrd.path, dest / "aria2" / initrd.local_name, BUDGET)]
+        )
+        shutil.rmtree(dest)
+        for pxe in self.setup.importers:
+            self.import_once(SEGMENTED, pxe, self.setup.limited, LIMITED)
+
+    def iso_sized(self) -> None:
+        """Each importer with an ISO-sized file, unthrottled, once: its peak RSS against the small case."""
+        assert self.setup.iso is not None
+        for pxe in self.setup.importers:
+            self.import_once(ISO, pxe, self.setup.iso)
 
     def curl_once(self, archive: Archive) -> None:
         """curl the initrd; again, then fsync it; then hash it alone (the importer's hash, hashlib)."""
@@ -230,10 +270,14 @@ def prepare(args: argparse.Namespace, scale: Scale, stack: ExitStack) -> Setup:
     web, scratch = work / "www", work / "scratch"
     print(f"Building the archives in {web} ({scale.name} scale)", flush=True)
     full = build_full(web, signer, scale, scratch)
-    small = big = None
+    small = big = limited = iso = None
     if not args.skip_big:
         small = build_single(web, signer, "small", scale.small_initrd, scratch)
         big = build_single(web, signer, "big", scale.big_initrd, scratch)
+        iso = build_single(web, signer, "iso", scale.iso_big, scratch)
+        if not args.skip_rate_limited:
+            ensure_installed("aria2c", "aria2")
+            limited = build_single(web, signer, "limited", scale.limited_big, scratch)
     shutil.rmtree(scratch)
     nginx = stack.enter_context(Nginx(web, work / "nginx", args.rate))
     print(
@@ -245,7 +289,7 @@ def prepare(args: argparse.Namespace, scale: Scale, stack: ExitStack) -> Setup:
     for pxe in chosen:
         run_job(pxe.migrate(), work / "runs.log")
     repeat = args.repeat or scale.repeat
-    return Setup(work, nginx, full, small, big, chosen, script, repeat)
+    return Setup(work, nginx, full, small, big, limited, iso, chosen, script, repeat)
 
 
 def run_cases(args: argparse.Namespace, setup: Setup) -> Results:
@@ -255,6 +299,8 @@ def run_cases(args: argparse.Namespace, setup: Setup) -> Results:
         rate=args.rate,
         small_bytes=setup.small.initrd().size if setup.small else 0,
         big_bytes=setup.big.initrd().size if setup.big else 0,
+        limited_bytes=setup.limited.initrd().size if setup.limited else 0,
+        iso_bytes=setup.iso.initrd().size if setup.iso else 0,
         importers=tuple(pxe.label for pxe in setup.importers),
     )
     bench = Bench(setup, results)
@@ -262,8 +308,11 @@ def run_cases(args: argparse.Namespace, setup: Setup) -> Results:
     bench.full_and_noop(OPEN)
     if not args.skip_big:
         bench.big_initrds()
+        bench.iso_sized()
     if not args.skip_rate_limited:
         bench.full_and_noop(LIMITED)
+        if not args.skip_big:
+            bench.segmented()
     return results
 
 

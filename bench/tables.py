@@ -8,18 +8,22 @@ from dataclasses import dataclass
 from bench.archive import size_name
 from bench.nginx import max_in_flight
 from bench.results import (
+    ARIA2,
     BIG,
+    CURL_BUDGET,
     CURL_COND,
     CURL_PAR,
     CURL_SEQ,
     CURL_SYNC,
     FULL,
     HASH,
+    ISO,
     LIMITED,
     NO_SERVER,
     NOOP,
     OLD,
     OPEN,
+    SEGMENTED,
     SMALL,
     MiB,
     Results,
@@ -58,7 +62,7 @@ def full_table(results: Results) -> str:
     rows = []
     for server in (LIMITED, OPEN):
         old, parallel = results.seconds(FULL, server, OLD), results.seconds(FULL, server, CURL_PAR)
-        for contender in (OLD, CURL_SEQ, CURL_PAR, *results.importers):
+        for contender in (OLD, CURL_SEQ, CURL_PAR, CURL_BUDGET, *results.importers):
             f = results.get(FULL, server, contender)
             if f is None:
                 continue
@@ -92,6 +96,8 @@ def big_table(results: Results) -> str:
     curl = results.seconds(BIG, OPEN, CURL_SEQ)
     cases = [(SMALL, label) for label in results.importers]
     cases += [(BIG, contender) for contender in (CURL_SEQ, CURL_SYNC, HASH, *results.importers)]
+    cases += [(ISO, label) for label in results.importers]
+    sizes = {SMALL: results.small_bytes, BIG: results.big_bytes, ISO: results.iso_bytes}
     rows = []
     for case, contender in cases:
         f = results.get(case, OPEN, contender)
@@ -100,9 +106,26 @@ def big_table(results: Results) -> str:
         small = results.get(SMALL, OPEN, contender)
         vs_curl = times(ratio(f.seconds, curl)) if case == BIG else "-"
         vs_small = times(ratio(f.max_rss, small.max_rss)) if small else "-"
-        size = size_name(results.big_bytes if case == BIG else results.small_bytes)
+        size = size_name(sizes[case])
         label = "curl" if contender == CURL_SEQ else contender
         rows.append([size, label, f"{f.seconds:.2f}", vs_curl, mib(f.bytes_sent), mib(f.max_rss), vs_small])
+    return markdown_table(headers, rows)
+
+
+def segmented_table(results: Results) -> str:
+    """One big file behind limit_rate: one curl, aria2c with the budget, each importer."""
+    headers = ["contender", "connections", "wall s", "x aria2c", "x curl", "MiB pulled", "requests", "most at once"]
+    aria2, curl = results.seconds(SEGMENTED, LIMITED, ARIA2), results.seconds(SEGMENTED, LIMITED, CURL_SEQ)
+    rows = []
+    for contender in (CURL_SEQ, ARIA2, *results.importers):
+        f = results.get(SEGMENTED, LIMITED, contender)
+        if f is None:
+            continue
+        label = "curl" if contender == CURL_SEQ else contender
+        budget = "1" if contender == CURL_SEQ else "4 (the budget)"
+        cells = [f"{f.seconds:.2f}", times(ratio(f.seconds, aria2)), times(ratio(f.seconds, curl))]
+        cells += [mib(f.bytes_sent), statuses(f.requests), str(max_in_flight(f.requests))]
+        rows.append([label, budget, *cells])
     return markdown_table(headers, rows)
 
 
@@ -120,6 +143,7 @@ def targets(results: Results, label: str) -> list[Verdict]:
     """The issue's targets against the figures of importer `label`."""
     noop = results.get(NOOP, LIMITED, label) or results.get(NOOP, OPEN, label)
     small, big = results.get(SMALL, OPEN, label), results.get(BIG, OPEN, label)
+    iso = results.get(ISO, OPEN, label)
     big_size = size_name(results.big_bytes)
     return [
         verdict(
@@ -135,6 +159,30 @@ def targets(results: Results, label: str) -> list[Verdict]:
             "rate-limited full import ≤ 1.25x curl all at once",
             ratio(results.seconds(FULL, LIMITED, label), results.seconds(FULL, LIMITED, CURL_PAR)),
             1.25,
+            times,
+        ),
+        verdict(
+            "rate-limited full import ≤ 1.1x curl with the same connections (xargs -P)",
+            ratio(results.seconds(FULL, LIMITED, label), results.seconds(FULL, LIMITED, CURL_BUDGET)),
+            1.1,
+            times,
+        ),
+        verdict(
+            f"rate-limited {size_name(results.limited_bytes)} file ≤ 1.1x aria2c with the same connections",
+            ratio(results.seconds(SEGMENTED, LIMITED, label), results.seconds(SEGMENTED, LIMITED, ARIA2)),
+            1.1,
+            times,
+        ),
+        verdict(
+            f"unthrottled {big_size} import ≤ 1.1x curl then fsync",
+            ratio(results.seconds(BIG, OPEN, label), results.seconds(BIG, OPEN, CURL_SYNC)),
+            1.1,
+            times,
+        ),
+        verdict(
+            f"peak RSS with {size_name(results.iso_bytes)} ≤ 1.2x with {size_name(results.small_bytes)}",
+            ratio(iso.max_rss, small.max_rss) if iso and small else None,
+            1.2,
             times,
         ),
         verdict(
@@ -162,7 +210,7 @@ def targets_table(results: Results) -> str:
     """One row per target; a measured and a met column per importer."""
     marks = {True: "met", False: "**not met**", None: "-"}
     per_importer = [targets(results, label) for label in results.importers]
-    headers = ["target (issue 6)"]
+    headers = ["target (issues 6 and 13)"]
     for label in results.importers:
         headers += [label if len(results.importers) > 1 else "measured", "met?"]
     rows = []
@@ -183,6 +231,8 @@ def tables(results: Results) -> str:
         noop_table(results),
         f"### {size_name(results.big_bytes)} initrd (unthrottled) and peak RSS",
         big_table(results),
+        f"### One {size_name(results.limited_bytes)} file behind limit_rate {results.rate} (per connection)",
+        segmented_table(results),
         "### Targets",
         targets_table(results),
     ]

@@ -15,37 +15,36 @@ import contextlib
 import logging
 import os
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
+from pxeimport.budget import HostBudgets
 from pxeimport.files import HashingWriter, open_truncated
+from pxeimport.hops import get
 from pxeimport.httperrors import (
     ALLOWED_SCHEMES,
     FetchError,
     NoSpace,
     NotFound,
     Transient,
-    check_redirect,
-    check_scheme,
     check_space,
     content_length,
     describe,
     hop,
-    retry_after_seconds,
-    root_cause,
     write_error,
 )
 from pxeimport.indexcache import IndexCache
 from pxeimport.redact import redact_url
 from pxeimport.resume import Partial
+from pxeimport.retries import attempts
+from pxeimport.segments import Progress, SplitFailed, Splitter, Transport
 
 # The public API; the errors live in httperrors and are exported from here as before.
 __all__ = ["Downloaded", "FetchError", "FetchSettings", "Fetcher", "NoSpace", "NotFound"]
@@ -53,9 +52,6 @@ __all__ = ["Downloaded", "FetchError", "FetchSettings", "Fetcher", "NoSpace", "N
 log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1 << 20
-# Answers a later try may not get: rate limiting and server trouble.
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 _T = TypeVar("_T")
 
@@ -71,8 +67,14 @@ class FetchSettings:
     # A server asking for hours in Retry-After would hold the TFTP root's lock that long.
     retry_after_max: float = 60.0
     max_redirects: int = 5
-    # Requests in flight at once, across all threads using this fetcher.
+    # Requests in flight at once to one host, across all threads using this fetcher (pxeimport.budget).
     max_connections: int = 4
+    # A file this big, from a server that does ranges, is fetched in segments over spare connections.
+    split_min_bytes: int = 64 << 20
+    # No segment smaller than this is split off (pxeimport.pieces).
+    split_piece_bytes: int = 4 << 20
+    # A first stream faster than this (bytes/s) is not split: no per-connection limit holds it back.
+    split_below_rate: int = 32 << 20
     max_file_bytes: int = 4 << 30
     # An index is held in memory: InRelease (~150 KB), SHA256SUMS, and Packages.xz (Debian 12's main for
     # amd64 is 8.8 MB, which a 4 MiB cap refused); a server sending more is flooding, not indexing.
@@ -105,7 +107,10 @@ class Fetcher:
         self._cancelled = threading.Event()
         # Downloads run in several threads; the count is shared.
         self._count_lock = threading.Lock()
-        self._connections = threading.BoundedSemaphore(self.settings.max_connections)
+        self.budgets = HostBudgets(self.settings.max_connections)
+        self._splitter = Splitter(
+            Transport(self._exchange, self._body, self.budgets, self._cancelled.is_set, self.settings)
+        )
         self.bytes_downloaded = 0
         # {URL: Content-Type} of the indexes fetched, to say what arrived when one is not what it should be.
         self._content_types: dict[str, str] = {}
@@ -172,7 +177,7 @@ class Fetcher:
         url: str,
         dest: Path,
         expected_sha256: str,
-        progress: Callable[[int, int | None], None] | None = None,
+        progress: Progress | None = None,
         *,
         partial_dir: Path | None = None,
     ) -> Downloaded:
@@ -192,7 +197,7 @@ class Fetcher:
         try:
             return self._with_retries(
                 url,
-                lambda: self._download_once(url, dest, expected_sha256, progress, partial),
+                lambda: self._download_attempt(url, dest, expected_sha256, progress, partial),
                 before_retry=lambda: dest.unlink(missing_ok=True),
             )
         except BaseException as exc:
@@ -212,7 +217,7 @@ class Fetcher:
             return None
         proxy = self._source_proxy(url)
         try:
-            with self._connections, self._new_session() as session:
+            with self.budgets(url).connection(), self._new_session() as session:
                 response = session.head(
                     url,
                     timeout=self._timeout,
@@ -235,7 +240,15 @@ class Fetcher:
 
     def _with_retries(self, url: str, attempt: Callable[[], _T], before_retry: Callable[[], None] | None = None) -> _T:
         try:
-            return self._attempts(url, attempt, before_retry)
+            s = self.settings
+            return attempts(
+                url,
+                attempt,
+                retries=s.retries,
+                backoff=s.backoff,
+                retry_after_max=s.retry_after_max,
+                before_retry=before_retry,
+            )
         except FetchError as exc:
             proxy = self.proxy_for(url)
             if proxy and "through proxy" not in exc.reason:
@@ -244,84 +257,20 @@ class Fetcher:
                 exc.args = (f"{exc.url}: {exc.reason}",)
             raise
 
-    def _attempts(self, url: str, attempt: Callable[[], _T], before_retry: Callable[[], None] | None = None) -> _T:
-        attempts = self.settings.retries + 1
-        for number in range(1, attempts + 1):
-            try:
-                return attempt()
-            except Transient as exc:
-                if number == attempts:
-                    tries = f" (after {attempts} attempts)" if attempts > 1 else ""
-                    raise FetchError(url, exc.reason + tries, status=exc.status) from exc
-                delay = self._delay(number, exc.retry_after)
-                log.info("%s: %s; attempt %d of %d in %.2f s", url, exc.reason, number + 1, attempts, delay)
-                if before_retry is not None:
-                    before_retry()
-                time.sleep(delay)
-        raise AssertionError("unreachable")
-
-    def _delay(self, failed_attempts: int, retry_after: float | None) -> float:
-        delay = self.settings.backoff * 2.0 ** (failed_attempts - 1)
-        if retry_after is not None:
-            delay = max(delay, min(retry_after, self.settings.retry_after_max))
-        return delay
-
-    def _open(self, url: str, session: requests.Session, headers: dict[str, str] | None = None) -> requests.Response:
-        """One GET of `url`, following redirects hop by hop; a 200 (or, asked for a range, 206)
-        response to read, or an error. A 304 is an error: nothing is ever asked conditionally."""
-        check_scheme(url, url)
-        current = url
-        hops = [url]
-        while True:
-            response = self._request(url, current, session, headers)
-            status = response.status_code
-            at = hop(url, current)
-            if status in REDIRECT_STATUSES and "location" in response.headers:
-                target = urljoin(current, response.headers["location"])
-                response.close()
-                check_redirect(url, current, target, hops, self.settings.max_redirects)
-                hops.append(target)
-                current = target
-                continue
-            # 206 answers a range request (pxeimport.resume).
-            if status == 200 or (headers and "Range" in headers and status == 206):
-                return response
-            reason = response.reason
-            retry_after = retry_after_seconds(response.headers.get("Retry-After"))
-            response.close()
-            if status in (404, 410):
-                raise NotFound(url, f"HTTP {status} (not found){at}", status=status)
-            if status in RETRY_STATUSES:
-                raise Transient(f"HTTP {status} {reason}{at}", status=status, retry_after=retry_after)
-            raise FetchError(url, f"HTTP {status} {reason}{at}", status=status)
-
-    def _request(
-        self, url: str, current: str, session: requests.Session, headers: dict[str, str] | None = None
-    ) -> requests.Response:
-        proxy = self._source_proxy(url)
-        proxies = {"http": proxy, "https": proxy} if proxy else None
-        # After a redirect the hop that failed is named: it may be another host, or https.
-        at = hop(url, current)
-        try:
-            return session.get(
-                current, stream=True, timeout=self._timeout, allow_redirects=False, headers=headers, proxies=proxies
-            )
-        except requests.exceptions.SSLError as exc:
-            # A certificate that does not verify will not verify on the next try either.
-            raise FetchError(url, f"TLS failed: {root_cause(exc)}{at}") from exc
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            raise Transient(self._describe(exc) + at) from exc
-        except requests.RequestException as exc:
-            raise FetchError(url, self._describe(exc) + at) from exc
-
     @property
     def _timeout(self) -> tuple[float, float]:
         return (self.settings.connect_timeout, self.settings.read_timeout)
 
     @contextlib.contextmanager
     def _response(self, url: str, headers: dict[str, str] | None = None) -> Iterator[requests.Response]:
-        with self._connections, self._new_session() as session:
-            response = self._open(url, session, headers)
+        with self.budgets(url).connection(), self._exchange(url, headers) as response:
+            yield response
+
+    @contextlib.contextmanager
+    def _exchange(self, url: str, headers: dict[str, str] | None = None) -> Iterator[requests.Response]:
+        """One request on a session of its own; the caller holds a connection of `url`'s budget."""
+        with self._new_session() as session:
+            response = get(url, session, headers, self._source_proxy(url), self._timeout, self.settings.max_redirects)
             try:
                 yield response
             finally:
@@ -339,14 +288,28 @@ class Fetcher:
                 self._content_types[url] = response.headers.get("Content-Type", "")
         return bytes(body)
 
+    def _download_attempt(
+        self, url: str, dest: Path, sha256: str, progress: Progress | None, partial: Partial | None
+    ) -> Downloaded:
+        """One attempt: in segments where that pays (pxeimport.segments); else, or when ranges fail, one stream."""
+        try:
+            return self._download_once(url, dest, sha256, progress, partial)
+        except SplitFailed as exc:
+            log.info("%s: %s; fetching it again as one stream", url, exc)
+            self._splitter.whole.add(url)
+            return self._download_once(url, dest, sha256, progress, partial)
+
     def _download_once(
         self,
         url: str,
         dest: Path,
         expected_sha256: str,
-        progress: Callable[[int, int | None], None] | None,
+        progress: Progress | None,
         partial: Partial | None,
     ) -> Downloaded:
+        if partial is not None and (staged := self._splitter.saved(url, partial)) is not None:
+            with self.budgets(url).connection():
+                return Downloaded(*self._splitter.run(staged, dest, expected_sha256, progress))
         point = partial.point(url) if partial is not None else None
         if partial is not None and point is not None and point.size == point.total:
             done = partial.completed(dest, expected_sha256)  # a run killed between the last byte and the rename
@@ -355,6 +318,8 @@ class Fetcher:
             point = None
         limit = self.settings.max_file_bytes
         with self._response(url, point.headers() if point is not None else None) as response:
+            if point is None and (staged := self._splitter.start(url, response, dest, partial)) is not None:
+                return Downloaded(*self._splitter.run(staged, dest, expected_sha256, progress, response))
             if (
                 point is None
                 and partial is not None

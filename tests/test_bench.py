@@ -69,7 +69,14 @@ def test_requests_in_flight_are_counted_from_end_times_and_durations():
 
 def results_with(importers: tuple[str, ...] = (r.PXE,), **cases: Sample) -> r.Results:
     results = r.Results(
-        image_bytes=IMAGE, image_files=16, rate="2m", small_bytes=10 << 20, big_bytes=1 << 30, importers=importers
+        image_bytes=IMAGE,
+        image_files=16,
+        rate="2m",
+        small_bytes=10 << 20,
+        big_bytes=1 << 30,
+        limited_bytes=256 << 20,
+        iso_bytes=3 << 30,
+        importers=importers,
     )
     keys = {
         "full_par": (r.FULL, r.LIMITED, r.CURL_PAR),
@@ -79,6 +86,11 @@ def results_with(importers: tuple[str, ...] = (r.PXE,), **cases: Sample) -> r.Re
         "big_curl": (r.BIG, r.OPEN, r.CURL_SEQ),
         "big_pxe": (r.BIG, r.OPEN, r.PXE),
         "small_pxe": (r.SMALL, r.OPEN, r.PXE),
+        "full_budget": (r.FULL, r.LIMITED, r.CURL_BUDGET),
+        "big_sync": (r.BIG, r.OPEN, r.CURL_SYNC),
+        "limited_aria2": (r.SEGMENTED, r.LIMITED, r.ARIA2),
+        "limited_pxe": (r.SEGMENTED, r.LIMITED, r.PXE),
+        "iso_pxe": (r.ISO, r.OPEN, r.PXE),
     }
     for name, figures in cases.items():
         results.add(*keys[name]).add(figures)
@@ -95,6 +107,11 @@ def test_targets_compare_ratios_with_the_issue_limits():
         big_curl=sample(10),
         big_pxe=sample(12),  # 1.2x: under 1.3x
         small_pxe=sample(1, rss_mib=50),
+        full_budget=sample(25),  # 26 s: 1.04x, under 1.1x
+        big_sync=sample(10.5),  # 11 s: 1.05x, under 1.1x
+        limited_aria2=sample(30),
+        limited_pxe=sample(34),  # 1.13x: over 1.1x
+        iso_pxe=sample(40, rss_mib=55),  # 1.1x the small case's RSS
     )
     results.add(r.BIG, r.OPEN, r.PXE).add(sample(11, rss_mib=160))
 
@@ -104,6 +121,10 @@ def test_targets_compare_ratios_with_the_issue_limits():
         "no-op bytes ≤ 1 % of image bytes": True,
         "rate-limited no-op wall ≤ 0.02x the 2012 script's": True,
         "rate-limited full import ≤ 1.25x curl all at once": False,
+        "rate-limited full import ≤ 1.1x curl with the same connections (xargs -P)": True,
+        "rate-limited 256 MiB file ≤ 1.1x aria2c with the same connections": False,
+        "unthrottled 1 GiB import ≤ 1.1x curl then fsync": True,
+        "peak RSS with 3 GiB ≤ 1.2x with 10 MiB": True,
         "unthrottled 1 GiB import ≤ 1.3x curl": True,  # the best of 12 and 11 s
         "peak RSS with 1 GiB ≤ 1.2x with 10 MiB": False,  # 160 MiB, the larger of the two runs
         "peak RSS with 1 GiB < 150 MiB": False,
@@ -131,7 +152,7 @@ def test_two_importers_get_a_measured_and_a_met_column_each():
     header, _, *rows = tables.targets_table(results).splitlines()
     full = next(row for row in rows if "full import" in row)
 
-    assert [cell.strip() for cell in header.split("|")[1:-1]] == ["target (issue 6)", old, "met?", new, "met?"]
+    assert [cell.strip() for cell in header.split("|")[1:-1]] == ["target (issues 6 and 13)", old, "met?", new, "met?"]
     assert [cell.strip() for cell in full.split("|")[2:-1]] == ["6.00x", "**not met**", "1.20x", "met"]
 
 
@@ -183,7 +204,7 @@ def test_every_case_runs_at_tiny_sizes(tmp_path, capsys):
     assert 0 < pxe_noop.bytes_sent < results.image_bytes
     assert {e.status for e in results.figures[(r.NOOP, r.OPEN, r.CURL_COND)].requests} == {304}
     measured = [v.target for v in tables.targets(results, r.PXE) if v.met is not None]
-    assert len(measured) == (6 if with_old_script else 5)
+    assert len(measured) == (10 if with_old_script else 9)
     text = output.read_text()
     assert "### Targets" in text and "tiny scale" in text and "## Reading" in text
     assert "### Targets" in capsys.readouterr().out

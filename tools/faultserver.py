@@ -13,8 +13,12 @@ test can count attempts and measure the backoff between them.
         server.count("*/linux")                         # how many requests reached it
 
 With `tls=(certfile, keyfile)` it speaks HTTPS (see `make_self_signed_cert`). With `ranges=True` it
-answers as nginx does for static files: a strong ETag (size and mtime) and Last-Modified on every 200
-and 206, `Range: bytes=N-` honoured (206) unless `If-Range` names another validator (then 200, whole).
+answers as nginx does for static files: a strong ETag (size and mtime), Last-Modified and
+`Accept-Ranges: bytes` on every 200 and 206, `Range: bytes=N-` or `bytes=N-M` honoured (206) unless
+`If-Range` names another validator (then 200, whole). With `rate` (bytes per second) every response
+body is sent no faster than that, per connection, as a mirror's per-connection limit does; files
+served normally are streamed from disk (memory does not grow with their size). `max_concurrent`
+is the most requests being answered at once.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import http.client
 import itertools
 import os
 import re
+import select
 import socket
 import ssl
 import struct
@@ -69,9 +74,10 @@ class Rule:
     kind: str
     action: Action
     remaining: int | None  # None: every time
+    ranged: bool = False  # only requests that carry a Range header
 
-    def matches(self, path: str) -> bool:
-        if self.remaining == 0:
+    def matches(self, path: str, range_asked: str = "") -> bool:
+        if self.remaining == 0 or (self.ranged and not range_asked):
             return False
         if any(c in self.pattern for c in "*?["):
             return fnmatch.fnmatchcase(path, self.pattern)
@@ -83,6 +89,8 @@ class _State:
     rules: list[Rule] = field(default_factory=list)
     requests: list[Request] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    active: int = 0
+    max_active: int = 0
     closing: threading.Event = field(default_factory=threading.Event)
     released: threading.Event = field(default_factory=threading.Event)
 
@@ -99,25 +107,28 @@ class _Handler(SimpleHTTPRequestHandler):
         self._sent = 0
         state = self.server.state
         with state.lock:
-            rule = next((r for r in state.rules if r.matches(self.path)), None)
+            rule = next((r for r in state.rules if r.matches(self.path, self.headers.get("Range", ""))), None)
             if rule is not None and rule.remaining is not None:
                 rule.remaining -= 1
             # Recorded on arrival (a stalled request counts at once), completed when answered.
             record = Request(self.path, 0, 0, time.monotonic(), rule.kind if rule else "", self.client_address[1])
             record.range = self.headers.get("Range", "")
             state.requests.append(record)
+            state.active += 1
+            state.max_active = max(state.max_active, state.active)
         try:
             if rule is None:
-                body = self._file()
-                if body is None:
+                path = Path(self.translate_path(self.path))
+                if not path.is_file():
                     self._answer(404, b"not found\n")
                 else:
-                    self._serve(body)
+                    self._serve(path)
             else:
                 rule.action(self, self._file())
         finally:
             with state.lock:
                 record.status, record.bytes_sent = self._status, self._sent
+                state.active -= 1
 
     def do_HEAD(self) -> None:
         """The headers a GET would get when served normally (faults apply to GET only)."""
@@ -148,20 +159,32 @@ class _Handler(SimpleHTTPRequestHandler):
         etag = f'"{st.st_size:x}-{st.st_mtime_ns:x}"'
         return {"ETag": etag, "Last-Modified": formatdate(st.st_mtime, usegmt=True), "Accept-Ranges": "bytes"}
 
-    def _serve(self, body: bytes) -> None:
-        """200 and the file; with ranges on, 206 and the part a `Range: bytes=N-` asks (RFC 9110 14.2),
-        unless `If-Range` names another validator than the file's (13.1.5); 416 past the end."""
+    def _serve(self, path: Path) -> None:
+        """200 and the file; with ranges on, 206 and the part a `Range: bytes=N-` or `bytes=N-M` asks
+        (RFC 9110 14.2), unless `If-Range` names another validator than the file's (13.1.5); 416 past
+        the end. The body is streamed from the file."""
         validators = self._validators()
-        asked = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range", ""))
+        asked = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
         if_range = self.headers.get("If-Range")
-        if not validators or asked is None or (if_range is not None and if_range not in validators.values()):
-            self._answer(200, body)
-            return
-        start = int(asked[1])
-        if start >= len(body):
-            self._answer(416, b"", {"Content-Range": f"bytes */{len(body)}"})
-            return
-        self._answer(206, body[start:], {"Content-Range": f"bytes {start}-{len(body) - 1}/{len(body)}"})
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if not validators or asked is None or (if_range is not None and if_range not in validators.values()):
+                self._stream(200, f, size)
+                return
+            start, end = int(asked[1]), min(int(asked[2] or size - 1), size - 1)
+            if start >= size or end < start:
+                self._answer(416, b"", {"Content-Range": f"bytes */{size}"})
+                return
+            f.seek(start)
+            self._stream(206, f, end - start + 1, {"Content-Range": f"bytes {start}-{end}/{size}"})
+
+    def _stream(self, status: int, source: Any, length: int, headers: dict[str, str] | None = None) -> None:
+        self._head(
+            status, {"Content-Type": "application/octet-stream", "Content-Length": str(length), **(headers or {})}
+        )
+        while length > 0 and (block := source.read(min(CHUNK, length))):
+            self._send(block)
+            length -= len(block)
 
     def _head(self, status: int, headers: dict[str, str]) -> None:
         self._status = status
@@ -174,9 +197,36 @@ class _Handler(SimpleHTTPRequestHandler):
         self.wfile.flush()
 
     def _send(self, data: bytes) -> None:
-        self.wfile.write(data)
-        self.wfile.flush()
-        self._sent += len(data)
+        rate = self.server.rate
+        if not rate:
+            self.wfile.write(data)
+            self.wfile.flush()
+            self._sent += len(data)
+            return
+        if not self._sent:
+            self._began = time.monotonic()
+        step = max(1024, rate // 20)
+        for start in range(0, len(data), step):
+            # Paced before each write, not after: the request ends with its last byte sent.
+            ahead = self._sent / rate - (time.monotonic() - self._began)
+            if ahead > 0:
+                self._pace(ahead)
+            self.wfile.write(data[start : start + step])
+            self.wfile.flush()
+            self._sent += len(data[start : start + step])
+
+    def _pace(self, seconds: float) -> None:
+        """Wait between rate-limited writes, but notice at once a client that hung up (as nginx's
+        event loop does): ConnectionResetError then, so the request ends when the client's does."""
+        readable, _, _ = select.select([self.connection], [], [], seconds)
+        if not readable:
+            return
+        try:
+            if self.connection.recv(1, socket.MSG_PEEK) == b"":
+                raise ConnectionResetError("the client closed the connection")
+        except BlockingIOError:
+            pass
+        self._wait(max(0.0, seconds))
 
     def _answer(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
         self._head(
@@ -207,6 +257,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     ranges = False
+    rate = 0  # bytes per second per response body; 0: as fast as it goes
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -221,10 +272,13 @@ class _Server(ThreadingHTTPServer):
 class FaultServer:
     """Serve `directory` on 127.0.0.1 (a free port) with the faults it is told to inject."""
 
-    def __init__(self, directory: Path, *, tls: tuple[Path, Path] | None = None, ranges: bool = False) -> None:
+    def __init__(
+        self, directory: Path, *, tls: tuple[Path, Path] | None = None, ranges: bool = False, rate: int = 0
+    ) -> None:
         handler = functools.partial(_Handler, directory=str(directory))
         self._server = _Server(("127.0.0.1", 0), handler)
         self._server.ranges = ranges
+        self._server.rate = rate
         self._tls = tls is not None
         if tls is not None:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -268,6 +322,12 @@ class FaultServer:
         probe = Rule(pattern, "", lambda h, b: None, None)
         return [r for r in self.requests if probe.matches(r.path)]
 
+    @property
+    def max_concurrent(self) -> int:
+        """The most GET requests being answered at once since the start or the last clear()."""
+        with self._server.state.lock:
+            return self._server.state.max_active
+
     def count(self, pattern: str) -> int:
         """How many requests for paths matching `pattern` (a suffix or a glob) arrived."""
         return len(self.matching(pattern))
@@ -291,14 +351,21 @@ class FaultServer:
         with self._server.state.lock:
             self._server.state.requests.clear()
             self._server.state.rules.clear()
+            self._server.state.max_active = self._server.state.active
 
     # Faults ----------------------------------------------------------------------------------
 
     def _add(
-        self, pattern: str, kind: str, action: Callable[[_Handler, bytes | None], None], times: int | None
+        self,
+        pattern: str,
+        kind: str,
+        action: Callable[[_Handler, bytes | None], None],
+        times: int | None,
+        *,
+        ranged: bool = False,
     ) -> None:
         with self._server.state.lock:
-            self._server.state.rules.append(Rule(pattern, kind, action, times))
+            self._server.state.rules.append(Rule(pattern, kind, action, times, ranged))
 
     def fail(
         self, pattern: str, status: int = 500, *, times: int | None = None, retry_after: str | None = None
@@ -335,6 +402,23 @@ class FaultServer:
             h._hang_up()
 
         self._add(pattern, "stall", action, times)
+
+    def cut_range(self, pattern: str, *, after: int, times: int | None = None) -> None:
+        """Answer a request that carries `Range: bytes=N-[M]` with its 206, then reset the connection
+        after `after` body bytes; requests without Range are served normally."""
+
+        def action(h: _Handler, body: bytes | None) -> None:
+            data = _need(body, h.path)
+            asked = re.fullmatch(r"bytes=(\d+)-(\d*)", h.headers.get("Range", ""))
+            assert asked is not None, f"not a range this server knows: {h.headers.get('Range')!r}"
+            start, end = int(asked[1]), min(int(asked[2] or len(data) - 1), len(data) - 1)
+            ranges = {"Content-Range": f"bytes {start}-{end}/{len(data)}"}
+            h._head(206, {"Content-Length": str(end - start + 1), **ranges})
+            h._send(data[start : start + after])
+            h._wait(0.05)  # let the bytes leave before the RST
+            h._reset()
+
+        self._add(pattern, "cut range", action, times, ranged=True)
 
     def truncate(self, pattern: str, *, keep: int, times: int | None = None) -> None:
         """Promise the whole file in Content-Length, send `keep` bytes, then close cleanly."""

@@ -107,7 +107,8 @@ class Command(BaseCommand):
             "--jobs",
             type=int,
             metavar="N",
-            help=f"Download up to N files at once (default: PXEIMPORT_JOBS, now {settings.PXEIMPORT_JOBS}).",
+            help=f"Use up to N connections per host: files at once, and segments of a big file "
+            f"(default: PXEIMPORT_JOBS, now {settings.PXEIMPORT_JOBS}).",
         )
         parser.add_argument(
             "--kernel-opts",

@@ -24,7 +24,10 @@ import pytest
 
 from pxeimport.publish import FILES_DIR, INDEX
 from tests.conftest import require_rabbitmq, require_tool
+from tests.test_disk import mount_tmpfs
 from tests.test_static import manage_env
+from tests.test_tftp_boot import BASE, menu_pair
+from tests.tftp import TftpServer
 from tests.tree import install_dir
 from tools.archive import ArchiveTree, netboot_files
 from tools.httpserver import ArchiveServer
@@ -265,3 +268,41 @@ def test_a_tampered_index_is_refused_by_every_rack_which_keeps_serving(site):
 
     wait_until("both racks report the bad signature", refused)
     assert {n: os.readlink(install_dir(site.rack_root(n), "amd64", "bookworm")) for n in ("t1", "t2")} == served
+
+
+def test_a_rack_whose_disk_is_full_reports_it_and_keeps_booting_its_old_set_while_the_other_converges(site, archive):
+    """The full rack's TFTP root is a 1 MiB tmpfs: v1 (4 KiB files) fits, v2 (1 MiB files) does not.
+    tftpd-hpa, each on its own port, serves both racks' roots to a TFTP client following the menu."""
+    v1, v2 = netboot_files("v1"), netboot_files("v2", size=1 << 20)
+    full_root = site.rack_root("f1")
+    mount_tmpfs(full_root, "size=1m")
+    try:
+        site.region_import()
+        site.start_region_worker()
+        for name in ("f1", "r2"):
+            site.start_rack(name)
+        wait_until("both racks converge to v1", lambda: site.racks_in_sync(["f1", "r2"]))
+        served = os.readlink(install_dir(full_root, "amd64", "bookworm"))
+
+        archive.publish("bookworm", "amd64", v2)
+        site.region_import()
+
+        def item_errors(rack: str) -> list[str]:
+            sql = "SELECT s.error FROM pxeimport_rackitemstate s JOIN pxeimport_rack r ON s.rack_id = r.id "
+            return [str(e) for (e,) in site.region_rows(sql + "WHERE r.name = ? AND s.kind = 'install'", rack)]
+
+        wait_until("the other rack converges to v2", lambda: site.racks_in_sync(["r2"]))
+        wait_until("the full rack reports its disk", lambda: any("not enough space" in e for e in item_errors("f1")))
+        assert not site.racks_in_sync(["f1"])
+        assert os.readlink(install_dir(full_root, "amd64", "bookworm")) == served
+        for root, files in ((full_root, v1), (site.rack_root("r2"), v2)):
+            with TftpServer(root) as tftp:
+                assert tftp.get(f"{BASE}/pxelinux.0") == files["pxelinux.0"]
+                kernel, initrd = menu_pair(tftp.get(f"{BASE}/pxelinux.cfg/default").decode(), "bookworm")
+                assert tftp.get(f"{BASE}/{kernel}") == files["linux"]
+                assert tftp.get(f"{BASE}/{initrd}") == files["initrd.gz"]
+    finally:
+        if "rack-f1" in site.processes:
+            site.stop("rack-f1")
+        if subprocess.run(["umount", str(full_root)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(full_root)], capture_output=True)

@@ -51,13 +51,16 @@ def install_link(tftp_root: Path, release: str, arch: str = "amd64") -> Path:
 class Site:
     """The processes and directories of one region and its racks, below `tmp`."""
 
-    def __init__(self, tmp: Path, upstream: ArchiveServer, upstream_keyring: Path, broker: str) -> None:
+    def __init__(
+        self, tmp: Path, upstream: ArchiveServer, upstream_keyring: Path, broker: str, region_host: str = "127.0.0.1"
+    ) -> None:
+        """`region_host`: the address the region's publish root is served on (racks elsewhere reach it there)."""
         self.tmp = tmp
         self.upstream = upstream
         self.upstream_keyring = upstream_keyring
         self.publish_root = tmp / "publish"
         self.publish_root.mkdir()
-        self.region_http = ArchiveServer(self.publish_root).start()
+        self.region_http = ArchiveServer(self.publish_root, host=region_host).start()
         token = secrets.token_hex(4)
         self.queues = {"region": f"pxeimport-test-{token}.region", "prefix": f"pxeimport-test-{token}.rack."}
         self.region_db = tmp / "region.sqlite3"
@@ -108,10 +111,11 @@ class Site:
         )
         assert done.returncode == 0, done.stderr
 
-    def start(self, name: str, args: list[str], env: dict[str, str]) -> None:
+    def start(self, name: str, args: list[str], env: dict[str, str], prefix: Sequence[str] = ()) -> None:
+        """manage.py `args` as a process named `name`, its output in <name>.log; `prefix` runs it (ip netns exec)."""
         log = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115 (closed with the process)
         self.processes[name] = subprocess.Popen(
-            [sys.executable, "manage.py", *args], cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT
+            [*prefix, sys.executable, "manage.py", *args], cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT
         )
 
     def start_region_worker(self, sync_seconds: float = 3600) -> None:
@@ -121,13 +125,15 @@ class Site:
     def rack_root(self, name: str) -> Path:
         return self.tmp / f"rack-{name}"
 
-    def start_rack(self, name: str) -> None:
+    def start_rack(self, name: str, *, prefix: Sequence[str] = (), broker: str | None = None) -> None:
+        """A rack worker; `prefix` runs it (e.g. in a network namespace), `broker` is its CELERY_BROKER_URL."""
         db = self.tmp / f"rack-{name}.sqlite3"
         if not db.exists():
             shutil.copy(self.template, db)
         args = ["rack_worker", "--name", name, "--tftproot", str(self.rack_root(name))]
         args += ["--region", self.region_http.url, "--keyring", str(self.keyring)]
-        self.start(f"rack-{name}", args, self.env | {"DATABASE_URL": f"sqlite:///{db}"})
+        env = self.env | {"DATABASE_URL": f"sqlite:///{db}", "CELERY_BROKER_URL": broker or self.broker}
+        self.start(f"rack-{name}", args, env, prefix)
         self.rack_names.add(name)
 
     def stop(self, name: str, sig: int = signal.SIGTERM) -> None:

@@ -22,7 +22,7 @@ TEST_DEBIAN_PACKAGES := tftpd-hpa tftp-hpa curl chromium chromium-driver nginx-l
 export PXEIMPORT_TFTPROOT ?= $(CURDIR)/var/tftpboot
 ARGS ?=
 
-.PHONY: install system-packages test-tools import demo static serve superuser test test-fast check lint format typecheck migrations-check bench clean
+.PHONY: install system-packages test-tools import demo static serve superuser test test-fast check lint format typecheck migrations-check bench bench-racks clean
 
 install: $(VENV)/.installed
 
@@ -109,6 +109,11 @@ migrations-check: install
 ## (~15 min; ARGS=--quick for ~1 min; ARGS="--importer-rev A --importer-rev B" compares two commits).
 bench: install
 	$(PY) -m bench.run $(ARGS)
+
+## Issue 16's benchmark: N = 1, 3, 6 racks following a region's import of one new release (RabbitMQ on
+## 127.0.0.1:5672); prints the figures and writes them into BENCHMARKS.md. About 2 minutes.
+bench-racks: var/.migrated
+	$(PY) -m bench.racks --write $(ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

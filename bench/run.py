@@ -34,6 +34,7 @@ from bench.document import Context, document
 from bench.importers import importers
 from bench.measure import Job, Sample, measure, run_job
 from bench.nginx import Nginx, ensure_installed
+from bench.racks import kept_section
 from bench.reading import reading
 from bench.results import (
     ARIA2,
@@ -352,7 +353,8 @@ def bench(args: argparse.Namespace, argv: Sequence[str]) -> Results:
             repeat=setup.repeat,
             load=(load_before, load_after),
         )
-        target.write_text(document(results, context))
+        racks = kept_section(target)  # bench.racks' figures, written by their own run
+        target.write_text(document(results, context) + (f"\n{racks}\n" if racks else ""))
         print(f"\nWrote {target}")
     return results
 

@@ -4,7 +4,8 @@ A layout says "download this verified file and take these members out of it" (ar
 Container); the importer downloads and checks it, then calls `extract` here, which picks the
 extractor by the container's kind: "tar" (pxeimport.tarball: streaming, hostile members refused),
 "iso" (pxeimport.isoimage: ISO 9660 with pycdlib, no loop mount), "deb" (the .deb's data.tar, via
-python-debian: archive.packages.extract_member). No Django here.
+python-debian: archive.packages.extract_member), "file" (nothing: a file only kept for nodes).
+No Django here.
 """
 
 from __future__ import annotations
@@ -75,7 +76,14 @@ def _deb(
     return found
 
 
-EXTRACTORS: dict[str, Extractor] = {"tar": _tar, "iso": _iso, "deb": _deb}
+def _file(
+    path: Path, members: Mapping[str, tuple[str, ...]], optional: frozenset[str], dest: Path, max_bytes: int, label: str
+) -> dict[str, Extracted]:
+    """Nothing to take out: the verified file is only kept in the HTTP root (Container checks it has no members)."""
+    return {}
+
+
+EXTRACTORS: dict[str, Extractor] = {"tar": _tar, "iso": _iso, "deb": _deb, "file": _file}
 
 
 def extract(container: Container, path: Path, dest: Path, *, max_bytes: int) -> dict[str, Extracted]:

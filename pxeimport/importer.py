@@ -224,6 +224,11 @@ class Importer:
         http_root = self.http_root
         return [c.publish_as for c in wanted.all_containers if c.publish_as and not http_root.has(c.publish_as)]
 
+    def _to_fetch(self, wanted: Wanted) -> list[Container]:
+        """The containers to download: all but a "file" already kept in the HTTP root (verified when it was)."""
+        missing = self._published_missing(wanted)
+        return [c for c in wanted.all_containers if c.kind != "file" or c.publish_as in missing]
+
     def _import(self, item: Item, *, dry_run: bool) -> ItemResult:
         wanted = self._wanted(item)
         if wanted.skip:
@@ -261,7 +266,7 @@ class Importer:
         }
         if dry_run:
             # Sizes by HEAD, so the plan says how many bytes a real run would move.
-            remote = [f for f in wanted.files if f.name not in reuse] + [c.remote for c in wanted.all_containers]
+            remote = [f for f in wanted.files if f.name not in reuse] + [c.remote for c in self._to_fetch(wanted)]
             done.outcome = Outcome.PLANNED
             done.files = [FileResult(f.name, f.sha256, f.url, self.fetcher.size(f.url), True) for f in remote]
             return done
@@ -283,7 +288,7 @@ class Importer:
         label = f"{item.arch}/{item.release}" if item.kind == ItemKind.INSTALL else f"{item.arch} loaders"
         pending = {f.name: self.downloads.get(f, f"{label} {f.name}") for f in wanted.files if f.name not in reuse}
         packed = [
-            (c, self.downloads.get(c.remote, f"{label} {c.remote.name}", c.free_bytes)) for c in wanted.all_containers
+            (c, self.downloads.get(c.remote, f"{label} {c.remote.name}", c.free_bytes)) for c in self._to_fetch(wanted)
         ]
         sources: dict[str, Path] = {}
         hashes: dict[str, str] = {}

@@ -5,13 +5,19 @@ Under the publish root (PXEIMPORT_PUBLISH_ROOT, served as PXEIMPORT_PUBLISH_URL)
     index.asc                                  the index: JSON, clearsigned by the region's key
     v/<arch>/<release>/install-<version>  ->   <tftproot>/maas/<arch>/base/<release>/install-<version>
     v/<arch>/_loader-<version>            ->   <tftproot>/maas/<arch>/base/_loader-<version>
+    http/<path>                           ->   <HTTP root>/images/<path>  (an ISO the menus' iso-url names)
     .history.json                              when each index was published and which version dirs it named
+    .http-sums.json                            the HTTP root files' SHA-256, hashed once (pxeimport.hashcache)
 
 Files are never copied: each link names one immutable version dir of the TFTP root, so a URL
 always means the same bytes (cache it forever) and the database holds none. The index lists per
 arch the live loader set and per arch x release the live kernel and initrd: version id, each
 file's name, SHA-256 and size, and the options its menu entries get; its `date` (inside the
 signature) lets racks refuse a replayed older index, as apt does with Release's Date.
+
+A release whose entries name a file of the region's HTTP root (PXEIMPORT_HTTP_ROOT: the ISO of
+ubuntu-iso's `iso-url`) lists it under `http_files` (path below images/, SHA-256, size, the URL the
+options name); a rack keeps its own verified copy and names its own URL (archive.region).
 
 Clean-up: a rack reads an index, then fetches what it names, perhaps slowly; the region must not
 delete those version dirs meanwhile. `Publisher.protected` keeps every version dir named by the
@@ -32,12 +38,16 @@ from typing import Any
 
 from pxeimport.bootmenus import BOOT_OPTIONS_FILE
 from pxeimport.files import FILE_MODE, remove_entry, write_atomic
+from pxeimport.hashcache import HashCache
+from pxeimport.httproot import HttpRoot, HttpRootError, check_relative
 from pxeimport.names import InvalidName, check_name
 from pxeimport.tftproot import MANIFEST, Slot, TftpRoot
 
 INDEX = "index.asc"
 FILES_DIR = "v"
+HTTP_DIR = "http"
 HISTORY = ".history.json"
+HTTP_SUMS = ".http-sums.json"
 FORMAT = 1
 LOADER = "loader"
 INSTALL = "install"
@@ -58,6 +68,17 @@ class PublishedFile:
 
 
 @dataclass(frozen=True)
+class PublishedHttpFile:
+    """A file of the region's HTTP root a release's menu entries name: `path` below images/, served
+    by the publish root at http/<path>; `node_url`: the URL the region's options name it by."""
+
+    path: str
+    sha256: str
+    size: int
+    node_url: str
+
+
+@dataclass(frozen=True)
 class PublishedItem:
     """One live set: an arch's loaders (`release` "") or one release's kernel and initrd.
 
@@ -73,6 +94,7 @@ class PublishedItem:
     path: str
     files: tuple[PublishedFile, ...]
     kernel_opts: str = ""
+    http_files: tuple[PublishedHttpFile, ...] = ()
 
     @property
     def dir_name(self) -> str:
@@ -153,7 +175,22 @@ def _item(raw: Mapping[str, Any]) -> PublishedItem:
     expected = _item_path(item)
     if _text(raw, "path") != expected:
         raise PublicationError(f"item {arch}/{release}: path {raw['path']!r} is not {expected!r}")
-    return PublishedItem(arch, kind, release, version, expected, tuple(files), item.kernel_opts)
+    http_files = tuple(_http_file(f, f"item {arch}/{release}") for f in raw.get("http_files", []))
+    return PublishedItem(arch, kind, release, version, expected, tuple(files), item.kernel_opts, http_files)
+
+
+def _http_file(raw: Mapping[str, Any], where: str) -> PublishedHttpFile:
+    """One entry of `http_files` (an index of format 1 without the key has none: older regions)."""
+    path, digest, size, url = _text(raw, "path"), _text(raw, "sha256"), raw["size"], _text(raw, "node_url")
+    try:
+        check_relative(path)
+    except HttpRootError as exc:
+        raise PublicationError(f"{where}: {exc}") from exc
+    if not _SHA256.fullmatch(digest) or not isinstance(size, int) or size < 0:
+        raise PublicationError(f"{where}: HTTP file {path!r} has a bad hash or size")
+    if not url.startswith(("http://", "https://")) or any(c.isspace() for c in url):
+        raise PublicationError(f"{where}: HTTP file {path!r} has a bad URL {url!r}")
+    return PublishedHttpFile(path, digest, size, url)
 
 
 def _item_path(item: PublishedItem) -> str:
@@ -181,8 +218,12 @@ class Publisher:
         *,
         keep_seconds: float,
         clock: Callable[[], float] = time.time,
+        http_root: HttpRoot | None = None,
     ) -> None:
+        """`http_root`: the region's PXEIMPORT_HTTP_ROOT, whose files its menus name are published too."""
         self.root = root
+        self.http_root = http_root
+        self._sums = HashCache(publish_root / HTTP_SUMS)
         self.publish_root = publish_root
         self.sign = sign
         self.keep_seconds = keep_seconds
@@ -205,8 +246,20 @@ class Publisher:
                 chosen = kernel_opts.get((arch, release), "")
                 opts = " ".join(filter(None, [carried.read_text().strip() if carried.is_file() else "", chosen]))
                 item = PublishedItem(arch, INSTALL, release, version, "", files, opts)
-                items.append(PublishedItem(arch, INSTALL, release, version, _item_path(item), files, opts))
+                http = self._http_files(opts)
+                items.append(PublishedItem(arch, INSTALL, release, version, _item_path(item), files, opts, http))
         return Publication(datetime.fromtimestamp(self.clock(), UTC), current_release, tuple(items))
+
+    def _http_files(self, opts: str) -> tuple[PublishedHttpFile, ...]:
+        """The HTTP root's files `opts` names by URL (the ISO of iso-url), hashed once (HashCache)."""
+        if self.http_root is None:
+            return ()
+        found = []
+        for path in sorted(self.http_root.named([opts])):
+            if self.http_root.has(path):
+                digest, size = self._sums.sha256(self.http_root.path_for(path))
+                found.append(PublishedHttpFile(path, digest, size, self.http_root.url_for(path)))
+        return tuple(found)
 
     def _live_loader(self, arch: str) -> PublishedItem | None:
         slot = self.root.loader_slot(arch)
@@ -254,6 +307,10 @@ class Publisher:
         self.publish_root.mkdir(parents=True, exist_ok=True)
         for item in publication.items:
             self._link(item)
+            for http_file in item.http_files:
+                self._link_http(http_file)
+        if self.http_root is not None:
+            self._sums.save(self.http_root.path_for(f.path) for i in publication.items for f in i.http_files)
         changed = self.current() != publication.content()
         if changed:
             write_atomic(self.publish_root / INDEX, self.sign(publication.to_json()), FILE_MODE)
@@ -264,7 +321,15 @@ class Publisher:
     def _link(self, item: PublishedItem) -> None:
         base = self.root.base_dir(item.arch)
         target = (base / item.release / item.dir_name) if item.kind == INSTALL else (base / item.dir_name)
-        link = self.publish_root / item.path.rstrip("/")
+        self._symlink(self.publish_root / item.path.rstrip("/"), target)
+
+    def _link_http(self, http_file: PublishedHttpFile) -> None:
+        assert self.http_root is not None
+        self._symlink(self.publish_root / HTTP_DIR / http_file.path, self.http_root.path_for(http_file.path))
+
+    @staticmethod
+    def _symlink(link: Path, target: Path) -> None:
+        """`link` -> `target`, replaced in one rename when it pointed elsewhere."""
         if os.path.islink(link) and os.readlink(link) == str(target):
             return
         link.parent.mkdir(parents=True, exist_ok=True)
@@ -283,7 +348,9 @@ class Publisher:
 
     def _remember(self, publication: Publication) -> None:
         now = self.clock()
-        named = sorted(i.path for i in publication.items)
+        named = sorted(
+            [i.path for i in publication.items] + [_http_path(f) for i in publication.items for f in i.http_files]
+        )
         history = [h for h in self._history() if now - h["published"] < self.keep_seconds]
         history.append({"published": now, "paths": named})
         write_atomic(self.publish_root / HISTORY, json.dumps(history, indent=1).encode())
@@ -308,14 +375,19 @@ class Publisher:
     def _prune(self) -> None:
         """Remove links no kept index names (their version dirs may go with the grace period)."""
         named = {p.rstrip("/") for p in self._named()}
-        files = self.publish_root / FILES_DIR
-        if not files.is_dir():
-            return
-        for directory, dirs, names in os.walk(files):  # links to dirs are listed in dirs, not followed
-            for name in dirs + names:
-                link = Path(directory) / name
-                if link.is_symlink() and link.relative_to(self.publish_root).as_posix() not in named:
-                    remove_entry(link)
+        for top in (FILES_DIR, HTTP_DIR):
+            # Links to dirs are listed in dirs, not followed; bottom-up, so dirs left empty go too.
+            for directory, dirs, names in os.walk(self.publish_root / top, topdown=False):
+                for name in dirs + names:
+                    link = Path(directory) / name
+                    if link.is_symlink() and link.relative_to(self.publish_root).as_posix() not in named:
+                        remove_entry(link)
+                    elif top == HTTP_DIR and link.is_dir() and not link.is_symlink() and not any(link.iterdir()):
+                        link.rmdir()
+
+
+def _http_path(http_file: PublishedHttpFile) -> str:
+    return f"{HTTP_DIR}/{http_file.path}"
 
 
 def read_published(publish_root: Path) -> Publication | None:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
 
 from pxeimport.bootmenus import MenuSettings
+from pxeimport.httproot import HttpRoot
 from pxeimport.items import Item, ItemKind
 from pxeimport.publish import Published, Publisher
 from pxeimport.regionkey import RegionKey
@@ -39,7 +41,16 @@ def publisher(root: TftpRoot) -> Publisher | None:
         settings.PXEIMPORT_PUBLISH_ROOT,
         region_key().clearsign,
         keep_seconds=settings.PXEIMPORT_PUBLISH_KEEP_SECONDS,
+        http_root=http_root(),
     )
+
+
+def http_root() -> HttpRoot | None:
+    """The region's HTTP root (PXEIMPORT_HTTP_ROOT/URL): the files its menus name there are published too."""
+    if not (settings.PXEIMPORT_HTTP_ROOT and settings.PXEIMPORT_HTTP_URL):
+        return None
+    path = Path(settings.PXEIMPORT_HTTP_ROOT).absolute()
+    return HttpRoot(path, settings.PXEIMPORT_HTTP_URL, settings.PXEIMPORT_GRACE_SECONDS)
 
 
 def protector(root: TftpRoot) -> Callable[[Slot], frozenset[str]] | None:

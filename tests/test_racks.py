@@ -1,167 +1,27 @@
-"""One region, racks following it over real RabbitMQ: each rack a separate `rack_worker` process.
-
-A loopback upstream archive; the region (its own SQLite database, TFTP root, publish root served
-on loopback, key, `region_worker` with its beat) imports from it with `import_pxe_files`; N rack
-workers, each with its own database and TFTP root, converge from the region. The tests read the
-region's database the way the admin does (its rack rows), and the HTTP servers' logs for bytes.
-Every queue is named per test and deleted afterwards.
-"""
+"""One region, racks following it over real RabbitMQ: each rack a separate `rack_worker` process
+(tools.racksite: the region's database read as the admin does, the HTTP servers' logs for bytes)."""
 
 from __future__ import annotations
 
 import os
-import secrets
-import shutil
 import signal
-import sqlite3
 import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from pxeimport.publish import FILES_DIR, INDEX
 from tests.conftest import require_rabbitmq, require_tool
-from tests.test_static import manage_env
+from tests.test_disk import mount_tmpfs
+from tests.test_tftp_boot import BASE, menu_pair
+from tests.tftp import TftpServer
 from tests.tree import install_dir
 from tools.archive import ArchiveTree, netboot_files
 from tools.httpserver import ArchiveServer
+from tools.racksite import Site, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
-
-PROJECT = Path(__file__).resolve().parent.parent
-SELECTION = ("--arch", "amd64", "--release", "bookworm", "--current-release", "bookworm")
-
-
-def wait_until(what: str, check: Callable[[], bool], seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.25)
-    raise AssertionError(f"{what}: not within {seconds} s")
-
-
-class Site:
-    """The processes and directories of one region and its racks."""
-
-    def __init__(self, tmp: Path, upstream: ArchiveServer, upstream_keyring: Path, broker: str) -> None:
-        self.tmp = tmp
-        self.upstream = upstream
-        self.upstream_keyring = upstream_keyring
-        self.publish_root = tmp / "publish"
-        self.publish_root.mkdir()
-        self.region_http = ArchiveServer(self.publish_root).start()
-        token = secrets.token_hex(4)
-        self.queues = {"region": f"pxeimport-test-{token}.region", "prefix": f"pxeimport-test-{token}.rack."}
-        self.region_db = tmp / "region.sqlite3"
-        self.env = manage_env(tmp) | {
-            "CELERY_BROKER_URL": broker,
-            "PXEIMPORT_REGION_QUEUE": self.queues["region"],
-            "PXEIMPORT_RACK_QUEUE_PREFIX": self.queues["prefix"],
-            "PXEIMPORT_GRACE_SECONDS": "0",
-            "PXEIMPORT_HTTP_RETRIES": "0",
-        }
-        self.region_env = self.env | {
-            "DATABASE_URL": f"sqlite:///{self.region_db}",
-            "PXEIMPORT_PUBLISH_ROOT": str(self.publish_root),
-            "PXEIMPORT_PUBLISH_URL": self.region_http.url,
-            "PXEIMPORT_REGION_GNUPGHOME": str(tmp / "region-gnupg"),
-        }
-        self.processes: dict[str, subprocess.Popen[bytes]] = {}
-        self.broker = broker
-        # Migrate once; every database is a copy.
-        self.template = tmp / "template.sqlite3"
-        self.manage("migrate", "-v0", env=self.env | {"DATABASE_URL": f"sqlite:///{self.template}"})
-        shutil.copy(self.template, self.region_db)
-        self.keyring = tmp / "region.gpg"
-        self.manage("region_keyring", str(self.keyring), env=self.region_env)
-
-    def manage(self, *args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=PROJECT,
-            env=env,
-            check=check,
-            timeout=180,
-            capture_output=True,
-            text=True,
-        )
-
-    def region_import(self, *, broker: bool = True) -> None:
-        env = self.region_env if broker else self.region_env | {"CELERY_BROKER_URL": ""}
-        args = ("--archive", self.upstream.url + "dists/", "--keyring", str(self.upstream_keyring))
-        done = self.manage(
-            "import_pxe_files", *args, "--tftproot", str(self.tmp / "region-tftp"), *SELECTION, env=env, check=False
-        )
-        assert done.returncode == 0, done.stderr
-
-    def start(self, name: str, args: list[str], env: dict[str, str]) -> None:
-        log = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115 (closed with the process)
-        self.processes[name] = subprocess.Popen(
-            [sys.executable, "manage.py", *args], cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-
-    def start_region_worker(self, sync_seconds: float = 3600) -> None:
-        env = self.region_env | {"PXEIMPORT_RACK_SYNC_SECONDS": str(sync_seconds)}
-        self.start("region", ["region_worker", "--schedule", str(self.tmp / "beat-schedule")], env)
-
-    def rack_root(self, name: str) -> Path:
-        return self.tmp / f"rack-{name}"
-
-    def start_rack(self, name: str) -> None:
-        db = self.tmp / f"rack-{name}.sqlite3"
-        if not db.exists():
-            shutil.copy(self.template, db)
-        args = ["rack_worker", "--name", name, "--tftproot", str(self.rack_root(name))]
-        args += ["--region", self.region_http.url, "--keyring", str(self.keyring)]
-        self.start(f"rack-{name}", args, self.env | {"DATABASE_URL": f"sqlite:///{db}"})
-
-    def stop(self, name: str, sig: int = signal.SIGTERM) -> None:
-        process = self.processes.pop(name)
-        process.send_signal(sig)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-    def region_rows(self, sql: str, *params: object) -> list[tuple[object, ...]]:
-        with sqlite3.connect(self.region_db, timeout=20) as db:
-            return list(db.execute(sql, params))
-
-    def published_version(self) -> str:
-        return os.readlink(install_dir(self.tmp / "region-tftp", "amd64", "bookworm")).removeprefix("install-")
-
-    def racks_in_sync(self, names: list[str]) -> bool:
-        version = self.published_version()
-        rows = self.region_rows(
-            "SELECT r.name FROM pxeimport_rackitemstate s JOIN pxeimport_rack r ON s.rack_id = r.id "
-            "WHERE s.kind = 'install' AND s.region_version = ? AND s.error = ''",
-            version,
-        )
-        return {str(r[0]) for r in rows} >= set(names)
-
-    def last_syncs(self) -> dict[str, str]:
-        return {str(n): str(t) for n, t in self.region_rows("SELECT name, last_sync FROM pxeimport_rack")}
-
-    def file_bytes(self) -> int:
-        return sum(r.bytes_sent for r in self.region_http.requests if f"/{FILES_DIR}/" in r.path)
-
-    def close(self) -> None:
-        for name in list(self.processes):
-            self.stop(name)
-        self.region_http.close()
-        from kombu.connection import Connection
-
-        with Connection(self.broker) as connection:  # type: ignore[no-untyped-call]
-            channel = connection.default_channel
-            for row in self.region_rows("SELECT queue FROM pxeimport_rack"):
-                channel.queue_delete(str(row[0]))
-            channel.queue_delete(self.queues["region"])
-        subprocess.run(["gpgconf", "--homedir", str(self.tmp / "region-gnupg"), "--kill", "gpg-agent"], check=False)
 
 
 @pytest.fixture
@@ -197,10 +57,9 @@ def test_three_racks_converge_pulling_only_what_they_lack_and_no_upstream_byte(s
     assert sum(r.bytes_sent for r in site.upstream.requests) == upstream_bytes
     set_bytes = sum((region_files / n).stat().st_size for n in ("linux", "initrd.gz"))
     loader_bytes = sum(
-        # The loaders themselves: not the manifest nor the integrity record (.stat.json) beside them.
         p.stat().st_size
         for p in region_files.parent.parent.glob("_loader-*/*")
-        if p.name != "SHA256SUMS" and not p.name.startswith(".")
+        if p.name != "SHA256SUMS" and not p.name.startswith(".")  # the manifest and .stat.json are not published
     )
     assert site.file_bytes() == 3 * (set_bytes + loader_bytes)
 
@@ -268,3 +127,41 @@ def test_a_tampered_index_is_refused_by_every_rack_which_keeps_serving(site):
 
     wait_until("both racks report the bad signature", refused)
     assert {n: os.readlink(install_dir(site.rack_root(n), "amd64", "bookworm")) for n in ("t1", "t2")} == served
+
+
+def test_a_rack_whose_disk_is_full_reports_it_and_keeps_booting_its_old_set_while_the_other_converges(site, archive):
+    """The full rack's TFTP root is a 1 MiB tmpfs: v1 (4 KiB files) fits, v2 (1 MiB files) does not.
+    tftpd-hpa, each on its own port, serves both racks' roots to a TFTP client following the menu."""
+    v1, v2 = netboot_files("v1"), netboot_files("v2", size=1 << 20)
+    full_root = site.rack_root("f1")
+    mount_tmpfs(full_root, "size=1m")
+    try:
+        site.region_import()
+        site.start_region_worker()
+        for name in ("f1", "r2"):
+            site.start_rack(name)
+        wait_until("both racks converge to v1", lambda: site.racks_in_sync(["f1", "r2"]))
+        served = os.readlink(install_dir(full_root, "amd64", "bookworm"))
+
+        archive.publish("bookworm", "amd64", v2)
+        site.region_import()
+
+        def item_errors(rack: str) -> list[str]:
+            sql = "SELECT s.error FROM pxeimport_rackitemstate s JOIN pxeimport_rack r ON s.rack_id = r.id "
+            return [str(e) for (e,) in site.region_rows(sql + "WHERE r.name = ? AND s.kind = 'install'", rack)]
+
+        wait_until("the other rack converges to v2", lambda: site.racks_in_sync(["r2"]))
+        wait_until("the full rack reports its disk", lambda: any("not enough space" in e for e in item_errors("f1")))
+        assert not site.racks_in_sync(["f1"])
+        assert os.readlink(install_dir(full_root, "amd64", "bookworm")) == served
+        for root, files in ((full_root, v1), (site.rack_root("r2"), v2)):
+            with TftpServer(root) as tftp:
+                assert tftp.get(f"{BASE}/pxelinux.0") == files["pxelinux.0"]
+                kernel, initrd = menu_pair(tftp.get(f"{BASE}/pxelinux.cfg/default").decode(), "bookworm")
+                assert tftp.get(f"{BASE}/{kernel}") == files["linux"]
+                assert tftp.get(f"{BASE}/{initrd}") == files["initrd.gz"]
+    finally:
+        if "rack-f1" in site.processes:
+            site.stop("rack-f1")
+        if subprocess.run(["umount", str(full_root)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(full_root)], capture_output=True)

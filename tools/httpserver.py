@@ -107,11 +107,11 @@ class _Server(ThreadingHTTPServer):
 
 
 class ArchiveServer:
-    """Serve `directory` on 127.0.0.1 on a free port until closed. `url` ends with "/"."""
+    """Serve `directory` on `host` (127.0.0.1) on a free port until closed. `url` ends with "/"."""
 
-    def __init__(self, directory: Path, rate_bytes_per_second: int = 0) -> None:
+    def __init__(self, directory: Path, rate_bytes_per_second: int = 0, host: str = "127.0.0.1") -> None:
         handler = functools.partial(_Handler, directory=str(directory))
-        self._server = _Server(("127.0.0.1", 0), handler)
+        self._server = _Server((host, 0), handler)
         self._server.rate_bytes_per_second = rate_bytes_per_second
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="archive-server", daemon=True

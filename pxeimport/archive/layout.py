@@ -61,8 +61,9 @@ class RemoteFile:
     sha256: str
 
 
-# The kinds of container the importer can take members out of (pxeimport.containers has an extractor each).
-CONTAINER_KINDS = ("tar", "iso", "deb")
+# The kinds of container the importer can take members out of (pxeimport.containers has an extractor each);
+# a "file" has no members: it is only kept in the HTTP root (a rack's copy of the region's ISO).
+CONTAINER_KINDS = ("tar", "iso", "deb", "file")
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,8 @@ class Container:
             raise LayoutError(f"unknown container kind {self.kind!r} (known: {', '.join(CONTAINER_KINDS)})")
         if any(not paths for paths in self.members.values()):
             raise LayoutError(f"{self.remote.url}: every member needs at least one path")
+        if self.kind == "file" and (self.members or not self.publish_as):
+            raise LayoutError(f"{self.remote.url}: a file container has no members and is kept in the HTTP root")
 
     def identity(self, name: str) -> str:
         """What determines the member's bytes: the container's hash and the paths tried."""

@@ -10,22 +10,33 @@ what the rack already has is linked, not fetched (the importer's reuse).
 The rack's menu entries get the region's options: the version dir's own boot-options file is not
 copied; the index's `kernel_opts` (everything the region's entry has) is written in its place. So
 with no options at all a rack's version id is the region's; with options it differs, by design.
+
+Files the region's entries name in its HTTP root (`http_files`: the ISO the installer downloads at
+boot from `iso-url`) are fetched from `<url>/http/<path>`, verified by the index's SHA-256 (at most
+once: a copy already kept is not fetched again) and kept in the rack's own HTTP root
+(PXEIMPORT_HTTP_ROOT) at the same path; the options then name the rack's URL (PXEIMPORT_HTTP_URL)
+instead of the region's, so the rack's nodes boot with the region or its link down. A rack without
+an HTTP root keeps the region's URL (and warns): its nodes then need the region to install.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from datetime import UTC, datetime
 from typing import Any
 
-from pxeimport.archive.layout import Layout, LayoutError, RemoteFile, Wanted
+from pxeimport.archive.layout import Container, Layout, LayoutError, RemoteFile, Wanted
 from pxeimport.bootmenus import BOOT_OPTIONS_FILE
 from pxeimport.freshness import Freshness, check_dates
 from pxeimport.items import Item, ItemKind, Source
 from pxeimport.once import Once
-from pxeimport.publish import INDEX, INSTALL, LOADER, Publication, PublicationError, parse
+from pxeimport.publish import HTTP_DIR, INDEX, INSTALL, LOADER, Publication, PublicationError, PublishedItem, parse
 from pxeimport.signatures import check_keyrings, verify_clearsigned
 
 NAME = "region"
+
+log = logging.getLogger(__name__)
 
 
 class Region(Layout):
@@ -81,4 +92,26 @@ class Region(Layout):
                 raise LayoutError(f"{where} does not publish {item.arch}/{item.release} (it lists {listed})")
         base = item.source.url.rstrip("/") + "/" + found.path
         files = [RemoteFile(f.name, base + f.name, f.sha256) for f in found.files if f.name != BOOT_OPTIONS_FILE]
-        return Wanted(files=files, boot_options=found.kernel_opts, signed_by=signed_by)
+        kept, options = self._http_files(item, found)
+        return Wanted(files=files, containers=kept, boot_options=options, signed_by=signed_by)
+
+    def _http_files(self, item: Item, found: PublishedItem) -> tuple[tuple[Container, ...], str]:
+        """The region's HTTP root files to keep in this rack's, and the options naming the rack's copies."""
+        options = found.kernel_opts
+        if not found.http_files:
+            return (), options
+        if self.http_root is None:
+            log.warning(
+                "%s: no PXEIMPORT_HTTP_ROOT on this rack: its menus name the region's %s, so nodes need the region",
+                item,
+                ", ".join(f.node_url for f in found.http_files),
+            )
+            return (), options
+        kept = []
+        for f in found.http_files:
+            url = f"{item.source.url.rstrip('/')}/{HTTP_DIR}/{f.path}"
+            remote = RemoteFile(f.path.rsplit("/", 1)[-1], url, f.sha256)
+            kept.append(Container(remote, "file", {}, free_bytes=f.size, publish_as=f.path))
+            # The whole URL only (followed by a space or the end), never a prefix of a longer one.
+            options = re.sub(re.escape(f.node_url) + r"(?=\s|$)", self.http_root.url_for(f.path), options)
+        return tuple(kept), options

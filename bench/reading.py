@@ -90,8 +90,9 @@ def noop_reading(results: Results, label: str) -> list[str]:
     if pxe.requests and not counts.get(304):
         line += (
             ", every one answered 200 with the whole body: no conditional requests (If-None-Match, "
-            "If-Modified-Since), so each signed index is downloaded again; the bytes stay small only because "
-            "the indexes are"
+            "If-Modified-Since) by design, since no server's validator is believed (issue 12): each signed root "
+            "index (InRelease) is fetched whole, and the indexes it lists come from the cache by their signed hash "
+            "with no request"
         )
     elif pxe.requests and counts[304] == len(pxe.requests):
         line += ", every one answered 304 Not Modified: it asks conditionally and downloads no index again"

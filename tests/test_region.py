@@ -262,3 +262,29 @@ def test_a_rack_imports_through_the_contrib_nginx_site(archive, region, tmp_path
         linux = requests.get(f"{url}{FILES_DIR}/amd64/bookworm/{version}/linux", timeout=5)
         assert linux.content == files["linux"] and "immutable" in linux.headers["Cache-Control"]
         assert requests.get(url + ".history.json", timeout=5).status_code == 404
+
+
+def test_a_rack_without_a_broker_converges_with_one_rack_sync_and_says_so(archive, region):
+    """rack_sync: the timer's way (no RabbitMQ): the arches and releases come from the region's index."""
+    files = netboot_files("v1")
+    archive.publish("bookworm", "amd64", files)
+    assert region.region_import().code == 0
+    region.publishing(False)
+    out = StringIO()
+    args = ["--tftproot", str(region.rack_root), "--region", region.server.url, "--keyring", str(region.keyring)]
+    call_command("rack_sync", *args, "--name", "site-a", stdout=out, stderr=StringIO())
+    assert f"rack site-a: in sync with {region.server.url}" in out.getvalue()
+    served = install_dir(region.rack_root, "amd64", "bookworm")
+    assert os.readlink(served) == os.readlink(install_dir(region.tftp_root, "amd64", "bookworm"))
+    assert (served / "linux").read_bytes() == files["linux"]
+
+
+def test_rack_sync_with_a_foreign_keyring_fails_and_keeps_what_was_served(archive, region, signer):
+    archive.publish("bookworm", "amd64", netboot_files("v1"))
+    assert region.region_import().code == 0
+    region.publishing(False)
+    args = ["--tftproot", str(region.rack_root), "--region", region.server.url, "--keyring", str(signer.keyring)]
+    with pytest.raises(CommandError) as caught:
+        call_command("rack_sync", *args, "--name", "site-a", stdout=StringIO(), stderr=StringIO())
+    assert caught.value.returncode == 1 and "the region's index" in str(caught.value)
+    assert not region.rack_root.exists() or not (region.rack_root / "maas").exists()

@@ -9,7 +9,8 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.html import format_html
 
-from pxeimport.models import ImportRun, ItemState, RunStatus
+from pxeimport.models import ImportRun, ItemState, Rack, RunStatus
+from pxeimport.rackstatus import lagging
 from pxeimport.redact import redact_text, redact_url
 
 # A run in these states did not try the items (still going, or another held the lock): it says
@@ -38,12 +39,13 @@ def health(now: datetime | None = None) -> Health:
     now = now or timezone.now()
     stale_after = timedelta(hours=settings.PXEIMPORT_STALE_HOURS)
     last = ImportRun.objects.exclude(status__in=_NOT_TRIED).first()
+    racks = _rack_banners(now)
     if last is None:
         message = (
             "No import has finished yet. Start one with “Import now”, and schedule "
             "manage.py import_pxe_files with cron or the systemd timer (README: Cron and systemd)."
         )
-        return Health(None, [Banner("warning", message)])
+        return Health(None, [Banner("warning", message), *racks])
     banners = []
     if last.status != RunStatus.SUCCEEDED:
         first_error = redact_text(last.error_summary.partition("\n")[0])
@@ -64,7 +66,23 @@ def health(now: datetime | None = None) -> Health:
                 "pxeimport-import.timer running?",
             )
         )
-    return Health(last, banners)
+    return Health(last, [*banners, *racks])
+
+
+def _rack_banners(now: datetime) -> list[Banner]:
+    """A region's racks behind or failing beyond PXEIMPORT_RACK_LAG_MINUTES (none without racks)."""
+    if not Rack.objects.exists():
+        return []
+    limit = settings.PXEIMPORT_RACK_LAG_MINUTES
+    return [
+        Banner(
+            "warning",
+            f"Rack {status.rack.name} has been {status.state} since {_when(status.since)}, longer than "
+            f"PXEIMPORT_RACK_LAG_MINUTES={limit:g} (see Racks): {redact_text(status.detail)[:200]}",
+        )
+        for status in lagging(now)
+        if status.since is not None
+    ]
 
 
 @dataclass(frozen=True)

@@ -109,3 +109,14 @@ def test_metrics_need_a_token_or_a_staff_login(client, admin_client, region):
     lag = next(line for line in text.splitlines() if line.startswith('pxeimport_rack_lag_seconds{rack="behind"}'))
     assert float(lag.split()[-1]) > 3 * 3600 - 60
     assert admin_client.get("/metrics").status_code == 200
+
+
+def test_a_lagging_rack_raises_a_banner_on_the_admin_index_and_the_status_page_too(admin_client, region):
+    for url in ("/admin/", "/admin/status/"):
+        page = admin_client.get(url).content.decode()
+        assert "Rack behind has been behind since" in page and "PXEIMPORT_RACK_LAG_MINUTES=60" in page
+        assert "Rack in-sync has been" not in page
+
+
+def test_a_single_machine_without_racks_gets_no_rack_banner(admin_client, settings):
+    assert "PXEIMPORT_RACK_LAG_MINUTES" not in admin_client.get("/admin/").content.decode()

@@ -98,7 +98,9 @@ class BootMenus:
             if only_planned:
                 installed = {r: v for r, v in installed.items() if r in planned}
             if not installed:
-                return MenuResult(arch, [])
+                # Nothing the selection names is installed (yet): menus of retired releases must go,
+                # or they would name files the grace period then deletes.
+                return MenuResult(arch, self.remove_files(arch, now) if only_planned else [])
             order = [r for r in planned if r in installed] + sorted(set(installed) - set(planned))
             entries = [e for r in order for e in self._entries(arch, r, installed[r], planned.get(r))]
             loaders = [i for i in items if i.arch == arch and i.kind == ItemKind.LOADER]
@@ -169,11 +171,31 @@ class BootMenus:
             write_atomic(path, text.encode())
             changed.append(relative)
         if changed:
-            grace = self.root.grace_seconds
-            history = [h for h in self._history(arch) if now - h["replaced"] < grace]
-            history.append({"replaced": now, "paths": sorted(named)})
-            write_atomic(base / MENU_HISTORY, json.dumps(history, indent=1).encode(), sync_dir=False)
+            self._remember(arch, named, now)
         return changed
+
+    def remove_files(self, arch: str, now: float) -> list[str]:
+        """Delete the arch's menus that pxeimport wrote (an operator's own file stays); return those removed.
+
+        What they named is remembered like a replaced menu's, for the grace period.
+        """
+        base = self.root.base_dir(arch)
+        removed, named = [], set()
+        for relative in MENUS:
+            current = _read_regular(base / relative)
+            if current is not None and current.startswith(f"# {HEADER}"):
+                named |= version_paths(current)
+                (base / relative).unlink()
+                removed.append(relative)
+        if removed:
+            self._remember(arch, named, now)
+        return removed
+
+    def _remember(self, arch: str, named: set[str], now: float) -> None:
+        grace = self.root.grace_seconds
+        history = [h for h in self._history(arch) if now - h["replaced"] < grace]
+        history.append({"replaced": now, "paths": sorted(named)})
+        write_atomic(self.root.base_dir(arch) / MENU_HISTORY, json.dumps(history, indent=1).encode(), sync_dir=False)
 
     def write_grub_redirects(self) -> list[str]:
         """Point the places signed network GRUBs look for grub.cfg at the arches' menus; return those written.

@@ -183,7 +183,8 @@ class Importer:
             url = fields["url"]
             where = "" if url in reason else f"{url}: "
             source = f"boot source {item.source.name!r}"
-            return ItemResult(item, Outcome.FAILED, message=f"{where}{reason} [{source}]; kept what was installed")
+            tag = "" if source in reason else f" [{source}]"
+            return ItemResult(item, Outcome.FAILED, message=f"{where}{reason}{tag}; kept what was installed")
 
     def _layout(self, source: Source) -> Layout:
         """This run's instance of the source's layout (one per layout: it caches the indexes it read)."""

@@ -78,7 +78,7 @@ def probe(root: TftpRoot) -> Capabilities:
 def _probe(root: TftpRoot, fs: str) -> Capabilities:
     where = f"its filesystem ({fs})"
     try:
-        scratch = Path(tempfile.mkdtemp(prefix="probe-", dir=root.ensure_dir(root.staging)))
+        scratch = Path(tempfile.mkdtemp(prefix="probe-", dir=root.staging_dir()))
     except OSError as exc:
         _unless_no_space(exc, f"cannot create a directory in {root.staging}: {exc}")
     try:

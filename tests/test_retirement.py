@@ -171,6 +171,21 @@ def test_a_release_taken_out_of_the_selection_leaves_the_menus_then_the_disk(sou
 
 
 @pytest.mark.django_db
+def test_when_no_selected_release_is_installed_yet_the_retired_ones_leave_the_menus_all_the_same(source, tftp_root):
+    """Found by trying it: every old release deselected, the new one failing: the menus kept naming the old."""
+    assert run(tftp_root).code == 0
+    source.releases.all().delete()
+    source.releases.create(name="forky")  # not published: its item fails
+
+    result = run(tftp_root)
+
+    assert result.code == 1 and "retired amd64/bookworm" in result.stdout and "retired amd64/trixie" in result.stdout
+    for menu_file in ("pxelinux.cfg/default", "grub/grub.cfg"):
+        assert not (base(tftp_root, "amd64") / menu_file).exists(), f"{menu_file} still names retired releases"
+    assert (base(tftp_root, "amd64") / "bookworm" / "install" / "linux").is_file()  # nodes mid-boot finish
+
+
+@pytest.mark.django_db
 def test_a_selected_release_that_vanished_upstream_is_kept_in_the_menus_and_on_disk(source, archive, tftp_root):
     assert run(tftp_root).code == 0
     archive.remove("trixie", "amd64")

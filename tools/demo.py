@@ -257,9 +257,10 @@ def run_import(server: ArchiveServer, command: list[str]) -> ImportRun:
 def describe_requests(requests: list[Request]) -> str:
     files = [r for r in requests if not r.path.endswith(INDEX_FILES)]
     sent = sum(r.bytes_sent for r in requests)
+    indexes = sorted({r.path.rsplit("/", 1)[-1] for r in requests if r.path.endswith(INDEX_FILES)})
     return (
-        f"the server answered {len(requests)} requests, {len(requests) - len(files)} for signed indexes "
-        f"and {len(files)} for netboot files, {megabytes(sent)} sent"
+        f"the server answered {len(requests)} request(s): {len(requests) - len(files)} for signed indexes "
+        f"({', '.join(indexes) or 'none'}) and {len(files)} for netboot files, {megabytes(sent)} sent"
     )
 
 
@@ -272,7 +273,10 @@ def check_noop(run: ImportRun) -> bool:
     fetched = [r.path for r in run.requests if not r.path.endswith(INDEX_FILES)]
     noop = run.returncode == 0 and " 0 installed," in f" {run.output}" and not fetched
     if noop:
-        print("  no-op confirmed: 0 installed, and only the signed indexes (InRelease, SHA256SUMS) were fetched")
+        # Each InRelease is fetched whole; the SHA256SUMS it lists come from the cache by their signed hash.
+        print(
+            f"  no-op confirmed: 0 installed, and only signed indexes were fetched ({describe_requests(run.requests)})"
+        )
     else:
         print(f"  UNEXPECTED: the second import was not a no-op (exit {run.returncode}; fetched {fetched or 'none'})")
     return noop

@@ -46,15 +46,16 @@ class Command(BaseCommand):
         parser.add_argument(
             "--layout",
             choices=layout_names(),
-            default=DEFAULT_LAYOUT,
-            help="With --archive: the archive's layout (default: debian-installer, a dists/ URL; "
-            "ubuntu-netboot and ubuntu-iso: the directory above <codename>/, e.g. https://releases.ubuntu.com/).",
+            help=f"With --archive only: the archive's layout (default: {DEFAULT_LAYOUT}, a dists/ URL; "
+            "ubuntu-netboot and ubuntu-iso: the directory above <codename>/, e.g. https://releases.ubuntu.com/; "
+            "ubuntu-iso needs --loader-archive). Saved boot sources have their own.",
         )
         parser.add_argument(
             "--loader-archive",
             metavar="URL",
-            help="ubuntu-iso: take the pre-boot loaders from this signed package archive's dists/ URL, "
-            "e.g. http://archive.ubuntu.com/ubuntu/dists/ (with --archive; else the boot source's).",
+            help="ubuntu-iso only: take the pre-boot loaders from this signed package archive's dists/ URL, "
+            "e.g. http://archive.ubuntu.com/ubuntu/dists/ (needed with --archive --layout ubuntu-iso; without "
+            "--archive it replaces the ubuntu-iso boot sources' own). Refused for a layout that does not read it.",
         )
         parser.add_argument(
             "--tftproot",

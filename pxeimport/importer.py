@@ -33,9 +33,11 @@ from pxeimport.isoimage import IsoImageError
 from pxeimport.items import FileResult, Item, ItemKind, ItemResult, Outcome, Source
 from pxeimport.names import InvalidName
 from pxeimport.once import Once
+from pxeimport.report import what_stays
 from pxeimport.retirement import retire_unselected
 from pxeimport.rootcheck import Capabilities, open_up, probe
 from pxeimport.signatures import SignatureError
+from pxeimport.slots import VERSION_LENGTH
 from pxeimport.tarball import TarballError
 from pxeimport.tftproot import Slot, TftpRoot, UnsafePath, version_id
 from pxeimport.trust import IndexVerifier
@@ -184,7 +186,17 @@ class Importer:
             where = "" if url in reason else f"{url}: "
             source = f"boot source {item.source.name!r}"
             tag = "" if source in reason else f" [{source}]"
-            return ItemResult(item, Outcome.FAILED, message=f"{where}{reason}{tag}; kept what was installed")
+            kept = self._serving(item)
+            failed = ItemResult(item, Outcome.FAILED, kept=kept, previous_version=_version_of(kept))
+            failed.message = f"{where}{reason}{tag}; {what_stays(failed)}"
+            return failed
+
+    def _serving(self, item: Item) -> str:
+        """What the item's place serves now, for a failure's message; "" when nothing or unreadable."""
+        try:
+            return self.root.serving(self._slot(item))
+        except (OSError, InvalidName):
+            return ""
 
     def _layout(self, source: Source) -> Layout:
         """This run's instance of the source's layout (one per layout: it caches the indexes it read)."""
@@ -373,6 +385,12 @@ class Importer:
                     log.info("removed superseded %s", path)
             except OSError as exc:
                 log.warning("could not clean %s: %s", slot.parent, exc)
+
+
+def _version_of(served: str) -> str | None:
+    """The version in "install-<v>" or "_loader-<v>" (one version only); None otherwise."""
+    head, _, version = served.rpartition("-")
+    return version if head in ("install", "_loader") and len(version) == VERSION_LENGTH else None
 
 
 def _holds(installed: InstalledFile | None, sha256: str) -> bool:

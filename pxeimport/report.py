@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from pxeimport.bootmenus import MenuResult
-from pxeimport.items import ItemResult, Outcome
+from pxeimport.items import ItemKind, ItemResult, Outcome
 
 Tone = Literal["plain", "success", "notice", "warning", "error"]
 
@@ -51,6 +51,28 @@ def item_lines(result: ItemResult, verbosity: int) -> list[Line]:
             how = "downloaded" if f.downloaded else "kept"
             lines.append(Line(f"    {f.name} {f.sha256} {f.size} bytes, {how}, from {f.url}"))
     return lines
+
+
+def what_stays(result: ItemResult) -> str:
+    """What a failed item leaves served, from `result.kept` (read from the root): its old version, or nothing."""
+    item = result.item
+    if result.kept:
+        return f"kept {result.kept}, which is still served"
+    served = f"{item.arch}/{item.release}" if item.kind == ItemKind.INSTALL else f"{item.arch} pre-boot loaders"
+    return f"nothing was installed before; nothing is served for {served}"
+
+
+def failure_summary(results: Sequence[ItemResult]) -> str:
+    """ "N of M items failed; " and what the failed ones leave served, counted from their `kept`."""
+    failed = [r for r in results if r.outcome == Outcome.FAILED]
+    kept = sum(1 for r in failed if r.kept)
+    parts = []
+    if kept:
+        parts.append(f"{kept} still serve{'s' if kept == 1 else ''} what was installed before")
+    if len(failed) - kept:
+        none = len(failed) - kept
+        parts.append(f"{none} had nothing installed before, so nothing is served for {'it' if none == 1 else 'them'}")
+    return f"{len(failed)} of {len(results)} items failed; {', '.join(parts)}"
 
 
 def menu_lines(menu: MenuResult, verbosity: int) -> list[Line]:

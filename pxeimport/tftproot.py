@@ -75,6 +75,10 @@ class Installed:
     files: dict[str, InstalledFile]
 
 
+# The old script's loader files, plain files in base/ (pxelinux.0, ldlinux.c32, the UEFI ones).
+OLD_LOADERS = (".0", ".c32", ".efi")
+
+
 class TftpRoot:
     def __init__(self, path: Path | str, grace_seconds: float = DEFAULT_GRACE_SECONDS) -> None:
         """`grace_seconds`: how long a superseded version dir stays after the last swap (and a replaced menu's)."""
@@ -213,6 +217,26 @@ class TftpRoot:
             return None
         single = versions.pop() if len(versions) == 1 else None
         return Installed(single, files)
+
+    def serving(self, slot: Slot) -> str:
+        """What `slot` serves now, as the operator would name it: "install-<v>", "_loader-<v>", the
+        old script's files; "" when nothing (an empty root, a release never imported). Reads only."""
+        try:
+            entries = list(os.scandir(slot.parent))
+        except (FileNotFoundError, NotADirectoryError):
+            return ""
+        pointers = [e for e in entries if e.name == slot.prefix] if slot.whole_dir else entries
+        versions = set()
+        for entry in pointers:
+            if entry.is_symlink():
+                version = slot.parse_version(os.readlink(entry.path).partition("/")[0])
+                if version is not None and slot.version_dir(version).is_dir():
+                    versions.add(slot.version_dir(version).name)
+            elif slot.whole_dir and entry.is_dir(follow_symlinks=False):
+                return f"the files in {slot.prefix}/ installed before pxeimport"
+            elif not slot.whole_dir and entry.is_file(follow_symlinks=False) and entry.name.endswith(OLD_LOADERS):
+                return "the loaders installed before pxeimport"
+        return ", ".join(sorted(versions))
 
     # Installing ---------------------------------------------------------------------------
 

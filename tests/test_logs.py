@@ -33,7 +33,9 @@ def test_a_failed_item_is_said_once_on_stderr_with_its_source_url_reason_and_wha
     [line] = lines
     assert line.startswith("amd64/nosuch install failed: http")
     assert "/dists/nosuch/main/installer-amd64/current/images/SHA256SUMS: HTTP 404" in line
-    assert line.endswith(" [boot source 'command-line']; kept what was installed")
+    assert line.endswith(
+        "[boot source 'command-line']; nothing was installed before; nothing is served for amd64/nosuch"
+    )
     # With PXEIMPORT_LOG_LEVEL=INFO the journal gets the fields too.
     caplog.clear()
     caplog.set_level(logging.INFO, logger="pxeimport")

@@ -19,7 +19,7 @@ from pxeimport.items import DEFAULT_LAYOUT, ItemResult, Outcome
 from pxeimport.models import Trigger
 from pxeimport.progress import TerminalProgress
 from pxeimport.regionkey import RegionKeyError
-from pxeimport.report import Line, dry_run_table, item_lines, menu_lines, summary
+from pxeimport.report import Line, dry_run_table, failure_summary, item_lines, menu_lines, summary
 from pxeimport.rootlock import LockHeld
 from pxeimport.stopping import Stopped, stop_on_signals
 from pxeimport.tftproot import UnsafePath
@@ -162,10 +162,7 @@ class Command(BaseCommand):
             )
         failed = sum(1 for r in results if r.outcome == Outcome.FAILED)
         if failed:
-            raise CommandError(
-                f"{failed} of {len(results)} items failed; what was installed before is still served",
-                returncode=EXIT_FAILED,
-            )
+            raise CommandError(failure_summary(results), returncode=EXIT_FAILED)
         if menu_errors:
             raise CommandError("boot menus could not be written; the previous menus stay", returncode=EXIT_FAILED)
         damaged = sum(1 for r in results if r.repaired)

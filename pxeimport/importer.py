@@ -258,8 +258,8 @@ class Importer:
             item, Outcome.UNCHANGED, version=version, previous_version=previous, signed_by=wanted.signed_by
         )
         done.repaired = "; ".join(str(d) for d in damage)
-        if damage:
-            log.warning("%s: damaged: %s", item, done.repaired)
+        if damage:  # the command says it once on stderr at every verbosity (report.item_lines); the journal: INFO
+            log.info("%s: damaged: %s", item, done.repaired)
         names = set(wanted.identity)
         complete = installed is not None and names - wanted.optional <= set(installed.files) <= names
         unchanged = previous == version and complete and not damage

@@ -41,6 +41,8 @@ def item_lines(result: ItemResult, verbosity: int) -> list[Line]:
         lines.append(Line(f"{result.item}: {how}: {result.repaired}", "error"))
     if result.outcome == Outcome.INSTALLED and verbosity >= 1:
         was = f" (was {result.previous_version})" if result.previous_version else ""
+        if result.repaired and result.previous_version == result.version:
+            was = " again, rebuilt from verified files"  # not "(was <the same version>)"
         lines.append(Line(f"{result.item}: installed {result.version}{was}", "success"))
     elif result.outcome == Outcome.SKIPPED and verbosity >= 1:
         lines.append(Line(f"{result.item}: skipped, {result.message}", "notice"))
@@ -95,6 +97,7 @@ def megabytes(size: int) -> str:
 def dry_run_table(results: Sequence[ItemResult]) -> list[str]:
     """The plan as aligned columns (ITEM, INSTALLED, UPSTREAM, TO FETCH, ACTION) and a total line.
 
+    A failed item's row does not repeat its error: item_lines says it, on stderr, at every verbosity.
     Sizes come from each file's HEAD answer; one unknown size makes the item's and the total unknown.
     """
     rows = [("ITEM", "INSTALLED", "UPSTREAM", "TO FETCH", "ACTION")]
@@ -108,6 +111,8 @@ def dry_run_table(results: Sequence[ItemResult]) -> list[str]:
             known = None if None in sizes else sum(s or 0 for s in sizes)
             size = "unknown" if known is None else megabytes(known)
             total = None if total is None or known is None else total + known
+        elif r.outcome == Outcome.FAILED:
+            action = "failed (the error is below, on stderr)"  # said once, where cron and -v0 see it
         else:
             action = r.outcome.value + (f": {r.message}" if r.message else "")
         rows.append((str(r.item), r.previous_version or "-", r.version or "-", size, action))

@@ -55,6 +55,17 @@ def item_lines(result: ItemResult, verbosity: int) -> list[Line]:
     return lines
 
 
+# What a run does besides installing, in the present tense (a dry run's "would ...") and the past.
+DONE = {"retire": "retired", "remove": "removed", "clear": "cleared", "open": "opened"}
+
+
+def change_text(verb: str, what: str, why: str = "", *, dry: bool) -> str:
+    """One line for a change a run makes (or, `dry`, would make) besides installing an item:
+    "removed amd64/buster: <why>", "would remove amd64/buster: <why>". `verb` is a key of DONE."""
+    said = f"would {verb} {what}" if dry else f"{DONE[verb]} {what}"
+    return f"{said}: {why}" if why else said
+
+
 def what_stays(result: ItemResult) -> str:
     """What a failed item leaves served, from `result.kept` (read from the root): its old version, or nothing."""
     item = result.item
@@ -84,7 +95,9 @@ def menu_lines(menu: MenuResult, verbosity: int) -> list[Line]:
     if menu.warnings:
         return [Line(f"Warning: {warning}", "warning") for warning in menu.warnings]
     if menu.changed and verbosity >= 1:
-        return [Line(f"{menu.arch} boot menus: wrote {', '.join(menu.changed)} (default {menu.default})", "success")]
+        verb = ("would remove" if menu.dry else "removed") if menu.removed else ("would write" if menu.dry else "wrote")
+        default = "" if menu.removed else f" (default {menu.default})"
+        return [Line(f"{menu.arch} boot menus: {verb} {', '.join(menu.changed)}{default}", "success")]
     if verbosity >= 2 and menu.releases:
         return [Line(f"{menu.arch} boot menus: unchanged")]
     return []

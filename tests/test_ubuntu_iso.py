@@ -206,6 +206,25 @@ def test_a_point_release_becomes_a_new_version_and_the_old_iso_goes_after_the_gr
     assert kept_iso(http_root, parts["iso4"], ISO_4).is_file()
 
 
+def test_a_dry_run_says_which_kept_iso_a_real_run_deletes_and_deletes_nothing(
+    run, upstream, parts, tftp_root, http_root, settings
+):
+    assert run().code == 0
+    old = kept_iso(http_root, parts["iso3"], ISO_3)
+    upstream.add_iso("noble", "24.04.4", parts["iso4"])
+    assert run().code == 0
+    settings.PXEIMPORT_GRACE_SECONDS = 0
+
+    dry = run("--dry-run")
+
+    assert dry.code == 0, dry.stderr
+    assert old.is_file()
+    deletes = f"{old}: no menu or kept version names it, past the grace period"
+    assert f"would remove {deletes}" in dry.stdout
+    assert f"removed {deletes}" in run().stdout
+    assert not old.exists()
+
+
 def test_a_tampered_iso_installs_nothing(run, upstream, tftp_root, http_root):
     iso = upstream.releases / "noble" / ISO_3
     with open(iso, "r+b") as f:

@@ -151,7 +151,7 @@ class Command(BaseCommand):
         menu_errors: list[str] = []
         try:
             if run.dry_run:
-                results = self._dry_run(run)
+                results, menu_errors = self._dry_run(run)
             else:
                 results, menu_errors = self._import(run)
         finally:
@@ -229,7 +229,7 @@ class Command(BaseCommand):
         for menu in importer.menu_results:
             self._say(menu_lines(menu, self.verbosity))
         if self.verbosity >= 1:
-            self._say([Line(line, "notice") for line in importer.retirements])
+            self._say([Line(line, "notice") for line in importer.housekeeping])
         records.finish_run(row, results, run.fetcher.bytes_downloaded)
         try:  # a region: publish what is live for the racks (README "Many TFTP servers")
             published = publishing.after_import(run.root, run.items, run.menus)
@@ -246,13 +246,15 @@ class Command(BaseCommand):
             records.add_errors(row, menu_errors)
         return results, menu_errors
 
-    def _dry_run(self, run: RunContext) -> list[ItemResult]:
+    def _dry_run(self, run: RunContext) -> tuple[list[ItemResult], list[str]]:
         importer = Importer(
             run.root,
             run.fetcher,
             jobs=run.jobs,
             max_file_bytes=run.max_file_bytes,
+            protect=publishing.protector(run.root),
             verify=run.verify,
+            retire=run.retire,
             http_root=run.http_root,
         )
         results = importer.run(run.items, dry_run=True)
@@ -260,7 +262,11 @@ class Command(BaseCommand):
             for line in dry_run_table(results):
                 self.stdout.write(line)
         self._say([line for r in results for line in item_lines(r, 0)])
-        return results
+        for menu in importer.menu_results:  # what a real run would also do: menus, retire, delete, open up
+            self._say(menu_lines(menu, self.verbosity))
+        if self.verbosity >= 1:
+            self._say([Line(line, "notice") for line in importer.housekeeping])
+        return results, [m.error for m in importer.menu_results if m.error]
 
     def _say(self, lines: list[Line]) -> None:
         styles = {

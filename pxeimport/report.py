@@ -71,8 +71,9 @@ def what_stays(result: ItemResult) -> str:
     item = result.item
     if result.kept:
         return f"kept {result.kept}, which is still served"
-    served = f"{item.arch}/{item.release}" if item.kind == ItemKind.INSTALL else f"{item.arch} pre-boot loaders"
-    return f"nothing was installed before; nothing is served for {served}"
+    if item.kind == ItemKind.LOADER:
+        return f"nothing was installed before; no pre-boot loader is served for {item.arch}"
+    return f"nothing was installed before; nothing is served for {item.arch}/{item.release}"
 
 
 def failure_summary(results: Sequence[ItemResult]) -> str:

@@ -266,6 +266,10 @@ class Command(BaseCommand):
             self._say(menu_lines(menu, self.verbosity))
         if self.verbosity >= 1:
             self._say([Line(line, "notice") for line in importer.housekeeping])
+            if publishing.enabled():  # what it publishes depends on what the run installs
+                self.stdout.write(
+                    f"A region: would publish the live sets for racks in {settings.PXEIMPORT_PUBLISH_ROOT}"
+                )
         return results, [m.error for m in importer.menu_results if m.error]
 
     def _say(self, lines: list[Line]) -> None:

@@ -48,7 +48,8 @@ class Command(BaseCommand):
             choices=layout_names(),
             help=f"With --archive only: the archive's layout (default: {DEFAULT_LAYOUT}, a dists/ URL; "
             "ubuntu-netboot and ubuntu-iso: the directory above <codename>/, e.g. https://releases.ubuntu.com/; "
-            "ubuntu-iso needs --loader-archive). Saved boot sources have their own.",
+            "ubuntu-iso needs --loader-archive; region: a region's publish URL, needs --arch and --release). "
+            "Saved boot sources have their own.",
         )
         parser.add_argument(
             "--loader-archive",
@@ -96,7 +97,10 @@ class Command(BaseCommand):
             help="Verify signatures with this keyring file (as gpgv --keyring takes it) instead of the sources' own.",
         )
         parser.add_argument(
-            "--dry-run", action="store_true", help="Print what would change; change nothing, record nothing."
+            "--dry-run",
+            action="store_true",
+            help="Print what a real run would do: installs, boot menus, retirements, deletions (superseded versions, "
+            "leftovers, HTTP root files), mode changes; change nothing, record nothing.",
         )
         parser.add_argument(
             "--verify",

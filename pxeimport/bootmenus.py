@@ -62,6 +62,10 @@ class MenuResult:
     error: str = ""
     # Said on every run, without failing it: e.g. another grub.cfg that signed GRUBs read first.
     warnings: list[str] = field(default_factory=list)
+    # `changed` were removed, not written (no selected release of the arch is installed).
+    removed: bool = False
+    # A dry run's: `changed` would be written (or removed); nothing was.
+    dry: bool = False
 
 
 class BootMenus:
@@ -69,15 +73,26 @@ class BootMenus:
         self.root = root
         self.settings = settings or MenuSettings()
 
-    def write(self, items: Sequence[Item], now: float, *, only_planned: bool = False) -> list[MenuResult]:
+    def write(
+        self,
+        items: Sequence[Item],
+        now: float,
+        *,
+        only_planned: bool = False,
+        pending: Mapping[tuple[str, str], str] | None = None,
+    ) -> list[MenuResult]:
         """Rewrite every planned arch's menus from what is installed now, then the GRUB redirects.
 
         `only_planned`: entries for the planned releases only (a run from the saved selection: the
         others are retired, pxeimport.retirement); else for every installed release, planned first.
         A failure is reported in its MenuResult (the previous menus stay), never raised.
+        `pending`: a dry run's planned installs, {(arch, release): version}: nothing is written, and
+        each result says which menus a real run would write or remove (theirs as if installed).
         """
         arches = dict.fromkeys(i.arch for i in items)
-        results = [self._write_arch(items, arch, now, only_planned) for arch in arches]
+        results = [self._write_arch(items, arch, now, only_planned, pending) for arch in arches]
+        if pending is not None:
+            return results
         try:
             self.write_grub_redirects()
             stale = self.foreign_grub_configs()
@@ -90,17 +105,27 @@ class BootMenus:
                 results.append(MenuResult("all", [], warnings=stale))
         return results
 
-    def _write_arch(self, items: Sequence[Item], arch: str, now: float, only_planned: bool = False) -> MenuResult:
+    def _write_arch(
+        self,
+        items: Sequence[Item],
+        arch: str,
+        now: float,
+        only_planned: bool = False,
+        pending: Mapping[tuple[str, str], str] | None = None,
+    ) -> MenuResult:
         """One entry per installed release, by version path; planned releases first, in plan order."""
+        dry = pending is not None
         try:
             installed = self.root.installed_releases(arch)
+            installed |= {r: f"install-{v}" for (a, r), v in (pending or {}).items() if a == arch}
             planned = {i.release: i for i in items if i.arch == arch and i.kind == ItemKind.INSTALL}
             if only_planned:
                 installed = {r: v for r, v in installed.items() if r in planned}
             if not installed:
                 # Nothing the selection names is installed (yet): menus of retired releases must go,
                 # or they would name files the grace period then deletes.
-                return MenuResult(arch, self.remove_files(arch, now) if only_planned else [])
+                removed = self.remove_files(arch, now, dry=dry) if only_planned else []
+                return MenuResult(arch, removed, removed=True, dry=dry)
             order = [r for r in planned if r in installed] + sorted(set(installed) - set(planned))
             entries = [e for r in order for e in self._entries(arch, r, installed[r], planned.get(r))]
             loaders = [i for i in items if i.arch == arch and i.kind == ItemKind.LOADER]
@@ -111,8 +136,8 @@ class BootMenus:
                 PXELINUX_MENU: pxelinux_config(entries, default, timeout),
                 GRUB_MENU: grub_config(entries, default, timeout, base),
             }
-            changed = self.write_files(arch, texts, now)
-            return MenuResult(arch, changed, default, order)
+            changed = self.write_files(arch, texts, now, dry=dry)
+            return MenuResult(arch, changed, default, order, dry=dry)
         except (OSError, UnsafePath, BadKernelOptions) as exc:
             return MenuResult(arch, [], error=f"{arch} boot menus: {exc}; the previous menus stay")
 
@@ -149,8 +174,9 @@ class BootMenus:
         opts = " ".join(filter(None, [carried, chosen]))
         return MenuEntry(release, version_dir, initrd=initrd, kernel_opts=opts)
 
-    def write_files(self, arch: str, menus: Mapping[str, str], now: float) -> list[str]:
-        """Replace each changed menu (path relative to the arch's base -> text) atomically; return those changed.
+    def write_files(self, arch: str, menus: Mapping[str, str], now: float, *, dry: bool = False) -> list[str]:
+        """Replace each changed menu (path relative to the arch's base -> text) atomically; return those changed
+        (`dry`: those that would change; nothing is written).
 
         What a replaced menu named is remembered with the time, so its version dirs outlive it by
         the grace period: a node that read it still finds its kernel and initrd.
@@ -158,24 +184,28 @@ class BootMenus:
         base = self.root.base_dir(arch)
         changed = []
         named: set[str] = set()
-        for directory in {base, *((base / relative).parent for relative in menus)}:
+        for directory in {base, *((base / relative).parent for relative in menus)} if not dry else ():
             remove_debris(directory)
         for relative, text in menus.items():
             path = base / relative
-            self.root.ensure_dir(path.parent)
+            if not dry:
+                self.root.ensure_dir(path.parent)
             current = _read_regular(path)
             if current == text:
+                continue
+            changed.append(relative)
+            if dry:
                 continue
             if current is not None:
                 named |= version_paths(current)
             write_atomic(path, text.encode())
-            changed.append(relative)
-        if changed:
+        if changed and not dry:
             self._remember(arch, named, now)
         return changed
 
-    def remove_files(self, arch: str, now: float) -> list[str]:
-        """Delete the arch's menus that pxeimport wrote (an operator's own file stays); return those removed.
+    def remove_files(self, arch: str, now: float, *, dry: bool = False) -> list[str]:
+        """Delete the arch's menus that pxeimport wrote (an operator's own file stays); return those removed
+        (`dry`: that would be; nothing is deleted).
 
         What they named is remembered like a replaced menu's, for the grace period.
         """
@@ -185,9 +215,10 @@ class BootMenus:
             current = _read_regular(base / relative)
             if current is not None and current.startswith(f"# {HEADER}"):
                 named |= version_paths(current)
-                (base / relative).unlink()
+                if not dry:
+                    (base / relative).unlink()
                 removed.append(relative)
-        if removed:
+        if removed and not dry:
             self._remember(arch, named, now)
         return removed
 

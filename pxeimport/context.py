@@ -25,6 +25,7 @@ from pxeimport.names import InvalidName
 from pxeimport.releases import ReleaseDataError
 from pxeimport.selection import NothingSelected, Overrides, resolve
 from pxeimport.tftproot import MAAS_DIR, TftpRoot
+from pxeimport.usage import usage_problems
 
 INDEX_CACHE_DIR = ".cache/index"
 
@@ -38,7 +39,8 @@ class RunOptions:
     """What the operator asked for; None or empty means "the saved selection" or "the setting"."""
 
     archive: str | None = None
-    layout: str = DEFAULT_LAYOUT
+    # None: not given (the default layout with --archive; without it, each saved source's own).
+    layout: str | None = None
     loader_archive: str | None = None
     tftproot: Path | None = None
     arches: Sequence[str] = ()
@@ -79,11 +81,14 @@ def build(options: RunOptions) -> RunContext:
     loaders = options.loader_archive
     if loaders and (urlsplit(loaders).scheme not in ("http", "https") or not loaders.rstrip("/").endswith("/dists")):
         raise ConfigError(f"--loader-archive {loaders!r}: give the package archive's http(s) dists/ URL")
+    given = _given(options)
     try:
+        if options.archive:
+            _refuse(usage_problems(options.archive, options.layout, given))
         selections = resolve(
             Overrides(
                 archive=options.archive,
-                layout=options.layout,
+                layout=options.layout or DEFAULT_LAYOUT,
                 arches=options.arches,
                 releases=options.releases,
                 current_release=options.current_release,
@@ -91,6 +96,8 @@ def build(options: RunOptions) -> RunContext:
                 loader_archive=options.loader_archive,
             )
         )
+        if not options.archive:
+            _refuse(usage_problems(None, options.layout, given, [s.source.layout for s in selections]))
         items = plan(selections)
         kernel_opts = None if options.kernel_opts is None else check_kernel_opts(options.kernel_opts)
         # Before anything is fetched or written: every entry's command line must fit its loaders.
@@ -100,7 +107,7 @@ def build(options: RunOptions) -> RunContext:
                 check_entry_fits(item.release, opts, f"/{MAAS_DIR}/{item.arch}/base")
     except (ReleaseDataError, InvalidName, NothingSelected, BadKernelOptions, LayoutError) as exc:
         raise ConfigError(str(exc)) from exc
-    jobs = options.jobs or settings.PXEIMPORT_JOBS
+    jobs = settings.PXEIMPORT_JOBS if options.jobs is None else options.jobs  # --jobs 0 is refused, not the default
     if jobs < 1:
         raise ConfigError(f"--jobs {jobs}: must be at least 1")
     root = TftpRoot((options.tftproot or settings.PXEIMPORT_TFTPROOT).absolute(), settings.PXEIMPORT_GRACE_SECONDS)
@@ -149,3 +156,19 @@ def build(options: RunOptions) -> RunContext:
         # A run narrowed by --archive, --arch or --release must not take away what it does not name.
         retire=not (options.archive or options.arches or options.releases),
     )
+
+
+def _given(options: RunOptions) -> set[str]:
+    """The command-line names of the options given that only some layouts need or read."""
+    values = {
+        "--loader-archive": options.loader_archive,
+        "--arch": options.arches,
+        "--release": options.releases,
+        "--current-release": options.current_release,
+    }
+    return {name for name, value in values.items() if value}
+
+
+def _refuse(problems: list[str]) -> None:
+    if problems:
+        raise ConfigError("; ".join(problems))

@@ -102,7 +102,7 @@ class Downloads:
                 self._futures[remote.sha256] = self._pool.submit(fetch)
             return self._futures[remote.sha256]
 
-    def clean_partials(self, wanted: set[str] | None) -> None:
-        """Drop partial downloads of files no item wants (`wanted`: hashes; None: judge by age only)."""
-        for path in remove_stale(self.partial_dir, wanted=wanted, max_age_seconds=PARTIAL_MAX_AGE_SECONDS):
-            log.info("removed stale partial download %s", path)
+    def clean_partials(self, wanted: set[str] | None, *, dry: bool = False) -> list[Path]:
+        """Drop partial downloads of files no item wants (`wanted`: hashes; None: judge by age only);
+        return them (`dry`: those it would drop, dropping nothing)."""
+        return remove_stale(self.partial_dir, wanted=wanted, max_age_seconds=PARTIAL_MAX_AGE_SECONDS, dry=dry)

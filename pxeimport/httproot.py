@@ -24,7 +24,7 @@ import os
 import re
 import stat
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
 from pxeimport.files import copy_new, fsync_dir, lstat_or_none, temporary_name
@@ -121,9 +121,9 @@ class HttpRoot:
         pattern = re.compile(re.escape(f"{self.url}{MANAGED_DIR}/") + r"([^\s'\"]+)")
         return {match for text in texts for match in pattern.findall(text)}
 
-    def collect_garbage(self, named: set[str], now: float | None = None) -> list[Path]:
+    def collect_garbage(self, named: set[str], now: float | None = None, *, dry: bool = False) -> list[Path]:
         """Delete files below images/ that no text names and that are older than the grace period;
-        remove the directories that leaves empty. Return the files removed."""
+        remove the directories that leaves empty. Return the files removed (`dry`: that would be)."""
         now = time.time() if now is None else now
         removed: list[Path] = []
         if not self.managed.is_dir() or self.managed.is_symlink():
@@ -135,21 +135,25 @@ class HttpRoot:
                 st = path.lstat()
                 if relative in named or now - st.st_mtime < self.grace_seconds:
                     continue
-                path.unlink()
+                if not dry:
+                    path.unlink()
                 removed.append(path)
-            for name in dirs:
+            for name in dirs if not dry else ():
                 with contextlib.suppress(OSError):  # not empty, or not a directory: kept
                     os.rmdir(Path(directory) / name)
         return removed
 
 
-def tftp_texts(maas_dir: Path) -> list[str]:
+def tftp_texts(maas_dir: Path, gone: Collection[Path] = ()) -> list[str]:
     """Every text in the TFTP root's maas/ that may name a URL in the HTTP root: each arch's menus
-    (pxelinux.cfg/*, grub/*) and each version dir's boot-options."""
+    (pxelinux.cfg/*, grub/*) and each version dir's boot-options; none below a path in `gone`
+    (what a dry run says the run would delete)."""
     patterns = ("*/base/pxelinux.cfg/*", "*/base/grub/*", "*/base/*/install-*/boot-options")
     texts = []
     for pattern in patterns:
         for path in maas_dir.glob(pattern):
+            if any(path.is_relative_to(g) for g in gone):
+                continue
             with contextlib.suppress(OSError, UnicodeDecodeError):
                 if path.is_file() and not path.is_symlink():
                     texts.append(path.read_text())

@@ -27,15 +27,17 @@ from pxeimport.downloads import Downloads, Progress
 from pxeimport.fetch import Fetcher, FetchError
 from pxeimport.files import sha256_file
 from pxeimport.freshness import FILE_NAME, FreshnessStore
-from pxeimport.httproot import HttpRoot, HttpRootError, tftp_texts
+from pxeimport.housekeeping import Housekeeping
+from pxeimport.httproot import HttpRoot, HttpRootError
 from pxeimport.integrity import InstalledFile, check
 from pxeimport.isoimage import IsoImageError
 from pxeimport.items import FileResult, Item, ItemKind, ItemResult, Outcome, Source
 from pxeimport.names import InvalidName
 from pxeimport.once import Once
-from pxeimport.retirement import retire_unselected
-from pxeimport.rootcheck import Capabilities, open_up, probe
+from pxeimport.report import what_stays
+from pxeimport.rootcheck import Capabilities, probe
 from pxeimport.signatures import SignatureError
+from pxeimport.slots import VERSION_LENGTH
 from pxeimport.tarball import TarballError
 from pxeimport.tftproot import Slot, TftpRoot, UnsafePath, version_id
 from pxeimport.trust import IndexVerifier
@@ -88,8 +90,8 @@ class Importer:
         self.progress = progress
         self.verify = verify
         self.retire = retire
-        # What this run retired or removed, one line each, for the operator.
-        self.retirements: list[str] = []
+        # What this run did (a dry run: would do) besides installing, one line each, for the operator.
+        self.housekeeping: list[str] = []
         self.http_root = http_root
         self.downloads = Downloads(root, fetcher, jobs, progress)
         self.menus = BootMenus(root, menus)
@@ -104,6 +106,7 @@ class Importer:
         # The results so far, readable when a run is stopped part-way.
         self.results: list[ItemResult] = []
         self.capabilities: Capabilities | None = None
+        self.cleanup = Housekeeping(root, self.menus, self.downloads, self._slot, http_root, protect)
 
     def run(self, items: list[Item], *, dry_run: bool = False) -> list[ItemResult]:
         """Import every item, going past failures. The caller holds the root's lock (unless dry).
@@ -114,10 +117,7 @@ class Importer:
         if not dry_run:
             self.capabilities = probe(self.root)
             log.info("TFTP root: %s", self.capabilities)
-            open_up(self.root)
-            leftovers = self.root.clean_staging()
-            if leftovers:
-                log.info("removed %d leftover staging entries from an earlier run", leftovers)
+        self.housekeeping = self.cleanup.before(dry=dry_run)
         self.results = []
         self._dry_run = dry_run
         results = self.results
@@ -141,33 +141,21 @@ class Importer:
         finally:
             items_pool.shutdown(wait=True, cancel_futures=True)
             self.downloads.close()
+        now = self.clock()
+        gone: list[Path] = []
+        if self.retire:
+            self.housekeeping += self.cleanup.retire(items, now, dry=dry_run, gone=gone)
+        # A dry run's menus: as if its planned installs were done; nothing written.
+        pending = {
+            (r.item.arch, r.item.release): r.version
+            for r in results
+            if r.outcome == Outcome.PLANNED and r.item.kind == ItemKind.INSTALL and r.version
+        }
+        self.menu_results = self.menus.write(items, now, only_planned=self.retire, pending=pending if dry_run else None)
+        self.housekeeping += self.cleanup.after(results, now, dry=dry_run, gone=gone)
         if not dry_run:
-            now = self.clock()
-            if self.retire:
-                try:
-                    self.retirements = retire_unselected(self.root, items, now)
-                except (OSError, UnsafePath) as exc:
-                    self.retirements = [f"could not retire what the selection no longer names: {exc}"]
-            self.menu_results = self.menus.write(items, now, only_planned=self.retire)
-            self._collect_garbage(results, now)
-            # An item that failed early (its index unreachable) named no file: keep its partials.
-            failed = any(r.outcome == Outcome.FAILED for r in results)
-            self._clean_partials_and_http_root(now, None if failed else set(self.downloads.wanted_hashes))
-            open_up(self.root)
+            self.housekeeping += self.cleanup.open_up(dry=False)  # what this run made, if anything
         return results
-
-    def _clean_partials_and_http_root(self, now: float, wanted: set[str] | None) -> None:
-        """Once per run: drop partial downloads of files no item wants (`wanted`: the hashes of this
-        run's downloads; None: judge by age only) or too old to trust, and the files in the HTTP root
-        that nothing in the TFTP root names any more."""
-        try:
-            self.downloads.clean_partials(wanted)
-            if self.http_root is not None:
-                named = self.http_root.named(tftp_texts(self.root.maas))
-                for path in self.http_root.collect_garbage(named, now):
-                    log.info("removed superseded %s", path)
-        except OSError as exc:
-            log.warning("could not clean partial downloads or the HTTP root: %s", exc)
 
     def _run_item(self, item: Item, *, dry_run: bool) -> ItemResult:
         try:
@@ -184,7 +172,17 @@ class Importer:
             where = "" if url in reason else f"{url}: "
             source = f"boot source {item.source.name!r}"
             tag = "" if source in reason else f" [{source}]"
-            return ItemResult(item, Outcome.FAILED, message=f"{where}{reason}{tag}; kept what was installed")
+            kept = self._serving(item)
+            failed = ItemResult(item, Outcome.FAILED, kept=kept, previous_version=_version_of(kept))
+            failed.message = f"{where}{reason}{tag}; {what_stays(failed)}"
+            return failed
+
+    def _serving(self, item: Item) -> str:
+        """What the item's place serves now, for a failure's message; "" when nothing or unreadable."""
+        try:
+            return self.root.serving(self._slot(item))
+        except (OSError, InvalidName):
+            return ""
 
     def _layout(self, source: Source) -> Layout:
         """This run's instance of the source's layout (one per layout: it caches the indexes it read)."""
@@ -246,8 +244,8 @@ class Importer:
             item, Outcome.UNCHANGED, version=version, previous_version=previous, signed_by=wanted.signed_by
         )
         done.repaired = "; ".join(str(d) for d in damage)
-        if damage:
-            log.warning("%s: damaged: %s", item, done.repaired)
+        if damage:  # the command says it once on stderr at every verbosity (report.item_lines); the journal: INFO
+            log.info("%s: damaged: %s", item, done.repaired)
         names = set(wanted.identity)
         complete = installed is not None and names - wanted.optional <= set(installed.files) <= names
         unchanged = previous == version and complete and not damage
@@ -353,26 +351,11 @@ class Importer:
             return self.root.loader_slot(item.arch)
         return self.root.install_slot(item.arch, item.release)
 
-    def _collect_garbage(self, results: list[ItemResult], now: float) -> None:
-        protected: dict[str, set[str]] = {}
-        for result in results:
-            if result.outcome not in (Outcome.INSTALLED, Outcome.UNCHANGED):
-                continue
-            item = result.item
-            slot = self._slot(item)
-            try:
-                keep: frozenset[str] = frozenset()
-                if item.kind == ItemKind.INSTALL:
-                    if item.arch not in protected:
-                        protected[item.arch] = self.menus.protected(item.arch, now)
-                    prefix = f"{item.release}/"
-                    keep = frozenset(p.removeprefix(prefix) for p in protected[item.arch] if p.startswith(prefix))
-                if self.protect is not None:
-                    keep |= self.protect(slot)
-                for path in self.root.collect_garbage(slot, now, keep):
-                    log.info("removed superseded %s", path)
-            except OSError as exc:
-                log.warning("could not clean %s: %s", slot.parent, exc)
+
+def _version_of(served: str) -> str | None:
+    """The version in "install-<v>" or "_loader-<v>" (one version only); None otherwise."""
+    head, _, version = served.rpartition("-")
+    return version if head in ("install", "_loader") and len(version) == VERSION_LENGTH else None
 
 
 def _holds(installed: InstalledFile | None, sha256: str) -> bool:

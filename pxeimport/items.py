@@ -183,6 +183,8 @@ class ItemResult:
     signed_by: str = ""
     # What was found damaged in the served set and repaired (a dry run: would be); "" when nothing was.
     repaired: str = ""
+    # A failed item: what its place in the TFTP root still serves ("install-<v>"), read from the root; "" nothing.
+    kept: str = ""
 
     @property
     def to_download(self) -> list[FileResult]:

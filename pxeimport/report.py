@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from pxeimport.bootmenus import MenuResult
-from pxeimport.items import ItemResult, Outcome
+from pxeimport.items import ItemKind, ItemResult, Outcome
 
 Tone = Literal["plain", "success", "notice", "warning", "error"]
 
@@ -41,6 +41,8 @@ def item_lines(result: ItemResult, verbosity: int) -> list[Line]:
         lines.append(Line(f"{result.item}: {how}: {result.repaired}", "error"))
     if result.outcome == Outcome.INSTALLED and verbosity >= 1:
         was = f" (was {result.previous_version})" if result.previous_version else ""
+        if result.repaired and result.previous_version == result.version:
+            was = " again, rebuilt from verified files"  # not "(was <the same version>)"
         lines.append(Line(f"{result.item}: installed {result.version}{was}", "success"))
     elif result.outcome == Outcome.SKIPPED and verbosity >= 1:
         lines.append(Line(f"{result.item}: skipped, {result.message}", "notice"))
@@ -53,6 +55,40 @@ def item_lines(result: ItemResult, verbosity: int) -> list[Line]:
     return lines
 
 
+# What a run does besides installing, in the present tense (a dry run's "would ...") and the past.
+DONE = {"retire": "retired", "remove": "removed", "clear": "cleared", "open": "opened"}
+
+
+def change_text(verb: str, what: str, why: str = "", *, dry: bool) -> str:
+    """One line for a change a run makes (or, `dry`, would make) besides installing an item:
+    "removed amd64/buster: <why>", "would remove amd64/buster: <why>". `verb` is a key of DONE."""
+    said = f"would {verb} {what}" if dry else f"{DONE[verb]} {what}"
+    return f"{said}: {why}" if why else said
+
+
+def what_stays(result: ItemResult) -> str:
+    """What a failed item leaves served, from `result.kept` (read from the root): its old version, or nothing."""
+    item = result.item
+    if result.kept:
+        return f"kept {result.kept}, which is still served"
+    if item.kind == ItemKind.LOADER:
+        return f"nothing was installed before; no pre-boot loader is served for {item.arch}"
+    return f"nothing was installed before; nothing is served for {item.arch}/{item.release}"
+
+
+def failure_summary(results: Sequence[ItemResult]) -> str:
+    """ "N of M items failed; " and what the failed ones leave served, counted from their `kept`."""
+    failed = [r for r in results if r.outcome == Outcome.FAILED]
+    kept = sum(1 for r in failed if r.kept)
+    parts = []
+    if kept:
+        parts.append(f"{kept} still serve{'s' if kept == 1 else ''} what was installed before")
+    if len(failed) - kept:
+        none = len(failed) - kept
+        parts.append(f"{none} had nothing installed before, so nothing is served for {'it' if none == 1 else 'them'}")
+    return f"{len(failed)} of {len(results)} items failed; {', '.join(parts)}"
+
+
 def menu_lines(menu: MenuResult, verbosity: int) -> list[Line]:
     """A menu's error, or its warnings (at every verbosity), or what was written (-v1) or checked (-v2)."""
     if menu.error:
@@ -60,7 +96,9 @@ def menu_lines(menu: MenuResult, verbosity: int) -> list[Line]:
     if menu.warnings:
         return [Line(f"Warning: {warning}", "warning") for warning in menu.warnings]
     if menu.changed and verbosity >= 1:
-        return [Line(f"{menu.arch} boot menus: wrote {', '.join(menu.changed)} (default {menu.default})", "success")]
+        verb = ("would remove" if menu.dry else "removed") if menu.removed else ("would write" if menu.dry else "wrote")
+        default = "" if menu.removed else f" (default {menu.default})"
+        return [Line(f"{menu.arch} boot menus: {verb} {', '.join(menu.changed)}{default}", "success")]
     if verbosity >= 2 and menu.releases:
         return [Line(f"{menu.arch} boot menus: unchanged")]
     return []
@@ -73,6 +111,7 @@ def megabytes(size: int) -> str:
 def dry_run_table(results: Sequence[ItemResult]) -> list[str]:
     """The plan as aligned columns (ITEM, INSTALLED, UPSTREAM, TO FETCH, ACTION) and a total line.
 
+    A failed item's row does not repeat its error: item_lines says it, on stderr, at every verbosity.
     Sizes come from each file's HEAD answer; one unknown size makes the item's and the total unknown.
     """
     rows = [("ITEM", "INSTALLED", "UPSTREAM", "TO FETCH", "ACTION")]
@@ -86,6 +125,8 @@ def dry_run_table(results: Sequence[ItemResult]) -> list[str]:
             known = None if None in sizes else sum(s or 0 for s in sizes)
             size = "unknown" if known is None else megabytes(known)
             total = None if total is None or known is None else total + known
+        elif r.outcome == Outcome.FAILED:
+            action = "failed (the error is below, on stderr)"  # said once, where cron and -v0 see it
         else:
             action = r.outcome.value + (f": {r.message}" if r.message else "")
         rows.append((str(r.item), r.previous_version or "-", r.version or "-", size, action))

@@ -172,8 +172,10 @@ class Partial:
                 path.unlink()
 
 
-def remove_stale(directory: Path, *, wanted: Collection[str] | None, max_age_seconds: float) -> list[Path]:
-    """Delete partials no longer worth keeping; return the paths removed.
+def remove_stale(
+    directory: Path, *, wanted: Collection[str] | None, max_age_seconds: float, dry: bool = False
+) -> list[Path]:
+    """Delete partials no longer worth keeping; return the paths removed (`dry`: that would be).
 
     Removed: a partial whose hash is not in `wanted` (None: judge by age only), one untouched for
     `max_age_seconds` (its data or sidecar's mtime), half of a pair (data without sidecar or the
@@ -195,6 +197,7 @@ def remove_stale(directory: Path, *, wanted: Collection[str] | None, max_age_sec
         keep = keep and all(now - entries[n].stat(follow_symlinks=False).st_mtime < max_age_seconds for n in pair)
         if not keep or DEBRIS_RE.match(name):
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(entry.path)
+                if not dry:
+                    os.unlink(entry.path)
             removed.append(Path(entry.path))
     return removed

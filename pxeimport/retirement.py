@@ -26,16 +26,21 @@ from pxeimport.files import lstat_or_none, write_atomic
 from pxeimport.items import Item, ItemKind
 from pxeimport.menus import HEADER
 from pxeimport.names import InvalidName, check_name
+from pxeimport.report import change_text
 from pxeimport.tftproot import RESERVED, TftpRoot
 
 MARK = ".retired"
 
 
-def retire_unselected(root: TftpRoot, items: Sequence[Item], now: float) -> list[str]:
+def retire_unselected(
+    root: TftpRoot, items: Sequence[Item], now: float, *, dry: bool = False, gone: list[Path] | None = None
+) -> list[str]:
     """Mark, un-menu and after the grace period delete every arch and release `items` do not name.
 
-    Returns one line per change, for the operator. Only what pxeimport made is touched: arch
-    dirs holding `base/`, release dirs holding an `install` link or `install-*` dirs.
+    Returns one line per change, for the operator (report.change_text). Only what pxeimport made is
+    touched: arch dirs holding `base/`, release dirs holding an `install` link or `install-*` dirs.
+    `dry`: change nothing, say what would change. `gone`: the directories deleted (or that would be)
+    are appended to it.
     """
     arches = {i.arch for i in items}
     releases = {(i.arch, i.release) for i in items if i.kind == ItemKind.INSTALL}
@@ -45,35 +50,52 @@ def retire_unselected(root: TftpRoot, items: Sequence[Item], now: float) -> list
         if not _is_dir(base):
             continue
         if arch not in arches:
-            said += _retire(root, arch_dir, arch, now, menus_of=arch)
+            said += _retire(root, arch_dir, arch, now, menus_of=arch, dry=dry, gone=gone)
             continue
-        _unmark(arch_dir)
+        if not dry:
+            _unmark(arch_dir)
         for release, release_dir in _children(base):
             if release in RESERVED or not _is_release_dir(release_dir):
                 continue
             if (arch, release) in releases:
-                _unmark(release_dir)
+                if not dry:
+                    _unmark(release_dir)
             else:
-                said += _retire(root, release_dir, f"{arch}/{release}", now)
+                said += _retire(root, release_dir, f"{arch}/{release}", now, dry=dry, gone=gone)
     return said
 
 
-def _retire(root: TftpRoot, directory: Path, what: str, now: float, menus_of: str | None = None) -> list[str]:
+def _retire(
+    root: TftpRoot,
+    directory: Path,
+    what: str,
+    now: float,
+    menus_of: str | None = None,
+    *,
+    dry: bool = False,
+    gone: list[Path] | None = None,
+) -> list[str]:
     """Mark `directory` retired now, or delete it once marked for the grace period.
 
-    `menus_of`: the arch whose own menus go at once (an arch taken out).
+    `menus_of`: the arch whose own menus go at once (an arch taken out), with its loaders.
     """
     marked = _marked_at(directory)
     grace = root.grace_seconds
     if marked is None:
-        write_atomic(directory / MARK, f"{int(now)}\n".encode())  # floored: never later than now
-        if menus_of is not None:
-            _remove_menus(root, menus_of)
-        return [f"retired {what}: not in the saved selection; off the boot menus now, its files go in {grace:.0f} s"]
+        if not dry:
+            write_atomic(directory / MARK, f"{int(now)}\n".encode())  # floored: never later than now
+            if menus_of is not None:
+                _remove_menus(root, menus_of)
+        files = "its files (its pre-boot loaders too)" if menus_of is not None else "its files"
+        why = f"not in the saved selection; off the boot menus now, {files} go in {grace:.0f} s"
+        return [change_text("retire", what, why, dry=dry)]
     if now - marked < grace:
         return []
-    shutil.rmtree(directory)
-    return [f"removed {what}: out of the saved selection for more than {grace:.0f} s"]
+    if not dry:
+        shutil.rmtree(directory)
+    if gone is not None:
+        gone.append(directory)
+    return [change_text("remove", what, f"out of the saved selection for more than {grace:.0f} s", dry=dry)]
 
 
 def _remove_menus(root: TftpRoot, arch: str) -> None:

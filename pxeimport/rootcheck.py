@@ -123,26 +123,27 @@ def _try_link(source: Path, target: Path) -> bool:
     return True
 
 
-def open_up(root: TftpRoot) -> list[Path]:
-    """Add o+x to every served directory and o+r to every served file that lacks it; return those changed.
+def open_up(root: TftpRoot, *, dry: bool = False) -> list[Path]:
+    """Add o+x to every served directory and o+r to every served file that lacks it; return those changed
+    (`dry`: those it would change, changing nothing).
 
     Served: the root, `maas/` and everything below but dot-entries; symlinks are left (their mode
     is not used). RootUnusable for the first path whose mode this process may not change.
     """
     changed: list[Path] = []
     for path in (root.path, root.maas):
-        _grant(path, stat.S_IXOTH, changed)
+        _grant(path, stat.S_IXOTH, changed, dry)
     for top, dirs, files in os.walk(root.maas):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in dirs:
-            _grant(Path(top, name), stat.S_IXOTH, changed)
+            _grant(Path(top, name), stat.S_IXOTH, changed, dry)
         for name in files:
             if not name.startswith("."):
-                _grant(Path(top, name), stat.S_IROTH, changed)
+                _grant(Path(top, name), stat.S_IROTH, changed, dry)
     return changed
 
 
-def _grant(path: Path, bits: int, changed: list[Path]) -> None:
+def _grant(path: Path, bits: int, changed: list[Path], dry: bool = False) -> None:
     """Add mode `bits` to `path` itself if it is a directory or regular file that lacks them."""
     try:
         st = os.lstat(path)
@@ -152,7 +153,8 @@ def _grant(path: Path, bits: int, changed: list[Path]) -> None:
         return
     mode = stat.S_IMODE(st.st_mode)
     try:
-        os.chmod(path, mode | bits)
+        if not dry:
+            os.chmod(path, mode | bits)
     except OSError as exc:
         what = "enter it" if bits == stat.S_IXOTH else "read it"
         flag = "o+x" if bits == stat.S_IXOTH else "o+r"

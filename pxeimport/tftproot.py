@@ -75,6 +75,10 @@ class Installed:
     files: dict[str, InstalledFile]
 
 
+# The old script's loader files, plain files in base/ (pxelinux.0, ldlinux.c32, the UEFI ones).
+OLD_LOADERS = (".0", ".c32", ".efi")
+
+
 class TftpRoot:
     def __init__(self, path: Path | str, grace_seconds: float = DEFAULT_GRACE_SECONDS) -> None:
         """`grace_seconds`: how long a superseded version dir stays after the last swap (and a replaced menu's)."""
@@ -214,6 +218,26 @@ class TftpRoot:
         single = versions.pop() if len(versions) == 1 else None
         return Installed(single, files)
 
+    def serving(self, slot: Slot) -> str:
+        """What `slot` serves now, as the operator would name it: "install-<v>", "_loader-<v>", the
+        old script's files; "" when nothing (an empty root, a release never imported). Reads only."""
+        try:
+            entries = list(os.scandir(slot.parent))
+        except (FileNotFoundError, NotADirectoryError):
+            return ""
+        pointers = [e for e in entries if e.name == slot.prefix] if slot.whole_dir else entries
+        versions = set()
+        for entry in pointers:
+            if entry.is_symlink():
+                version = slot.parse_version(os.readlink(entry.path).partition("/")[0])
+                if version is not None and slot.version_dir(version).is_dir():
+                    versions.add(slot.version_dir(version).name)
+            elif slot.whole_dir and entry.is_dir(follow_symlinks=False):
+                return f"the files in {slot.prefix}/ installed before pxeimport"
+            elif not slot.whole_dir and entry.is_file(follow_symlinks=False) and entry.name.endswith(OLD_LOADERS):
+                return "the loaders installed before pxeimport"
+        return ", ".join(sorted(versions))
+
     # Installing ---------------------------------------------------------------------------
 
     def install(
@@ -285,11 +309,19 @@ class TftpRoot:
     # Clean-up -----------------------------------------------------------------------------
 
     def collect_garbage(
-        self, slot: Slot, now: float | None = None, protected: frozenset[str] = frozenset()
+        self,
+        slot: Slot,
+        now: float | None = None,
+        protected: frozenset[str] = frozenset(),
+        *,
+        dry: bool = False,
+        swapping: bool = False,
     ) -> list[Path]:
         """Delete version dirs no pointer names once the grace period has passed; return them.
 
         Names in `protected` (version dirs a recent boot menu named) are kept whatever their age.
+        `dry`: delete nothing, return what would go; `swapping`: as after a pointer swap `now` (a dry
+        run's planned install: the swap restarts the grace period, so only crash debris would go).
 
         The clock starts at the newest pointer swap (a link's own mtime is when it was made) and
         at the version dir's own mtime, whichever is later. Crash debris (half-made links, an old
@@ -314,7 +346,8 @@ class TftpRoot:
             if entry.name.startswith(f".{slot.prefix}.new-") or (
                 not slot.whole_dir and ".new-" in entry.name and entry.name.startswith(".")
             ):
-                remove_entry(Path(entry.path))
+                if not dry:
+                    remove_entry(Path(entry.path))
                 removed.append(Path(entry.path))
                 continue
             version = slot.parse_version(entry.name)
@@ -322,9 +355,10 @@ class TftpRoot:
                 continue
             if not entry.is_dir(follow_symlinks=False):
                 continue
-            age = now - max(last_swap, entry.stat(follow_symlinks=False).st_mtime)
+            age = now - max(now if swapping else last_swap, entry.stat(follow_symlinks=False).st_mtime)
             if age >= self.grace_seconds:
-                shutil.rmtree(entry.path)
+                if not dry:
+                    shutil.rmtree(entry.path)
                 removed.append(Path(entry.path))
         return removed
 
@@ -337,13 +371,14 @@ class TftpRoot:
     def new_staging_dir(self) -> Path:
         return Path(tempfile.mkdtemp(prefix="fetch-", dir=self.staging_dir()))
 
-    def clean_staging(self) -> int:
-        """Remove everything a crashed run left in staging; return how many entries went."""
+    def clean_staging(self, *, dry: bool = False) -> int:
+        """Remove everything a crashed run left in staging; return how many entries went (`dry`: would go)."""
         if not self.check_no_symlinks(self.staging):
             return 0
         count = 0
         for entry in os.scandir(self.staging):
-            remove_entry(Path(entry.path))
+            if not dry:
+                remove_entry(Path(entry.path))
             count += 1
         return count
 

@@ -58,3 +58,64 @@ def test_a_source_with_signature_checks_off_is_warned_about_in_the_context():
     run = build(RunOptions(tftproot=Path("/srv/tftp")))
     assert [w for w in run.warnings if "signature checks are off for boot source 'lab'" in w]
     run.fetcher.close()
+
+
+LOADERS = "http://archive.example.org/ubuntu/dists/"
+
+
+@pytest.mark.parametrize(
+    ("options", "names"),
+    [
+        (("--layout", "ubuntu-iso", "--release", "noble"), "--loader-archive"),
+        (("--loader-archive", LOADERS, *ARGS), "--loader-archive"),
+        (("--layout", "ubuntu-netboot", "--loader-archive", LOADERS, "--release", "noble"), "--loader-archive"),
+        (("--layout", "region", "--release", "bookworm"), "--arch"),
+        (("--layout", "region", "--arch", "amd64"), "--release"),
+        (("--jobs", "0", *ARGS), "--jobs 0"),
+    ],
+)
+def test_options_that_cannot_work_together_are_a_usage_error_naming_the_option_before_any_request(
+    archive_server: ArchiveServer, import_pxe, tftp_root: Path, options: tuple[str, ...], names: str
+):
+    result = import_pxe(*options)
+    assert result.code == 2, result.stderr
+    assert names in result.stderr
+    assert archive_server.requests == [] and not tftp_root.exists()
+
+
+def saved_source(layout: str) -> None:
+    from pxeimport.models import BootSource
+
+    BootSource.objects.all().delete()
+    source = BootSource.objects.create(name="lab", url="http://mirror.example.org/debian/dists/", layout=layout)
+    source.releases.create(name="bookworm")
+
+
+@pytest.mark.parametrize(
+    ("options", "names"),
+    [
+        (("--layout", "ubuntu-iso"), "--layout ubuntu-iso goes with --archive only"),
+        (("--loader-archive", LOADERS), "--loader-archive is read by the ubuntu-iso layout only"),
+    ],
+)
+def test_options_the_saved_sources_would_ignore_are_a_usage_error_naming_the_option(
+    tftp_root: Path, options: tuple[str, ...], names: str
+):
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    saved_source("debian-installer")
+    with pytest.raises(CommandError) as caught:
+        call_command("import_pxe_files", "--tftproot", str(tftp_root), *options, stdout=StringIO(), stderr=StringIO())
+    assert caught.value.returncode == 2
+    assert names in str(caught.value)
+    assert not tftp_root.exists()
+
+
+def test_a_loader_archive_for_saved_ubuntu_iso_sources_is_taken():
+    saved_source("ubuntu-iso")
+    run = build(RunOptions(tftproot=Path("/srv/tftp"), loader_archive=LOADERS, arches=["amd64"]))
+    assert {s.source.loader_archive for s in run.selections} == {LOADERS}
+    run.fetcher.close()

@@ -360,3 +360,61 @@ def test_a_changed_index_is_fetched_whole_again_despite_the_cache(archive, archi
     assert import_pxe(*args).code == 0
 
     assert (install_dir(tftp_root, "amd64", "bookworm") / "linux").read_bytes() == files["linux"]
+
+
+def test_a_failure_on_an_empty_root_says_nothing_was_installed_and_nothing_is_served(archive, import_pxe):
+    publish(archive, "v1")  # bookworm only: trixie fails
+    result = import_pxe("--arch", "amd64", "--release", "trixie", "--current-release", "bookworm")
+    assert result.code == 1
+    assert "amd64/trixie install failed:" in result.stderr
+    assert "nothing was installed before; nothing is served for amd64/trixie" in result.stderr
+    assert "kept" not in result.stderr and "still served" not in result.stderr
+    assert "1 had nothing installed before, so nothing is served for it" in result.stderr
+
+
+def test_a_failure_names_the_version_it_keeps_serving(archive, import_pxe, tftp_root):
+    publish(archive, "v1")
+    args = ("--arch", "amd64", "--release", "bookworm", "--current-release", "bookworm")
+    assert import_pxe(*args).code == 0
+    live = os.readlink(install_dir(tftp_root, "amd64", "bookworm"))
+    archive.remove("bookworm", "amd64")
+    archive.sign_release("bookworm")
+
+    result = import_pxe(*args)
+
+    assert result.code == 1
+    assert "amd64/bookworm install failed:" in result.stderr
+    assert f"kept {live}, which is still served" in result.stderr
+    assert "kept _loader-" in result.stderr  # the loader's own place, read from the root too
+    assert "2 still serve what was installed before" in result.stderr
+
+
+def test_a_dry_run_says_which_leftovers_and_modes_a_real_run_would_clean_up_and_changes_none(
+    archive, import_pxe, tftp_root
+):
+    publish(archive, "v1")
+    args = ("--arch", "amd64", "--release", "bookworm", "--current-release", "bookworm")
+    assert import_pxe(*args).code == 0
+    maas = tftp_root / "maas"
+    (maas / ".staging" / "fetch-crashed").mkdir(parents=True)
+    (maas / ".partial").mkdir(exist_ok=True)
+    (maas / ".partial" / ("ab" * 32)).write_bytes(b"half of a file no item wants")
+    (maas / ".partial" / ("ab" * 32 + ".json")).write_text("{}")
+    menu = maas / "amd64/base/pxelinux.cfg/default"
+    menu.chmod(0o600)  # tftpd could not read it
+
+    dry = import_pxe(*args, "--dry-run")
+
+    assert dry.code == 0, dry.stderr
+    assert "would clear maas/.staging/: 1 leftover entries of an earlier run" in dry.stdout
+    assert f"would remove maas/.partial/{'ab' * 32}: a partial download no item wants" in dry.stdout
+    assert "would open 1 path(s) to the TFTP server's user (o+x, o+r)" in dry.stdout
+    assert (maas / ".staging" / "fetch-crashed").is_dir() and (maas / ".partial" / ("ab" * 32)).exists()
+    assert menu.stat().st_mode & 0o777 == 0o600
+
+    real = import_pxe(*args)
+
+    assert "cleared maas/.staging/: 1 leftover entries of an earlier run" in real.stdout
+    assert f"removed maas/.partial/{'ab' * 32}: a partial download no item wants" in real.stdout
+    assert "opened 1 path(s) to the TFTP server's user" in real.stdout
+    assert not (maas / ".partial" / ("ab" * 32)).exists() and menu.stat().st_mode & 0o004

@@ -324,7 +324,7 @@ def test_a_bad_download_fails_the_item_and_keeps_the_installed_files(http, root,
     assert loader.outcome == Outcome.INSTALLED
     assert failed.outcome == Outcome.FAILED
     assert "SHA-256 mismatch" in failed.message
-    assert failed.message.endswith("; kept what was installed")
+    assert failed.message.endswith(f"; kept {target}, which is still served")
     assert os.readlink(pointer) == target
     assert (pointer / "linux").read_bytes() == good["linux"]
     assert (pointer / "initrd.gz").read_bytes() == good["initrd.gz"]

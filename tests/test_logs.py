@@ -33,7 +33,9 @@ def test_a_failed_item_is_said_once_on_stderr_with_its_source_url_reason_and_wha
     [line] = lines
     assert line.startswith("amd64/nosuch install failed: http")
     assert "/dists/nosuch/main/installer-amd64/current/images/SHA256SUMS: HTTP 404" in line
-    assert line.endswith(" [boot source 'command-line']; kept what was installed")
+    assert line.endswith(
+        "[boot source 'command-line']; nothing was installed before; nothing is served for amd64/nosuch"
+    )
     # With PXEIMPORT_LOG_LEVEL=INFO the journal gets the fields too.
     caplog.clear()
     caplog.set_level(logging.INFO, logger="pxeimport")
@@ -105,3 +107,32 @@ def test_a_masked_password_saved_back_means_the_stored_one():
     assert restore_password("http://maas:other@squid:3128", stored) == "http://maas:other@squid:3128"
     # Another user name does not inherit the stored password.
     assert restore_password("http://root:***@squid:3128", stored) == "http://root:***@squid:3128"
+
+
+MODES = [(dry, verbosity) for dry in (True, False) for verbosity in (0, 1, 2, 3)]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("dry", "verbosity"), MODES, ids=[f"{'dry' if d else 'real'}-v{v}" for d, v in MODES])
+def test_every_failure_and_every_damage_is_said_exactly_once_in_every_mode(
+    archive: ArchiveTree, import_pxe, tftp_root, capfd, caplog, dry: bool, verbosity: int
+):
+    archive.publish("bookworm", "amd64", netboot_files("v1"))
+    args = ("--arch", "amd64", "--release", "bookworm", "--current-release", "bookworm")
+    assert import_pxe(*args).code == 0
+    linux = tftp_root / "maas/amd64/base/bookworm/install/linux"
+    size, mtime = linux.stat().st_size, linux.stat().st_mtime_ns
+    linux.write_bytes(b"x" * size)  # bit rot: same size and mtime, found by --verify only
+    os.utime(linux, ns=(mtime, mtime))
+    capfd.readouterr()
+    caplog.clear()
+
+    extra = ("--dry-run",) if dry else ()
+    result = import_pxe(*args, "--release", "nosuch", "--verify", *extra, verbosity=verbosity)
+
+    # What cron mails: the command's stdout and stderr, and the log records at the stderr handler's WARNING.
+    logged = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    said = "\n".join([result.stdout, result.stderr, capfd.readouterr().err, *logged])
+    assert result.code == 1
+    assert said.count("HTTP 404 (not found)") == 1, said  # the failure: its reason once
+    assert said.count("/linux: ") == 1, said  # the damage: once

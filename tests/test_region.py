@@ -233,7 +233,7 @@ def test_the_region_layout_without_releases_is_a_usage_error(region):
     region.publishing(False)
     result = run("--layout", "region", "--archive", region.server.url, "--tftproot", str(region.rack_root))
     assert result.code == 2
-    assert "no default releases" in result.stderr
+    assert "--layout region needs --release" in result.stderr and "--layout region needs --arch" in result.stderr
 
 
 NGINX_SITE = Path(__file__).resolve().parent.parent / "contrib" / "nginx" / "pxeimport-publish"

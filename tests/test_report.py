@@ -39,14 +39,15 @@ def test_an_item_with_nothing_to_fetch_says_it_reuses_installed_files():
     assert lines[-1] == "Would fetch 0.0 MB."
 
 
-def test_unchanged_and_failed_items_show_their_outcome_in_the_table():
+def test_unchanged_and_failed_items_show_their_outcome_in_the_table_and_the_error_only_on_stderr():
     lines = dry_run_table(
         [
             ItemResult(LOADER, Outcome.UNCHANGED, version="v1", previous_version="v1"),
             ItemResult(INSTALL, Outcome.FAILED, message="HTTP 404"),
         ]
     )
-    assert lines[1].endswith("unchanged") and lines[2].endswith("failed: HTTP 404")
+    assert lines[1].endswith("unchanged") and lines[2].endswith("failed (the error is below, on stderr)")
+    assert "HTTP 404" not in "\n".join(lines)
 
 
 def test_a_failure_is_always_said_and_on_stderr_even_at_verbosity_zero():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from io import StringIO
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from pxeimport.models import BootSource
 from pxeimport.retirement import MARK, retire_unselected
 from pxeimport.tftproot import TftpRoot
 from tests.conftest import CommandResult
-from tests.tree import base
+from tests.tree import base, snapshot
 from tools.archive import netboot_files
 
 SOURCE = Source(name="mirror", url="http://mirror.example/dists/")
@@ -239,3 +240,67 @@ def test_the_admin_says_that_deselecting_retires_and_vanishing_upstream_does_not
         text = form.fields["name"].help_text
         assert "retires it" in text and "grace period" in text and "vanished upstream" in text
         assert "--release" in text
+
+
+def housekeeping(output: str) -> list[str]:
+    verbs = ("retired ", "removed ", "would retire ", "would remove ")
+    return sorted(line for line in output.splitlines() if line.startswith(verbs))
+
+
+@pytest.mark.django_db
+def test_a_dry_run_says_every_retirement_and_deletion_a_real_run_then_does(source, tftp_root):
+    source.arches.create(name="i386")
+    assert run(tftp_root).code == 0
+    release_dir = base(tftp_root, "amd64") / "bookworm"
+    live = (release_dir / "install").resolve()
+    superseded = release_dir / "install-0123456789abcdef"  # an old version past the grace period (0 s here)
+    shutil.copytree(live, superseded)
+    source.releases.filter(name="trixie").delete()
+    source.arches.filter(name="i386").delete()
+    before = snapshot(tftp_root)
+
+    dry = run(tftp_root, "--dry-run")
+
+    assert dry.code == 0, dry.stderr
+    assert snapshot(tftp_root) == before, "a dry run changed the TFTP root"
+    said = housekeeping(dry.stdout)
+    assert any(line.startswith("would retire amd64/trixie: not in the saved selection") for line in said), said
+    assert any(line.startswith("would retire i386: ") and "pre-boot loaders too" in line for line in said), said
+    assert f"would remove {superseded.relative_to(tftp_root)}: superseded, past the grace period" in said
+
+    real = run(tftp_root)
+
+    assert real.code == 0, real.stderr
+    assert [line.replace("would retire", "retired").replace("would remove", "removed") for line in said] == (
+        housekeeping(real.stdout)
+    )
+    assert not superseded.exists() and "trixie" not in menu(tftp_root)
+    # The next dry run says what the next real run deletes: the retired release and arch, past the grace period.
+    before = snapshot(tftp_root)
+    said = housekeeping(run(tftp_root, "--dry-run").stdout)
+    assert snapshot(tftp_root) == before
+    assert said == ["would remove amd64/trixie: out of the saved selection for more than 0 s",
+                    "would remove i386: out of the saved selection for more than 0 s"]  # fmt: skip
+    assert [line.removeprefix("would ").replace("remove", "removed", 1) for line in said] == (
+        housekeeping(run(tftp_root).stdout)
+    )
+
+
+@pytest.mark.django_db
+def test_a_dry_run_says_which_boot_menus_a_real_run_writes_or_removes_and_writes_none(source, archive, tftp_root):
+    assert run(tftp_root).code == 0
+    source.releases.all().delete()
+    source.releases.create(name="forky")  # not published: nothing selected is installed, so the menus go
+    before = snapshot(tftp_root)
+
+    dry = run(tftp_root, "--dry-run")
+
+    assert snapshot(tftp_root) == before
+    assert "amd64 boot menus: would remove pxelinux.cfg/default, grub/grub.cfg" in dry.stdout
+    assert "amd64 boot menus: removed pxelinux.cfg/default, grub/grub.cfg" in run(tftp_root).stdout
+
+    archive.publish("forky", "amd64", netboot_files("forky-amd64"))
+    dry = run(tftp_root, "--dry-run")
+    assert "amd64 boot menus: would write pxelinux.cfg/default, grub/grub.cfg (default forky)" in dry.stdout
+    assert not (base(tftp_root, "amd64") / "pxelinux.cfg" / "default").exists()
+    assert "amd64 boot menus: wrote pxelinux.cfg/default, grub/grub.cfg (default forky)" in run(tftp_root).stdout

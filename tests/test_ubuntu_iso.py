@@ -206,6 +206,25 @@ def test_a_point_release_becomes_a_new_version_and_the_old_iso_goes_after_the_gr
     assert kept_iso(http_root, parts["iso4"], ISO_4).is_file()
 
 
+def test_a_dry_run_says_which_kept_iso_a_real_run_deletes_and_deletes_nothing(
+    run, upstream, parts, tftp_root, http_root, settings
+):
+    assert run().code == 0
+    old = kept_iso(http_root, parts["iso3"], ISO_3)
+    upstream.add_iso("noble", "24.04.4", parts["iso4"])
+    assert run().code == 0
+    settings.PXEIMPORT_GRACE_SECONDS = 0
+
+    dry = run("--dry-run")
+
+    assert dry.code == 0, dry.stderr
+    assert old.is_file()
+    deletes = f"{old}: no menu or kept version names it, past the grace period"
+    assert f"would remove {deletes}" in dry.stdout
+    assert f"removed {deletes}" in run().stdout
+    assert not old.exists()
+
+
 def test_a_tampered_iso_installs_nothing(run, upstream, tftp_root, http_root):
     iso = upstream.releases / "noble" / ISO_3
     with open(iso, "r+b") as f:
@@ -278,15 +297,14 @@ def test_too_little_free_space_for_the_iso_fails_before_a_byte_of_it_is_fetched(
     assert not install_dir(tftp_root, "amd64", "noble").exists()
 
 
-def test_a_source_without_a_loader_archive_fails_its_loaders_naming_the_option(server, tftp_root, signer):
-    err = StringIO()
-    with pytest.raises(CommandError):
+def test_the_ubuntu_iso_layout_without_a_loader_archive_is_a_usage_error_naming_the_option(server, tftp_root, signer):
+    with pytest.raises(CommandError) as caught:
         call_command(
             "import_pxe_files", "--layout", "ubuntu-iso", "--archive", server.url + "releases/",
-            "--tftproot", str(tftp_root), "--keyring", str(signer.keyring), *ARGS, stdout=StringIO(), stderr=err,
+            "--tftproot", str(tftp_root), "--keyring", str(signer.keyring), *ARGS, stdout=StringIO(), stderr=StringIO(),
         )  # fmt: skip
-    assert "--loader-archive" in err.getvalue()
-    assert install_dir(tftp_root, "amd64", "noble").is_symlink()  # the kernels do not depend on it
+    assert caught.value.returncode == 2 and "--loader-archive" in str(caught.value)
+    assert not tftp_root.exists()  # refused before any request or write
 
 
 # Defaults --------------------------------------------------------------------------------

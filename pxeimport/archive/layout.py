@@ -183,6 +183,11 @@ class Layout(ABC):
 
     name: ClassVar[str]
     label: ClassVar[str]
+    # With --archive: the command-line options this layout cannot do without (it has no default for
+    # them), and the layout-specific ones it reads. pxeimport.usage refuses a run that lacks one of the
+    # first, or gives a layout-specific option this layout does not read, before any request (exit 2).
+    needs_options: ClassVar[tuple[str, ...]] = ()
+    reads_options: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,

@@ -43,6 +43,8 @@ class Region(Layout):
     """<url>/index.asc (gpgv, fresh) -> per item a version dir of the region -> files by SHA-256."""
 
     name = NAME
+    # A rack imports what the region publishes: no distro-info default fits (default_releases says so).
+    needs_options = ("--arch", "--release")
     label = "a pxeimport region, for a rack (URL: the region's PXEIMPORT_PUBLISH_URL; its keyring)"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -89,6 +89,9 @@ class UbuntuIso(Layout):
     """<release dir>/SHA256SUMS (+ .gpg) -> the live-server ISO -> casper/ kernels; loaders from packages."""
 
     name = NAME
+    # The loaders' package archive has no default: releases.ubuntu.com is not one (nor is a mirror of it).
+    needs_options = ("--loader-archive",)
+    reads_options = ("--loader-archive",)
     label = (
         "Ubuntu live-server ISO: kernel and initrd from the signed ISO, loaders from the signed package "
         "archive (URL: https://releases.ubuntu.com/; loader archive: http://archive.ubuntu.com/ubuntu/dists/)"

@@ -19,7 +19,7 @@ from pxeimport.items import DEFAULT_LAYOUT, ItemResult, Outcome
 from pxeimport.models import Trigger
 from pxeimport.progress import TerminalProgress
 from pxeimport.regionkey import RegionKeyError
-from pxeimport.report import Line, dry_run_table, item_lines, menu_lines, summary
+from pxeimport.report import Line, dry_run_table, failure_summary, item_lines, menu_lines, summary
 from pxeimport.rootlock import LockHeld
 from pxeimport.stopping import Stopped, stop_on_signals
 from pxeimport.tftproot import UnsafePath
@@ -46,15 +46,17 @@ class Command(BaseCommand):
         parser.add_argument(
             "--layout",
             choices=layout_names(),
-            default=DEFAULT_LAYOUT,
-            help="With --archive: the archive's layout (default: debian-installer, a dists/ URL; "
-            "ubuntu-netboot and ubuntu-iso: the directory above <codename>/, e.g. https://releases.ubuntu.com/).",
+            help=f"With --archive only: the archive's layout (default: {DEFAULT_LAYOUT}, a dists/ URL; "
+            "ubuntu-netboot and ubuntu-iso: the directory above <codename>/, e.g. https://releases.ubuntu.com/; "
+            "ubuntu-iso needs --loader-archive; region: a region's publish URL, needs --arch and --release). "
+            "Saved boot sources have their own.",
         )
         parser.add_argument(
             "--loader-archive",
             metavar="URL",
-            help="ubuntu-iso: take the pre-boot loaders from this signed package archive's dists/ URL, "
-            "e.g. http://archive.ubuntu.com/ubuntu/dists/ (with --archive; else the boot source's).",
+            help="ubuntu-iso only: take the pre-boot loaders from this signed package archive's dists/ URL, "
+            "e.g. http://archive.ubuntu.com/ubuntu/dists/ (needed with --archive --layout ubuntu-iso; without "
+            "--archive it replaces the ubuntu-iso boot sources' own). Refused for a layout that does not read it.",
         )
         parser.add_argument(
             "--tftproot",
@@ -95,7 +97,10 @@ class Command(BaseCommand):
             help="Verify signatures with this keyring file (as gpgv --keyring takes it) instead of the sources' own.",
         )
         parser.add_argument(
-            "--dry-run", action="store_true", help="Print what would change; change nothing, record nothing."
+            "--dry-run",
+            action="store_true",
+            help="Print what a real run would do: installs, boot menus, retirements, deletions (superseded versions, "
+            "leftovers, HTTP root files), mode changes; change nothing, record nothing.",
         )
         parser.add_argument(
             "--verify",
@@ -150,7 +155,7 @@ class Command(BaseCommand):
         menu_errors: list[str] = []
         try:
             if run.dry_run:
-                results = self._dry_run(run)
+                results, menu_errors = self._dry_run(run)
             else:
                 results, menu_errors = self._import(run)
         finally:
@@ -161,10 +166,7 @@ class Command(BaseCommand):
             )
         failed = sum(1 for r in results if r.outcome == Outcome.FAILED)
         if failed:
-            raise CommandError(
-                f"{failed} of {len(results)} items failed; what was installed before is still served",
-                returncode=EXIT_FAILED,
-            )
+            raise CommandError(failure_summary(results), returncode=EXIT_FAILED)
         if menu_errors:
             raise CommandError("boot menus could not be written; the previous menus stay", returncode=EXIT_FAILED)
         damaged = sum(1 for r in results if r.repaired)
@@ -231,7 +233,7 @@ class Command(BaseCommand):
         for menu in importer.menu_results:
             self._say(menu_lines(menu, self.verbosity))
         if self.verbosity >= 1:
-            self._say([Line(line, "notice") for line in importer.retirements])
+            self._say([Line(line, "notice") for line in importer.housekeeping])
         records.finish_run(row, results, run.fetcher.bytes_downloaded)
         try:  # a region: publish what is live for the racks (README "Many TFTP servers")
             published = publishing.after_import(run.root, run.items, run.menus)
@@ -248,13 +250,15 @@ class Command(BaseCommand):
             records.add_errors(row, menu_errors)
         return results, menu_errors
 
-    def _dry_run(self, run: RunContext) -> list[ItemResult]:
+    def _dry_run(self, run: RunContext) -> tuple[list[ItemResult], list[str]]:
         importer = Importer(
             run.root,
             run.fetcher,
             jobs=run.jobs,
             max_file_bytes=run.max_file_bytes,
+            protect=publishing.protector(run.root),
             verify=run.verify,
+            retire=run.retire,
             http_root=run.http_root,
         )
         results = importer.run(run.items, dry_run=True)
@@ -262,7 +266,15 @@ class Command(BaseCommand):
             for line in dry_run_table(results):
                 self.stdout.write(line)
         self._say([line for r in results for line in item_lines(r, 0)])
-        return results
+        for menu in importer.menu_results:  # what a real run would also do: menus, retire, delete, open up
+            self._say(menu_lines(menu, self.verbosity))
+        if self.verbosity >= 1:
+            self._say([Line(line, "notice") for line in importer.housekeeping])
+            if publishing.enabled():  # what it publishes depends on what the run installs
+                self.stdout.write(
+                    f"A region: would publish the live sets for racks in {settings.PXEIMPORT_PUBLISH_ROOT}"
+                )
+        return results, [m.error for m in importer.menu_results if m.error]
 
     def _say(self, lines: list[Line]) -> None:
         styles = {

@@ -13,6 +13,8 @@ import fcntl
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from pxeimport.files import write_atomic
@@ -27,7 +29,13 @@ class RegionKeyError(Exception):
 
 
 class RegionKey:
-    """The signing key in `home`. `fingerprint` makes it when there is none (under a lock, once)."""
+    """The signing key in `home`. `fingerprint` makes it when there is none (under a lock, once).
+
+    gpg (2.1 and later) does all secret-key work in a gpg-agent it starts for `home` and leaves
+    running. The region signs a few times per import, so each public method is one session under
+    the home's lock that stops that agent when it is done (`gpgconf --kill`, some 20 ms): an import
+    run from cron leaves no daemon behind, and no process stops the agent while another signs.
+    """
 
     def __init__(self, home: Path, uid: str = DEFAULT_UID) -> None:
         self.home = home
@@ -35,37 +43,60 @@ class RegionKey:
 
     def fingerprint(self) -> str:
         """The key's fingerprint (40 hex digits), making the key first if `home` has none."""
+        with self._session():
+            return self._fingerprint()
+
+    def clearsign(self, data: bytes) -> bytes:
+        """`data` clearsigned (SHA-256) by the region's key, as `gpgv` checks it."""
+        with self._session():
+            fingerprint = self._fingerprint()
+            return self._gpg("--local-user", fingerprint, "--digest-algo", "SHA256", "--clearsign", data=data)
+
+    def public_keyring(self) -> bytes:
+        """The public key as a binary keyring, for racks' `--keyring`."""
+        with self._session():
+            return self._gpg("--export", self._fingerprint())
+
+    def export_keyring(self, path: Path) -> str:
+        """Write the public keyring to `path` (atomically, 0644); return the fingerprint."""
+        with self._session():
+            fingerprint = self._fingerprint()
+            write_atomic(path, self._gpg("--export", fingerprint))
+        return fingerprint
+
+    @contextmanager
+    def _session(self) -> Iterator[None]:
+        """Hold `home`'s lock for a series of gpg calls; stop the gpg-agent they started at the end."""
         self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(self.home, 0o700)
         with open(self.home / ".pxeimport-keygen.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # two first runs at once must not make two keys
+            try:
+                yield
+            finally:
+                self._stop_agent()
+
+    def _fingerprint(self) -> str:
+        """Within a session: the key's fingerprint, making the key if there is none."""
+        found = self._secret_fingerprints()
+        if not found:
+            self._gpg("--quick-generate-key", self.uid, "ed25519", "sign", "never")
             found = self._secret_fingerprints()
-            if not found:
-                self._gpg("--quick-generate-key", self.uid, "ed25519", "sign", "never")
-                found = self._secret_fingerprints()
         if not found:
             raise RegionKeyError(f"gpg made no signing key in {self.home}")
         return found[0]
 
-    def clearsign(self, data: bytes) -> bytes:
-        """`data` clearsigned (SHA-256) by the region's key, as `gpgv` checks it."""
-        return self._gpg("--local-user", self.fingerprint(), "--digest-algo", "SHA256", "--clearsign", data=data)
-
-    def public_keyring(self) -> bytes:
-        """The public key as a binary keyring, for racks' `--keyring`."""
-        return self._gpg("--export", self.fingerprint())
-
-    def export_keyring(self, path: Path) -> str:
-        """Write the public keyring to `path` (atomically, 0644); return the fingerprint."""
-        data = self.public_keyring()
-        write_atomic(path, data)
-        return self.fingerprint()
-
-    def close(self) -> None:
-        """Stop the gpg-agent gpg started for `home` (tests; a region keeps it)."""
-        if shutil.which("gpgconf"):
+    def _stop_agent(self) -> None:
+        """Ask `home`'s gpg-agent, if one runs, to exit (gpgconf ships with gpg; a failure only leaves it)."""
+        gpgconf = shutil.which("gpgconf")
+        if gpgconf is None:
+            return
+        with suppress(subprocess.TimeoutExpired):
             subprocess.run(
-                ["gpgconf", "--homedir", str(self.home), "--kill", "gpg-agent"], capture_output=True, check=False
+                [gpgconf, "--homedir", str(self.home), "--kill", "gpg-agent"],
+                capture_output=True,
+                timeout=TIMEOUT_SECONDS,
+                check=False,
             )
 
     def _secret_fingerprints(self) -> list[str]:

@@ -19,13 +19,13 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from pxeimport.publish import FILES_DIR, INDEX
-from pxeimport.regionkey import RegionKey
-from tests.conftest import CommandResult, require_tool
+from tests.conftest import CommandResult, gpg_agents, require_tool
 from tests.nginx import running_nginx, site_with
 from tests.test_static import free_port, wait_for
 from tests.tree import base, install_dir
 from tools.archive import ArchiveTree, netboot_files
 from tools.httpserver import ArchiveServer
+from tools.racksite import wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +55,7 @@ class Region:
     upstream: str
     upstream_keyring: Path
     settings: pytest.FixtureRequest
-    key: RegionKey
+    gnupghome: Path
 
     def publishing(self, on: bool) -> None:
         self.settings.PXEIMPORT_PUBLISH_ROOT = self.publish_root if on else None  # type: ignore[attr-defined]
@@ -79,7 +79,6 @@ def region(tmp_path: Path, archive: ArchiveTree, archive_server: ArchiveServer, 
     settings.PXEIMPORT_REGION_GNUPGHOME = tmp_path / "region-gnupg"
     settings.PXEIMPORT_PUBLISH_URL = "http://127.0.0.1/"
     settings.CELERY_BROKER_URL = ""
-    key = RegionKey(settings.PXEIMPORT_REGION_GNUPGHOME)
     keyring = tmp_path / "region.gpg"
     call_command("region_keyring", str(keyring), stdout=StringIO())
     with ArchiveServer(publish_root) as server:
@@ -92,9 +91,8 @@ def region(tmp_path: Path, archive: ArchiveTree, archive_server: ArchiveServer, 
             archive_server.url + "dists/",
             signer.keyring,
             settings,
-            key,
+            settings.PXEIMPORT_REGION_GNUPGHOME,
         )
-    key.close()
 
 
 def file_bytes_sent(server: ArchiveServer) -> int:
@@ -115,6 +113,14 @@ def test_a_rack_serves_the_regions_files_under_the_regions_version_ids(archive, 
     assert os.readlink(rack) == os.readlink(home)
     assert (base(region.rack_root, "amd64") / "pxelinux.0").read_bytes() == files["pxelinux.0"]
     assert "install-" in (base(region.rack_root, "amd64") / "pxelinux.cfg" / "default").read_text()
+
+
+def test_making_the_key_and_signing_leave_no_gpg_agent_running_for_the_regions_gnupghome(archive, region):
+    """gpg starts an agent for the secret key; a region's import (cron) must not leave it behind."""
+    archive.publish("bookworm", "amd64", netboot_files("v1"))
+    assert region.region_import().code == 0  # the fixture made the key with region_keyring; this signs
+    assert (region.publish_root / INDEX).is_file()
+    wait_until("the region's gpg-agent exits", lambda: not gpg_agents(region.gnupghome), 10)
 
 
 def test_the_index_lists_each_file_with_its_hash_and_size(archive, region):

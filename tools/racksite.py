@@ -189,4 +189,3 @@ class Site:
             for queue in queues | {self.queues["prefix"] + name for name in self.rack_names}:
                 channel.queue_delete(queue)
             channel.queue_delete(self.queues["region"])
-        subprocess.run(["gpgconf", "--homedir", str(self.tmp / "region-gnupg"), "--kill", "gpg-agent"], check=False)

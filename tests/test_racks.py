@@ -40,6 +40,11 @@ def site(tmp_path: Path, archive: ArchiveTree, archive_server: ArchiveServer, si
                 print(f"--- {log.name} ---\n{text[-3000:]}")
 
 
+def index_fetches(site: Site) -> int:
+    """How many times the region's HTTP server has served its signed index."""
+    return sum(1 for r in site.region_http.requests if r.path.endswith(f"/{INDEX}"))
+
+
 def test_three_racks_converge_pulling_only_what_they_lack_and_no_upstream_byte(site, archive):
     site.region_import()
     upstream_bytes = sum(r.bytes_sent for r in site.upstream.requests)
@@ -63,12 +68,13 @@ def test_three_racks_converge_pulling_only_what_they_lack_and_no_upstream_byte(s
     )
     assert site.file_bytes() == 3 * (set_bytes + loader_bytes)
 
-    # A re-sync with nothing new moves no file byte.
-    before, moved = site.last_syncs(), site.file_bytes()
+    # A re-sync with nothing new moves no file byte, and each rack reads the signed index once.
+    before, moved, indexes = site.last_syncs(), site.file_bytes(), index_fetches(site)
     done = site.manage("sync_racks", env=site.region_env)
     assert "Asked 3 rack(s)" in done.stdout
     wait_until("every rack reports again", lambda: all(site.last_syncs()[n] != before[n] for n in racks))
     assert site.file_bytes() == moved
+    assert index_fetches(site) - indexes == 3
 
     # A new initrd upstream: the region imports it and, on commit, wakes the racks; each pulls the initrd only.
     site.region_http.clear_requests()

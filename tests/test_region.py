@@ -18,6 +18,7 @@ import requests
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from pxeimport.archive.region import index_given
 from pxeimport.publish import FILES_DIR, INDEX
 from tests.conftest import CommandResult, gpg_agents, require_tool
 from tests.nginx import running_nginx, site_with
@@ -196,6 +197,18 @@ def test_a_tampered_index_is_refused(archive, region):
     assert not install_dir(region.rack_root, "amd64", "bookworm").exists()
 
 
+def test_an_index_handed_to_the_import_is_not_fetched_again_but_checked_as_if_it_were(archive, region):
+    archive.publish("bookworm", "amd64", netboot_files("v1"))
+    assert region.region_import().code == 0
+    tampered = (region.publish_root / INDEX).read_text().replace('"kind": "install"', '"kind": "install" ')
+    region.server.clear_requests()
+    with index_given(region.server.url, tampered.encode()):
+        result = region.rack_import()
+    assert result.code == 1
+    assert "BAD signature" in result.stderr
+    assert not [r for r in region.server.requests if r.path.endswith(INDEX)]
+
+
 def test_an_index_signed_by_another_key_is_refused(archive, region, signer):
     archive.publish("bookworm", "amd64", netboot_files("v1"))
     assert region.region_import().code == 0
@@ -278,8 +291,11 @@ def test_a_rack_without_a_broker_converges_with_one_rack_sync_and_says_so(archiv
     region.publishing(False)
     out = StringIO()
     args = ["--tftproot", str(region.rack_root), "--region", region.server.url, "--keyring", str(region.keyring)]
+    region.server.clear_requests()
     call_command("rack_sync", *args, "--name", "site-a", stdout=out, stderr=StringIO())
     assert f"rack site-a: in sync with {region.server.url}" in out.getvalue()
+    # One converge reads the region's signed index once: the selection and the import share it.
+    assert [r.path for r in region.server.requests if r.path.endswith(INDEX)] == [f"/{INDEX}"]
     served = install_dir(region.rack_root, "amd64", "bookworm")
     assert os.readlink(served) == os.readlink(install_dir(region.tftp_root, "amd64", "bookworm"))
     assert (served / "linux").read_bytes() == files["linux"]

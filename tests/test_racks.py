@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from pxeimport.publish import FILES_DIR, INDEX
+from pxeimport.racks import CONVERGE
 from tests.conftest import require_rabbitmq, require_tool
 from tests.test_disk import mount_tmpfs
 from tests.test_tftp_boot import BASE, menu_pair
@@ -106,14 +108,35 @@ def test_a_rack_killed_mid_sync_converges_on_restart_never_serving_a_partial_set
     ).read_bytes()
 
 
-def test_a_lost_wake_up_is_made_up_by_the_safety_net(site, archive):
+def test_a_wake_up_purged_from_a_racks_queue_is_made_up_by_the_safety_net(site, archive):
+    """A real loss on the real broker: the rack worker stops consuming its durable queue, the region's
+    import sends the wake-up into it, the queue is purged, the worker consumes again: only the
+    region worker's beat (the safety net, every 8 s here) can bring the rack to the new version."""
+    name = f"lost-{os.getpid()}"  # worker node names are shared by every checkout using this broker
+    queue = site.rack_queue(name)
     site.region_import()
-    site.start_region_worker(sync_seconds=3)
-    site.start_rack("s1")
-    wait_until("the rack converges", lambda: site.racks_in_sync(["s1"]))
+    site.start_region_worker(sync_seconds=8)
+    site.start_rack(name)
+    wait_until("the rack converges", lambda: site.racks_in_sync([name]))
+    assert "no longer consuming" in site.rack_control(name, "cancel_consumer")
+    wait_until("the rack's queue has no consumer", lambda: site.queue_state(queue)[1] == 0, 20)
+
     archive.publish("bookworm", "amd64", netboot_files("v2"))
-    site.region_import(broker=False)  # the region's wake-up is lost: never sent
-    wait_until("the safety net brings the rack to v2", lambda: site.racks_in_sync(["s1"]), 60)
+    site.region_import()  # on commit it wakes every rack: into this one's queue, where nothing consumes
+    wake_ups = [i for i, task in site.queued_tasks(queue).items() if task == f"{CONVERGE}: region import"]
+    assert len(wake_ups) == 1
+    assert site.purge(queue) >= 1  # the wake-up is lost (with any safety net queued meanwhile)
+    assert wake_ups[0] not in site.queued_tasks(queue)
+    assert not site.racks_in_sync([name])
+    log = site.tmp / f"rack-{name}.log"
+    seen = len(log.read_text(errors="replace"))
+
+    assert "already consuming" not in site.rack_control(name, "add_consumer")
+    wait_until("the safety net brings the rack to v2", lambda: site.racks_in_sync([name]), 60)
+    after = log.read_text(errors="replace")[seen:]
+    reasons = re.findall(rf"rack {name}: converging \((.*)\)", after)
+    assert reasons and set(reasons) == {"safety net"}, after
+    assert wake_ups[0] not in log.read_text(errors="replace")  # the purged message never reached the rack
 
 
 def test_a_tampered_index_is_refused_by_every_rack_which_keeps_serving(site):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from io import StringIO
@@ -20,6 +21,7 @@ from django.core.management.base import CommandError
 
 from pxeimport.archive.region import index_given
 from pxeimport.publish import FILES_DIR, INDEX
+from pxeimport.regionkey import RegionKey, RegionKeyError
 from tests.conftest import CommandResult, gpg_agents, require_tool
 from tests.nginx import running_nginx, site_with
 from tests.test_static import free_port, wait_for
@@ -122,6 +124,15 @@ def test_making_the_key_and_signing_leave_no_gpg_agent_running_for_the_regions_g
     assert region.region_import().code == 0  # the fixture made the key with region_keyring; this signs
     assert (region.publish_root / INDEX).is_file()
     wait_until("the region's gpg-agent exits", lambda: not gpg_agents(region.gnupghome), 10)
+
+
+def test_a_region_key_whose_secret_is_gone_is_an_error_not_a_second_key(region, tmp_path):
+    key = RegionKey(region.gnupghome)
+    first = key.fingerprint()
+    shutil.rmtree(region.gnupghome / "private-keys-v1.d")
+    with pytest.raises(RegionKeyError, match="no new key is made"):
+        key.clearsign(b"an index\n")
+    assert key._fingerprints("--list-keys", "pub") == [first]
 
 
 def test_the_index_lists_each_file_with_its_hash_and_size(archive, region):

@@ -6,6 +6,8 @@ import os
 import subprocess
 from pathlib import Path
 
+from pxeimport.regionkey import stop_gpg_agent
+
 
 class ArchiveSigner:
     """A key in its own GNUPGHOME; `keyring` is a file `gpgv --keyring` takes. No gpg-agent outlives a call."""
@@ -60,6 +62,4 @@ class ArchiveSigner:
 
     def close(self) -> None:
         """Stop the gpg-agent of this home, if one runs (each gpg call does this after itself)."""
-        subprocess.run(
-            ["gpgconf", "--homedir", str(self.home), "--kill", "gpg-agent"], capture_output=True, check=False
-        )
+        stop_gpg_agent(self.home)

@@ -112,7 +112,7 @@ def test_a_wake_up_purged_from_a_racks_queue_is_made_up_by_the_safety_net(site, 
     """A real loss on the real broker: the rack worker stops consuming its durable queue, the region's
     import sends the wake-up into it, the queue is purged, the worker consumes again: only the
     region worker's beat (the safety net, every 8 s here) can bring the rack to the new version."""
-    name = f"lost-{os.getpid()}"  # worker node names are shared by every checkout using this broker
+    name = "s1"
     queue = site.rack_queue(name)
     site.region_import()
     site.start_region_worker(sync_seconds=8)
@@ -137,6 +137,23 @@ def test_a_wake_up_purged_from_a_racks_queue_is_made_up_by_the_safety_net(site, 
     reasons = re.findall(rf"rack {name}: converging \((.*)\)", after)
     assert reasons and set(reasons) == {"safety net"}, after
     assert wake_ups[0] not in log.read_text(errors="replace")  # the purged message never reached the rack
+
+
+def test_two_installations_on_one_broker_each_run_a_rack_of_the_same_name(site, tmp_path, archive_server, signer):
+    """Celery's node names are exclusive on the broker: workers are named after their queues, which
+    carry each installation's prefix, so neither worker is refused (RESOURCE_LOCKED) by the other."""
+    other_tmp = tmp_path / "other"
+    other_tmp.mkdir()
+    other = Site(other_tmp, archive_server, signer.keyring, site.broker)
+    try:
+        for each in (site, other):
+            each.region_import()
+            each.start_region_worker()
+            each.start_rack("r1")
+        wait_until("each installation's rack r1 converges", lambda: all(s.racks_in_sync(["r1"]) for s in (site, other)))
+        assert all(process.poll() is None for each in (site, other) for process in each.processes.values())
+    finally:
+        other.close()
 
 
 def test_a_tampered_index_is_refused_by_every_rack_which_keeps_serving(site):

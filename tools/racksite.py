@@ -189,7 +189,7 @@ class Site:
         from celery import Celery
 
         app = Celery("pxeimport-test", broker=self.broker)
-        node = f"rack-{name}@{socket.gethostname()}"  # rack_worker's --hostname rack-<name>@%h
+        node = f"{self.rack_queue(name)}@{socket.gethostname()}"  # rack_worker's --hostname <queue>@%h
         try:
             send = getattr(app.control, command)
             replies = send(self.rack_queue(name), destination=[node], reply=True, timeout=10)

@@ -1,10 +1,11 @@
 """A rack's converge: read the region's index, run import_pxe_files --layout region, say what happened.
 
 The selection comes from the region's index itself (its arches, releases and the release its
-loaders came from), so a rack needs no boot sources of its own; the import then checks the index
-again, fully (signature, Date against replays, every file's SHA-256), swaps atomically and
-records the run in the rack's own database. The report (a dict, JSON-safe) goes to the region's
-queue; the rack never holds database credentials for the region.
+loaders came from), so a rack needs no boot sources of its own; the import then takes the same
+bytes (one fetch per converge) and checks them again, fully (signature, Date against replays,
+every file's SHA-256), swaps atomically and records the run in the rack's own database. The
+report (a dict, JSON-safe) goes to the region's queue; the rack never holds database credentials
+for the region.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from django.core.management.base import CommandError
 from django.db.models import Sum
 from django.utils import timezone
 
+from pxeimport.archive.region import index_given
 from pxeimport.fetch import Fetcher, FetchError, FetchSettings
 from pxeimport.items import ItemKind, Outcome
 from pxeimport.models import ImportRun, InstalledFile, ItemState
@@ -56,25 +58,36 @@ def current_rack() -> RackConfig:
     return _current
 
 
-def discover(config: RackConfig) -> Publication:
-    """The region's index, signature checked (the import checks it again, and its Date)."""
+@dataclass(frozen=True)
+class Discovered:
+    """The region's index as fetched (`data`, `content_type` as served) and what it publishes."""
+
+    publication: Publication
+    data: bytes
+    content_type: str | None
+
+
+def discover(config: RackConfig) -> Discovered:
+    """The region's index, signature checked (the import checks the same bytes again, and their Date)."""
     url = config.region_url.rstrip("/") + "/" + INDEX
     fetcher = Fetcher(FetchSettings(read_timeout=settings.PXEIMPORT_HTTP_TIMEOUT, retries=1))
     try:
         data = fetcher.get_bytes(url)
-        verified = verify_clearsigned(data, [config.keyring], name=url, content_type=fetcher.content_type(url))
+        content_type = fetcher.content_type(url)
+        verified = verify_clearsigned(data, [config.keyring], name=url, content_type=content_type)
     finally:
         fetcher.close()
-    return parse(verified.content, name=url)
+    return Discovered(parse(verified.content, name=url), data, content_type)
 
 
 def converge(config: RackConfig) -> dict[str, Any]:
     """Sync the rack's TFTP root with the region; the report for the region (see racks.record_report)."""
     report: dict[str, Any] = {"rack": config.name, "queue": config.queue, "items": [], "bytes": 0}
     try:
-        publication = discover(config)
+        found = discover(config)
     except (FetchError, SignatureError, PublicationError, OSError) as exc:
         return report | {"error": f"the region's index: {exc}", "finished": timezone.now().isoformat()}
+    publication = found.publication
     args = ["--layout", "region", "--archive", config.region_url, "--keyring", str(config.keyring)]
     args += ["--tftproot", str(config.tftproot), "--current-release", publication.current_release or "none"]
     for arch in publication.arches:
@@ -84,7 +97,9 @@ def converge(config: RackConfig) -> dict[str, Any]:
     err = StringIO()
     code = 0
     try:
-        call_command("import_pxe_files", *args, verbosity=0, stdout=StringIO(), stderr=err)
+        # The import reads the index just fetched (one fetch per converge), checking it again in full.
+        with index_given(config.region_url, found.data, found.content_type):
+            call_command("import_pxe_files", *args, verbosity=0, stdout=StringIO(), stderr=err)
     except CommandError as exc:
         code = exc.returncode
         err.write(str(exc))

@@ -64,6 +64,23 @@ def require_tool(name: str) -> str:
     return path
 
 
+def gpg_agents(home: Path) -> list[int]:
+    """Process ids of the live gpg-agents serving GNUPGHOME `home` (from /proc: "gpg-agent --homedir HOME")."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if Path(argv[0]).name != "gpg-agent" or "--homedir" not in argv[:-1]:
+            continue
+        if Path(argv[argv.index("--homedir") + 1]).resolve() == home.resolve():
+            found.append(int(proc.name))
+    return found
+
+
 BROKER_URL = "amqp://guest:guest@127.0.0.1:5672//"
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from pxeimport.publish import FILES_DIR, INDEX
+from pxeimport.racks import CONVERGE
 from tests.conftest import require_rabbitmq, require_tool
 from tests.test_disk import mount_tmpfs
 from tests.test_tftp_boot import BASE, menu_pair
@@ -40,6 +42,11 @@ def site(tmp_path: Path, archive: ArchiveTree, archive_server: ArchiveServer, si
                 print(f"--- {log.name} ---\n{text[-3000:]}")
 
 
+def index_fetches(site: Site) -> int:
+    """How many times the region's HTTP server has served its signed index."""
+    return sum(1 for r in site.region_http.requests if r.path.endswith(f"/{INDEX}"))
+
+
 def test_three_racks_converge_pulling_only_what_they_lack_and_no_upstream_byte(site, archive):
     site.region_import()
     upstream_bytes = sum(r.bytes_sent for r in site.upstream.requests)
@@ -63,12 +70,13 @@ def test_three_racks_converge_pulling_only_what_they_lack_and_no_upstream_byte(s
     )
     assert site.file_bytes() == 3 * (set_bytes + loader_bytes)
 
-    # A re-sync with nothing new moves no file byte.
-    before, moved = site.last_syncs(), site.file_bytes()
+    # A re-sync with nothing new moves no file byte, and each rack reads the signed index once.
+    before, moved, indexes = site.last_syncs(), site.file_bytes(), index_fetches(site)
     done = site.manage("sync_racks", env=site.region_env)
     assert "Asked 3 rack(s)" in done.stdout
     wait_until("every rack reports again", lambda: all(site.last_syncs()[n] != before[n] for n in racks))
     assert site.file_bytes() == moved
+    assert index_fetches(site) - indexes == 3
 
     # A new initrd upstream: the region imports it and, on commit, wakes the racks; each pulls the initrd only.
     site.region_http.clear_requests()
@@ -100,14 +108,52 @@ def test_a_rack_killed_mid_sync_converges_on_restart_never_serving_a_partial_set
     ).read_bytes()
 
 
-def test_a_lost_wake_up_is_made_up_by_the_safety_net(site, archive):
+def test_a_wake_up_purged_from_a_racks_queue_is_made_up_by_the_safety_net(site, archive):
+    """A real loss on the real broker: the rack worker stops consuming its durable queue, the region's
+    import sends the wake-up into it, the queue is purged, the worker consumes again: only the
+    region worker's beat (the safety net, every 8 s here) can bring the rack to the new version."""
+    name = "s1"
+    queue = site.rack_queue(name)
     site.region_import()
-    site.start_region_worker(sync_seconds=3)
-    site.start_rack("s1")
-    wait_until("the rack converges", lambda: site.racks_in_sync(["s1"]))
+    site.start_region_worker(sync_seconds=8)
+    site.start_rack(name)
+    wait_until("the rack converges", lambda: site.racks_in_sync([name]))
+    assert "no longer consuming" in site.rack_control(name, "cancel_consumer")
+    wait_until("the rack's queue has no consumer", lambda: site.queue_state(queue)[1] == 0, 20)
+
     archive.publish("bookworm", "amd64", netboot_files("v2"))
-    site.region_import(broker=False)  # the region's wake-up is lost: never sent
-    wait_until("the safety net brings the rack to v2", lambda: site.racks_in_sync(["s1"]), 60)
+    site.region_import()  # on commit it wakes every rack: into this one's queue, where nothing consumes
+    wake_ups = [i for i, task in site.queued_tasks(queue).items() if task == f"{CONVERGE}: region import"]
+    assert len(wake_ups) == 1
+    assert site.purge(queue) >= 1  # the wake-up is lost (with any safety net queued meanwhile)
+    assert wake_ups[0] not in site.queued_tasks(queue)
+    assert not site.racks_in_sync([name])
+    log = site.tmp / f"rack-{name}.log"
+    seen = len(log.read_text(errors="replace"))
+
+    assert "already consuming" not in site.rack_control(name, "add_consumer")
+    wait_until("the safety net brings the rack to v2", lambda: site.racks_in_sync([name]), 60)
+    after = log.read_text(errors="replace")[seen:]
+    reasons = re.findall(rf"rack {name}: converging \((.*)\)", after)
+    assert reasons and set(reasons) == {"safety net"}, after
+    assert wake_ups[0] not in log.read_text(errors="replace")  # the purged message never reached the rack
+
+
+def test_two_installations_on_one_broker_each_run_a_rack_of_the_same_name(site, tmp_path, archive_server, signer):
+    """Celery's node names are exclusive on the broker: workers are named after their queues, which
+    carry each installation's prefix, so neither worker is refused (RESOURCE_LOCKED) by the other."""
+    other_tmp = tmp_path / "other"
+    other_tmp.mkdir()
+    other = Site(other_tmp, archive_server, signer.keyring, site.broker)
+    try:
+        for each in (site, other):
+            each.region_import()
+            each.start_region_worker()
+            each.start_rack("r1")
+        wait_until("each installation's rack r1 converges", lambda: all(s.racks_in_sync(["r1"]) for s in (site, other)))
+        assert all(process.poll() is None for each in (site, other) for process in each.processes.values())
+    finally:
+        other.close()
 
 
 def test_a_tampered_index_is_refused_by_every_rack_which_keeps_serving(site):

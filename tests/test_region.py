@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from io import StringIO
@@ -18,14 +19,16 @@ import requests
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from pxeimport.archive.region import index_given
 from pxeimport.publish import FILES_DIR, INDEX
-from pxeimport.regionkey import RegionKey
-from tests.conftest import CommandResult, require_tool
+from pxeimport.regionkey import RegionKey, RegionKeyError
+from tests.conftest import CommandResult, gpg_agents, require_tool
 from tests.nginx import running_nginx, site_with
 from tests.test_static import free_port, wait_for
 from tests.tree import base, install_dir
 from tools.archive import ArchiveTree, netboot_files
 from tools.httpserver import ArchiveServer
+from tools.racksite import wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +58,7 @@ class Region:
     upstream: str
     upstream_keyring: Path
     settings: pytest.FixtureRequest
-    key: RegionKey
+    gnupghome: Path
 
     def publishing(self, on: bool) -> None:
         self.settings.PXEIMPORT_PUBLISH_ROOT = self.publish_root if on else None  # type: ignore[attr-defined]
@@ -79,7 +82,6 @@ def region(tmp_path: Path, archive: ArchiveTree, archive_server: ArchiveServer, 
     settings.PXEIMPORT_REGION_GNUPGHOME = tmp_path / "region-gnupg"
     settings.PXEIMPORT_PUBLISH_URL = "http://127.0.0.1/"
     settings.CELERY_BROKER_URL = ""
-    key = RegionKey(settings.PXEIMPORT_REGION_GNUPGHOME)
     keyring = tmp_path / "region.gpg"
     call_command("region_keyring", str(keyring), stdout=StringIO())
     with ArchiveServer(publish_root) as server:
@@ -92,9 +94,8 @@ def region(tmp_path: Path, archive: ArchiveTree, archive_server: ArchiveServer, 
             archive_server.url + "dists/",
             signer.keyring,
             settings,
-            key,
+            settings.PXEIMPORT_REGION_GNUPGHOME,
         )
-    key.close()
 
 
 def file_bytes_sent(server: ArchiveServer) -> int:
@@ -115,6 +116,23 @@ def test_a_rack_serves_the_regions_files_under_the_regions_version_ids(archive, 
     assert os.readlink(rack) == os.readlink(home)
     assert (base(region.rack_root, "amd64") / "pxelinux.0").read_bytes() == files["pxelinux.0"]
     assert "install-" in (base(region.rack_root, "amd64") / "pxelinux.cfg" / "default").read_text()
+
+
+def test_making_the_key_and_signing_leave_no_gpg_agent_running_for_the_regions_gnupghome(archive, region):
+    """gpg starts an agent for the secret key; a region's import (cron) must not leave it behind."""
+    archive.publish("bookworm", "amd64", netboot_files("v1"))
+    assert region.region_import().code == 0  # the fixture made the key with region_keyring; this signs
+    assert (region.publish_root / INDEX).is_file()
+    wait_until("the region's gpg-agent exits", lambda: not gpg_agents(region.gnupghome), 10)
+
+
+def test_a_region_key_whose_secret_is_gone_is_an_error_not_a_second_key(region, tmp_path):
+    key = RegionKey(region.gnupghome)
+    first = key.fingerprint()
+    shutil.rmtree(region.gnupghome / "private-keys-v1.d")
+    with pytest.raises(RegionKeyError, match="no new key is made"):
+        key.clearsign(b"an index\n")
+    assert key._fingerprints("--list-keys", "pub") == [first]
 
 
 def test_the_index_lists_each_file_with_its_hash_and_size(archive, region):
@@ -188,6 +206,18 @@ def test_a_tampered_index_is_refused(archive, region):
     assert result.code == 1
     assert "BAD signature" in result.stderr
     assert not install_dir(region.rack_root, "amd64", "bookworm").exists()
+
+
+def test_an_index_handed_to_the_import_is_not_fetched_again_but_checked_as_if_it_were(archive, region):
+    archive.publish("bookworm", "amd64", netboot_files("v1"))
+    assert region.region_import().code == 0
+    tampered = (region.publish_root / INDEX).read_text().replace('"kind": "install"', '"kind": "install" ')
+    region.server.clear_requests()
+    with index_given(region.server.url, tampered.encode()):
+        result = region.rack_import()
+    assert result.code == 1
+    assert "BAD signature" in result.stderr
+    assert not [r for r in region.server.requests if r.path.endswith(INDEX)]
 
 
 def test_an_index_signed_by_another_key_is_refused(archive, region, signer):
@@ -272,8 +302,11 @@ def test_a_rack_without_a_broker_converges_with_one_rack_sync_and_says_so(archiv
     region.publishing(False)
     out = StringIO()
     args = ["--tftproot", str(region.rack_root), "--region", region.server.url, "--keyring", str(region.keyring)]
+    region.server.clear_requests()
     call_command("rack_sync", *args, "--name", "site-a", stdout=out, stderr=StringIO())
     assert f"rack site-a: in sync with {region.server.url}" in out.getvalue()
+    # One converge reads the region's signed index once: the selection and the import share it.
+    assert [r.path for r in region.server.requests if r.path.endswith(INDEX)] == [f"/{INDEX}"]
     served = install_dir(region.rack_root, "amd64", "bookworm")
     assert os.readlink(served) == os.readlink(install_dir(region.tftp_root, "amd64", "bookworm"))
     assert (served / "linux").read_bytes() == files["linux"]

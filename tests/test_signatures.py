@@ -16,7 +16,8 @@ from pxeimport.signatures import (
     verify_clearsigned,
     verify_detached,
 )
-from tests.conftest import require_tool
+from tests.conftest import gpg_agents, require_tool
+from tools.racksite import wait_until
 from tools.signing import ArchiveSigner
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -284,3 +285,10 @@ def test_a_good_signature_gives_its_creation_time(signer):
 def test_a_signature_time_in_iso_form_is_read_too():
     lines = [f"[GNUPG:] GOODSIG {FPR_A[-16:]} x", f"[GNUPG:] VALIDSIG {FPR_A} 2026-11-26 20261126T190638 0 4 0 22 8 01"]
     assert _judge("\n".join(lines), "", name="x") == (FPR_A, 1795719998)
+
+
+def test_the_archive_signer_leaves_no_gpg_agent_running_for_its_home(tmp_path):
+    require_tool("gpg")
+    key = ArchiveSigner(tmp_path / "home")
+    assert b"BEGIN PGP SIGNATURE" in key.clearsign(b"signed\n")
+    wait_until("the signer's gpg-agent exits", lambda: not gpg_agents(key.home), 10)

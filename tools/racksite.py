@@ -9,10 +9,12 @@ Every queue is named per site and deleted by `close`.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -70,6 +72,7 @@ class Site:
             "PXEIMPORT_RACK_QUEUE_PREFIX": self.queues["prefix"],
             "PXEIMPORT_GRACE_SECONDS": "0",
             "PXEIMPORT_HTTP_RETRIES": "0",
+            "PXEIMPORT_LOG_LEVEL": "INFO",  # the workers' logs say why each converge ran
         }
         self.region_env = self.env | {
             "DATABASE_URL": f"sqlite:///{self.region_db}",
@@ -177,6 +180,53 @@ class Site:
     def file_bytes(self) -> int:
         return sum(r.bytes_sent for r in self.region_http.requests if f"/{FILES_DIR}/" in r.path)
 
+    def rack_queue(self, name: str) -> str:
+        return self.queues["prefix"] + name
+
+    def rack_control(self, name: str, command: str) -> str:
+        """Celery's remote control `command` ("cancel_consumer", "add_consumer") for rack `name`'s own
+        queue, sent to that rack worker only; its reply (AssertionError when it gave none)."""
+        from celery import Celery
+
+        app = Celery("pxeimport-test", broker=self.broker)
+        node = f"{self.rack_queue(name)}@{socket.gethostname()}"  # rack_worker's --hostname <queue>@%h
+        try:
+            send = getattr(app.control, command)
+            replies = send(self.rack_queue(name), destination=[node], reply=True, timeout=10)
+        finally:
+            app.close()
+        assert replies, f"rack worker {node} did not answer {command}"
+        return str(replies)
+
+    def queue_state(self, queue: str) -> tuple[int, int]:
+        """(messages ready, consumers) of `queue` on the broker now."""
+        from kombu.connection import Connection
+
+        with Connection(self.broker) as connection:  # type: ignore[no-untyped-call]
+            _, messages, consumers = connection.default_channel.queue_declare(queue, passive=True)
+        return int(messages), int(consumers)
+
+    def queued_tasks(self, queue: str) -> dict[str, str]:
+        """Task id -> "<task name>: <first argument>" of each message waiting in `queue`; they stay
+        there (read unacked; the broker returns them to the queue when the channel closes)."""
+        from kombu.connection import Connection
+
+        tasks = {}
+        with Connection(self.broker) as connection:  # type: ignore[no-untyped-call]
+            channel = connection.channel()
+            while (message := channel.basic_get(queue, no_ack=False)) is not None:
+                args = json.loads(message.body)[0]  # Celery's message protocol 2: [args, kwargs, embed]
+                tasks[message.headers["id"]] = f"{message.headers['task']}: {args[0] if args else ''}"
+            channel.close()
+        return tasks
+
+    def purge(self, queue: str) -> int:
+        """Delete every message ready in `queue` (not those delivered to a consumer); how many went."""
+        from kombu.connection import Connection
+
+        with Connection(self.broker) as connection:  # type: ignore[no-untyped-call]
+            return int(connection.default_channel.queue_purge(queue) or 0)
+
     def close(self) -> None:
         for name in list(self.processes):
             self.stop(name)
@@ -189,4 +239,3 @@ class Site:
             for queue in queues | {self.queues["prefix"] + name for name in self.rack_names}:
                 channel.queue_delete(queue)
             channel.queue_delete(self.queues["region"])
-        subprocess.run(["gpgconf", "--homedir", str(self.tmp / "region-gnupg"), "--kill", "gpg-agent"], check=False)

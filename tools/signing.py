@@ -6,9 +6,11 @@ import os
 import subprocess
 from pathlib import Path
 
+from pxeimport.regionkey import stop_gpg_agent
+
 
 class ArchiveSigner:
-    """A key in its own GNUPGHOME; `keyring` is a file `gpgv --keyring` takes."""
+    """A key in its own GNUPGHOME; `keyring` is a file `gpgv --keyring` takes. No gpg-agent outlives a call."""
 
     def __init__(
         self,
@@ -36,7 +38,11 @@ class ArchiveSigner:
         command += ["--pinentry-mode", "loopback", "--passphrase", ""]
         if self.signing_time is not None:
             command += ["--faked-system-time", f"{self.signing_time}!"]
-        return subprocess.run([*command, *args], input=data, capture_output=True, check=True, timeout=60).stdout
+        try:
+            return subprocess.run([*command, *args], input=data, capture_output=True, check=True, timeout=60).stdout
+        finally:
+            # gpg leaves the gpg-agent it started for this home running; tests make many homes.
+            self.close()
 
     def clearsign(self, data: bytes) -> bytes:
         return self._gpg("--local-user", self.fingerprint, "--digest-algo", "SHA256", "--clearsign", data=data)
@@ -55,7 +61,5 @@ class ArchiveSigner:
         self.keyring.write_bytes(self._gpg("--export", self.fingerprint))
 
     def close(self) -> None:
-        """Stop the gpg-agent this home started."""
-        subprocess.run(
-            ["gpgconf", "--homedir", str(self.home), "--kill", "gpg-agent"], capture_output=True, check=False
-        )
+        """Stop the gpg-agent of this home, if one runs (each gpg call does this after itself)."""
+        stop_gpg_agent(self.home)

@@ -23,6 +23,9 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +40,29 @@ from pxeimport.signatures import check_keyrings, verify_clearsigned
 NAME = "region"
 
 log = logging.getLogger(__name__)
+
+# Indexes a caller fetched moments before the import (index_given), by the region's URL without "/".
+_given: dict[str, tuple[bytes, str | None]] = {}
+_given_lock = threading.Lock()
+
+
+@contextmanager
+def index_given(url: str, data: bytes, content_type: str | None = None) -> Iterator[None]:
+    """Within the block, a Region layout takes `data` as `<url>/index.asc` instead of fetching it again.
+
+    For a rack's converge (pxeimport.racksync), which reads the index for its selection just before
+    the import: one fetch per converge, and the import installs the very index the report describes.
+    The layout checks `data` exactly as if it had fetched it (gpgv, Date, replays). `content_type`:
+    as served, for the message when `data` is not signed. One block per URL at a time.
+    """
+    key = url.rstrip("/")
+    with _given_lock:
+        _given[key] = (data, content_type)
+    try:
+        yield
+    finally:
+        with _given_lock:
+            _given.pop(key, None)
 
 
 class Region(Layout):
@@ -64,10 +90,15 @@ class Region(Layout):
 
     def _fetch(self, source: Source) -> tuple[Publication, str]:
         url = source.url.rstrip("/") + "/" + INDEX
-        data = self.fetcher.get_bytes(url)
+        with _given_lock:
+            given = _given.get(source.url.rstrip("/"))
+        if given is None:
+            data, content_type = self.fetcher.get_bytes(url), self.fetcher.content_type(url)
+        else:
+            data, content_type = given
         # Always verified: a rack has no other check on what its nodes will boot.
         check_keyrings(source.keyrings, hint=source.keyring_hint or "the region's `manage.py region_keyring FILE`")
-        verified = verify_clearsigned(data, source.keyrings, name=url, content_type=self.fetcher.content_type(url))
+        verified = verify_clearsigned(data, source.keyrings, name=url, content_type=content_type)
         try:
             publication = parse(verified.content, name=url)
         except PublicationError as exc:

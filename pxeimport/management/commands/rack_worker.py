@@ -60,7 +60,9 @@ class Command(BaseCommand):
                 "--prefetch-multiplier",
                 "1",
                 "--hostname",
-                f"rack-{name}@%h",
+                # Named after the queue (its prefix too), not the rack alone: Celery's node names are
+                # exclusive on the broker, and two installations on one broker may both have a rack r1.
+                f"{config.queue}@%h",
                 "--without-gossip",
                 "--without-mingle",
                 "--loglevel",

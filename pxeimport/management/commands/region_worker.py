@@ -39,7 +39,7 @@ class Command(BaseCommand):
                 "--schedule",
                 options["schedule"],
                 "--hostname",
-                "region@%h",
+                f"{settings.PXEIMPORT_REGION_QUEUE}@%h",  # exclusive on the broker: one per region queue
                 "--without-gossip",
                 "--without-mingle",
                 "--loglevel",

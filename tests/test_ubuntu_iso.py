@@ -341,18 +341,16 @@ def test_the_contrib_nginx_site_serves_the_iso_at_the_menus_url_whole_and_by_ran
 
 @pytest.mark.slow
 def test_a_bios_machine_boots_the_kernel_from_the_iso_through_the_packages_pxelinux_and_the_menu(
-    run, tftp_root, http_root, tmp_path
+    run, tftp_root, http_root
 ):
     from tests.test_qemu_boot import KERNEL_STARTED, boot
 
     assert run("--kernel-opts", "console=ttyS0,115200").code == 0
-    log = tmp_path / "serial-bios.log"
-    text = boot(
-        tftp_root, log, bootfile="maas/amd64/base/pxelinux.0", firmware=[], timeout=240, until=("Command line:",)
-    )
-    keep = Path("var/qemu-ubuntu-iso-bios-serial.log")
-    keep.parent.mkdir(exist_ok=True)
-    shutil.copyfile(log, keep)
+    log = boot(
+        tftp_root, keep="qemu-ubuntu-iso-bios-serial.log", bootfile="maas/amd64/base/pxelinux.0", firmware=[],
+        timeout=240, until=("Command line:",),
+    )  # fmt: skip
+    text, keep = log.text, log.path
     assert "pxeimport: booting noble" in text, f"pxelinux did not show the menu; see {keep}"
     assert KERNEL_STARTED in text, f"the kernel did not start; see {keep}"
     command_line = next(line for line in text.splitlines() if "Command line:" in line)
@@ -367,14 +365,11 @@ def test_a_uefi_machine_boots_the_kernel_from_the_iso_through_the_signed_grub_fr
 
     firmware = ovmf_firmware(tmp_path)
     assert run("--kernel-opts", "console=ttyS0,115200").code == 0
-    log = tmp_path / "serial-uefi.log"
-    text = boot(
-        tftp_root, log, bootfile="maas/amd64/base/grubx64.efi", firmware=firmware, timeout=300,
-        machine="q35", until=(KERNEL_STARTED,),
+    log = boot(
+        tftp_root, keep="qemu-ubuntu-iso-uefi-serial.log", bootfile="maas/amd64/base/grubx64.efi",
+        firmware=firmware, timeout=300, machine="q35", until=(KERNEL_STARTED,),
     )  # fmt: skip
-    keep = Path("var/qemu-ubuntu-iso-uefi-serial.log")
-    keep.parent.mkdir(exist_ok=True)
-    shutil.copyfile(log, keep)
+    text, keep = log.text, log.path
     assert "Welcome to GRUB" in text, f"GRUB did not start; see {keep}"
     assert "noble installer (install-" in text and "noble-hwe installer (install-" in text, f"no menu; see {keep}"
     assert KERNEL_STARTED in text, f"the kernel did not start; see {keep}"

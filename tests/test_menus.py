@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import string
 import subprocess
 import tempfile
@@ -493,19 +492,15 @@ def kernel_command_line(text: str, keep: Path) -> str:
 
 
 @pytest.mark.slow
-def test_a_bios_node_chainloaded_from_ipxe_with_option_210_boots_the_options_and_its_nic(
-    root_with_preseed_url, tmp_path
-):
+def test_a_bios_node_chainloaded_from_ipxe_with_option_210_boots_the_options_and_its_nic(root_with_preseed_url):
     # The README's iPXE lines: option 210 tells pxelinux where it came from, so it finds ldlinux.c32.
     script = "#!ipxe\ndhcp\nset 210:string tftp://${next-server}/maas/amd64/base/\nchain ${210:string}pxelinux.0\n"
     (root_with_preseed_url / "chain.ipxe").write_text(script)
-    log = tmp_path / "serial-ipxe.log"
-    text = boot(
-        root_with_preseed_url, log, bootfile="chain.ipxe", firmware=[], timeout=240, until=("Kernel command line:",)
-    )
-    keep = Path("var/qemu-ipxe-chain-serial.log")
-    keep.parent.mkdir(exist_ok=True)
-    shutil.copyfile(log, keep)
+    log = boot(
+        root_with_preseed_url, keep="qemu-ipxe-chain-serial.log", bootfile="chain.ipxe", firmware=[], timeout=240,
+        until=("Kernel command line:",),
+    )  # fmt: skip
+    text, keep = log.text, log.path
     assert "pxeimport: booting bookworm" in text, f"pxelinux did not show the menu; see {keep}"
     assert kernel_command_line(text, keep).startswith("initrd=bookworm/install-"), f"see {keep}"
     assert kernel_command_line(text, keep).endswith(f"console=ttyS0,115200 {PRESEED_URL} --- {QEMU_BOOTIF}")
@@ -514,14 +509,11 @@ def test_a_bios_node_chainloaded_from_ipxe_with_option_210_boots_the_options_and
 @pytest.mark.slow
 def test_a_uefi_node_boots_the_options_grub_would_read_as_syntax_and_its_nic(root_with_preseed_url, tmp_path):
     firmware = ovmf_firmware(tmp_path)
-    log = tmp_path / "serial-uefi-opts.log"
-    text = boot(
-        root_with_preseed_url, log, bootfile="maas/amd64/base/grubx64.efi", firmware=firmware, timeout=300,
-        machine="q35", until=("Kernel command line:",),
+    log = boot(
+        root_with_preseed_url, keep="qemu-uefi-opts-serial.log", bootfile="maas/amd64/base/grubx64.efi",
+        firmware=firmware, timeout=300, machine="q35", until=("Kernel command line:",),
     )  # fmt: skip
-    keep = Path("var/qemu-uefi-opts-serial.log")
-    keep.parent.mkdir(exist_ok=True)
-    shutil.copyfile(log, keep)
+    text, keep = log.text, log.path
     assert "bookworm installer (install-" in text, f"GRUB did not show the generated menu; see {keep}"
     # The same options and BOOTIF as pxelinux gives, with no initrd= (GRUB loads the initrd itself).
     assert kernel_command_line(text, keep) == f"console=ttyS0,115200 {PRESEED_URL} --- {QEMU_BOOTIF}"

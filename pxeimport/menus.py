@@ -220,12 +220,14 @@ def pxelinux_config(entries: Sequence[MenuEntry], default: str, timeout_seconds:
         ]
     else:
         lines += ["PROMPT 0", f"SAY pxeimport: booting {default}; hold Shift for a prompt to choose: {labels}"]
+    # SAY is run as pxelinux reads it, wherever it stands (inside a LABEL too), so what each entry
+    # boots is said once, up front, as a list; never as a "Booting ..." line in each LABEL.
+    lines += [f"SAY   {entry.label}: the {entry.label} installer ({entry.version_dir})" for entry in entries]
     for entry in entries:
         append = " ".join([f"initrd={entry.path}/{entry.initrd}", *_options(entry)])
         lines += [
             "",
             f"LABEL {entry.label}",
-            f"  SAY Booting the {entry.label} installer ({entry.version_dir})",
             f"  KERNEL {entry.path}/{entry.kernel}",
             f"  APPEND {append}",
             "  IPAPPEND 2",

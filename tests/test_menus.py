@@ -138,6 +138,16 @@ def test_the_pxelinux_menu_names_kernels_by_version_path_and_boots_the_default_a
     assert "/install/" not in text
 
 
+def test_the_pxelinux_menu_says_what_each_entry_boots_once_before_its_labels_since_pxelinux_runs_say_as_it_reads():
+    text = pxelinux_config(ENTRIES, "trixie", 5)
+    labels_start = text.index("\nLABEL ")
+    says = [line for line in text.splitlines() if line.lstrip().startswith("SAY ")]
+    assert all(text.index(line) < labels_start for line in says), "a SAY inside a LABEL is printed for every entry"
+    assert "SAY   bookworm: the bookworm installer (install-0123456789abcdef)" in says
+    assert "SAY   trixie: the trixie installer (install-fedcba9876543210)" in says
+    assert not any("Booting" in line for line in says)
+
+
 def test_the_grub_menu_uses_paths_from_the_tftp_root_and_selects_the_default_by_index():
     text = grub_cfg(ENTRIES, "trixie", 3)
     assert "set default=1\nset timeout=3\n" in text

@@ -27,6 +27,8 @@ class Context:
 
 METHOD = """\
 - **Wall time** is the best of the runs of a case (noise only ever adds time); the cases run interleaved.
+  With several importers, their order in the 1 GiB case turns by one each repeat: on a VM that
+  hands free memory back to its host, the run after curl's meets colder memory than the next.
 - **Bytes pulled** are read from nginx's access log: the sum of `$bytes_sent` (headers and body) of the
   requests logged while the run was going. **Requests** counts them by status; **most at once** is the
   most requests being served at one moment (from each one's `$msec` and `$request_time`).

@@ -183,13 +183,18 @@ class Bench:
             shutil.rmtree(dest)
 
     def big_initrds(self) -> None:
-        """Each importer with the small initrd; curl and each importer with the big one; interleaved."""
+        """Each importer with the small initrd; curl and each importer with the big one; interleaved,
+        the importers' order turned by one each repeat: the run that follows curl's meets other free
+        memory than one that follows an importer's (see BENCHMARKS.md, issue 13), so no importer
+        always takes the same place."""
         assert self.setup.small is not None and self.setup.big is not None
-        for _ in range(self.setup.repeat):
-            for pxe in self.setup.importers:
+        for repetition in range(self.setup.repeat):
+            turn = repetition % len(self.setup.importers)
+            order = self.setup.importers[turn:] + self.setup.importers[:turn]
+            for pxe in order:
                 self.import_once(SMALL, pxe, self.setup.small)
             self.curl_once(self.setup.big)
-            for pxe in self.setup.importers:
+            for pxe in order:
                 self.import_once(BIG, pxe, self.setup.big)
 
     def import_once(self, case: str, pxe: Pxeimport, archive: Archive, server: str = OPEN) -> None:

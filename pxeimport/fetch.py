@@ -350,7 +350,7 @@ class Fetcher:
             except OSError as exc:
                 raise write_error(url, target, exc, writer.size) from exc
             finally:
-                os.close(writer.fd)
+                writer.close()
         if total is not None and writer.size != total:
             raise Transient(f"body has {writer.size - resumed_at} bytes, Content-Length said {total - resumed_at}")
         if writer.sha256 != expected_sha256:

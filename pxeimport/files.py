@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from pxeimport.streamdigest import StreamDigest
+
 FILE_MODE = 0o644
 BLOCK_SIZE = 1 << 20
 # ".<name>.new-<8 hex>": a temporary that a killed run may leave; its rename never happened.
@@ -99,12 +101,29 @@ def free_bytes(directory: Path) -> int | None:
     return st.f_bavail * st.f_frsize
 
 
+# The most bytes one write(2) hands to the page cache. Linux sizes a file's page-cache folios by
+# the write (large folios): a 1 MiB write asks for 1 MiB folios. In a VM whose balloon reports
+# free memory to the host (virtio free page reporting, as on the machine of BENCHMARKS.md), such
+# high-order blocks are mostly memory the host has taken back and must fault in again: there,
+# writing 1 GiB into a new file took 0.52-1.65 s in 1 MiB writes and 0.15-0.19 s in 256 KiB
+# writes (issue 13). Smaller writes cost only syscalls (about 4,000 per GiB).
+WRITE_SIZE = 256 << 10
+
+
 def write_all(fd: int, data: bytes | memoryview) -> None:
-    """os.write until all of `data` is written (a write may be short)."""
+    """os.write until all of `data` is written (a write may be short), WRITE_SIZE at a time."""
     view = memoryview(data)
     while view:
-        written = os.write(fd, view)
+        written = os.write(fd, view[:WRITE_SIZE])
         view = view[written:]
+
+
+def pwrite_all(fd: int, data: bytes | memoryview, offset: int) -> None:
+    """os.pwrite all of `data` at `offset` (a write may be short), WRITE_SIZE at a time."""
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view[:WRITE_SIZE], offset)
+        view, offset = view[written:], offset + written
 
 
 # Start writing a big file to disk while it still downloads, so the fsync at its end waits only
@@ -201,14 +220,15 @@ class Written:
 
 
 class HashingWriter:
-    """A file-like sink over an open fd: `write` hashes, counts and writes every byte, and asks the
-    kernel to start writing back every WRITEBACK_STEP bytes. `size`/`digest` continue an existing
-    prefix (a resumed download: `digest` has hashed the `size` bytes already in the file)."""
+    """A file-like sink over an open fd: `write` hashes (on a thread of its own, pxeimport.streamdigest),
+    counts and writes every byte, and asks the kernel to start writing back every WRITEBACK_STEP
+    bytes. `size`/`digest` continue an existing prefix (a resumed download: `digest` has hashed the
+    `size` bytes already in the file). `close()` closes the fd and stops the hash thread."""
 
     def __init__(self, fd: int, *, size: int = 0, digest: hashlib._Hash | None = None) -> None:
         self.fd = fd
         self.size = size
-        self.digest = digest or hashlib.sha256()
+        self.digest = StreamDigest(digest)
         self._flushed = size
 
     def write(self, data: bytes | memoryview) -> int:
@@ -222,7 +242,13 @@ class HashingWriter:
 
     @property
     def sha256(self) -> str:
+        """The SHA-256 of every byte written (waits for the hash thread)."""
         return self.digest.hexdigest()
+
+    def close(self) -> None:
+        """Close the fd and end the writes; the hash thread stops (`sha256` still answers)."""
+        self.digest.close()
+        os.close(self.fd)
 
 
 def open_new(path: Path, mode: int = FILE_MODE) -> int:
@@ -245,16 +271,16 @@ def new_file(path: Path, mode: int = FILE_MODE) -> Iterator[HashingWriter]:
 
     If the block (or the fsync) fails, the half-written file is removed and the error propagates.
     """
-    fd = open_new(path, mode)
+    writer = HashingWriter(open_new(path, mode))
     try:
-        yield HashingWriter(fd)
-        os.fsync(fd)
+        yield writer
+        os.fsync(writer.fd)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(path)
         raise
     finally:
-        os.close(fd)
+        writer.close()
 
 
 class Readable(Protocol):

@@ -146,7 +146,7 @@ class Partial:
         """(size, SHA-256) after moving a partial that holds the whole, right file to `dest`;
         None (and the partial discarded) when its hash is not `expected_sha256`."""
         writer = self.continued(os.stat(self.data).st_size)
-        os.close(writer.fd)
+        writer.close()
         if writer.sha256 != expected_sha256:
             self.discard()
             return None

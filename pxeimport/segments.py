@@ -27,7 +27,6 @@ is preallocated (posix_fallocate, else ftruncate) and filled at its offsets (pwr
 from __future__ import annotations
 
 import errno
-import hashlib
 import logging
 import os
 import threading
@@ -41,11 +40,12 @@ from typing import Protocol
 import requests
 
 from pxeimport.budget import Budget, HostBudgets
-from pxeimport.files import BLOCK_SIZE, WRITEBACK_STEP, start_writeback
+from pxeimport.files import BLOCK_SIZE, WRITEBACK_STEP, pwrite_all, start_writeback
 from pxeimport.httperrors import FetchError, Transient, check_space, content_length, write_error
 from pxeimport.pieces import Piece
 from pxeimport.resume import Partial, content_range, validator
 from pxeimport.segmentfile import Staged
+from pxeimport.streamdigest import StreamDigest
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +161,8 @@ class Splitter:
         except BaseException:
             staged.close()
             raise
+        finally:
+            job.digest.close()
         os.close(staged.fd)
         if digest != expected_sha256:
             staged.drop()
@@ -186,7 +188,7 @@ class _Job:
         self.helper_failures = 0
         self.lock = threading.Lock()
         self.saved_at = time.monotonic()
-        self.digest = hashlib.sha256()
+        self.digest = StreamDigest()  # hashed on its own thread, in order
         self.hashed = 0
         # Until the first stream has run PROBE_SECONDS, no helper starts; after, none if it ran fast.
         self.began = time.monotonic()
@@ -296,9 +298,7 @@ class _Job:
                 self._raise_failure()
                 raise _Stopped
             offset, size = self.pieces.claim(piece, len(chunk))
-            done = 0
-            while done < size:
-                done += os.pwrite(fd, memoryview(chunk)[done:size], offset + done)
+            pwrite_all(fd, memoryview(chunk)[:size], offset)
             if main and offset == self.hashed:
                 self.digest.update(chunk[:size])
                 self.hashed += size

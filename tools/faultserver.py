@@ -18,7 +18,10 @@ answers as nginx does for static files: a strong ETag (size and mtime), Last-Mod
 `If-Range` names another validator (then 200, whole). With `rate` (bytes per second) every response
 body is sent no faster than that, per connection, as a mirror's per-connection limit does; files
 served normally are streamed from disk (memory does not grow with their size). `max_concurrent`
-is the most requests being answered at once.
+is the most requests being answered at once: a request counts from its arrival until its last
+body write begins. Counting it until that write returned would let a client that has read the
+whole answer, released its connection and asked again be seen one over its budget while this
+handler's thread waits to run (seen on a loaded 2-core machine).
 """
 
 from __future__ import annotations
@@ -105,6 +108,8 @@ class _Handler(SimpleHTTPRequestHandler):
     def do_GET(self) -> None:
         self._status = 0
         self._sent = 0
+        self._length = -1
+        self._counted = True
         state = self.server.state
         with state.lock:
             rule = next((r for r in state.rules if r.matches(self.path, self.headers.get("Range", ""))), None)
@@ -126,9 +131,24 @@ class _Handler(SimpleHTTPRequestHandler):
             else:
                 rule.action(self, self._file())
         finally:
+            self._answered()
             with state.lock:
                 record.status, record.bytes_sent = self._status, self._sent
-                state.active -= 1
+
+    def _answered(self) -> None:
+        """This request no longer counts as being answered (once; see `max_concurrent`)."""
+        if self._counted:
+            self._counted = False
+            with self.server.state.lock:
+                self.server.state.active -= 1
+
+    def _write(self, data: bytes) -> None:
+        """Write part of the body; the part that completes the Content-Length ends the request's count."""
+        if self._length >= 0 and self._sent + len(data) >= self._length:
+            self._answered()
+        self.wfile.write(data)
+        self.wfile.flush()
+        self._sent += len(data)
 
     def do_HEAD(self) -> None:
         """The headers a GET would get when served normally (faults apply to GET only)."""
@@ -191,6 +211,7 @@ class _Handler(SimpleHTTPRequestHandler):
         self.send_response(status)  # with Server and Date
         if status in (200, 206):
             headers = {**self._validators(), **headers}
+        self._length = int(headers.get("Content-Length", -1))
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
@@ -199,9 +220,7 @@ class _Handler(SimpleHTTPRequestHandler):
     def _send(self, data: bytes) -> None:
         rate = self.server.rate
         if not rate:
-            self.wfile.write(data)
-            self.wfile.flush()
-            self._sent += len(data)
+            self._write(data)
             return
         if not self._sent:
             self._began = time.monotonic()
@@ -211,9 +230,7 @@ class _Handler(SimpleHTTPRequestHandler):
             ahead = self._sent / rate - (time.monotonic() - self._began)
             if ahead > 0:
                 self._pace(ahead)
-            self.wfile.write(data[start : start + step])
-            self.wfile.flush()
-            self._sent += len(data[start : start + step])
+            self._write(data[start : start + step])
 
     def _pace(self, seconds: float) -> None:
         """Wait between rate-limited writes, but notice at once a client that hung up (as nginx's

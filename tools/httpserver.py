@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
 import sys
 import threading
 import time
@@ -12,6 +11,8 @@ from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+COPY_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class Request:
 
 class _Handler(SimpleHTTPRequestHandler):
     server: _Server
+    _counted = False
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -53,20 +55,27 @@ class _Handler(SimpleHTTPRequestHandler):
         self._status = code
         super().send_response(code, message)
 
+    def _answered(self) -> None:
+        """This request no longer counts as being answered (once; see `max_concurrent`)."""
+        if self._counted:
+            self._counted = False
+            with self.server.lock:
+                self.server.active -= 1
+
     def copyfile(self, source: Any, outputfile: Any) -> None:
         rate = self.server.rate_bytes_per_second
         sent = 0
+        remaining = os.fstat(source.fileno()).st_size - source.tell()
         try:
-            if not rate:
-                shutil.copyfileobj(source, outputfile)
-                sent = source.tell()
-                return
-            chunk = max(1024, rate // 20)
+            chunk = max(1024, rate // 20) if rate else COPY_CHUNK
             started = time.monotonic()
             while block := source.read(chunk):
+                remaining -= len(block)
+                if remaining <= 0:
+                    self._answered()  # the last write: see max_concurrent
                 outputfile.write(block)
                 sent += len(block)
-                ahead = sent / rate - (time.monotonic() - started)
+                ahead = sent / rate - (time.monotonic() - started) if rate else 0
                 if ahead > 0:
                     time.sleep(ahead)
         finally:
@@ -75,14 +84,14 @@ class _Handler(SimpleHTTPRequestHandler):
     def handle_one_request(self) -> None:
         self._status = 0
         self._sent = 0
+        self._counted = True
         with self.server.lock:
             self.server.active += 1
             self.server.max_active = max(self.server.max_active, self.server.active)
         try:
             super().handle_one_request()
         finally:
-            with self.server.lock:
-                self.server.active -= 1
+            self._answered()
         if self._status:
             with self.server.lock:
                 self.server.requests.append(Request(self.path, self._status, self._sent, self.command or ""))
@@ -134,7 +143,9 @@ class ArchiveServer:
 
     @property
     def max_concurrent(self) -> int:
-        """The most requests served at once since the start or the last clear_requests()."""
+        """The most requests served at once since the start or the last clear_requests(): a request counts
+        from its arrival until its last body write begins (after it, a client may already have read the
+        whole answer, released its connection and asked again while this handler's thread waits to run)."""
         with self._server.lock:
             return self._server.max_active
 

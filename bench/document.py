@@ -47,7 +47,8 @@ METHOD = """\
   minutes of the run at 2 MB/s; once every connection is busy the ratio to aria2c does not depend on
   the size (both move size / (4 x rate)), and the 1 GiB file is measured unthrottled.
 - **The ISO-sized file** is a stand-in initrd of an ISO's size in a one-arch archive, imported unthrottled
-  once, for its peak RSS: this branch has no Ubuntu-ISO layout, so nothing is extracted from it.
+  once, for its peak RSS; nothing is extracted from it. The ubuntu-iso layout's extraction (kernel and
+  initrd out of a verified ISO) is timed by `python -m bench.isoextract`, a section of its own below.
 - **The 2012 script** is run from `../shared/seed/` (never copied) with `DOWNLOAD='curl -O --silent --fail'`;
   it fetches `pxelinux.0` but not `ldlinux.c32`.
 - **pxeimport** is `manage.py import_pxe_files --archive … --tftproot … --keyring … --arch … --release …

@@ -190,6 +190,7 @@ def section(runs: Mapping[int, Sequence[Row]], releases: Sequence[str], command:
     listed = ", ".join(f"{r}: " + "/".join(map(str, sorted(b))) for r, b in zip(releases, upstream, strict=True))
     one = runs[counts[0]][-1]
     index_kib = (one.egress_bytes - one.egress_file_bytes) / one.racks / 1024
+    fetches = one.index_fetches // one.racks
     tails = {n: statistics.median(r.tail for r in rows) for n, rows in runs.items()}
     return "\n".join(
         [
@@ -218,8 +219,9 @@ def section(runs: Mapping[int, Sequence[Row]], releases: Sequence[str], command:
             f"- Upstream bytes of each new release are {'the same, to the byte,' if same else 'NOT the same'} for "
             f"every N ({listed} bytes): racks never reach upstream.",
             f"- Region egress is N x one release: each rack pulls the new kernel and initrd "
-            f"({mib(one.release_bytes)} MiB) and {index_kib:.1f} KiB of index ({one.index_fetches // one.racks} "
-            f"fetches of `{INDEX}` per converge); the unchanged bookworm set and the loaders cost no file byte.",
+            f"({mib(one.release_bytes)} MiB) and {index_kib:.1f} KiB of index ({fetches} "
+            f"fetch{'' if fetches == 1 else 'es'} of `{INDEX}` per converge); the unchanged bookworm set and the "
+            "loaders cost no file byte.",
             f"- From the region's index naming the release to the last rack serving it: {tails[counts[0]]:.2f} s "
             f"for {counts[0]} rack(s), {tails[counts[-1]]:.2f} s for {counts[-1]} "
             f"({tails[counts[-1]] / max(tails[counts[0]], 1e-3):.1f}x; medians). The wake-up's share is bounded "

@@ -81,6 +81,9 @@ def build(options: RunOptions) -> RunContext:
     loaders = options.loader_archive
     if loaders and (urlsplit(loaders).scheme not in ("http", "https") or not loaders.rstrip("/").endswith("/dists")):
         raise ConfigError(f"--loader-archive {loaders!r}: give the package archive's http(s) dists/ URL")
+    for keyring in options.keyrings:  # the sources' own keyrings are each item's to report
+        if not keyring.is_file():
+            raise ConfigError(f"--keyring {keyring}: no such file (the keyring gpgv checks the indexes with)")
     given = _given(options)
     try:
         if options.archive:

@@ -166,7 +166,7 @@ class Importer:
                 reason = f"{reason}: {exc.filename}"  # a disk error says where
             # The command says each failure once on stderr; the journal gets the fields at INFO.
             fields = {"source": item.source.name, "arch": item.arch, "release": item.release}
-            fields |= {"url": getattr(exc, "url", item.source.url), "reason": reason}
+            fields |= {"url": getattr(exc, "url", None) or _origin(item), "reason": reason}
             log.info("%s failed: source=%s arch=%s release=%s url=%s: %s", item, *fields.values(), extra=fields)
             url = fields["url"]
             where = "" if url in reason else f"{url}: "
@@ -350,6 +350,14 @@ class Importer:
         if item.kind == ItemKind.LOADER:
             return self.root.loader_slot(item.arch)
         return self.root.install_slot(item.arch, item.release)
+
+
+def _origin(item: Item) -> str:
+    """Where `item`'s files come from, for a failure that names no URL: a loader's package archive
+    when its source takes loaders from one, else the source's URL."""
+    if item.kind == ItemKind.LOADER:
+        return item.source.loader_archive_for(item.arch) or item.source.url
+    return item.source.url
 
 
 def _version_of(served: str) -> str | None:

@@ -106,12 +106,6 @@ def test_an_out_of_range_value_is_improperly_configured_naming_the_variable(name
     assert name in result.stderr.splitlines()[-1]
 
 
-def test_manage_py_stops_on_a_bad_value_naming_the_variable():
-    result = run("manage.py", "check", PXEIMPORT_GRACE_SECONDS="abc")
-    assert result.returncode != 0
-    assert "ImproperlyConfigured: PXEIMPORT_GRACE_SECONDS='abc' is not a valid int" in result.stderr
-
-
 def test_a_database_url_with_an_unknown_scheme_is_improperly_configured_naming_the_variable():
     result = import_settings(DATABASE_URL="nonsense://x")
     assert result.returncode != 0
@@ -124,3 +118,20 @@ def test_an_empty_database_url_is_improperly_configured_naming_the_variable():
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert "DATABASE_URL" in result.stderr.splitlines()[-1]
+
+
+BAD_SETTINGS = {
+    "PXEIMPORT_JOBS": ("abc", "PXEIMPORT_JOBS='abc' is not a valid int"),
+    "PXEIMPORT_GRACE_SECONDS": ("abc", "PXEIMPORT_GRACE_SECONDS='abc' is not a valid int"),
+    "PXEIMPORT_MENU_TIMEOUT": ("-1", "PXEIMPORT_MENU_TIMEOUT must be 0"),
+    "PXEIMPORT_HTTP_ROOT": ("/srv/pxe-http", "set both PXEIMPORT_HTTP_ROOT and PXEIMPORT_HTTP_URL, or neither"),
+}
+
+
+@pytest.mark.parametrize("variable", BAD_SETTINGS)
+def test_a_bad_setting_is_one_line_and_exit_2_from_manage_py_not_a_traceback(variable):
+    value, named = BAD_SETTINGS[variable]
+    result = run("manage.py", "import_pxe_files", "--dry-run", **{variable: value})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("manage.py: bad configuration: ") and result.stderr.count("\n") == 1
+    assert named in result.stderr and result.stderr.endswith("; nothing done\n")

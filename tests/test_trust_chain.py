@@ -123,11 +123,15 @@ def test_release_and_release_gpg_serve_when_there_is_no_inrelease(archive, impor
     assert_still_serving(tftp_root, files)
 
 
-def test_a_missing_keyring_fails_the_items_and_says_so(archive, import_pxe, tftp_root, tmp_path):
+def test_a_keyring_given_on_the_command_line_that_does_not_exist_is_a_usage_error_before_any_request(
+    archive, archive_server, import_pxe, tftp_root, tmp_path
+):
     archive.publish("bookworm", "amd64", netboot_files("v1"))
     result = import_pxe(*ARGS, keyring=tmp_path / "absent.gpg")
-    assert result.code == 1
-    assert f"{tmp_path / 'absent.gpg'}: keyring file not found" in result.stderr
+    assert result.code == 2
+    assert f"--keyring {tmp_path / 'absent.gpg'}: no such file" in result.stderr
+    assert "or pass --keyring" not in result.stderr  # it was passed: no advice to do what was done
+    assert archive_server.requests == []
     assert not install_dir(tftp_root, "amd64", "bookworm").exists()
 
 

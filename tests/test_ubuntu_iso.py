@@ -251,6 +251,20 @@ def test_a_tampered_deb_installs_no_loader(run, upstream, tftp_root):
     assert not (base(tftp_root, "amd64") / "bootx64.efi").exists()
 
 
+def test_a_loader_failure_names_the_package_archive_the_loaders_come_from_not_the_iso_source(
+    run, upstream, server, tftp_root
+):
+    in_release = upstream.packages.root / "dists" / "noble" / "InRelease"
+    in_release.write_bytes(in_release.read_bytes().replace(b"Suite: noble", b"Suite: nobel", 1))
+
+    result = run()
+
+    assert result.code == 1
+    loader_line = next(line for line in result.stderr.splitlines() if "pre-boot loader" in line and "failed" in line)
+    assert f"{server.url}ubuntu/dists/" in loader_line, loader_line
+    assert f"{server.url}releases/" not in loader_line, loader_line
+
+
 def test_an_unsigned_index_installs_nothing(run, upstream, tftp_root):
     (upstream.releases / "noble" / "SHA256SUMS.gpg").unlink()
 

@@ -8,6 +8,7 @@ and served on loopback. QEMU's built-in TFTP serves the imported root; its built
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import subprocess
@@ -92,6 +93,17 @@ class SerialLog:
     path: Path
 
 
+# Terminal control sequences a firmware's serial console writes between the characters it prints
+# (SeaBIOS/iPXE move the cursor, e.g. "bookwor\x1b[25;26H\x1b[25;27Hm"): CSI with its parameters, and
+# two-character escapes. They are not text, so they are taken out before a test looks for text.
+CONTROL_SEQUENCE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|[()][0-9A-Za-z]|[=>78cDEHM])")
+
+
+def console_text(log: Path) -> str:
+    """The serial log as text a person would read on the console: control sequences taken out."""
+    return CONTROL_SEQUENCE.sub("", log.read_text(errors="replace")) if log.exists() else ""
+
+
 def typed(text: str) -> list[str]:
     """QEMU `sendkey` names that type `text` (lower-case letters, digits, "-", "." and Enter as "\\n")."""
     names = {"-": "minus", ".": "dot", "\n": "ret", " ": "spc"}
@@ -136,7 +148,7 @@ def boot(
         try:
             while time.monotonic() < deadline and process.poll() is None:
                 time.sleep(0.2 if pending else 1)
-                text = log.read_text(errors="replace") if log.exists() else ""
+                text = console_text(log)
                 if pending and pending[0][0] in text:
                     _press(monitor, pending.pop(0)[1])
                 elif any(marker in text for marker in until):
@@ -147,7 +159,7 @@ def boot(
     assert process.returncode is not None
     if not text and stderr:
         raise AssertionError(f"QEMU failed: {stderr.decode(errors='replace')}")
-    return SerialLog(log.read_text(errors="replace") if log.exists() else "", log)
+    return SerialLog(console_text(log), log)
 
 
 def _press(monitor: Path, keys: Sequence[str]) -> None:
@@ -239,3 +251,10 @@ def test_a_stale_grub_cfg_in_the_prefixs_platform_dir_is_not_read_over_tftp(impo
     assert "stale-platform-grub-cfg-read" not in text, f"GRUB read $prefix/x86_64-efi/grub.cfg; see {keep}"
     assert "bookworm installer (install-" in text, f"GRUB did not show the generated menu; see {keep}"
     assert KERNEL_STARTED in text, f"the kernel did not start; see {keep}"
+
+
+def test_the_console_text_leaves_out_the_cursor_moves_a_firmware_writes_between_characters(tmp_path):
+    log = tmp_path / "serial.log"
+    log.write_bytes(b"pxeimport: booting bookwor\x1b[25;26H\x1b[25;27Hm in 5 s\x1b[0m\x1b(B\r\nboot: \x1b[?25h")
+    assert console_text(log) == "pxeimport: booting bookworm in 5 s\nboot: "
+    assert console_text(tmp_path / "never-written.log") == ""

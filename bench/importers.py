@@ -10,7 +10,7 @@ from bench.contenders import PROJECT, Pxeimport
 from bench.results import PXE
 
 # What the measured command is made of.
-IMPORTER_PATHS = ("pxeimport", "settings", "maasserver", "manage.py")
+IMPORTER_PATHS = ("pxeimport", "settings", "web", "manage.py")
 
 
 def git(*args: str) -> str:

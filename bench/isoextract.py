@@ -1,5 +1,5 @@
 """`python -m bench.isoextract`: an ISO-sized image downloaded and verified, then its kernel and
-initrd extracted, by pxeimport's own code (pxeimport.fetch, pxeimport.isoimage) from our nginx,
+initrd extracted, by pxeimport's own code (pxeimport.fetching.client, pxeimport.extraction.iso) from our nginx,
 unthrottled; the extraction's time as a fraction of the download's, and peak RSS (issue 13).
 
 The image is a stand-in for Ubuntu's live-server ISO made with xorriso (tools/iso.py): casper/vmlinuz
@@ -33,8 +33,8 @@ KERNEL_BYTES, INITRD_BYTES = 15 * MiB, 72 * MiB
 
 def child(url: str, sha256: str, dest: Path) -> None:
     """In the measured process: download and verify, then extract; print the two times as JSON."""
-    from pxeimport.fetch import Fetcher
-    from pxeimport.isoimage import extract
+    from pxeimport.extraction.iso import extract
+    from pxeimport.fetching.client import Fetcher
 
     began = time.monotonic()
     done = Fetcher().download(url, dest / "image.iso", sha256)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import F, Q
 
-from pxeimport.archive import layout_choices
-from pxeimport.items import DEFAULT_LAYOUT, ItemKind, Outcome
+from pxeimport.items.words import DEFAULT_LAYOUT, ItemKind, Outcome
+from pxeimport.layouts import layout_choices
 
 # Used by the fields below; migrations also name them here, their old home.
 from pxeimport.validators import (
@@ -203,7 +203,7 @@ class ImportRun(models.Model):
     items_skipped = models.IntegerField(default=0)
     items_failed = models.IntegerField(default=0)
     error_summary = models.TextField(blank=True)
-    # One a line: what the run found wrong without failing (pxeimport.bootmenus MenuResult.warnings).
+    # One a line: what the run found wrong without failing (pxeimport.menus.writer MenuResult.warnings).
     warnings = models.TextField(blank=True)
 
     class Meta:
@@ -220,7 +220,7 @@ class ImportRun(models.Model):
         return f"run {self.pk} at {self.started:%Y-%m-%d %H:%M:%S}: {self.get_status_display()}"
 
 
-# The importer's words (pxeimport.items), stored as their values; Outcome.PLANNED is a dry run's, never stored.
+# The importer's words (pxeimport.items.words), stored as their values; Outcome.PLANNED is a dry run's, never stored.
 ITEM_KINDS = [(kind.value, kind.label) for kind in ItemKind]
 STORED_OUTCOMES = [(o.value, o.label) for o in Outcome if o != Outcome.PLANNED]
 

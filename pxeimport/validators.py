@@ -1,7 +1,7 @@
 """Validators of what the admin's forms accept: names, URLs, kernel options, proxies.
 
 Each says what to type instead. Kernel options are checked as the boot menus check them
-(pxeimport.menus), so what the admin accepts an import can write.
+(pxeimport.menus.syntax), so what the admin accepts an import can write.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 
-from pxeimport.items import parse_arch_urls
-from pxeimport.menus import BadKernelOptions, check_entry_fits, check_kernel_opts
-from pxeimport.names import NAME_PATTERN
-from pxeimport.tftproot import MAAS_DIR
+from pxeimport.items.words import parse_arch_urls
+from pxeimport.lib.names import NAME_PATTERN
+from pxeimport.menus.syntax import BadKernelOptions, check_entry_fits, check_kernel_opts
+from pxeimport.tftproot.root import MAAS_DIR
 
 name_validator = RegexValidator(
     NAME_PATTERN,
@@ -28,7 +28,7 @@ def validate_archive_url(value: str) -> None:
 
 
 def validate_kernel_opts(value: str) -> None:
-    """What the boot menus accept (pxeimport.menus): one line of printable ASCII, nothing that could end
+    """What the boot menus accept (pxeimport.menus.syntax): one line of printable ASCII, nothing that could end
     the menu line or start another (no newlines, quotes, backslashes, ; $ ` { })."""
     try:
         # A generous release and arch name (codenames are under 12 characters); each run checks the real ones.

@@ -11,7 +11,7 @@ import django_stubs_ext
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from pxeimport.menus import MAX_MENU_TIMEOUT
+from pxeimport.menus.syntax import MAX_MENU_TIMEOUT
 
 django_stubs_ext.monkeypatch()
 
@@ -104,13 +104,13 @@ if not 0 <= PXEIMPORT_MENU_TIMEOUT <= MAX_MENU_TIMEOUT:
     )
 PXEIMPORT_HTTP_TIMEOUT = _setting("PXEIMPORT_HTTP_TIMEOUT", float, 60.0)
 PXEIMPORT_HTTP_RETRIES = _setting("PXEIMPORT_HTTP_RETRIES", int, 3)
-# Seconds before the first HTTP retry, doubled for each further one (pxeimport.fetch.FetchSettings.backoff).
+# Seconds before the first HTTP retry, doubled for each further one (pxeimport.fetching.client.FetchSettings.backoff).
 PXEIMPORT_HTTP_BACKOFF = _setting("PXEIMPORT_HTTP_BACKOFF", float, 0.5)
 if PXEIMPORT_HTTP_BACKOFF < 0:
     raise ImproperlyConfigured(f"PXEIMPORT_HTTP_BACKOFF must be >= 0, not {PXEIMPORT_HTTP_BACKOFF}")
 PXEIMPORT_MAX_FILE_BYTES = _setting("PXEIMPORT_MAX_FILE_BYTES", int, 4 << 30)
 # A directory a web server serves, and the URL nodes reach it at: where verified files nodes fetch over
-# HTTP are kept (the live-server ISO of the ubuntu-iso layout; pxeimport.httproot). Both or neither.
+# HTTP are kept (the live-server ISO of the ubuntu-iso layout; pxeimport.tftproot.httproot). Both or neither.
 PXEIMPORT_HTTP_ROOT = _setting("PXEIMPORT_HTTP_ROOT", str, "") or None
 PXEIMPORT_HTTP_URL = _setting("PXEIMPORT_HTTP_URL", str, "") or None
 if bool(PXEIMPORT_HTTP_ROOT) != bool(PXEIMPORT_HTTP_URL):
@@ -129,8 +129,8 @@ if PXEIMPORT_GRACE_SECONDS < 0 or PXEIMPORT_HTTP_TIMEOUT <= 0 or PXEIMPORT_HTTP_
 
 INSTALLED_APPS = [
     # First, so its templates (admin/index.html) override the admin's own.
-    "maasserver.apps.MaasServerConfig",
-    "maasserver.apps.MaasAdminConfig",
+    "web.apps.MaasServerConfig",
+    "web.apps.MaasAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -153,8 +153,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-ROOT_URLCONF = "maasserver.urls"
-WSGI_APPLICATION = "maasserver.wsgi.application"
+ROOT_URLCONF = "web.urls"
+WSGI_APPLICATION = "web.wsgi.application"
 
 TEMPLATES = [
     {
@@ -196,8 +196,8 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     # "LEVEL logger: message" on stderr: no timestamp (journald and cron add theirs), a "<N>" priority
-    # prefix when stderr is the journal, passwords in URLs masked (maasserver/logs.py).
-    "formatters": {"plain": {"()": "maasserver.logs.JournalFormatter"}},
+    # prefix when stderr is the journal, passwords in URLs masked (web/logs.py).
+    "formatters": {"plain": {"()": "web.logs.JournalFormatter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "loggers": {
         # The command reports outcomes itself; the log carries warnings and errors for cron mail and the

@@ -1,4 +1,4 @@
-"""Building a run from options and settings (pxeimport.context): what is refused before any request or write."""
+"""Building a run from options and settings (pxeimport.runs.context): what is refused before any request or write."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pxeimport.context import ConfigError, RunOptions, build
+from pxeimport.runs.context import ConfigError, RunOptions, build
 from tools.archive import ArchiveTree, netboot_files
 from tools.httpserver import ArchiveServer
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from pxeimport.archive import LayoutError, RemoteFile
-from pxeimport.archive.debian_installer import INDEX_NAME, NetbootIndex, images_urls, parse_index
-from pxeimport.checksums import ChecksumIndexError
-from pxeimport.names import InvalidName
+from pxeimport.layouts import LayoutError, RemoteFile
+from pxeimport.layouts.debian_installer import INDEX_NAME, NetbootIndex, images_urls, parse_index
+from pxeimport.lib.names import InvalidName
+from pxeimport.trust.checksums import ChecksumIndexError
 
 IMAGES = "http://mirror.example/ubuntu/dists/focal/main/installer-amd64/current/images/"
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from pxeimport.fetch import Fetcher, FetchError, FetchSettings
-from pxeimport.files import WRITE_SIZE
-from pxeimport.streamdigest import QUEUE_CHUNKS, StreamDigest
+from pxeimport.fetching.client import Fetcher, FetchError, FetchSettings
+from pxeimport.lib.files import WRITE_SIZE
+from pxeimport.lib.streamdigest import QUEUE_CHUNKS, StreamDigest
 from tools.faultserver import FaultServer
 
 MiB = 1 << 20

@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pxeimport.archive.release import ReleaseFormatError, parse_release_dates
-from pxeimport.freshness import (
+from pxeimport.trust.freshness import (
     MAX_FUTURE_SECONDS,
     Freshness,
     FreshnessStore,
@@ -16,7 +15,8 @@ from pxeimport.freshness import (
     check_dates,
     from_timestamp,
 )
-from pxeimport.signatures import SignatureError
+from pxeimport.trust.release import ReleaseFormatError, parse_release_dates
+from pxeimport.trust.signatures import SignatureError
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 KEY = "http://mirror.test/dists/bookworm/"

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import responses
 
-from pxeimport.fetch import Fetcher, FetchSettings
-from pxeimport.importer import Importer
-from pxeimport.items import ItemKind, ItemResult, Outcome, Selection, Source, plan
-from pxeimport.names import InvalidName
-from pxeimport.tftproot import TftpRoot
+from pxeimport.fetching.client import Fetcher, FetchSettings
+from pxeimport.importer.run import Importer
+from pxeimport.items.words import ItemKind, ItemResult, Outcome, Selection, Source, plan
+from pxeimport.lib.names import InvalidName
+from pxeimport.tftproot.root import TftpRoot
 from tests.tree import install_dir, snapshot
 
 ARCHIVE = "http://mirror.example/ubuntu/dists/"

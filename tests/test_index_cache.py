@@ -18,8 +18,8 @@ import responses
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from pxeimport.fetch import Fetcher, FetchError, FetchSettings
-from pxeimport.indexcache import IndexCache
+from pxeimport.fetching.client import Fetcher, FetchError, FetchSettings
+from pxeimport.fetching.indexcache import IndexCache
 from tests.conftest import CommandResult
 from tests.faulty import run_import
 from tests.tree import install_dir

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pxeimport.integrity import MANIFEST, STAT_FILE, InstalledFile, check, read_manifest, record
 from pxeimport.models import ImportRun, Install
+from pxeimport.tftproot.integrity import MANIFEST, STAT_FILE, InstalledFile, check, read_manifest, record
 from tests.faulty import broken_versions
 from tests.tree import base, install_dir
 from tools.archive import netboot_files

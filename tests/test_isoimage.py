@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pxeimport.isoimage import IsoImageError, Member, extract, list_members
+from pxeimport.extraction.iso import IsoImageError, Member, extract, list_members
 from tests.conftest import require_tool
 from tools.iso import live_server_members, make_iso
 

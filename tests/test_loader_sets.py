@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pxeimport.archive.layout import LOADER_NEEDS, LayoutError, RemoteFile, Wanted, incomplete_loaders
+from pxeimport.layouts.base import LOADER_NEEDS, LayoutError, RemoteFile, Wanted, incomplete_loaders
 from tests.tree import base, install_dir
 from tools.archive import netboot_files
 

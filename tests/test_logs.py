@@ -7,13 +7,13 @@ import os
 
 import pytest
 
-from maasserver.logs import JournalFormatter, stderr_is_journal
-from pxeimport.redact import redact_text, redact_url, restore_password
+from pxeimport.lib.redact import redact_text, redact_url, restore_password
 from tools.archive import ArchiveTree, netboot_files
+from web.logs import JournalFormatter, stderr_is_journal
 
 
 def record(message: str, level: int = logging.WARNING, exc_info: object = None) -> logging.LogRecord:
-    return logging.LogRecord("pxeimport.importer", level, __file__, 1, message, None, exc_info)  # type: ignore[arg-type]
+    return logging.LogRecord("pxeimport.importer.run", level, __file__, 1, message, None, exc_info)  # type: ignore[arg-type]
 
 
 @pytest.mark.django_db
@@ -40,7 +40,7 @@ def test_a_failed_item_is_said_once_on_stderr_with_its_source_url_reason_and_wha
     caplog.clear()
     caplog.set_level(logging.INFO, logger="pxeimport")
     import_pxe("--arch", "amd64", "--release", "nosuch", "--current-release", "bookworm")
-    [record] = [r for r in caplog.records if r.name == "pxeimport.importer" and "nosuch" in r.getMessage()]
+    [record] = [r for r in caplog.records if r.name == "pxeimport.importer.run" and "nosuch" in r.getMessage()]
     assert record.levelno == logging.INFO
     assert (record.source, record.arch, record.release) == ("command-line", "amd64", "nosuch")
     assert record.url.endswith("/dists/nosuch/main/installer-amd64/current/images/SHA256SUMS")
@@ -53,12 +53,12 @@ def test_the_console_handler_uses_the_journal_formatter():
 
 
 def test_a_log_line_has_level_and_logger_but_no_timestamp():
-    assert JournalFormatter(journal=False).format(record("disk full")) == "WARNING pxeimport.importer: disk full"
+    assert JournalFormatter(journal=False).format(record("disk full")) == "WARNING pxeimport.importer.run: disk full"
 
 
 def test_on_the_journal_each_line_carries_its_syslog_priority():
     formatter = JournalFormatter(journal=True)
-    assert formatter.format(record("two\nlines")) == "<4>WARNING pxeimport.importer: two\n<4>lines"
+    assert formatter.format(record("two\nlines")) == "<4>WARNING pxeimport.importer.run: two\n<4>lines"
     assert formatter.format(record("fine", logging.INFO)).startswith("<6>INFO ")
     assert formatter.format(record("bad", logging.ERROR)).startswith("<3>ERROR ")
 

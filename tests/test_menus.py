@@ -19,8 +19,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from pxeimport.archive.debian_installer import NetbootIndex
-from pxeimport.menus import (
+from pxeimport.layouts.debian_installer import NetbootIndex
+from pxeimport.menus.syntax import (
     GRUB_CMDLINE_MAX,
     MAX_MENU_TIMEOUT,
     PXELINUX_CMDLINE_MAX,

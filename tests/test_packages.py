@@ -13,7 +13,8 @@ import pytest
 import requests
 import responses
 
-from pxeimport.archive.packages import (
+from pxeimport.fetching.client import Fetcher, FetchError, FetchSettings, NotFound
+from pxeimport.layouts.packages import (
     DEBIAN_POCKETS,
     LOADER_FILES,
     DebMember,
@@ -28,9 +29,8 @@ from pxeimport.archive.packages import (
     resolve_loaders,
     suites,
 )
-from pxeimport.fetch import Fetcher, FetchError, FetchSettings, NotFound
-from pxeimport.names import InvalidName
-from pxeimport.signatures import SignatureError
+from pxeimport.lib.names import InvalidName
+from pxeimport.trust.signatures import SignatureError
 from tests.conftest import require_tool, skip_or_fail
 from tools import demo
 from tools.httpserver import ArchiveServer

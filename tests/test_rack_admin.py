@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pxeimport.publish import INDEX, INSTALL, LOADER, Publication, PublishedFile, PublishedItem
-from pxeimport.racks import record_report
+from pxeimport.publication.publisher import INDEX, INSTALL, LOADER, Publication, PublishedFile, PublishedItem
+from pxeimport.racks.tasks import record_report
 from tests.conftest import require_rabbitmq
 
 pytestmark = pytest.mark.django_db
@@ -81,7 +81,7 @@ def test_sync_now_puts_a_converge_on_each_selected_racks_queue(admin_client, reg
     region.CELERY_BROKER_URL = require_rabbitmq()
     queue = f"pxeimport-test-{secrets.token_hex(4)}.rack.behind"
     Rack.objects.filter(name="behind").update(queue=queue)
-    from pxeimport import racks
+    from pxeimport.racks import tasks as racks
 
     racks.app.conf.broker_url = region.CELERY_BROKER_URL
     try:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from pxeimport.publish import FILES_DIR, INDEX
-from pxeimport.racks import CONVERGE
+from pxeimport.publication.publisher import FILES_DIR, INDEX
+from pxeimport.racks.tasks import CONVERGE
 from tests.conftest import require_rabbitmq, require_tool
 from tests.test_disk import mount_tmpfs
 from tests.test_tftp_boot import BASE, menu_pair

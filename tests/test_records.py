@@ -9,9 +9,9 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from pxeimport import records
-from pxeimport.items import FileResult, Item, ItemKind, ItemResult, Outcome, Source
+from pxeimport.items.words import FileResult, Item, ItemKind, ItemResult, Outcome, Source
 from pxeimport.models import BootSource, ImportRun, Install, ItemState
+from pxeimport.runs import records
 from tools.archive import ArchiveTree, netboot_files
 
 pytestmark = pytest.mark.django_db

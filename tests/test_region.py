@@ -19,9 +19,9 @@ import requests
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from pxeimport.archive.region import index_given
-from pxeimport.publish import FILES_DIR, INDEX
-from pxeimport.regionkey import RegionKey, RegionKeyError
+from pxeimport.layouts.region import index_given
+from pxeimport.publication.publisher import FILES_DIR, INDEX
+from pxeimport.publication.regionkey import RegionKey, RegionKeyError
 from tests.conftest import CommandResult, gpg_agents, require_tool
 from tests.nginx import running_nginx, site_with
 from tests.test_static import free_port, wait_for

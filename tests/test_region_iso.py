@@ -22,7 +22,7 @@ import pytest
 import requests
 from django.core.management import call_command
 
-from pxeimport.publish import HTTP_DIR, INDEX
+from pxeimport.publication.publisher import HTTP_DIR, INDEX
 from tests.conftest import CommandResult, require_tool
 from tests.test_region import run
 from tests.test_ubuntu_iso import ARGS, ISO_3, ISO_4, parts, server, upstream  # noqa: F401 (fixtures)
@@ -201,7 +201,7 @@ def test_a_rack_without_an_http_root_names_the_regions_iso(site):
 
 
 def test_an_index_naming_an_http_file_outside_images_is_refused():
-    from pxeimport.publish import PublicationError, parse
+    from pxeimport.publication.publisher import PublicationError, parse
 
     item = {"arch": "amd64", "kind": "install", "release": "noble", "version": "0" * 16, "files": []}
     item |= {"kernel_opts": "", "path": f"v/amd64/noble/install-{'0' * 16}/"}
@@ -213,7 +213,7 @@ def test_an_index_naming_an_http_file_outside_images_is_refused():
 
 
 def test_the_hash_cache_hashes_a_file_again_once_it_changed(tmp_path):
-    from pxeimport.hashcache import HashCache
+    from pxeimport.lib.hashcache import HashCache
 
     data = tmp_path / "big.iso"
     data.write_bytes(b"one")

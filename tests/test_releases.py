@@ -7,8 +7,7 @@ import datetime
 import distro_info
 import pytest
 
-from pxeimport.names import check_name
-from pxeimport.releases import (
+from pxeimport.layouts.releases import (
     DATA_PACKAGE,
     Release,
     ReleaseDataError,
@@ -16,6 +15,7 @@ from pxeimport.releases import (
     stable_release,
     supported_releases,
 )
+from pxeimport.lib.names import check_name
 
 FAR_FUTURE = datetime.date(2100, 1, 1)
 

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from requests.structures import CaseInsensitiveDict
 
-from pxeimport.fetch import Fetcher, FetchError, FetchSettings
-from pxeimport.resume import content_range, remove_stale, validator
+from pxeimport.fetching.client import Fetcher, FetchError, FetchSettings
+from pxeimport.fetching.resume import content_range, remove_stale, validator
 from tools.faultserver import FaultServer
 
 BODY = os.urandom(3 << 20)  # 3 MiB: several 1 MiB chunks

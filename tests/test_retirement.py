@@ -10,13 +10,13 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from pxeimport.admin import SelectedArchForm, SelectedReleaseForm
-from pxeimport.bootmenus import BootMenus
-from pxeimport.items import Item, ItemKind, Source
-from pxeimport.menus import HEADER
+from pxeimport.admin.history import SelectedArchForm, SelectedReleaseForm
+from pxeimport.importer.retirement import MARK, retire_unselected
+from pxeimport.items.words import Item, ItemKind, Source
+from pxeimport.menus.syntax import HEADER
+from pxeimport.menus.writer import BootMenus
 from pxeimport.models import BootSource
-from pxeimport.retirement import MARK, retire_unselected
-from pxeimport.tftproot import TftpRoot
+from pxeimport.tftproot.root import TftpRoot
 from tests.conftest import CommandResult
 from tests.tree import base, snapshot
 from tools.archive import netboot_files

@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
-from pxeimport.files import CopyMismatch, link_or_copy
-from pxeimport.rootcheck import RootUnusable, open_up, probe
-from pxeimport.tftproot import TftpRoot
+from pxeimport.lib.files import CopyMismatch, link_or_copy
+from pxeimport.tftproot.probe import RootUnusable, open_up, probe
+from pxeimport.tftproot.root import TftpRoot
 from tests.conftest import require_tool, skip_or_fail
 from tests.subprocess_db import PROJECT
 from tests.tftp import TftpServer

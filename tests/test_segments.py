@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from pxeimport.fetch import Fetcher, FetchError, FetchSettings
-from pxeimport.pieces import Pieces
+from pxeimport.fetching.client import Fetcher, FetchError, FetchSettings
+from pxeimport.fetching.pieces import Pieces
 from tools.faultserver import FaultServer
 
 MiB = 1 << 20

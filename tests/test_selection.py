@@ -1,4 +1,4 @@
-"""What to import: the saved sources and selections, overridden by command options (pxeimport.selection)."""
+"""What to import: the saved sources and selections, overridden by command options (pxeimport.runs.selection)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from pxeimport.items import DEFAULT_LAYOUT
+from pxeimport.items.words import DEFAULT_LAYOUT
+from pxeimport.lib.names import InvalidName
 from pxeimport.models import BootSource
-from pxeimport.names import InvalidName
-from pxeimport.selection import DEFAULT_ARCHES, NothingSelected, Overrides, resolve
+from pxeimport.runs.selection import DEFAULT_ARCHES, NothingSelected, Overrides, resolve
 
 pytestmark = pytest.mark.django_db
 

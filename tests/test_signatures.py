@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pxeimport.archive.release import ReleaseFormatError, parse_release
-from pxeimport.signatures import (
+from pxeimport.trust.release import ReleaseFormatError, parse_release
+from pxeimport.trust.signatures import (
     NotSigned,
     SignatureError,
     _judge,

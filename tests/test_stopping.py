@@ -9,7 +9,7 @@ import time
 import pytest
 
 from pxeimport.models import ImportRun, RunStatus
-from pxeimport.tftproot import TftpRoot
+from pxeimport.tftproot.root import TftpRoot
 from tests.subprocess_db import manage
 from tests.tree import install_dir
 from tools.archive import netboot_files

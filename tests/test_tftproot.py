@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from pxeimport.names import InvalidName
-from pxeimport.rootlock import LockHeld
-from pxeimport.tftproot import (
+from pxeimport.lib.names import InvalidName
+from pxeimport.tftproot.lock import LockHeld
+from pxeimport.tftproot.root import (
     MANIFEST,
     Installed,
     InstalledFile,

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pxeimport.fetch import Fetcher, FetchSettings
-from pxeimport.signatures import SignatureError
-from pxeimport.trust import IndexVerifier
+from pxeimport.fetching.client import Fetcher, FetchSettings
+from pxeimport.trust.chain import IndexVerifier
+from pxeimport.trust.signatures import SignatureError
 from tools.signing import ArchiveSigner
 
 DISTS = "http://debian.example.org/debian/dists/"

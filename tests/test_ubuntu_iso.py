@@ -17,7 +17,7 @@ import requests
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from pxeimport.archive.ubuntu_iso import newest_iso
+from pxeimport.layouts.ubuntu_iso import newest_iso
 from pxeimport.models import BootSource
 from tests.conftest import CommandResult, require_tool, skip_or_fail
 from tests.nginx import running_nginx, site_with
@@ -301,7 +301,7 @@ def test_an_iso_download_cut_at_60_percent_resumes_and_the_next_run_fetches_only
 
 
 def test_too_little_free_space_for_the_iso_fails_before_a_byte_of_it_is_fetched(run, server, tftp_root, monkeypatch):
-    monkeypatch.setattr("pxeimport.archive.ubuntu_iso.ISO_FREE_BYTES", 1 << 60)
+    monkeypatch.setattr("pxeimport.layouts.ubuntu_iso.ISO_FREE_BYTES", 1 << 60)
 
     result = run()
 

@@ -13,9 +13,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from pxeimport.archive import LayoutError, ubuntu_netboot
+from pxeimport.extraction.tarball import TarballError, extract
+from pxeimport.layouts import LayoutError, ubuntu_netboot
 from pxeimport.models import BootSource, InstalledFile
-from pxeimport.tarball import TarballError, extract
 from tests.conftest import CommandResult
 from tests.tree import base, install_dir
 from tools.ubuntu_archive import UbuntuNetbootTree, ubuntu_files

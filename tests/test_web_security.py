@@ -134,7 +134,7 @@ def started(monkeypatch) -> list[str]:
         calls.append(trigger)
         return type("Started", (), {"pid": 4242, "log": Path("/dev/null")})()
 
-    monkeypatch.setattr("pxeimport.admin.start_import", start_import)
+    monkeypatch.setattr("pxeimport.admin.history.start_import", start_import)
     return calls
 
 

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from pxeimport.publish import FILES_DIR
+from pxeimport.publication.publisher import FILES_DIR
 from tools.httpserver import ArchiveServer
 
 PROJECT = Path(__file__).resolve().parent.parent

@@ -11,18 +11,18 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from pxeimport import publishing, records
-from pxeimport.archive import layout_names
-from pxeimport.context import ConfigError, RunContext, RunOptions, build
-from pxeimport.importer import Importer
-from pxeimport.items import DEFAULT_LAYOUT, ItemResult, Outcome
+from pxeimport.importer.progress import TerminalProgress
+from pxeimport.importer.report import Line, dry_run_table, failure_summary, item_lines, menu_lines, summary
+from pxeimport.importer.run import Importer
+from pxeimport.importer.stopping import Stopped, stop_on_signals
+from pxeimport.items.words import DEFAULT_LAYOUT, ItemResult, Outcome
+from pxeimport.layouts import layout_names
 from pxeimport.models import Trigger
-from pxeimport.progress import TerminalProgress
-from pxeimport.regionkey import RegionKeyError
-from pxeimport.report import Line, dry_run_table, failure_summary, item_lines, menu_lines, summary
-from pxeimport.rootlock import LockHeld
-from pxeimport.stopping import Stopped, stop_on_signals
-from pxeimport.tftproot import UnsafePath
+from pxeimport.publication.regionkey import RegionKeyError
+from pxeimport.runs import publishing, records
+from pxeimport.runs.context import ConfigError, RunContext, RunOptions, build
+from pxeimport.tftproot.lock import LockHeld
+from pxeimport.tftproot.root import UnsafePath
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2

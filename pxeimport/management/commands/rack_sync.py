@@ -8,8 +8,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from pxeimport import racksync
-from pxeimport.names import InvalidName, check_name
+from pxeimport.lib.names import InvalidName, check_name
+from pxeimport.racks import converge as racksync
 
 EXIT_FAILED = 1
 

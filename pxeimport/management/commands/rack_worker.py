@@ -9,8 +9,9 @@ from celery.signals import worker_ready
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from pxeimport import racks, racksync
-from pxeimport.names import InvalidName, check_name
+from pxeimport.lib.names import InvalidName, check_name
+from pxeimport.racks import converge as racksync
+from pxeimport.racks import tasks as racks
 
 
 class Command(BaseCommand):

@@ -7,8 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from pxeimport.publishing import region_key
-from pxeimport.regionkey import RegionKeyError
+from pxeimport.publication.regionkey import RegionKeyError
+from pxeimport.runs.publishing import region_key
 
 
 class Command(BaseCommand):

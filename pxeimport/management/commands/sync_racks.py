@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from pxeimport import racks
+from pxeimport.racks import tasks as racks
 
 
 class Command(BaseCommand):

@@ -1,0 +1,147 @@
+"""Retiring what the saved selection no longer names: off the menus now, off the disk after the grace period.
+
+Only a run from the saved selection may retire (the command decides: no --archive, --arch or
+--release); a run restricted on the command line names only part of what is wanted, and must not
+take the rest away. What is retired is what the plan does not name at all: a release taken out of
+the selection, an arch taken out, a source disabled. A release that is planned but failed (it
+vanished upstream, its mirror is down) is still planned, so it is kept and served.
+
+The first retiring run that finds a release (or arch) unplanned writes `.retired` in its directory
+(the time, Unix seconds) and the menus stop naming it (pxeimport.menus.writer, `only_planned`); an
+arch's own menus are removed. Files stay for the grace period, so a node mid-boot finishes; the
+first retiring run after it deletes the directory. Selected again before then, the mark goes.
+No Django here.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from collections.abc import Sequence
+from pathlib import Path
+
+from pxeimport.importer.report import change_text
+from pxeimport.items.words import Item, ItemKind
+from pxeimport.lib.files import lstat_or_none, write_atomic
+from pxeimport.lib.names import InvalidName, check_name
+from pxeimport.menus.syntax import HEADER
+from pxeimport.menus.writer import GRUB_MENU, MENUS
+from pxeimport.tftproot.root import RESERVED, TftpRoot
+
+MARK = ".retired"
+
+
+def retire_unselected(
+    root: TftpRoot, items: Sequence[Item], now: float, *, dry: bool = False, gone: list[Path] | None = None
+) -> list[str]:
+    """Mark, un-menu and after the grace period delete every arch and release `items` do not name.
+
+    Returns one line per change, for the operator (report.change_text). Only what pxeimport made is
+    touched: arch dirs holding `base/`, release dirs holding an `install` link or `install-*` dirs.
+    `dry`: change nothing, say what would change. `gone`: the directories deleted (or that would be)
+    are appended to it.
+    """
+    arches = {i.arch for i in items}
+    releases = {(i.arch, i.release) for i in items if i.kind == ItemKind.INSTALL}
+    said: list[str] = []
+    for arch, arch_dir in _children(root.maas):
+        base = arch_dir / "base"
+        if not _is_dir(base):
+            continue
+        if arch not in arches:
+            said += _retire(root, arch_dir, arch, now, menus_of=arch, dry=dry, gone=gone)
+            continue
+        if not dry:
+            _unmark(arch_dir)
+        for release, release_dir in _children(base):
+            if release in RESERVED or not _is_release_dir(release_dir):
+                continue
+            if (arch, release) in releases:
+                if not dry:
+                    _unmark(release_dir)
+            else:
+                said += _retire(root, release_dir, f"{arch}/{release}", now, dry=dry, gone=gone)
+    return said
+
+
+def _retire(
+    root: TftpRoot,
+    directory: Path,
+    what: str,
+    now: float,
+    menus_of: str | None = None,
+    *,
+    dry: bool = False,
+    gone: list[Path] | None = None,
+) -> list[str]:
+    """Mark `directory` retired now, or delete it once marked for the grace period.
+
+    `menus_of`: the arch whose own menus go at once (an arch taken out), with its loaders.
+    """
+    marked = _marked_at(directory)
+    grace = root.grace_seconds
+    if marked is None:
+        if not dry:
+            write_atomic(directory / MARK, f"{int(now)}\n".encode())  # floored: never later than now
+            if menus_of is not None:
+                _remove_menus(root, menus_of)
+        files = "its files (its pre-boot loaders too)" if menus_of is not None else "its files"
+        why = f"not in the saved selection; off the boot menus now, {files} go in {grace:.0f} s"
+        return [change_text("retire", what, why, dry=dry)]
+    if now - marked < grace:
+        return []
+    if not dry:
+        shutil.rmtree(directory)
+    if gone is not None:
+        gone.append(directory)
+    return [change_text("remove", what, f"out of the saved selection for more than {grace:.0f} s", dry=dry)]
+
+
+def _remove_menus(root: TftpRoot, arch: str) -> None:
+    """An arch taken out: its menus (and its GRUB redirect) go now, if pxeimport wrote them."""
+    base = root.base_dir(arch)
+    paths = [base / menu for menu in MENUS]
+    paths.append(root.path / "debian-installer" / arch / GRUB_MENU)
+    for path in paths:
+        st = lstat_or_none(path)
+        if st is not None and stat.S_ISREG(st.st_mode) and path.read_text(errors="replace").startswith(f"# {HEADER}"):
+            path.unlink()
+
+
+def _children(directory: Path) -> list[tuple[str, Path]]:
+    """(name, path) of the real directories below `directory` whose names pxeimport could have made."""
+    try:
+        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    found = []
+    for entry in entries:
+        try:
+            check_name("directory", entry.name)
+        except InvalidName:
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            found.append((entry.name, Path(entry.path)))
+    return found
+
+
+def _is_dir(path: Path) -> bool:
+    st = lstat_or_none(path)
+    return st is not None and stat.S_ISDIR(st.st_mode)
+
+
+def _is_release_dir(path: Path) -> bool:
+    return os.path.islink(path / "install") or any(p.name.startswith("install-") for p in path.iterdir())
+
+
+def _marked_at(directory: Path) -> float | None:
+    try:
+        return float((directory / MARK).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _unmark(directory: Path) -> None:
+    """Selected again: the clock towards deletion stops."""
+    (directory / MARK).unlink(missing_ok=True)

@@ -1,0 +1,177 @@
+"""One run's context: the command's options and the settings wired into a TFTP root, fetcher and plan.
+
+The one place that turns Django settings and the saved selection into the plain objects the
+importer takes (TftpRoot, Fetcher with its index cache and proxies, items, menu settings), so the
+command only parses options, calls in and reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+from pxeimport.fetching.client import Fetcher, FetchSettings
+from pxeimport.fetching.indexcache import IndexCache
+from pxeimport.importer.usage import usage_problems
+from pxeimport.items.words import DEFAULT_LAYOUT, Item, ItemKind, Selection, plan
+from pxeimport.layouts import LayoutError
+from pxeimport.layouts.releases import ReleaseDataError
+from pxeimport.lib.names import InvalidName
+from pxeimport.menus.syntax import BadKernelOptions, check_entry_fits, check_kernel_opts
+from pxeimport.menus.writer import MenuSettings
+from pxeimport.runs.selection import NothingSelected, Overrides, resolve
+from pxeimport.tftproot.httproot import HttpRoot
+from pxeimport.tftproot.root import MAAS_DIR, TftpRoot
+
+INDEX_CACHE_DIR = ".cache/index"
+
+
+class ConfigError(Exception):
+    """Bad options or configuration: nothing was done (the command's exit 2)."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What the operator asked for; None or empty means "the saved selection" or "the setting"."""
+
+    archive: str | None = None
+    # None: not given (the default layout with --archive; without it, each saved source's own).
+    layout: str | None = None
+    loader_archive: str | None = None
+    tftproot: Path | None = None
+    arches: Sequence[str] = ()
+    releases: Sequence[str] = ()
+    current_release: str | None = None
+    keyrings: Sequence[Path] = ()
+    jobs: int | None = None
+    kernel_opts: str | None = None
+    dry_run: bool = False
+    trigger: str = "command"
+    # Hash every served file against its version's SHA256SUMS, not only those whose size or mtime changed.
+    verify: bool = False
+
+
+@dataclass
+class RunContext:
+    root: TftpRoot
+    fetcher: Fetcher
+    selections: list[Selection]
+    items: list[Item]
+    menus: MenuSettings
+    jobs: int
+    max_file_bytes: int
+    dry_run: bool
+    trigger: str
+    warnings: list[str] = field(default_factory=list)
+    verify: bool = False
+    # Retire what the plan does not name: only when the plan is the whole saved selection.
+    retire: bool = False
+    # Where verified files nodes fetch over HTTP are kept (PXEIMPORT_HTTP_ROOT/URL); None: not set.
+    http_root: HttpRoot | None = None
+
+
+def build(options: RunOptions) -> RunContext:
+    """The context for one run; ConfigError (with what to fix) when options or settings are wrong."""
+    if options.archive and urlsplit(options.archive).scheme not in ("http", "https"):
+        raise ConfigError(f"--archive {options.archive!r}: only http:// and https:// URLs are supported")
+    loaders = options.loader_archive
+    if loaders and (urlsplit(loaders).scheme not in ("http", "https") or not loaders.rstrip("/").endswith("/dists")):
+        raise ConfigError(f"--loader-archive {loaders!r}: give the package archive's http(s) dists/ URL")
+    for keyring in options.keyrings:  # the sources' own keyrings are each item's to report
+        if not keyring.is_file():
+            raise ConfigError(f"--keyring {keyring}: no such file (the keyring gpgv checks the indexes with)")
+    given = _given(options)
+    try:
+        if options.archive:
+            _refuse(usage_problems(options.archive, options.layout, given))
+        selections = resolve(
+            Overrides(
+                archive=options.archive,
+                layout=options.layout or DEFAULT_LAYOUT,
+                arches=options.arches,
+                releases=options.releases,
+                current_release=options.current_release,
+                keyrings=options.keyrings,
+                loader_archive=options.loader_archive,
+            )
+        )
+        if not options.archive:
+            _refuse(usage_problems(None, options.layout, given, [s.source.layout for s in selections]))
+        items = plan(selections)
+        kernel_opts = None if options.kernel_opts is None else check_kernel_opts(options.kernel_opts)
+        # Before anything is fetched or written: every entry's command line must fit its loaders.
+        for item in items:
+            if item.kind == ItemKind.INSTALL:
+                opts = kernel_opts if kernel_opts is not None else item.kernel_opts
+                check_entry_fits(item.release, opts, f"/{MAAS_DIR}/{item.arch}/base")
+    except (ReleaseDataError, InvalidName, NothingSelected, BadKernelOptions, LayoutError) as exc:
+        raise ConfigError(str(exc)) from exc
+    jobs = settings.PXEIMPORT_JOBS if options.jobs is None else options.jobs  # --jobs 0 is refused, not the default
+    if jobs < 1:
+        raise ConfigError(f"--jobs {jobs}: must be at least 1")
+    root = TftpRoot((options.tftproot or settings.PXEIMPORT_TFTPROOT).absolute(), settings.PXEIMPORT_GRACE_SECONDS)
+    fetcher = Fetcher(
+        FetchSettings(
+            read_timeout=settings.PXEIMPORT_HTTP_TIMEOUT,
+            retries=settings.PXEIMPORT_HTTP_RETRIES,
+            backoff=settings.PXEIMPORT_HTTP_BACKOFF,
+            max_file_bytes=settings.PXEIMPORT_MAX_FILE_BYTES,
+            max_connections=jobs,
+        ),
+        # Child indexes by the hash their verified parent lists; a dry run reads the cache, never writes it.
+        index_cache=IndexCache(root.maas / INDEX_CACHE_DIR, writable=not options.dry_run),
+        proxies={s.source.url: s.source.proxy for s in selections if s.source.proxy},
+    )
+    # Every run, even at -v0: an operator must not forget a check is off.
+    warnings = [
+        f"WARNING: signature checks are off for boot source {s.source.name!r}: its SHA256SUMS is trusted as served"
+        for s in selections
+        if not s.source.verify_signatures
+    ]
+    warnings += [
+        f"WARNING: boot source {s.source.name!r} allows expired indexes: "
+        "a Release past its Valid-Until is used (for a frozen private mirror only)"
+        for s in selections
+        if s.source.allow_expired_indexes
+    ]
+    http_root = None
+    if settings.PXEIMPORT_HTTP_ROOT and settings.PXEIMPORT_HTTP_URL:
+        http_root = HttpRoot(
+            Path(settings.PXEIMPORT_HTTP_ROOT).absolute(), settings.PXEIMPORT_HTTP_URL, settings.PXEIMPORT_GRACE_SECONDS
+        )
+    return RunContext(
+        http_root=http_root,
+        root=root,
+        fetcher=fetcher,
+        selections=selections,
+        items=items,
+        menus=MenuSettings(timeout_seconds=settings.PXEIMPORT_MENU_TIMEOUT, kernel_opts=kernel_opts),
+        jobs=jobs,
+        max_file_bytes=settings.PXEIMPORT_MAX_FILE_BYTES,
+        dry_run=options.dry_run,
+        trigger=options.trigger,
+        warnings=warnings,
+        verify=options.verify,
+        # A run narrowed by --archive, --arch or --release must not take away what it does not name.
+        retire=not (options.archive or options.arches or options.releases),
+    )
+
+
+def _given(options: RunOptions) -> set[str]:
+    """The command-line names of the options given that only some layouts need or read."""
+    values = {
+        "--loader-archive": options.loader_archive,
+        "--arch": options.arches,
+        "--release": options.releases,
+        "--current-release": options.current_release,
+    }
+    return {name for name, value in values.items() if value}
+
+
+def _refuse(problems: list[str]) -> None:
+    if problems:
+        raise ConfigError("; ".join(problems))

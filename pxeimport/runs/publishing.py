@@ -1,0 +1,81 @@
+"""The region's side of import_pxe_files: settings -> Publisher, called once a run has installed.
+
+Nothing happens unless PXEIMPORT_PUBLISH_ROOT is set (single-machine mode stays as it was). Then
+after each run the live sets are published (pxeimport.publication.publisher), and when the index changed the
+racks are told to converge, once the database transaction (if any) has committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+
+from pxeimport.items.words import Item, ItemKind
+from pxeimport.menus.writer import MenuSettings
+from pxeimport.publication.publisher import Published, Publisher
+from pxeimport.publication.regionkey import RegionKey
+from pxeimport.tftproot.httproot import HttpRoot
+from pxeimport.tftproot.root import Slot, TftpRoot
+
+log = logging.getLogger(__name__)
+
+
+def enabled() -> bool:
+    return settings.PXEIMPORT_PUBLISH_ROOT is not None
+
+
+def region_key() -> RegionKey:
+    return RegionKey(settings.PXEIMPORT_REGION_GNUPGHOME)
+
+
+def publisher(root: TftpRoot) -> Publisher | None:
+    """The publisher for `root`, or None when this machine does not publish."""
+    if settings.PXEIMPORT_PUBLISH_ROOT is None:
+        return None
+    return Publisher(
+        root,
+        settings.PXEIMPORT_PUBLISH_ROOT,
+        region_key().clearsign,
+        keep_seconds=settings.PXEIMPORT_PUBLISH_KEEP_SECONDS,
+        http_root=http_root(),
+    )
+
+
+def http_root() -> HttpRoot | None:
+    """The region's HTTP root (PXEIMPORT_HTTP_ROOT/URL): the files its menus name there are published too."""
+    if not (settings.PXEIMPORT_HTTP_ROOT and settings.PXEIMPORT_HTTP_URL):
+        return None
+    path = Path(settings.PXEIMPORT_HTTP_ROOT).absolute()
+    return HttpRoot(path, settings.PXEIMPORT_HTTP_URL, settings.PXEIMPORT_GRACE_SECONDS)
+
+
+def protector(root: TftpRoot) -> Callable[[Slot], frozenset[str]] | None:
+    """The importer's clean-up hook: version dirs a recent index names stay (None: not publishing)."""
+    found = publisher(root)
+    return found.protected if found is not None else None
+
+
+def after_import(root: TftpRoot, items: Sequence[Item], menus: MenuSettings) -> Published | None:
+    """Publish what `root` serves after a run of `items`; tell the racks when it changed.
+
+    Returns None when not publishing. OSError or RegionKeyError propagate (the old index stays).
+    """
+    found = publisher(root)
+    if found is None:
+        return None
+    loaders = [i.release for i in items if i.kind == ItemKind.LOADER]
+    opts = {
+        (i.arch, i.release): menus.kernel_opts if menus.kernel_opts is not None else i.kernel_opts
+        for i in items
+        if i.kind == ItemKind.INSTALL
+    }
+    published = found.publish(loaders[0] if loaders else "", opts)
+    if published.changed and settings.CELERY_BROKER_URL:
+        from pxeimport.racks.tasks import ask_racks_to_converge  # Celery only where a broker is configured
+
+        transaction.on_commit(lambda: ask_racks_to_converge("region import"))
+    return published

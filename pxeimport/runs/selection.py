@@ -1,0 +1,133 @@
+"""What to import: the saved boot sources and selections, overridden by command options."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pxeimport.items.words import DEFAULT_LAYOUT, Selection, Source, parse_arch_urls
+from pxeimport.layouts import get_layout
+from pxeimport.layouts.releases import stable_release
+from pxeimport.lib.names import check_name
+from pxeimport.models import BootSource
+from pxeimport.trust.signatures import DEFAULT_KEYRINGS
+
+# The 2012 script's default architectures.
+DEFAULT_ARCHES = ("amd64", "i386")
+
+
+@dataclass(frozen=True)
+class Overrides:
+    archive: str | None = None
+    layout: str = DEFAULT_LAYOUT
+    arches: Sequence[str] = ()
+    releases: Sequence[str] = ()
+    current_release: str | None = None
+    keyrings: Sequence[Path] = ()
+    # The package archive's dists/ URL that loaders come from (layouts that take them from packages).
+    loader_archive: str | None = None
+
+
+class NothingSelected(Exception):
+    """No enabled boot source and no --archive."""
+
+
+def resolve(overrides: Overrides) -> list[Selection]:
+    """Selections from the options, else from the enabled sources, with the old script's defaults.
+
+    ReleaseDataError (from distro-info) and InvalidName propagate: both are configuration errors.
+    """
+    for arch in overrides.arches:
+        check_name("architecture", arch)
+    for release in (*overrides.releases, *filter(None, [overrides.current_release])):
+        check_name("release", release)
+
+    if overrides.archive:
+        # Either distribution's archive key may sign an archive named on the command line.
+        defaults = [k for k in DEFAULT_KEYRINGS.values() if k.path.is_file()] or list(DEFAULT_KEYRINGS.values())
+        keyrings = tuple(overrides.keyrings) or tuple(k.path for k in defaults)
+        hint = "; ".join(k.hint for k in DEFAULT_KEYRINGS.values()) + "; or pass --keyring"
+        source = Source(
+            name="command-line",
+            url=overrides.archive,
+            keyrings=keyrings,
+            keyring_hint=hint,
+            layout=overrides.layout,
+            loader_archive=overrides.loader_archive,
+        )
+        return [_selection(source, "ubuntu", (), (), "", overrides)]
+
+    sources = BootSource.objects.filter(enabled=True).prefetch_related("arches", "releases")
+    selections = [
+        _selection(
+            _source(s, overrides),
+            s.distribution,
+            [a.name for a in s.arches.all()],
+            [r.name for r in s.releases.all()],
+            s.current_release,
+            overrides,
+            # Per release: the source's options, then the release's own.
+            {r.name: " ".join(filter(None, [s.kernel_opts, r.kernel_opts])) for r in s.releases.all()},
+            default_opts=s.kernel_opts,
+        )
+        for s in sources
+    ]
+    if not selections:
+        raise NothingSelected("no enabled boot source: add one in the admin, or pass --archive URL")
+    return selections
+
+
+def _source(model: BootSource, overrides: Overrides) -> Source:
+    default = DEFAULT_KEYRINGS.get(model.distribution)
+    if overrides.keyrings:
+        keyrings, hint = tuple(overrides.keyrings), "given by --keyring"
+    elif model.keyring:
+        keyrings, hint = (Path(model.keyring),), f"set in boot source {model.name!r}"
+    elif default is not None:
+        keyrings, hint = (default.path,), default.hint
+    else:
+        keyrings, hint = (), f"set a keyring in boot source {model.name!r}"
+    return Source(
+        name=model.name,
+        url=model.url,
+        installer_dir=model.installer_dir or None,
+        key=model.pk,
+        keyrings=keyrings,
+        keyring_hint=hint,
+        verify_signatures=not model.skip_signature_checks,
+        layout=model.layout,
+        iso_base_url=model.iso_base_url or None,
+        proxy=model.proxy or None,
+        allow_expired_indexes=model.allow_expired_indexes,
+        arch_urls=parse_arch_urls(model.arch_urls),
+        loader_archive=overrides.loader_archive or model.loader_archive or None,
+    )
+
+
+def _selection(
+    source: Source,
+    distribution: str,
+    arches: Sequence[str],
+    releases: Sequence[str],
+    current_release: str,
+    overrides: Overrides,
+    kernel_opts: dict[str, str] | None = None,
+    default_opts: str = "",
+) -> Selection:
+    chosen_arches = tuple(overrides.arches or arches or DEFAULT_ARCHES)
+    chosen_releases = tuple(overrides.releases or releases or _default_releases(source, distribution))
+    current = overrides.current_release or current_release or stable_release(distribution)
+    opts = {r: (kernel_opts or {}).get(r, default_opts) for r in chosen_releases}
+    return Selection(
+        source=source,
+        arches=chosen_arches,
+        releases=chosen_releases,
+        current_release=current,
+        kernel_opts={r: o for r, o in opts.items() if o},
+    )
+
+
+def _default_releases(source: Source, distribution: str) -> list[str]:
+    """The layout's default: distro-info's supported releases that the layout publishes."""
+    return get_layout(source.layout).default_releases(distribution)

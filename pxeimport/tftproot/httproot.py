@@ -1,0 +1,160 @@
+"""The HTTP root: verified files that nodes fetch over HTTP (the live-server ISO the installer downloads).
+
+Set by PXEIMPORT_HTTP_ROOT (a directory, served by a web server: contrib/nginx/) and
+PXEIMPORT_HTTP_URL (the URL nodes reach it at). Everything pxeimport keeps there is below
+`images/`, at an immutable path chosen by the layout that names the content, e.g.
+
+    images/ubuntu/noble/<first 16 hex of the ISO's SHA-256>/ubuntu-24.04.3-live-server-amd64.iso
+
+so a path never changes its bytes: a node that read a menu naming it gets what the menu meant, and
+a web cache may keep it for ever. A file appears by one rename of a complete, verified file (a hard
+link of the staged download, or a copy when the HTTP root is on another filesystem). Anything else
+in the HTTP root (an operator's autoinstall files, say) is never touched.
+
+A file is collected once no text in the TFTP root names its URL any more (a menu, or the
+boot-options of a version dir, which clean-up keeps for the grace period after no menu names it)
+and it is itself older than the grace period. No Django here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import re
+import stat
+import time
+from collections.abc import Collection, Iterable
+from pathlib import Path
+
+from pxeimport.lib.files import copy_new, fsync_dir, lstat_or_none, temporary_name
+from pxeimport.lib.names import InvalidName, check_name
+
+MANAGED_DIR = "images"
+DIR_MODE = 0o755
+FILE_MODE = 0o644
+
+
+class HttpRootError(ValueError):
+    """A path below the HTTP root that is unsafe, or an HTTP root or URL that cannot be used."""
+
+
+def check_relative(relative: str) -> str:
+    """`relative` if it is a safe path below images/: names as pxeimport.lib.names allows, no "..", no "/" ends."""
+    parts = relative.split("/")
+    try:
+        for part in parts:
+            check_name("file", part)
+    except InvalidName as exc:
+        raise HttpRootError(f"unsafe path below the HTTP root {relative!r}: {exc}") from exc
+    return relative
+
+
+class HttpRoot:
+    """`path` served at `url` (http:// or https://); `grace_seconds` as the TFTP root's."""
+
+    def __init__(self, path: Path | str, url: str, grace_seconds: float) -> None:
+        if not url.startswith(("http://", "https://")) or any(c.isspace() for c in url):
+            raise HttpRootError(f"PXEIMPORT_HTTP_URL {url!r} must be an http:// or https:// URL without spaces")
+        self.path = Path(path)
+        self.url = url.rstrip("/") + "/"
+        self.grace_seconds = grace_seconds
+        self.managed = self.path / MANAGED_DIR
+
+    def url_for(self, relative: str) -> str:
+        """The URL nodes fetch `relative` (below images/) at."""
+        return f"{self.url}{MANAGED_DIR}/{check_relative(relative)}"
+
+    def path_for(self, relative: str) -> Path:
+        return self.managed / check_relative(relative)
+
+    def has(self, relative: str) -> bool:
+        """True when `relative` is a regular file (not a link) in the HTTP root."""
+        st = lstat_or_none(self.path_for(relative))
+        return st is not None and stat.S_ISREG(st.st_mode)
+
+    def publish(self, relative: str, source: Path) -> Path:
+        """Make the verified file `source` available at `relative`; return its path.
+
+        Hard-linked when on the same filesystem, else copied (fsynced); either way it appears by
+        one rename. An existing file at the path is kept: the path names its content. OSError for
+        the disk; HttpRootError for a symlink on the way.
+        """
+        target = self.path_for(relative)
+        self._ensure_dirs(target.parent)
+        if self.has(relative):
+            return target
+        temporary = temporary_name(target)
+        try:
+            try:
+                os.link(source, temporary)
+            except OSError as exc:
+                if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+                    raise
+                with open(source, "rb") as data:
+                    copy_new(data, temporary, FILE_MODE)
+            os.chmod(temporary, FILE_MODE)
+            os.rename(temporary, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+        fsync_dir(target.parent)
+        return target
+
+    def _ensure_dirs(self, directory: Path) -> None:
+        """Create `directory` below the HTTP root (0755: the web server's user must enter), refusing symlinks."""
+        self.path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        current = self.path
+        for part in directory.relative_to(self.path).parts:
+            current = current / part
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(current, DIR_MODE)
+            st = os.lstat(current)
+            if not stat.S_ISDIR(st.st_mode):
+                raise HttpRootError(f"{current} is not a directory (a symlink?); refusing to write through it")
+            if stat.S_IMODE(st.st_mode) & 0o555 != 0o555:
+                os.chmod(current, stat.S_IMODE(st.st_mode) | 0o555)
+
+    def named(self, texts: Iterable[str]) -> set[str]:
+        """The paths below images/ whose URL appears in any of `texts` (menus, boot options)."""
+        pattern = re.compile(re.escape(f"{self.url}{MANAGED_DIR}/") + r"([^\s'\"]+)")
+        return {match for text in texts for match in pattern.findall(text)}
+
+    def collect_garbage(self, named: set[str], now: float | None = None, *, dry: bool = False) -> list[Path]:
+        """Delete files below images/ that no text names and that are older than the grace period;
+        remove the directories that leaves empty. Return the files removed (`dry`: that would be)."""
+        now = time.time() if now is None else now
+        removed: list[Path] = []
+        if not self.managed.is_dir() or self.managed.is_symlink():
+            return removed
+        for directory, dirs, files in os.walk(self.managed, topdown=False):
+            for name in files:
+                path = Path(directory) / name
+                relative = path.relative_to(self.managed).as_posix()
+                st = path.lstat()
+                if relative in named or now - st.st_mtime < self.grace_seconds:
+                    continue
+                if not dry:
+                    path.unlink()
+                removed.append(path)
+            for name in dirs if not dry else ():
+                with contextlib.suppress(OSError):  # not empty, or not a directory: kept
+                    os.rmdir(Path(directory) / name)
+        return removed
+
+
+def tftp_texts(maas_dir: Path, gone: Collection[Path] = ()) -> list[str]:
+    """Every text in the TFTP root's maas/ that may name a URL in the HTTP root: each arch's menus
+    (pxelinux.cfg/*, grub/*) and each version dir's boot-options; none below a path in `gone`
+    (what a dry run says the run would delete)."""
+    patterns = ("*/base/pxelinux.cfg/*", "*/base/grub/*", "*/base/*/install-*/boot-options")
+    texts = []
+    for pattern in patterns:
+        for path in maas_dir.glob(pattern):
+            if any(path.is_relative_to(g) for g in gone):
+                continue
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                if path.is_file() and not path.is_symlink():
+                    texts.append(path.read_text())
+    return texts

@@ -1,0 +1,58 @@
+"""The admin site: Django's, as the operator's dashboard: warnings and the last run on the index, a status page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, URLResolver, path
+
+from pxeimport.lib.redact import redact_text
+from pxeimport.models import ImportRun
+from pxeimport.runs.dashboard import duration, health, item_rows, status_badge
+
+# How many runs the status page lists; the rest are a click away in the run history.
+LATEST_RUNS = 10
+
+
+class MaasAdminSite(admin.AdminSite):
+    site_header = "MAAS PXE import"
+    site_title = "MAAS PXE import"
+    index_title = "Boot sources and import history"
+
+    def get_urls(self) -> list[URLResolver | URLPattern]:
+        return [path("status/", self.admin_view(self.status_view), name="status"), *super().get_urls()]
+
+    def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:
+        last_run = ImportRun.objects.first()
+        context = {
+            "last_run": last_run,
+            "last_run_error": redact_text(last_run.error_summary) if last_run else "",
+            "banners": health().banners,
+            **(extra_context or {}),
+        }
+        return super().index(request, context)
+
+    def status_view(self, request: HttpRequest) -> TemplateResponse:
+        """Every item's live version, last check and error; the latest runs; an "Import now" button."""
+        if not request.user.has_perm("pxeimport.view_importrun"):
+            raise PermissionDenied
+        state = health()
+        rows = item_rows(state.last_tried)
+        context = {
+            **self.each_context(request),
+            "title": "Import status",
+            "banners": state.banners,
+            "rows": rows,
+            "failing": sum(1 for r in rows if r.state.last_error),
+            "behind": sum(1 for r in rows if r.state.upstream_newer),
+            "runs": [(run, status_badge(run), duration(run)) for run in ImportRun.objects.all()[:LATEST_RUNS]],
+            "can_start_import": request.user.has_perm("pxeimport.start_import"),
+            "tftproot": settings.PXEIMPORT_TFTPROOT,
+        }
+        request.current_app = self.name
+        return TemplateResponse(request, "admin/status.html", context)

@@ -47,7 +47,7 @@ ALLOWED_HOSTS = _setting("ALLOWED_HOSTS", list, ["localhost", "127.0.0.1", "[::1
 
 # The admin over HTTPS. Off by default (`make serve` is plain HTTP on loopback); on, cookies are
 # HTTPS-only, plain HTTP is redirected and browsers are told to use HTTPS only (HSTS), so
-# `manage.py check --deploy` is clean (tests/test_web_security.py).
+# `manage.py check --deploy` is clean (tests/web/test_web_security.py).
 def _switch(name: str) -> bool:
     """An on/off variable, strictly: a typo must not quietly turn a protection off."""
     value = env.str(name, default="false").strip().lower()

@@ -62,7 +62,14 @@ def test_the_importer_names_no_archive_layout_module():
     assert not {n for n in named if any(n == m or n.startswith(m + ".") for m in layout_modules)}, named
 
 
-@pytest.mark.parametrize("path", [p for p in modules() if p.name not in DJANGO_SIDE and not DJANGO_SIDE & set(p.parts) and "management" not in p.parts])
+@pytest.mark.parametrize(
+    "path",
+    [
+        p
+        for p in modules()
+        if p.name not in DJANGO_SIDE and not DJANGO_SIDE & set(p.parts) and "management" not in p.parts
+    ],
+)
 def test_a_plain_module_imports_no_django(path: Path):
     assert not {n for n in imported(path) if n == "django" or n.startswith("django.")}, path
 

@@ -15,7 +15,7 @@ boot menu names is intact; the lock is free. After the next run: exit 0, the new
 everywhere, staging empty, no half-made link, no version dir but live ones, no run left
 "running", and every version dir intact.
 
-tests/test_kill.py runs 50 trials; this script runs as many as asked, on its own SQLite database
+tests/importer/test_kill.py runs 50 trials; this script runs as many as asked, on its own SQLite database
 in a temporary directory (or `--database-url`), and exits 1 if any trial failed.
 """
 

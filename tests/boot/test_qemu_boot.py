@@ -1,0 +1,260 @@
+"""A real machine boots from the imported TFTP root: QEMU (TCG) PXE-boots Debian's installer.
+
+The archive is built from the real netboot files in Debian's debian-installer-12-netboot-amd64
+package (fetched with apt-get at test time, cached in var/cache/), signed with a throwaway key
+and served on loopback. QEMU's built-in TFTP serves the imported root; its built-in DHCP hands out
+`maas/amd64/base/pxelinux.0` (BIOS) or `maas/amd64/base/bootnetx64.efi` (UEFI, with OVMF).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import require_file, require_tool
+from tools import demo
+from tools.archive import ArchiveTree
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db]
+
+OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
+OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
+# Debian's ovmf: the Secure Boot build, and variables with Microsoft's KEK and db enrolled and Secure Boot on.
+OVMF_SECURE_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.secboot.fd")
+OVMF_MS_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.ms.fd")
+KERNEL_STARTED = "Linux version"
+# What the installer's first screen prints on the serial console (its language question).
+INSTALLER_STARTED = ("Choose language", "Select a language", "Debian installer main menu")
+# Each boot's serial log is kept here (overwritten by the next run of the same test) for a look after a failure.
+KEPT_LOGS = Path(__file__).resolve().parents[2] / "var"
+
+
+@pytest.fixture(scope="module")
+def debian_netboot() -> dict[str, Path]:
+    """The regular files of Debian 12's amd64 netboot directory."""
+    require_tool("apt-get")
+    require_tool("dpkg-deb")
+    debs = demo.fetch_debs()
+    files: dict[str, Path] = demo.netboot_files({"amd64": debs["amd64"]})["amd64"]
+    return files
+
+
+@pytest.fixture
+def imported_root(tmp_path, signer, debian_netboot, archive_server, import_pxe, tftp_root) -> Path:
+    # The archive_server fixture serves tmp_path/"archive": lay the real files out there.
+    tree = ArchiveTree(tmp_path / "archive", installer_dir="debian-installer", signer=signer)
+    tree.publish("bookworm", "amd64", debian_netboot)
+    result = import_pxe(
+        "--arch",
+        "amd64",
+        "--release",
+        "bookworm",
+        "--current-release",
+        "bookworm",
+        "--kernel-opts",
+        "console=ttyS0,115200",
+    )
+    assert result.code == 0, result.stderr
+    root: Path = tftp_root
+    return root
+
+
+def ovmf_firmware(tmp_path: Path, *, secure_boot: bool = False) -> list[str]:
+    """QEMU's arguments for OVMF with a writable copy of its variables: UEFI without Secure Boot, or with
+    Secure Boot on and Microsoft's keys enrolled (as on a PC off the shelf; needs the q35 machine)."""
+    code, template = (OVMF_SECURE_CODE, OVMF_MS_VARS) if secure_boot else (OVMF_CODE, OVMF_VARS)
+    require_file(code, "ovmf")
+    require_file(template, "ovmf")
+    variables = tmp_path / template.name
+    shutil.copyfile(template, variables)
+    # The Secure Boot build keeps its variables safe in SMM: the flash is writable from SMM only.
+    smm = ["-machine", "smm=on", "-global", "driver=cfi.pflash01,property=secure,value=on"] if secure_boot else []
+    return [
+        *smm,
+        "-drive", f"if=pflash,format=raw,readonly=on,file={code}",
+        "-drive", f"if=pflash,format=raw,file={variables}",
+    ]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SerialLog:
+    """What a booted machine wrote on its serial console, and where the log is kept for a look afterwards."""
+
+    text: str
+    path: Path
+
+
+# Terminal control sequences a firmware's serial console writes between the characters it prints
+# (SeaBIOS/iPXE move the cursor, e.g. "bookwor\x1b[25;26H\x1b[25;27Hm"): CSI with its parameters, and
+# two-character escapes. They are not text, so they are taken out before a test looks for text.
+CONTROL_SEQUENCE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|[()][0-9A-Za-z]|[=>78cDEHM])")
+
+
+def console_text(log: Path) -> str:
+    """The serial log as text a person would read on the console: control sequences taken out."""
+    return CONTROL_SEQUENCE.sub("", log.read_text(errors="replace")) if log.exists() else ""
+
+
+def typed(text: str) -> list[str]:
+    """QEMU `sendkey` names that type `text` (lower-case letters, digits, "-", "." and Enter as "\\n")."""
+    names = {"-": "minus", ".": "dot", "\n": "ret", " ": "spc"}
+    return [names.get(char, char) for char in text]
+
+
+def boot(
+    tftp_root: Path,
+    *,
+    keep: str,
+    bootfile: str,
+    firmware: list[str],
+    timeout: float,
+    until: tuple[str, ...] = INSTALLER_STARTED,
+    machine: str = "pc",
+    nic: str = "e1000",
+    keys: Sequence[tuple[str, Sequence[str]]] = (),
+) -> SerialLog:
+    """Run QEMU until one of `until` reaches the serial log, or `timeout` (seconds); the log, kept as var/`keep`.
+
+    `nic` is QEMU's -device for the network card (its own options after a comma). `keys` are pairs of
+    (text, key names): once the text is on the console, the keys are pressed on the machine's keyboard
+    through QEMU's monitor (`sendkey`); the pairs are taken in order.
+    """
+    qemu = require_tool("qemu-system-x86_64")
+    log = KEPT_LOGS / keep
+    log.parent.mkdir(exist_ok=True)
+    log.unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory(prefix="qemu-monitor-") as scratch:
+        monitor = Path(scratch) / "monitor.sock"
+        command = [
+            qemu, "-machine", f"{machine},graphics=off", "-accel", "tcg", "-m", "1536", "-smp", "1",
+            "-display", "none", "-monitor", f"unix:{monitor},server=on,wait=off" if keys else "none",
+            "-serial", f"file:{log}", "-no-reboot",
+            "-netdev", f"user,id=net0,tftp={tftp_root},bootfile={bootfile}",
+            "-device", f"{nic},netdev=net0", "-boot", "n", *firmware,
+        ]  # fmt: skip
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + timeout
+        pending = list(keys)
+        text = ""
+        try:
+            while time.monotonic() < deadline and process.poll() is None:
+                time.sleep(0.2 if pending else 1)
+                text = console_text(log)
+                if pending and pending[0][0] in text:
+                    _press(monitor, pending.pop(0)[1])
+                elif any(marker in text for marker in until):
+                    break
+        finally:
+            process.kill()
+            _, stderr = process.communicate(timeout=10)
+    assert process.returncode is not None
+    if not text and stderr:
+        raise AssertionError(f"QEMU failed: {stderr.decode(errors='replace')}")
+    return SerialLog(console_text(log), log)
+
+
+def _press(monitor: Path, keys: Sequence[str]) -> None:
+    """Press `keys` (QEMU key names) one after the other through the monitor's socket."""
+    with socket.socket(socket.AF_UNIX) as connection:
+        connection.connect(str(monitor))
+        connection.settimeout(10)
+        for key in keys:
+            connection.sendall(f"sendkey {key}\n".encode())
+            time.sleep(0.3)  # a key's press and release (100 ms) and the loader's poll between keys
+
+
+def test_a_bios_machine_pxe_boots_the_imported_installer_from_the_menu(imported_root):
+    log = boot(
+        imported_root, keep="qemu-bios-serial.log", bootfile="maas/amd64/base/pxelinux.0", firmware=[], timeout=240
+    )
+    assert "pxeimport: booting bookworm" in log.text, f"pxelinux did not show the menu; see {log.path}"
+    assert KERNEL_STARTED in log.text, f"the kernel did not start; see {log.path}"
+    assert any(marker in log.text for marker in INSTALLER_STARTED), f"the installer did not start; see {log.path}"
+
+
+def test_the_ubuntu_netboot_layout_boots_its_kernel_with_the_iso_url_on_its_command_line(
+    tmp_path, signer, debian_netboot, archive_server, tftp_root
+):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from tools.ubuntu_archive import UbuntuNetbootTree
+
+    # A real kernel and initrd (Debian's) packed the way Ubuntu packs its netboot tarball.
+    files = {
+        "linux": debian_netboot["linux"],
+        "initrd": debian_netboot["initrd.gz"],
+        "pxelinux.0": debian_netboot["pxelinux.0"],
+        "ldlinux.c32": debian_netboot["boot-screens/ldlinux.c32"],
+        "bootx64.efi": debian_netboot["bootnetx64.efi"],
+        "grubx64.efi": debian_netboot["grubx64.efi"],
+    }
+    UbuntuNetbootTree(tmp_path / "archive", signer=signer).publish("noble", "24.04.4", "amd64", files)
+    call_command(
+        "import_pxe_files", "--layout", "ubuntu-netboot", "--archive", archive_server.url,
+        "--tftproot", str(tftp_root), "--keyring", str(signer.keyring), "--arch", "amd64",
+        "--release", "noble", "--current-release", "noble", "--kernel-opts", "console=ttyS0,115200",
+        stdout=StringIO(),
+    )  # fmt: skip
+
+    log = boot(
+        tftp_root, keep="qemu-ubuntu-netboot-serial.log", bootfile="maas/amd64/base/pxelinux.0", firmware=[],
+        timeout=180, until=("Command line:",),
+    )  # fmt: skip
+    assert KERNEL_STARTED in log.text, f"the kernel did not start; see {log.path}"
+    command_line = next(line for line in log.text.splitlines() if "Command line:" in line)
+    assert f"iso-url={archive_server.url}noble/ubuntu-24.04.4-live-server-amd64.iso" in command_line
+    assert "root=/dev/ram0" in command_line and "ip=dhcp" in command_line
+
+
+def test_a_uefi_machine_boots_the_imported_kernel_through_grub_and_the_generated_menu(imported_root, tmp_path):
+    """OVMF (no Secure Boot) loads Debian's signed GRUB by TFTP; GRUB reads its fixed config path,
+    which pxeimport points at the arch's menu, and boots the default entry's kernel."""
+    firmware = ovmf_firmware(tmp_path)
+    log = boot(
+        imported_root, keep="qemu-uefi-serial.log", bootfile="maas/amd64/base/grubx64.efi", firmware=firmware,
+        timeout=240, machine="q35", until=(KERNEL_STARTED,),
+    )  # fmt: skip
+    assert "Welcome to GRUB" in log.text, f"GRUB did not start; see {log.path}"
+    assert "bookworm installer (install-" in log.text, f"GRUB did not show the generated menu; see {log.path}"
+    assert KERNEL_STARTED in log.text, f"the kernel did not start; see {log.path}"
+
+
+def test_a_stale_grub_cfg_in_the_prefixs_platform_dir_is_not_read_over_tftp(imported_root, import_pxe, tmp_path):
+    """Issue 14.3. Debian's netboot grubx64.efi (prefix /debian-installer/amd64/grub) embeds
+    "if [ -e $prefix/x86_64-efi/grub.cfg ]; then source it; else source $prefix/grub.cfg", but over
+    TFTP `-e` is false (GRUB's net filesystem lists no directory): a stale file there is not read,
+    the node boots pxeimport's menu, and the import does not warn about it."""
+    firmware = ovmf_firmware(tmp_path)
+    stale = imported_root / "debian-installer/amd64/grub/x86_64-efi/grub.cfg"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("echo stale-platform-grub-cfg-read\nconfigfile /debian-installer/amd64/grub/old.cfg\n")
+    args = ("--arch", "amd64", "--release", "bookworm", "--current-release", "bookworm")
+    result = import_pxe(*args, "--kernel-opts", "console=ttyS0,115200", verbosity=0)
+    assert result.code == 0 and "Warning" not in result.stderr, result.stderr
+    log = boot(
+        imported_root, keep="qemu-uefi-stale-serial.log", bootfile="maas/amd64/base/grubx64.efi",
+        firmware=firmware, timeout=240, machine="q35", until=(KERNEL_STARTED,),
+    )  # fmt: skip
+    text, keep = log.text, log.path
+    assert "Welcome to GRUB" in text, f"GRUB did not start; see {keep}"
+    assert "stale-platform-grub-cfg-read" not in text, f"GRUB read $prefix/x86_64-efi/grub.cfg; see {keep}"
+    assert "bookworm installer (install-" in text, f"GRUB did not show the generated menu; see {keep}"
+    assert KERNEL_STARTED in text, f"the kernel did not start; see {keep}"
+
+
+def test_the_console_text_leaves_out_the_cursor_moves_a_firmware_writes_between_characters(tmp_path):
+    log = tmp_path / "serial.log"
+    log.write_bytes(b"pxeimport: booting bookwor\x1b[25;26H\x1b[25;27Hm in 5 s\x1b[0m\x1b(B\r\nboot: \x1b[?25h")
+    assert console_text(log) == "pxeimport: booting bookworm in 5 s\nboot: "
+    assert console_text(tmp_path / "never-written.log") == ""

@@ -1,0 +1,323 @@
+"""A region publishes what it imported, signed; a rack imports it with `--layout region`, end to end.
+
+Real gpg makes the region's key, real gpgv checks it on the rack, a real HTTP server on loopback
+serves the publish root (links into the region's TFTP root), both sides run import_pxe_files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from io import StringIO
+from pathlib import Path
+
+import pytest
+import requests
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from pxeimport.layouts.region import index_given
+from pxeimport.publication.publisher import FILES_DIR, INDEX
+from pxeimport.publication.regionkey import RegionKey, RegionKeyError
+from tests.conftest import CommandResult, gpg_agents, require_tool
+from tests.support.nginx import running_nginx, site_with
+from tests.support.tree import base, install_dir
+from tests.web.test_static import free_port, wait_for
+from tools.archive import ArchiveTree, netboot_files
+from tools.httpserver import ArchiveServer
+from tools.racksite import wait_until
+
+pytestmark = pytest.mark.django_db
+
+SELECTION = ("--arch", "amd64", "--release", "bookworm", "--current-release", "bookworm")
+
+
+def run(*args: str) -> CommandResult:
+    out, err = StringIO(), StringIO()
+    try:
+        call_command("import_pxe_files", *args, stdout=out, stderr=err)
+        code = 0
+    except CommandError as exc:
+        err.write(str(exc))
+        code = exc.returncode
+    return CommandResult(code, out.getvalue(), err.getvalue())
+
+
+@dataclass
+class Region:
+    """A region (its TFTP root, publish root served on loopback, key) and one rack's TFTP root."""
+
+    tftp_root: Path
+    publish_root: Path
+    server: ArchiveServer
+    keyring: Path
+    rack_root: Path
+    upstream: str
+    upstream_keyring: Path
+    settings: pytest.FixtureRequest
+    gnupghome: Path
+
+    def publishing(self, on: bool) -> None:
+        self.settings.PXEIMPORT_PUBLISH_ROOT = self.publish_root if on else None  # type: ignore[attr-defined]
+
+    def region_import(self, *extra: str) -> CommandResult:
+        self.publishing(True)
+        args = ("--archive", self.upstream, "--keyring", str(self.upstream_keyring), "--tftproot", str(self.tftp_root))
+        return run(*args, *SELECTION, *extra)
+
+    def rack_import(self, rack_root: Path | None = None) -> CommandResult:
+        self.publishing(False)  # a rack publishes nothing
+        args = ("--layout", "region", "--archive", self.server.url, "--keyring", str(self.keyring))
+        return run(*args, "--tftproot", str(rack_root or self.rack_root), *SELECTION)
+
+
+@pytest.fixture
+def region(tmp_path: Path, archive: ArchiveTree, archive_server: ArchiveServer, signer, settings) -> Iterator[Region]:
+    require_tool("gpg")
+    publish_root = tmp_path / "publish"
+    publish_root.mkdir()
+    settings.PXEIMPORT_REGION_GNUPGHOME = tmp_path / "region-gnupg"
+    settings.PXEIMPORT_PUBLISH_URL = "http://127.0.0.1/"
+    settings.CELERY_BROKER_URL = ""
+    keyring = tmp_path / "region.gpg"
+    call_command("region_keyring", str(keyring), stdout=StringIO())
+    with ArchiveServer(publish_root) as server:
+        yield Region(
+            tmp_path / "region-tftp",
+            publish_root,
+            server,
+            keyring,
+            tmp_path / "rack-tftp",
+            archive_server.url + "dists/",
+            signer.keyring,
+            settings,
+            settings.PXEIMPORT_REGION_GNUPGHOME,
+        )
+
+
+def file_bytes_sent(server: ArchiveServer) -> int:
+    return sum(r.bytes_sent for r in server.requests if f"/{FILES_DIR}/" in r.path)
+
+
+def test_a_rack_serves_the_regions_files_under_the_regions_version_ids(archive, region):
+    files = netboot_files("v1")
+    archive.publish("bookworm", "amd64", files)
+    assert region.region_import().code == 0
+    index = (region.publish_root / INDEX).read_text()
+    assert index.startswith("-----BEGIN PGP SIGNED MESSAGE-----")
+    result = region.rack_import()
+    assert result.code == 0, result.stderr
+    rack, home = install_dir(region.rack_root, "amd64", "bookworm"), install_dir(region.tftp_root, "amd64", "bookworm")
+    assert (rack / "linux").read_bytes() == files["linux"]
+    assert (rack / "initrd.gz").read_bytes() == files["initrd.gz"]
+    assert os.readlink(rack) == os.readlink(home)
+    assert (base(region.rack_root, "amd64") / "pxelinux.0").read_bytes() == files["pxelinux.0"]
+    assert "install-" in (base(region.rack_root, "amd64") / "pxelinux.cfg" / "default").read_text()
+
+
+def test_making_the_key_and_signing_leave_no_gpg_agent_running_for_the_regions_gnupghome(archive, region):
+    """gpg starts an agent for the secret key; a region's import (cron) must not leave it behind."""
+    archive.publish("bookworm", "amd64", netboot_files("v1"))
+    assert region.region_import().code == 0  # the fixture made the key with region_keyring; this signs
+    assert (region.publish_root / INDEX).is_file()
+    wait_until("the region's gpg-agent exits", lambda: not gpg_agents(region.gnupghome), 10)
+
+
+def test_a_region_key_whose_secret_is_gone_is_an_error_not_a_second_key(region, tmp_path):
+    key = RegionKey(region.gnupghome)
+    first = key.fingerprint()
+    shutil.rmtree(region.gnupghome / "private-keys-v1.d")
+    with pytest.raises(RegionKeyError, match="no new key is made"):
+        key.clearsign(b"an index\n")
+    assert key._fingerprints("--list-keys", "pub") == [first]
+
+
+def test_the_index_lists_each_file_with_its_hash_and_size(archive, region):
+    archive.publish("bookworm", "amd64", netboot_files("v1", size=5000))
+    assert region.region_import().code == 0
+    text = (region.publish_root / INDEX).read_text()
+    signed = json.loads(text[text.index("{") : text.rindex("}") + 1])
+    install = next(i for i in signed["items"] if i["kind"] == "install")
+    assert install["release"] == "bookworm" and len(install["version"]) == 16
+    assert {f["name"]: f["size"] for f in install["files"]} == {"linux": 5000, "initrd.gz": 5000}
+    assert (region.publish_root / install["path"] / "linux").stat().st_size == 5000
+    assert signed["date"]
+
+
+def test_a_resync_with_nothing_new_moves_no_file_byte(archive, region):
+    archive.publish("bookworm", "amd64", netboot_files("v1"))
+    assert region.region_import().code == 0
+    assert region.rack_import().code == 0
+    assert file_bytes_sent(region.server) > 0
+    region.server.clear_requests()
+    assert region.rack_import().code == 0
+    assert file_bytes_sent(region.server) == 0
+    # Only the signed index, fetched whole as every root index is (no server's 304 is believed).
+    assert [(r.path.rsplit("/", 1)[-1], r.status) for r in region.server.requests] == [("index.asc", 200)]
+
+
+def test_a_rack_fetches_only_the_file_that_changed(archive, region):
+    files = netboot_files("v1")
+    archive.publish("bookworm", "amd64", files)
+    assert region.region_import().code == 0
+    assert region.rack_import().code == 0
+    region.server.clear_requests()
+    archive.publish("bookworm", "amd64", {**files, "initrd.gz": b"a new initrd"})
+    assert region.region_import().code == 0
+    assert region.rack_import().code == 0
+    fetched = [r.path.rsplit("/", 1)[1] for r in region.server.requests if f"/{FILES_DIR}/" in r.path]
+    assert fetched == ["initrd.gz"]
+    assert (install_dir(region.rack_root, "amd64", "bookworm") / "initrd.gz").read_bytes() == b"a new initrd"
+
+
+def test_the_regions_menu_options_reach_the_racks_menus(archive, region):
+    archive.publish("bookworm", "amd64", netboot_files("v1"))
+    assert region.region_import("--kernel-opts", "console=ttyS0,115200").code == 0
+    assert region.rack_import().code == 0
+    menu = (base(region.rack_root, "amd64") / "pxelinux.cfg" / "default").read_text()
+    assert "console=ttyS0,115200" in menu
+
+
+def test_a_tampered_file_on_the_region_is_refused_and_the_old_set_stays(archive, region):
+    archive.publish("bookworm", "amd64", netboot_files("v1"))
+    assert region.region_import().code == 0
+    assert region.rack_import().code == 0
+    before = os.readlink(install_dir(region.rack_root, "amd64", "bookworm"))
+    archive.publish("bookworm", "amd64", netboot_files("v2"))
+    assert region.region_import().code == 0
+    served = install_dir(region.tftp_root, "amd64", "bookworm") / "linux"
+    os.chmod(served, 0o644)
+    served.write_bytes(b"tampered on the region's HTTP side")
+    result = region.rack_import()
+    assert result.code == 1
+    assert "SHA-256" in result.stderr or "sha256" in result.stderr.lower()
+    assert os.readlink(install_dir(region.rack_root, "amd64", "bookworm")) == before
+
+
+def test_a_tampered_index_is_refused(archive, region):
+    archive.publish("bookworm", "amd64", netboot_files("v1"))
+    assert region.region_import().code == 0
+    index = region.publish_root / INDEX
+    index.write_text(index.read_text().replace('"kind": "install"', '"kind": "install" '))
+    result = region.rack_import()
+    assert result.code == 1
+    assert "BAD signature" in result.stderr
+    assert not install_dir(region.rack_root, "amd64", "bookworm").exists()
+
+
+def test_an_index_handed_to_the_import_is_not_fetched_again_but_checked_as_if_it_were(archive, region):
+    archive.publish("bookworm", "amd64", netboot_files("v1"))
+    assert region.region_import().code == 0
+    tampered = (region.publish_root / INDEX).read_text().replace('"kind": "install"', '"kind": "install" ')
+    region.server.clear_requests()
+    with index_given(region.server.url, tampered.encode()):
+        result = region.rack_import()
+    assert result.code == 1
+    assert "BAD signature" in result.stderr
+    assert not [r for r in region.server.requests if r.path.endswith(INDEX)]
+
+
+def test_an_index_signed_by_another_key_is_refused(archive, region, signer):
+    archive.publish("bookworm", "amd64", netboot_files("v1"))
+    assert region.region_import().code == 0
+    region.keyring = signer.keyring  # the rack trusts the upstream's key, not the region's
+    result = region.rack_import()
+    assert result.code == 1
+    assert "not in the keyring" in result.stderr
+
+
+def test_an_older_index_served_again_is_refused_as_a_replay(archive, region):
+    archive.publish("bookworm", "amd64", netboot_files("v1"))
+    assert region.region_import().code == 0
+    old = (region.publish_root / INDEX).read_bytes()
+    archive.publish("bookworm", "amd64", netboot_files("v2"))
+    assert region.region_import().code == 0
+    assert region.rack_import().code == 0
+    (region.publish_root / INDEX).write_bytes(old)
+    result = region.rack_import()
+    assert result.code == 1
+    assert "older than the index already trusted" in result.stderr
+
+
+@pytest.mark.parametrize(("keep_seconds", "kept"), [(3600, True), (0, False)])
+def test_the_regions_clean_up_keeps_versions_a_recent_index_names(archive, region, settings, keep_seconds, kept):
+    """With a keep window, v1 (named by an index published moments ago, which a rack mid-sync may
+    still be fetching from) outlives a zero grace period; without one, the grace period alone decides."""
+    settings.PXEIMPORT_GRACE_SECONDS = 0
+    settings.PXEIMPORT_PUBLISH_KEEP_SECONDS = keep_seconds
+    archive.publish("bookworm", "amd64", netboot_files("v1"))
+    assert region.region_import().code == 0
+    first = os.readlink(install_dir(region.tftp_root, "amd64", "bookworm"))
+    for tag in ("v2", "v3"):
+        archive.publish("bookworm", "amd64", netboot_files(tag))
+        assert region.region_import().code == 0
+    release_dir = install_dir(region.tftp_root, "amd64", "bookworm").parent
+    assert (release_dir / first).is_dir() is kept
+    assert (region.publish_root / FILES_DIR / "amd64" / "bookworm" / first).is_symlink() is kept
+
+
+def test_the_region_layout_without_releases_is_a_usage_error(region):
+    region.publishing(False)
+    result = run("--layout", "region", "--archive", region.server.url, "--tftproot", str(region.rack_root))
+    assert result.code == 2
+    assert "--layout region needs --release" in result.stderr and "--layout region needs --arch" in result.stderr
+
+
+NGINX_SITE = Path(__file__).resolve().parents[2] / "contrib" / "nginx" / "pxeimport-publish"
+
+
+@pytest.mark.slow
+def test_a_rack_imports_through_the_contrib_nginx_site(archive, region, tmp_path):
+    files = netboot_files("v1")
+    archive.publish("bookworm", "amd64", files)
+    assert region.region_import().code == 0
+    port = free_port()
+    replacements = (("listen 8080;", f"listen 127.0.0.1:{port};"), ("/srv/pxeimport/publish", str(region.publish_root)))
+    with running_nginx(site_with(NGINX_SITE, replacements), tmp_path) as server:
+        url = f"http://127.0.0.1:{port}/"
+        wait_for(url + INDEX, server)
+        region.server = type(region.server)(region.publish_root)  # not started: the rack goes through nginx
+        region.publishing(False)
+        args = ("--layout", "region", "--archive", url, "--keyring", str(region.keyring))
+        result = run(*args, "--tftproot", str(region.rack_root), *SELECTION)
+        assert result.code == 0, result.stderr
+        assert (install_dir(region.rack_root, "amd64", "bookworm") / "linux").read_bytes() == files["linux"]
+        index = requests.get(url + INDEX, timeout=5)
+        assert index.headers["Cache-Control"] == "no-cache"
+        assert requests.get(url + INDEX, headers={"If-None-Match": index.headers["ETag"]}, timeout=5).status_code == 304
+        version = os.readlink(install_dir(region.tftp_root, "amd64", "bookworm"))
+        linux = requests.get(f"{url}{FILES_DIR}/amd64/bookworm/{version}/linux", timeout=5)
+        assert linux.content == files["linux"] and "immutable" in linux.headers["Cache-Control"]
+        assert requests.get(url + ".history.json", timeout=5).status_code == 404
+
+
+def test_a_rack_without_a_broker_converges_with_one_rack_sync_and_says_so(archive, region):
+    """rack_sync: the timer's way (no RabbitMQ): the arches and releases come from the region's index."""
+    files = netboot_files("v1")
+    archive.publish("bookworm", "amd64", files)
+    assert region.region_import().code == 0
+    region.publishing(False)
+    out = StringIO()
+    args = ["--tftproot", str(region.rack_root), "--region", region.server.url, "--keyring", str(region.keyring)]
+    region.server.clear_requests()
+    call_command("rack_sync", *args, "--name", "site-a", stdout=out, stderr=StringIO())
+    assert f"rack site-a: in sync with {region.server.url}" in out.getvalue()
+    # One converge reads the region's signed index once: the selection and the import share it.
+    assert [r.path for r in region.server.requests if r.path.endswith(INDEX)] == [f"/{INDEX}"]
+    served = install_dir(region.rack_root, "amd64", "bookworm")
+    assert os.readlink(served) == os.readlink(install_dir(region.tftp_root, "amd64", "bookworm"))
+    assert (served / "linux").read_bytes() == files["linux"]
+
+
+def test_rack_sync_with_a_foreign_keyring_fails_and_keeps_what_was_served(archive, region, signer):
+    archive.publish("bookworm", "amd64", netboot_files("v1"))
+    assert region.region_import().code == 0
+    region.publishing(False)
+    args = ["--tftproot", str(region.rack_root), "--region", region.server.url, "--keyring", str(signer.keyring)]
+    with pytest.raises(CommandError) as caught:
+        call_command("rack_sync", *args, "--name", "site-a", stdout=StringIO(), stderr=StringIO())
+    assert caught.value.returncode == 1 and "the region's index" in str(caught.value)
+    assert not region.rack_root.exists() or not (region.rack_root / "maas").exists()

@@ -15,11 +15,13 @@ def main() -> None:
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
+    from pxeimport.lib import EXIT_USAGE
+
     try:
         execute_from_command_line(sys.argv)
     except ImproperlyConfigured as exc:
         sys.stderr.write(f"{os.path.basename(sys.argv[0])}: bad configuration: {exc}; nothing done\n")
-        sys.exit(2)
+        sys.exit(EXIT_USAGE)
 
 
 if __name__ == "__main__":

@@ -33,8 +33,8 @@ KERNEL_BYTES, INITRD_BYTES = 15 * MiB, 72 * MiB
 
 def child(url: str, sha256: str, dest: Path) -> None:
     """In the measured process: download and verify, then extract; print the two times as JSON."""
-    from pxeimport.extraction.iso import extract
-    from pxeimport.fetching.client import Fetcher
+    from pxeimport.extraction import extract_iso as extract
+    from pxeimport.fetching import Fetcher
 
     began = time.monotonic()
     done = Fetcher().download(url, dest / "image.iso", sha256)

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pxeimport.publication.publisher import INDEX
+from pxeimport.publication import INDEX
 from tools.archive import ArchiveTree
 from tools.httpserver import ArchiveServer
 from tools.racksite import PROJECT, Site, install_link, wait_until

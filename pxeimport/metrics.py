@@ -19,7 +19,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from pxeimport.models import InstalledFile, ItemState
-from pxeimport.racks.status import STATES, all_statuses
+from pxeimport.racks import STATES, all_statuses
 
 
 class _Collector(Collector):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import F, Q
 
-from pxeimport.items.words import DEFAULT_LAYOUT, ItemKind, Outcome
+from pxeimport.items import DEFAULT_LAYOUT, ItemKind, Outcome
 from pxeimport.layouts import layout_choices
 
 # Used by the fields below; migrations also name them here, their old home.

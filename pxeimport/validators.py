@@ -11,10 +11,10 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 
-from pxeimport.items.words import parse_arch_urls
-from pxeimport.lib.names import NAME_PATTERN
-from pxeimport.menus.syntax import BadKernelOptions, check_entry_fits, check_kernel_opts
-from pxeimport.tftproot.root import MAAS_DIR
+from pxeimport.items import parse_arch_urls
+from pxeimport.lib import NAME_PATTERN
+from pxeimport.menus import BadKernelOptions, check_entry_fits, check_kernel_opts
+from pxeimport.tftproot import MAAS_DIR
 
 name_validator = RegexValidator(
     NAME_PATTERN,

@@ -11,7 +11,7 @@ import django_stubs_ext
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from pxeimport.menus.syntax import MAX_MENU_TIMEOUT
+from pxeimport.menus import MAX_MENU_TIMEOUT
 
 django_stubs_ext.monkeypatch()
 
@@ -219,7 +219,7 @@ if PXEIMPORT_PUBLISH_ROOT is not None and not PXEIMPORT_PUBLISH_URL.startswith((
     )
 # Version dirs an index named stay this long after a newer index replaced it: racks mid-sync still fetch them.
 PXEIMPORT_PUBLISH_KEEP_SECONDS = _setting("PXEIMPORT_PUBLISH_KEEP_SECONDS", int, 24 * 3600)
-# The region's signing key (made on first use; `manage.py region_keyring FILE` exports the public part).
+# The region's signing key (made on first use; `manage.py export_region_keyring FILE` exports the public part).
 PXEIMPORT_REGION_GNUPGHOME = Path(_setting("PXEIMPORT_REGION_GNUPGHOME", str, str(VAR_DIR / "region-gnupg")))
 # RabbitMQ, on the region and every rack: wake-ups and reports only, never file bytes. "": no broker.
 CELERY_BROKER_URL = _setting("CELERY_BROKER_URL", str, "")

@@ -74,7 +74,7 @@ def test_a_weekly_timer_verifies_every_served_file_with_the_same_confinement():
 def test_a_rack_without_a_broker_syncs_from_a_timer_with_the_imports_confinement():
     sync, nightly = unit("pxeimport-rack-sync.service"), unit("pxeimport-import.service")
     [command] = sync["Service.ExecStart"]
-    assert "manage.py rack_sync -v0 " in command and "--region ${REGION_URL}" in command
+    assert "manage.py converge_rack -v0 " in command and "--region ${REGION_URL}" in command
     for key in ("User", "WorkingDirectory", "ReadWritePaths", "ProtectSystem", "NoNewPrivileges", "SystemCallFilter"):
         assert sync[f"Service.{key}"] == nightly[f"Service.{key}"], key
     timer = unit("pxeimport-rack-sync.timer")

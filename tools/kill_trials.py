@@ -295,7 +295,7 @@ class KillTrials:
 
     @staticmethod
     def _broken(directories: Iterable[Path]) -> list[tuple[Path, str]]:
-        from pxeimport.lib.files import sha256_file
+        from pxeimport.lib import sha256_file
 
         broken = []
         for directory in directories:
@@ -325,8 +325,7 @@ class KillTrials:
         ]
 
     def _lock_problems(self) -> list[str]:
-        from pxeimport.tftproot.lock import LockHeld
-        from pxeimport.tftproot.root import TftpRoot
+        from pxeimport.tftproot import LockHeld, TftpRoot
 
         root = TftpRoot(self.root)
         # A process the killed import was forking at that moment (gpgv, before its exec closes

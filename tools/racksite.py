@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from pxeimport.publication.publisher import FILES_DIR
+from pxeimport.publication import FILES_DIR
 from tools.httpserver import ArchiveServer
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -88,7 +88,7 @@ class Site:
         self.manage("migrate", "-v0", env=self.env | {"DATABASE_URL": f"sqlite:///{self.template}"})
         shutil.copy(self.template, self.region_db)
         self.keyring = tmp / "region.gpg"
-        self.manage("region_keyring", str(self.keyring), env=self.region_env)
+        self.manage("export_region_keyring", str(self.keyring), env=self.region_env)
 
     @property
     def region_root(self) -> Path:

@@ -6,7 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from pxeimport.publication.regionkey import stop_gpg_agent
+from pxeimport.publication import stop_gpg_agent
 
 
 class ArchiveSigner:

@@ -11,9 +11,9 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver, path
 
-from pxeimport.lib.redact import redact_text
+from pxeimport.lib import redact_text
 from pxeimport.models import ImportRun
-from pxeimport.runs.dashboard import duration, health, item_rows, status_badge
+from pxeimport.runs import dashboard
 
 # How many runs the status page lists; the rest are a click away in the run history.
 LATEST_RUNS = 10
@@ -32,7 +32,7 @@ class MaasAdminSite(admin.AdminSite):
         context = {
             "last_run": last_run,
             "last_run_error": redact_text(last_run.error_summary) if last_run else "",
-            "banners": health().banners,
+            "banners": dashboard.health().banners,
             **(extra_context or {}),
         }
         return super().index(request, context)
@@ -41,8 +41,8 @@ class MaasAdminSite(admin.AdminSite):
         """Every item's live version, last check and error; the latest runs; an "Import now" button."""
         if not request.user.has_perm("pxeimport.view_importrun"):
             raise PermissionDenied
-        state = health()
-        rows = item_rows(state.last_tried)
+        state = dashboard.health()
+        rows = dashboard.item_rows(state.last_tried)
         context = {
             **self.each_context(request),
             "title": "Import status",
@@ -50,7 +50,10 @@ class MaasAdminSite(admin.AdminSite):
             "rows": rows,
             "failing": sum(1 for r in rows if r.state.last_error),
             "behind": sum(1 for r in rows if r.state.upstream_newer),
-            "runs": [(run, status_badge(run), duration(run)) for run in ImportRun.objects.all()[:LATEST_RUNS]],
+            "runs": [
+                (run, dashboard.status_badge(run), dashboard.duration(run))
+                for run in ImportRun.objects.all()[:LATEST_RUNS]
+            ],
             "can_start_import": request.user.has_perm("pxeimport.start_import"),
             "tftproot": settings.PXEIMPORT_TFTPROOT,
         }

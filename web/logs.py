@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import os
 
-from pxeimport.lib.redact import redact_text
+from pxeimport.lib import redact_text
 
 # syslog priorities, which journald reads from a "<N>" line prefix on a service's stdout/stderr.
 _PRIORITIES = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}

@@ -13,8 +13,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpR
 from django.urls import URLPattern, path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from pxeimport.layouts.releases import DISTRIBUTIONS, ReleaseDataError, known_releases
-from pxeimport.lib.redact import redact_url, restore_password
+from pxeimport.layouts import DISTRIBUTIONS, ReleaseDataError, known_releases
+from pxeimport.lib import redact_url, restore_password
 from pxeimport.models import (
     BootSource,
     ImportRun,
@@ -25,8 +25,7 @@ from pxeimport.models import (
     SelectedArch,
     SelectedRelease,
 )
-from pxeimport.runs import dashboard
-from pxeimport.runs.background import start_import
+from pxeimport.runs import dashboard, start_import
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldsetSpec

@@ -10,9 +10,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from pxeimport.admin.history import ReadOnlyAdmin
-from pxeimport.lib.redact import redact_text
+from pxeimport.lib import redact_text
 from pxeimport.models import Rack
-from pxeimport.racks.status import lagging, publication, rack_status
+from pxeimport.racks import lagging, publication, rack_status
 
 
 @admin.register(Rack)
@@ -53,7 +53,7 @@ class RackAdmin(ReadOnlyAdmin[Rack]):
         if not settings.CELERY_BROKER_URL:
             self.message_user(request, "CELERY_BROKER_URL is not set: racks cannot be asked.", messages.ERROR)
             return
-        from pxeimport.racks.tasks import ask_to_converge
+        from pxeimport.racks import ask_to_converge
 
         for rack in queryset:
             ask_to_converge(rack.queue, f"Sync now by {request.user}")

@@ -25,7 +25,7 @@ import pycdlib
 from pycdlib.dr import DirectoryRecord
 from pycdlib.pycdlibexception import PyCdlibException
 
-from pxeimport.lib.files import BLOCK_SIZE, Written, new_file
+from pxeimport.lib import BLOCK_SIZE, Written, new_file
 
 # What `extract` returns for each member: its path in `dest`, size, SHA-256.
 Extracted = Written

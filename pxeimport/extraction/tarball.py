@@ -13,7 +13,7 @@ import zlib
 from collections.abc import Mapping
 from pathlib import Path
 
-from pxeimport.lib.files import Written, copy_new
+from pxeimport.lib import Written, copy_new
 
 # Kept under its old name: what `extract` returns for each member.
 Extracted = Written

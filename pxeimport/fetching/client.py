@@ -31,7 +31,6 @@ from pxeimport.fetching.errors import (
     FetchError,
     NoSpace,
     NotFound,
-    Transient,
     check_space,
     content_length,
     describe,
@@ -41,10 +40,9 @@ from pxeimport.fetching.errors import (
 from pxeimport.fetching.hops import get
 from pxeimport.fetching.indexcache import IndexCache
 from pxeimport.fetching.resume import Partial
-from pxeimport.fetching.retry import attempts
+from pxeimport.fetching.retry import Transient, attempts
 from pxeimport.fetching.segments import Progress, SplitFailed, Splitter, Transport
-from pxeimport.lib.files import HashingWriter, open_truncated
-from pxeimport.lib.redact import redact_url
+from pxeimport.lib import HashingWriter, open_truncated, redact_url
 
 # The public API; the errors live in httperrors and are exported from here as before.
 __all__ = ["Downloaded", "FetchError", "FetchSettings", "Fetcher", "NoSpace", "NotFound"]

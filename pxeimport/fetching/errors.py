@@ -1,24 +1,21 @@
-"""What went wrong with an HTTP fetch, said so a person can act on it, and which failures another try may meet.
+"""What went wrong with an HTTP fetch, said so a person can act on it.
 
-The exceptions the fetcher raises (FetchError and its kinds; `Transient` stays inside the fetcher,
-which retries it) and the small judgements behind them: the root cause requests and urllib3 wrapped,
-a Retry-After header, a Content-Length, the free space for a file, a disk error while saving, and
-whether a redirect may be followed.
+The exceptions the fetcher raises (FetchError and its kinds) and the small judgements behind them: the
+root cause requests and urllib3 wrapped, a Content-Length, the free space for a file, a disk error while
+saving, and whether a redirect may be followed. Which failures are tried again is fetching.retry's.
 """
 
 from __future__ import annotations
 
 import errno
 import http.client
-import time
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
 import urllib3.exceptions
 
-from pxeimport.lib.files import free_bytes
+from pxeimport.lib import free_bytes
 
 ALLOWED_SCHEMES = ("http", "https")
 
@@ -39,16 +36,6 @@ class NotFound(FetchError):
 
 class NoSpace(FetchError):
     """The file does not fit on the disk: refused before downloading, or the disk filled up."""
-
-
-class Transient(Exception):
-    """A failure that another attempt may not meet (the fetcher retries it, then raises FetchError)."""
-
-    def __init__(self, reason: str, *, status: int | None = None, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.status = status
-        self.retry_after = retry_after
 
 
 def describe(exc: BaseException, connect_timeout: float, read_timeout: float) -> str:
@@ -92,20 +79,6 @@ def check_scheme(url: str, target: str) -> None:
     scheme = urlsplit(target).scheme
     if scheme not in ALLOWED_SCHEMES:
         raise FetchError(url, f"scheme {scheme!r} is not allowed (only http and https)")
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None if absent or odd."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def content_length(response: requests.Response) -> int | None:

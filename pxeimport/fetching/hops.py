@@ -16,17 +16,14 @@ import requests
 from pxeimport.fetching.errors import (
     FetchError,
     NotFound,
-    Transient,
     check_redirect,
     check_scheme,
     describe,
     hop,
-    retry_after_seconds,
     root_cause,
 )
+from pxeimport.fetching.retry import RETRY_STATUSES, Transient, retry_after_seconds
 
-# Answers a later try may not get: rate limiting and server trouble.
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 

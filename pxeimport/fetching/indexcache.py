@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from pxeimport.lib.files import write_atomic
+from pxeimport.lib import write_atomic
 
 
 class IndexCache:

@@ -31,8 +31,9 @@ from pathlib import Path
 
 import requests
 
-from pxeimport.fetching.errors import Transient, content_length
-from pxeimport.lib.files import BLOCK_SIZE, DEBRIS_RE, HashingWriter, copy_new, fsync_dir, open_new, write_atomic
+from pxeimport.fetching.errors import content_length
+from pxeimport.fetching.retry import Transient
+from pxeimport.lib import BLOCK_SIZE, DEBRIS_RE, HashingWriter, copy_new, fsync_dir, open_new, write_atomic
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 CONTENT_RANGE_RE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pxeimport.fetching.pieces import Piece, Pieces
 from pxeimport.fetching.resume import DIR_MODE, Partial
-from pxeimport.lib.files import FILE_MODE, write_atomic
+from pxeimport.lib import FILE_MODE, write_atomic
 
 
 @dataclass

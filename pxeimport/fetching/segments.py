@@ -40,12 +40,12 @@ from typing import Protocol
 import requests
 
 from pxeimport.fetching.budget import Budget, HostBudgets
-from pxeimport.fetching.errors import FetchError, Transient, check_space, content_length, write_error
+from pxeimport.fetching.errors import FetchError, check_space, content_length, write_error
 from pxeimport.fetching.pieces import Piece
 from pxeimport.fetching.resume import Partial, content_range, validator
+from pxeimport.fetching.retry import Transient
 from pxeimport.fetching.segmentfile import Staged
-from pxeimport.lib.files import BLOCK_SIZE, WRITEBACK_STEP, pwrite_all, start_writeback
-from pxeimport.lib.streamdigest import StreamDigest
+from pxeimport.lib import BLOCK_SIZE, WRITEBACK_STEP, StreamDigest, pwrite_all, start_writeback
 
 log = logging.getLogger(__name__)
 

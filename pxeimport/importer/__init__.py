@@ -1,0 +1,33 @@
+"""One import run: the plan (selections into items), asking each item's layout what it wants, one verified
+download per distinct file, taking members out of containers, installing each set atomically, writing the
+menus, retiring what is no longer selected, the housekeeping a dry run only says, and the text its operator
+reads. It names no layout: it asks the registry.
+
+Imports: every plain package. Django: never (the database and settings side of a run is runs').
+"""
+
+from __future__ import annotations
+
+from pxeimport.importer.plan import plan
+from pxeimport.importer.progress import TerminalProgress
+from pxeimport.importer.report import Line, change_text, dry_run_table, failure_summary, item_lines, menu_lines, summary
+from pxeimport.importer.run import INDEX_ERRORS, Importer
+from pxeimport.importer.stopping import Stopped, stop_on_signals
+from pxeimport.importer.usage import usage_problems
+
+__all__ = [
+    "INDEX_ERRORS",
+    "Importer",
+    "Line",
+    "Stopped",
+    "TerminalProgress",
+    "change_text",
+    "dry_run_table",
+    "failure_summary",
+    "item_lines",
+    "menu_lines",
+    "plan",
+    "stop_on_signals",
+    "summary",
+    "usage_problems",
+]

@@ -4,7 +4,7 @@ A layout says "download this verified file and take these members out of it" (ar
 Container); the importer downloads and checks it, then calls `extract` here, which picks the
 extractor by the container's kind: "tar" (pxeimport.extraction.tarball: streaming, hostile members refused),
 "iso" (pxeimport.extraction.iso: ISO 9660 with pycdlib, no loop mount), "deb" (the .deb's data.tar, via
-python-debian: archive.packages.extract_member), "file" (nothing: a file only kept for nodes).
+python-debian: extraction.deb), "file" (nothing: a file only kept for nodes).
 No Django here.
 """
 
@@ -14,12 +14,16 @@ import posixpath
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from pxeimport.extraction.iso import IsoImageError, list_members
-from pxeimport.extraction.iso import extract as extract_iso
-from pxeimport.extraction.tarball import Extracted
-from pxeimport.extraction.tarball import extract as extract_tar
-from pxeimport.layouts.base import Container, LayoutError
-from pxeimport.layouts.packages import PackageError, extract_member
+from pxeimport.extraction import (
+    DebError,
+    Extracted,
+    IsoImageError,
+    extract_iso,
+    extract_member,
+    extract_tar,
+    list_members,
+)
+from pxeimport.layouts import Container, LayoutError
 
 # (container file, {name: member paths}, optional names, dest dir, max bytes, label) -> {name: Extracted}
 Extractor = Callable[[Path, Mapping[str, tuple[str, ...]], frozenset[str], Path, int, str], dict[str, Extracted]]
@@ -67,12 +71,12 @@ def _deb(
     for name, paths in members.items():
         try:
             found[name] = extract_member(path, paths, dest / name, label=label)[1]
-        except PackageError:
+        except DebError:
             if name not in optional or (dest / name).exists():
                 raise
             continue
         if found[name].size > max_bytes:
-            raise PackageError(f"{label}: {name} is {found[name].size} bytes, over the limit of {max_bytes}")
+            raise DebError(f"{label}: {name} is {found[name].size} bytes, over the limit of {max_bytes}")
     return found
 
 
@@ -90,7 +94,7 @@ def extract(container: Container, path: Path, dest: Path, *, max_bytes: int) -> 
     """The members of `container` (downloaded and verified at `path`) written into `dest`/<name>.
 
     Returns {name: Extracted} for every member found (an optional one may be missing). Errors name
-    the container's URL: TarballError, IsoImageError, PackageError (a LayoutError) for a damaged or
+    the container's URL: TarballError, IsoImageError, DebError (the extraction package's) for a damaged or
     hostile container or a missing member; OSError for the disk.
     """
     label = posixpath.basename(container.remote.url) or container.remote.url

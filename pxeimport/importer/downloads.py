@@ -17,11 +17,10 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from pxeimport.fetching.client import Fetcher, NoSpace
-from pxeimport.fetching.resume import remove_stale
+from pxeimport.fetching import Fetcher, NoSpace, remove_stale
 from pxeimport.layouts import RemoteFile
-from pxeimport.lib.files import free_bytes
-from pxeimport.tftproot.root import TftpRoot
+from pxeimport.lib import free_bytes
+from pxeimport.tftproot import TftpRoot
 
 log = logging.getLogger(__name__)
 

@@ -18,11 +18,9 @@ from pathlib import Path
 from pxeimport.importer.downloads import Downloads
 from pxeimport.importer.report import change_text
 from pxeimport.importer.retirement import retire_unselected
-from pxeimport.items.words import Item, ItemKind, ItemResult, Outcome
-from pxeimport.menus.writer import BootMenus
-from pxeimport.tftproot.httproot import HttpRoot, tftp_texts
-from pxeimport.tftproot.probe import open_up
-from pxeimport.tftproot.root import Slot, TftpRoot, UnsafePath
+from pxeimport.items import Item, ItemKind, ItemResult, Outcome
+from pxeimport.menus import BootMenus
+from pxeimport.tftproot import HttpRoot, Slot, TftpRoot, UnsafePath, open_up, tftp_texts
 
 log = logging.getLogger(__name__)
 

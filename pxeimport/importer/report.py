@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from pxeimport.items.words import ItemKind, ItemResult, Outcome
-from pxeimport.menus.writer import MenuResult
+from pxeimport.items import ItemKind, ItemResult, Outcome
+from pxeimport.menus import MenuResult
 
 Tone = Literal["plain", "success", "notice", "warning", "error"]
 

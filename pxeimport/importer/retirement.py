@@ -22,12 +22,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pxeimport.importer.report import change_text
-from pxeimport.items.words import Item, ItemKind
-from pxeimport.lib.files import lstat_or_none, write_atomic
-from pxeimport.lib.names import InvalidName, check_name
-from pxeimport.menus.syntax import HEADER
-from pxeimport.menus.writer import GRUB_MENU, MENUS
-from pxeimport.tftproot.root import RESERVED, TftpRoot
+from pxeimport.items import Item, ItemKind
+from pxeimport.lib import InvalidName, check_name, lstat_or_none, write_atomic
+from pxeimport.menus import GRUB_MENU, HEADER, MENUS
+from pxeimport.tftproot import RESERVED, TftpRoot
 
 MARK = ".retired"
 

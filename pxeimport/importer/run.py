@@ -18,29 +18,37 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from pxeimport.extraction.iso import IsoImageError
-from pxeimport.extraction.tarball import TarballError
-from pxeimport.fetching.client import Fetcher, FetchError
+from pxeimport.extraction import DebError, IsoImageError, TarballError
+from pxeimport.fetching import Fetcher, FetchError
 from pxeimport.importer import containers
 from pxeimport.importer.downloads import Downloads, Progress
 from pxeimport.importer.housekeeping import Housekeeping
 from pxeimport.importer.report import what_stays
-from pxeimport.items.words import FileResult, Item, ItemKind, ItemResult, Outcome, Source
+from pxeimport.items import FileResult, Item, ItemKind, ItemResult, Outcome, Source
 from pxeimport.layouts import Container, Layout, LayoutError, Wanted, get_layout
-from pxeimport.lib.files import sha256_file
-from pxeimport.lib.names import InvalidName
-from pxeimport.lib.once import Once
-from pxeimport.menus.writer import BOOT_OPTIONS_FILE, MENU_ENTRIES_FILE, BootMenus, MenuResult, MenuSettings
-from pxeimport.tftproot.httproot import HttpRoot, HttpRootError
-from pxeimport.tftproot.integrity import InstalledFile, check
-from pxeimport.tftproot.probe import Capabilities, probe
-from pxeimport.tftproot.root import Slot, TftpRoot, UnsafePath, version_id
-from pxeimport.tftproot.slots import VERSION_LENGTH
-from pxeimport.trust.chain import IndexVerifier
-from pxeimport.trust.checksums import ChecksumIndexError
-from pxeimport.trust.freshness import FILE_NAME, FreshnessStore
-from pxeimport.trust.release import ReleaseFormatError
-from pxeimport.trust.signatures import SignatureError
+from pxeimport.lib import InvalidName, Once, sha256_file
+from pxeimport.menus import BOOT_OPTIONS_FILE, MENU_ENTRIES_FILE, BootMenus, MenuResult, MenuSettings
+from pxeimport.tftproot import (
+    VERSION_LENGTH,
+    Capabilities,
+    HttpRoot,
+    HttpRootError,
+    InstalledFile,
+    Slot,
+    TftpRoot,
+    UnsafePath,
+    check,
+    probe,
+    version_id,
+)
+from pxeimport.trust import (
+    FILE_NAME,
+    ChecksumIndexError,
+    FreshnessStore,
+    IndexVerifier,
+    ReleaseFormatError,
+    SignatureError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +62,7 @@ INDEX_ERRORS = (
     InvalidName,
     TarballError,
     IsoImageError,
+    DebError,
     HttpRootError,
 )
 
@@ -335,7 +344,7 @@ class Importer:
         return its size. Errors name the container's URL."""
         try:
             got = containers.extract(container, path, unpacked, max_bytes=self.max_file_bytes)
-        except (TarballError, IsoImageError, LayoutError) as exc:
+        except (TarballError, IsoImageError, DebError, LayoutError) as exc:
             raise FetchError(container.remote.url, str(exc)) from exc
         for name, extracted in got.items():
             sources[name], hashes[name] = extracted.path, extracted.sha256

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
+from pxeimport.lib import signal_exit
+
 
 class Stopped(BaseException):
     """Raised in the main thread by a stop signal. A BaseException, so no `except Exception` eats it."""
@@ -20,7 +22,7 @@ class Stopped(BaseException):
     @property
     def exit_code(self) -> int:
         """128 + the signal number, as a shell reports a process the signal ended (143, 130)."""
-        return 128 + self.signum
+        return signal_exit(self.signum)
 
 
 @contextmanager

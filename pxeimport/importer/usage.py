@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from pxeimport.items.words import DEFAULT_LAYOUT
+from pxeimport.items import DEFAULT_LAYOUT
 from pxeimport.layouts import get_layout, layout_names
 
 # Options only some layouts read (the others, --arch, --release, --keyring, ..., every layout reads).

@@ -1,4 +1,4 @@
-"""The words of one import, as data: sources, selections, items, their results, and the plan.
+"""The words of one import, as data: sources, selections, items and their results.
 
 Used by the importer, the archive layouts, the records and the command, so none of them has to
 import another to name a thing. No Django here, no I/O.
@@ -6,14 +6,12 @@ import another to name a thing. No Django here, no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from pxeimport.lib.names import check_name
-from pxeimport.menus.syntax import check_kernel_opts
-from pxeimport.tftproot.root import check_release
+from pxeimport.lib import check_name
 
 # The layout of a source that names none: the 2012 script's (pxeimport.layouts checks it is registered).
 DEFAULT_LAYOUT = "debian-installer"
@@ -189,30 +187,3 @@ class ItemResult:
     @property
     def to_download(self) -> list[FileResult]:
         return [f for f in self.files if f.downloaded]
-
-
-def plan(selections: Iterable[Selection]) -> list[Item]:
-    """Items in a stable order: per source and arch, the loader first, then each release.
-
-    Names and kernel options are validated here, so a bad one fails before any network or disk work
-    (InvalidName, BadKernelOptions). Two sources may not fill the same place in the TFTP root: the
-    first selection naming an (arch, release) wins.
-    """
-    items: list[Item] = []
-    seen: set[tuple[str, str, str]] = set()
-    for sel in selections:
-        for arch in sel.arches:
-            check_name("architecture", arch)
-            wanted = [Item(sel.source, arch, check_name("release", sel.current_release), ItemKind.LOADER)]
-            wanted += [
-                Item(
-                    sel.source, arch, check_release(r), ItemKind.INSTALL, check_kernel_opts(sel.kernel_opts.get(r, ""))
-                )
-                for r in sel.releases
-            ]
-            for item in wanted:
-                key = (item.arch, item.kind.value, item.release if item.kind == ItemKind.INSTALL else "")
-                if key not in seen:
-                    seen.add(key)
-                    items.append(item)
-    return items

@@ -1,19 +1,53 @@
-"""Upstream archive layouts, one module each, and the registry that names them.
+"""Upstream archive layouts, one module each (the plugins), and the registry that names them.
 
-A new layout is one module here with a `Layout` subclass, added to `_LAYOUTS` below; the admin
-offers it as a BootSource choice (a migration records the new choice) and --layout accepts it.
+A layout knows one upstream's signed index chain and says, for an item, which files it wants (verified
+hashes, URLs, containers to take members out of) and the options of its menu entries; the importer asks
+`get_layout(name)` and never names a layout. base.py is the protocol and its words; packages.py takes
+pre-boot loaders out of a signed package archive for the layouts that need them; releases.py is
+distro-info's knowledge of which releases exist.
+
+A new layout is one module here with a `Layout` subclass, added to `_LAYOUTS` below; the admin offers it
+as a BootSource choice (a migration records the new choice) and --layout accepts it.
+
+Imports: lib, items, fetching, trust, extraction, tftproot, menus, publication (the region layout reads
+the region's index). Django: never.
 """
 
 from __future__ import annotations
 
-from pxeimport.items.words import DEFAULT_LAYOUT
-from pxeimport.layouts.base import Container, Layout, LayoutError, RemoteFile, Wanted
+from pxeimport.items import DEFAULT_LAYOUT
+from pxeimport.layouts.base import BootEntry, Container, Layout, LayoutError, RemoteFile, Wanted
 from pxeimport.layouts.debian_installer import DebianInstaller
-from pxeimport.layouts.region import Region
+from pxeimport.layouts.packages import PackageError
+from pxeimport.layouts.region import Region, index_given
+from pxeimport.layouts.releases import (
+    DISTRIBUTIONS,
+    ReleaseDataError,
+    known_releases,
+    stable_release,
+    supported_releases,
+)
 from pxeimport.layouts.ubuntu_iso import UbuntuIso
 from pxeimport.layouts.ubuntu_netboot import UbuntuNetboot
 
-__all__ = ["Container", "Layout", "LayoutError", "RemoteFile", "Wanted", "get_layout", "layout_choices", "layout_names"]
+__all__ = [
+    "DISTRIBUTIONS",
+    "BootEntry",
+    "Container",
+    "Layout",
+    "LayoutError",
+    "PackageError",
+    "ReleaseDataError",
+    "RemoteFile",
+    "Wanted",
+    "get_layout",
+    "index_given",
+    "known_releases",
+    "layout_choices",
+    "layout_names",
+    "stable_release",
+    "supported_releases",
+]
 
 _LAYOUTS: dict[str, type[Layout]] = {
     layout.name: layout for layout in (DebianInstaller, UbuntuNetboot, UbuntuIso, Region)

@@ -14,14 +14,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
-from pxeimport.fetching.errors import FetchError
-from pxeimport.items.words import Item, Source
+from pxeimport.fetching import FetchError
+from pxeimport.items import Item, Source
 from pxeimport.layouts.releases import supported_releases
 
 if TYPE_CHECKING:  # trust.py reads archive/release.py: import it for types only, no cycle at run time
-    from pxeimport.fetching.client import Fetcher
-    from pxeimport.tftproot.httproot import HttpRoot
-    from pxeimport.trust.chain import IndexVerifier
+    from pxeimport.fetching import Fetcher
+    from pxeimport.tftproot import HttpRoot
+    from pxeimport.trust import IndexVerifier
 
 
 # What a loader cannot boot without, beside it (issue 12 item 6): pxelinux.0 of syslinux 5 and later

@@ -10,12 +10,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pxeimport.fetching.client import FetchError, NotFound
-from pxeimport.items.words import Item, ItemKind
+from pxeimport.fetching import FetchError, NotFound
+from pxeimport.items import Item, ItemKind
 from pxeimport.layouts.base import Layout, LayoutError, RemoteFile, Wanted
-from pxeimport.lib.names import InvalidName, check_name
-from pxeimport.lib.once import Once
-from pxeimport.trust.checksums import parse_sha256sums
+from pxeimport.lib import InvalidName, Once, check_name
+from pxeimport.trust import parse_sha256sums
 
 NAME = "debian-installer"
 INDEX_NAME = "SHA256SUMS"

@@ -21,24 +21,19 @@ import io
 import lzma
 import posixpath
 import re
-import tarfile
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from debian.arfile import ArError
 from debian.deb822 import Deb822, Packages
-from debian.debfile import DebFile
 from debian.debian_support import NativeVersion
 
-from pxeimport.extraction.tarball import Extracted, TarballError, extract_from, normal_member
+from pxeimport.extraction import DebError, Extracted, extract_member
 from pxeimport.layouts.base import LayoutError
-from pxeimport.lib.files import sha256_file
-from pxeimport.lib.names import InvalidName, check_name
-from pxeimport.trust.release import ReleaseFormatError, parse_release
-from pxeimport.trust.signatures import SignatureError, verify_clearsigned
+from pxeimport.lib import InvalidName, check_name, sha256_file
+from pxeimport.trust import ReleaseFormatError, SignatureError, parse_release, verify_clearsigned
 
 
 class FetchBytes(Protocol):  # (url, the SHA-256 a verified parent lists or None) -> body; NotFound on 404
@@ -57,7 +52,6 @@ DEBIAN_POCKETS = ("", "-updates")
 # Packages index compressions, in order of preference; python's lzma and gzip read them.
 PACKAGES_INDEXES = ("Packages.xz", "Packages.gz")
 # A loader is a few MB; a Packages index of Debian main is ~50 MB decompressed.
-MAX_MEMBER_BYTES = 64 << 20
 MAX_PACKAGES_BYTES = 256 << 20
 
 
@@ -330,34 +324,6 @@ def _deb(paragraph: Packages, suite: Suite, index_url: str) -> DebPackage:
     )
 
 
-def extract_member(deb_path: Path, members: Sequence[str], dest: Path, *, label: str = "") -> tuple[str, Extracted]:
-    """Write the first of `members` the .deb's data.tar holds to `dest` (created, 0644).
-
-    Returns the member used and the written file's size and SHA-256 (computed while writing).
-    PackageError when the .deb is unreadable, holds none of `members`, or the member is a link,
-    device or directory, or any member path is absolute or climbs out with "..".
-    `label` names the .deb in errors (its URL); data.tar.{gz,xz,bz2} are read by python,
-    data.tar.zst (Ubuntu's default since 21.10) by python-debian through `unzstd` (package zstd).
-    """
-    label = label or deb_path.name
-    try:
-        data = DebFile(deb_path).data
-        archive = data.tgz()
-        # Every path is checked before a byte is written: a hostile member anywhere refuses the .deb.
-        names = {normal_member(name, label) for name in archive.getnames()}
-        chosen = next((m for m in members if normal_member(m, label) in names), None)
-        if chosen is None:
-            raise PackageError(f"{label} holds none of {', '.join(members)}")
-        extracted = extract_from(
-            archive, {dest.name: chosen}, dest.parent, max_bytes=MAX_MEMBER_BYTES, label=f"{label} data.tar"
-        )
-    except TarballError as exc:
-        raise PackageError(str(exc)) from exc
-    except (ArError, tarfile.TarError, lzma.LZMAError, zlib.error, EOFError) as exc:
-        raise PackageError(f"{label}: not a readable .deb ({exc})") from exc
-    return chosen, extracted[dest.name]
-
-
 def fetch_loaders(
     download: Download, loaders: Sequence[DebMember], workdir: Path, dest_dir: Path
 ) -> dict[str, Extracted]:
@@ -392,6 +358,10 @@ def fetch_loaders(
             _, result[loader.name] = extract_member(
                 debs[loader.deb.url], loader.members, dest_dir / loader.name, label=loader.deb.url
             )
+    except DebError as exc:
+        for extracted in result.values():
+            extracted.path.unlink(missing_ok=True)
+        raise PackageError(str(exc)) from exc
     except BaseException:
         for extracted in result.values():
             extracted.path.unlink(missing_ok=True)

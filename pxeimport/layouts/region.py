@@ -1,7 +1,7 @@
 """The region layout: a rack imports what a pxeimport region publishes (pxeimport.publication.publisher).
 
 `<url>/index.asc` is a clearsigned JSON index, checked with gpgv against the region's keyring
-(`manage.py region_keyring` on the region writes it). Its `date` is inside the signature: an index
+(`manage.py export_region_keyring` on the region writes it). Its `date` is inside the signature: an index
 older than the newest one trusted from that URL is refused as a replay (pxeimport.trust.freshness), and
 one dated more than an hour ahead as not valid yet. Each item's files come from the region's
 immutable version dir `<url>/<path><name>`, verified against the index's SHA-256 as they arrive;
@@ -29,11 +29,11 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from pxeimport.items.words import Item, ItemKind, Source
+from pxeimport.items import Item, ItemKind, Source
 from pxeimport.layouts.base import Container, Layout, LayoutError, RemoteFile, Wanted
-from pxeimport.lib.once import Once
-from pxeimport.menus.writer import BOOT_OPTIONS_FILE
-from pxeimport.publication.publisher import (
+from pxeimport.lib import Once
+from pxeimport.menus import BOOT_OPTIONS_FILE
+from pxeimport.publication import (
     HTTP_DIR,
     INDEX,
     INSTALL,
@@ -43,8 +43,7 @@ from pxeimport.publication.publisher import (
     PublishedItem,
     parse,
 )
-from pxeimport.trust.freshness import Freshness, check_dates
-from pxeimport.trust.signatures import check_keyrings, verify_clearsigned
+from pxeimport.trust import Freshness, check_dates, check_keyrings, verify_clearsigned
 
 NAME = "region"
 
@@ -59,7 +58,7 @@ _given_lock = threading.Lock()
 def index_given(url: str, data: bytes, content_type: str | None = None) -> Iterator[None]:
     """Within the block, a Region layout takes `data` as `<url>/index.asc` instead of fetching it again.
 
-    For a rack's converge (pxeimport.racks.converge), which reads the index for its selection just before
+    For a rack's converge (pxeimport.racks.rack), which reads the index for its selection just before
     the import: one fetch per converge, and the import installs the very index the report describes.
     The layout checks `data` exactly as if it had fetched it (gpgv, Date, replays). `content_type`:
     as served, for the message when `data` is not signed. One block per URL at a time.
@@ -106,7 +105,8 @@ class Region(Layout):
         else:
             data, content_type = given
         # Always verified: a rack has no other check on what its nodes will boot.
-        check_keyrings(source.keyrings, hint=source.keyring_hint or "the region's `manage.py region_keyring FILE`")
+        hint = source.keyring_hint or "the region's `manage.py export_region_keyring FILE`"
+        check_keyrings(source.keyrings, hint=hint)
         verified = verify_clearsigned(data, source.keyrings, name=url, content_type=content_type)
         try:
             publication = parse(verified.content, name=url)

@@ -25,13 +25,12 @@ import posixpath
 import re
 from typing import Any
 
-from pxeimport.items.words import Item, ItemKind
+from pxeimport.items import Item, ItemKind
 from pxeimport.layouts.base import BootEntry, Container, Layout, LayoutError, RemoteFile, Wanted
 from pxeimport.layouts.packages import LOADER_FILES, UBUNTU_POCKETS, DebMember, resolve_loaders, suites
 from pxeimport.layouts.releases import supported_releases
-from pxeimport.lib.names import check_name
-from pxeimport.lib.once import Once
-from pxeimport.trust.checksums import parse_sha256sums
+from pxeimport.lib import Once, check_name
+from pxeimport.trust import parse_sha256sums
 
 NAME = "ubuntu-iso"
 INDEX_NAME = "SHA256SUMS"

@@ -14,12 +14,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pxeimport.items.words import Item, ItemKind
+from pxeimport.items import Item, ItemKind
 from pxeimport.layouts.base import Layout, LayoutError, RemoteFile, Wanted
 from pxeimport.layouts.releases import supported_releases
-from pxeimport.lib.names import check_name
-from pxeimport.lib.once import Once
-from pxeimport.trust.checksums import parse_sha256sums
+from pxeimport.lib import Once, check_name
+from pxeimport.trust import parse_sha256sums
 
 NAME = "ubuntu-netboot"
 INDEX_NAME = "SHA256SUMS"

@@ -1,0 +1,52 @@
+"""Boot menus in two halves: their syntax (syntax.py: pxelinux.cfg and grub.cfg text, kernel options no syntax
+can break, command lines that fit) and their files in a TFTP root (writer.py: which entries, written where,
+remembered how long).
+
+Imports: lib, items, tftproot. Django: never.
+"""
+
+from __future__ import annotations
+
+from pxeimport.menus.syntax import (
+    HEADER,
+    MAX_MENU_TIMEOUT,
+    BadKernelOptions,
+    MenuEntry,
+    check_entry_fits,
+    check_kernel_opts,
+    check_menu_timeout,
+    grub_config,
+    pxelinux_config,
+    version_paths,
+)
+from pxeimport.menus.writer import (
+    BOOT_OPTIONS_FILE,
+    GRUB_MENU,
+    MENU_ENTRIES_FILE,
+    MENUS,
+    PXELINUX_MENU,
+    BootMenus,
+    MenuResult,
+    MenuSettings,
+)
+
+__all__ = [
+    "BOOT_OPTIONS_FILE",
+    "GRUB_MENU",
+    "HEADER",
+    "MAX_MENU_TIMEOUT",
+    "MENUS",
+    "MENU_ENTRIES_FILE",
+    "PXELINUX_MENU",
+    "BadKernelOptions",
+    "BootMenus",
+    "MenuEntry",
+    "MenuResult",
+    "MenuSettings",
+    "check_entry_fits",
+    "check_kernel_opts",
+    "check_menu_timeout",
+    "grub_config",
+    "pxelinux_config",
+    "version_paths",
+]

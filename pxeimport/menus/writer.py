@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pxeimport.items.words import Item, ItemKind
-from pxeimport.lib.files import remove_debris, write_atomic
+from pxeimport.items import Item, ItemKind
+from pxeimport.lib import remove_debris, write_atomic
 from pxeimport.menus.syntax import HEADER, BadKernelOptions, MenuEntry, grub_config, pxelinux_config, version_paths
-from pxeimport.tftproot.root import MAAS_DIR, RESERVED, TftpRoot, UnsafePath
+from pxeimport.tftproot import MAAS_DIR, RESERVED, TftpRoot, UnsafePath
 
 log = logging.getLogger(__name__)
 

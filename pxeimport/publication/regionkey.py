@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import unquote
 
-from pxeimport.lib.files import write_atomic
+from pxeimport.lib import write_atomic
 
 GPG = "gpg"
 TIMEOUT_SECONDS = 120

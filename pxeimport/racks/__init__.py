@@ -1,0 +1,57 @@
+"""Racks, the Django side of many TFTP servers: a rack's converge to its region's signed index (rack), each
+rack's state as the region sees it (status), and Celery over RabbitMQ between them (tasks: wake-ups and
+reports, never file bytes).
+
+Imports: Django, the models, fetching, trust, layouts, publication. Never runs (a rack's converge runs the
+import_pxe_files command). Celery is imported only when one of its names is first used (the web process
+and a region without a broker never load it).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pxeimport.racks.rack import Discovered, RackConfig, configure, converge, current_rack, discover
+from pxeimport.racks.status import STATES, RackStatus, all_statuses, lagging, publication, rack_status
+
+if TYPE_CHECKING:  # for mypy; at run time __getattr__ below imports them on first use
+    from pxeimport.racks.tasks import (
+        app,
+        ask_racks_to_converge,
+        ask_to_converge,
+        rack_queue,
+        record_report,
+        send_report,
+    )
+
+# The broker's side, from racks.tasks on first use (PEP 562).
+_CELERY = frozenset({"app", "ask_racks_to_converge", "ask_to_converge", "rack_queue", "record_report", "send_report"})
+
+__all__ = [
+    "STATES",
+    "Discovered",
+    "RackConfig",
+    "RackStatus",
+    "all_statuses",
+    "app",
+    "ask_racks_to_converge",
+    "ask_to_converge",
+    "configure",
+    "converge",
+    "current_rack",
+    "discover",
+    "lagging",
+    "publication",
+    "rack_queue",
+    "rack_status",
+    "record_report",
+    "send_report",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _CELERY:
+        from pxeimport.racks import tasks
+
+        return getattr(tasks, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

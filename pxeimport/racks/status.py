@@ -9,7 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from pxeimport.models import Rack
-from pxeimport.publication.publisher import Publication, read_published
+from pxeimport.publication import Publication, read_published
 
 IN_SYNC = "in sync"
 BEHIND = "behind"

@@ -145,11 +145,11 @@ def _when(value: Any) -> datetime | None:
 
 
 def _converge(reason: str = "") -> None:
-    from pxeimport.racks import converge as racksync  # the rack's side: only a rack worker runs this task
+    from pxeimport.racks import rack  # the rack's side: only a rack worker runs this task
 
-    config = racksync.current_rack()
+    config = rack.current_rack()
     log.info("rack %s: converging (%s)", config.name, reason or "asked")
-    send_report(racksync.converge(config))
+    send_report(rack.converge(config))
 
 
 def _report(payload: dict[str, Any]) -> None:

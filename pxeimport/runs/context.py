@@ -14,18 +14,14 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from pxeimport.fetching.client import Fetcher, FetchSettings
-from pxeimport.fetching.indexcache import IndexCache
-from pxeimport.importer.usage import usage_problems
-from pxeimport.items.words import DEFAULT_LAYOUT, Item, ItemKind, Selection, plan
-from pxeimport.layouts import LayoutError
-from pxeimport.layouts.releases import ReleaseDataError
-from pxeimport.lib.names import InvalidName
-from pxeimport.menus.syntax import BadKernelOptions, check_entry_fits, check_kernel_opts
-from pxeimport.menus.writer import MenuSettings
+from pxeimport.fetching import Fetcher, FetchSettings, IndexCache
+from pxeimport.importer import plan, usage_problems
+from pxeimport.items import DEFAULT_LAYOUT, Item, ItemKind, Selection
+from pxeimport.layouts import LayoutError, ReleaseDataError
+from pxeimport.lib import InvalidName
+from pxeimport.menus import BadKernelOptions, MenuSettings, check_entry_fits, check_kernel_opts
 from pxeimport.runs.selection import NothingSelected, Overrides, resolve
-from pxeimport.tftproot.httproot import HttpRoot
-from pxeimport.tftproot.root import MAAS_DIR, TftpRoot
+from pxeimport.tftproot import MAAS_DIR, HttpRoot, TftpRoot
 
 INDEX_CACHE_DIR = ".cache/index"
 

@@ -9,9 +9,9 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.html import format_html
 
-from pxeimport.lib.redact import redact_text, redact_url
+from pxeimport.lib import redact_text, redact_url
 from pxeimport.models import ImportRun, ItemState, Rack, RunStatus
-from pxeimport.racks.status import lagging
+from pxeimport.racks import lagging
 
 # A run in these states did not try the items (still going, or another held the lock): it says
 # nothing about whether imports work.

@@ -14,12 +14,10 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
-from pxeimport.items.words import Item, ItemKind
-from pxeimport.menus.writer import MenuSettings
-from pxeimport.publication.publisher import Published, Publisher
-from pxeimport.publication.regionkey import RegionKey
-from pxeimport.tftproot.httproot import HttpRoot
-from pxeimport.tftproot.root import Slot, TftpRoot
+from pxeimport.items import Item, ItemKind
+from pxeimport.menus import MenuSettings
+from pxeimport.publication import Published, Publisher, RegionKey
+from pxeimport.tftproot import HttpRoot, Slot, TftpRoot
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +73,7 @@ def after_import(root: TftpRoot, items: Sequence[Item], menus: MenuSettings) -> 
     }
     published = found.publish(loaders[0] if loaders else "", opts)
     if published.changed and settings.CELERY_BROKER_URL:
-        from pxeimport.racks.tasks import ask_racks_to_converge  # Celery only where a broker is configured
+        from pxeimport.racks import ask_racks_to_converge  # Celery only where a broker is configured
 
         transaction.on_commit(lambda: ask_racks_to_converge("region import"))
     return published

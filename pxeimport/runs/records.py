@@ -9,7 +9,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from pxeimport.items.words import Item, ItemKind, ItemResult, Outcome
+from pxeimport.items import Item, ItemKind, ItemResult, Outcome
 from pxeimport.models import ImportRun, Install, InstalledFile, ItemState, RunStatus, Trigger
 
 

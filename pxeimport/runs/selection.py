@@ -6,12 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pxeimport.items.words import DEFAULT_LAYOUT, Selection, Source, parse_arch_urls
-from pxeimport.layouts import get_layout
-from pxeimport.layouts.releases import stable_release
-from pxeimport.lib.names import check_name
+from pxeimport.items import DEFAULT_LAYOUT, Selection, Source, parse_arch_urls
+from pxeimport.layouts import get_layout, stable_release
+from pxeimport.lib import check_name
 from pxeimport.models import BootSource
-from pxeimport.trust.signatures import DEFAULT_KEYRINGS
+from pxeimport.trust import DEFAULT_KEYRINGS
 
 # The 2012 script's default architectures.
 DEFAULT_ARCHES = ("amd64", "i386")

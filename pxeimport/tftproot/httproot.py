@@ -27,8 +27,7 @@ import time
 from collections.abc import Collection, Iterable
 from pathlib import Path
 
-from pxeimport.lib.files import copy_new, fsync_dir, lstat_or_none, temporary_name
-from pxeimport.lib.names import InvalidName, check_name
+from pxeimport.lib import InvalidName, check_name, copy_new, fsync_dir, lstat_or_none, temporary_name
 
 MANAGED_DIR = "images"
 DIR_MODE = 0o755

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pxeimport.lib.files import FILE_MODE, is_kind, sha256_file, write_atomic
+from pxeimport.lib import FILE_MODE, is_kind, sha256_file, write_atomic
 
 MANIFEST = "SHA256SUMS"
 STAT_FILE = ".stat.json"

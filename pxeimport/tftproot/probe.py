@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
-from pxeimport.lib.files import LINK_REFUSED, exchange_atomically, write_new
+from pxeimport.lib import LINK_REFUSED, exchange_atomically, write_new
 from pxeimport.tftproot.root import TftpRoot, UnsafePath
 
 # Filesystems to suggest: symlinks, hard links, rename over a symlink and renameat2 exchange.

@@ -26,7 +26,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pxeimport.lib.files import (
+from pxeimport.lib import (
+    InvalidName,
+    check_name,
     exchange,
     fsync_dir,
     link_or_copy,
@@ -36,7 +38,6 @@ from pxeimport.lib.files import (
     temporary_name,
     write_new,
 )
-from pxeimport.lib.names import InvalidName, check_name
 
 # MANIFEST and InstalledFile are named here too, where they used to live.
 from pxeimport.tftproot.integrity import MANIFEST as MANIFEST

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pxeimport.fetching.client import Fetcher, NotFound
-from pxeimport.lib.once import Once
+from pxeimport.fetching import Fetcher, NotFound
+from pxeimport.lib import Once
 from pxeimport.trust.freshness import Freshness, FreshnessStore, check_dates, from_timestamp
 from pxeimport.trust.release import ReleaseEntry, parse_release, parse_release_dates
 from pxeimport.trust.signatures import SignatureError, Verified, check_keyrings, verify_clearsigned, verify_detached

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from pxeimport.lib.files import write_atomic
+from pxeimport.lib import write_atomic
 from pxeimport.trust.signatures import SignatureError
 
 log = logging.getLogger(__name__)

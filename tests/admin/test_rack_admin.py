@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pxeimport.publication.publisher import INDEX, INSTALL, LOADER, Publication, PublishedFile, PublishedItem
+from pxeimport.publication import INDEX, INSTALL, LOADER, Publication, PublishedFile, PublishedItem
 from pxeimport.racks.tasks import record_report
 from tests.conftest import require_rabbitmq
 

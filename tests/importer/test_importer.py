@@ -11,8 +11,9 @@ import pytest
 import responses
 
 from pxeimport.fetching.client import Fetcher, FetchSettings
+from pxeimport.importer.plan import plan
 from pxeimport.importer.run import Importer
-from pxeimport.items.words import ItemKind, ItemResult, Outcome, Selection, Source, plan
+from pxeimport.items.words import ItemKind, ItemResult, Outcome, Selection, Source
 from pxeimport.lib.names import InvalidName
 from pxeimport.tftproot.root import TftpRoot
 from tests.support.tree import install_dir, snapshot

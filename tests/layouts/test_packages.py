@@ -13,6 +13,7 @@ import pytest
 import requests
 import responses
 
+from pxeimport.extraction.deb import DebError, extract_member
 from pxeimport.fetching.client import Fetcher, FetchError, FetchSettings, NotFound
 from pxeimport.layouts.packages import (
     DEBIAN_POCKETS,
@@ -22,7 +23,6 @@ from pxeimport.layouts.packages import (
     PackageError,
     Suite,
     VerifyRelease,
-    extract_member,
     fetch_loaders,
     gpgv_verifier,
     newest,
@@ -340,7 +340,7 @@ def test_a_loader_that_fails_to_extract_leaves_the_destination_as_it_was(tmp_pat
 
 def test_a_deb_lacking_the_member_is_refused(tmp_path):
     deb = build_deb(tmp_path, "shim-signed", "1.0", {"usr/share/doc/shim-signed/README": b"no shim here\n"})
-    with pytest.raises(PackageError, match=rf"http://x/s\.deb holds none of {SHIM_LATEST}, {SHIM}$"):
+    with pytest.raises(DebError, match=rf"http://x/s\.deb holds none of {SHIM_LATEST}, {SHIM}$"):
         extract_member(deb, (SHIM_LATEST, SHIM), tmp_path / "bootx64.efi", label="http://x/s.deb")
     assert not (tmp_path / "bootx64.efi").exists()
 
@@ -349,7 +349,7 @@ def test_a_member_that_is_a_symlink_is_refused(tmp_path):
     require_tool("dpkg-deb")
     files = {"usr/lib/shim/shimx64.efi": b"shim\n", SHIM: Symlink("shimx64.efi")}
     deb = build_deb(tmp_path, "shim-signed", "1.0", files)  # type: ignore[arg-type]
-    with pytest.raises(PackageError, match=r"shimx64\.efi\.signed is not a regular file"):
+    with pytest.raises(DebError, match=r"shimx64\.efi\.signed is not a regular file"):
         extract_member(deb, (SHIM,), tmp_path / "bootx64.efi")
     assert not (tmp_path / "bootx64.efi").exists()
 
@@ -360,7 +360,7 @@ def test_a_deb_with_a_member_that_climbs_out_is_refused_whole(tmp_path):
     deb = build_deb(tmp_path, "shim-signed", "1.0", {SHIM: b"shim\n"})
     hostile = with_hostile_data(deb, {"./../../etc/cron.d/evil": b"* * * * * root sh\n"}, tmp_path)
     assert extract_member(deb, (SHIM,), tmp_path / "fine.efi")[1].size == 5, "the untouched .deb extracts"
-    with pytest.raises(PackageError, match=r"member '\./\.\./\.\./etc/cron\.d/evil' climbs out with '\.\.'"):
+    with pytest.raises(DebError, match=r"member '\./\.\./\.\./etc/cron\.d/evil' climbs out with '\.\.'"):
         extract_member(hostile, (SHIM,), tmp_path / "bootx64.efi")
     assert not (tmp_path / "bootx64.efi").exists()
 
@@ -368,7 +368,7 @@ def test_a_deb_with_a_member_that_climbs_out_is_refused_whole(tmp_path):
 def test_a_file_that_is_not_a_deb_is_refused(tmp_path):
     junk = tmp_path / "junk.deb"
     junk.write_bytes(b"<html>captive portal</html>")
-    with pytest.raises(PackageError, match=r"junk\.deb: not a readable \.deb"):
+    with pytest.raises(DebError, match=r"junk\.deb: not a readable \.deb"):
         extract_member(junk, (SHIM,), tmp_path / "bootx64.efi")
 
 

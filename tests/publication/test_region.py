@@ -20,7 +20,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from pxeimport.layouts.region import index_given
-from pxeimport.publication.publisher import FILES_DIR, INDEX
+from pxeimport.publication import FILES_DIR, INDEX
 from pxeimport.publication.regionkey import RegionKey, RegionKeyError
 from tests.conftest import CommandResult, gpg_agents, require_tool
 from tests.support.nginx import running_nginx, site_with
@@ -83,7 +83,7 @@ def region(tmp_path: Path, archive: ArchiveTree, archive_server: ArchiveServer, 
     settings.PXEIMPORT_PUBLISH_URL = "http://127.0.0.1/"
     settings.CELERY_BROKER_URL = ""
     keyring = tmp_path / "region.gpg"
-    call_command("region_keyring", str(keyring), stdout=StringIO())
+    call_command("export_region_keyring", str(keyring), stdout=StringIO())
     with ArchiveServer(publish_root) as server:
         yield Region(
             tmp_path / "region-tftp",
@@ -121,7 +121,7 @@ def test_a_rack_serves_the_regions_files_under_the_regions_version_ids(archive, 
 def test_making_the_key_and_signing_leave_no_gpg_agent_running_for_the_regions_gnupghome(archive, region):
     """gpg starts an agent for the secret key; a region's import (cron) must not leave it behind."""
     archive.publish("bookworm", "amd64", netboot_files("v1"))
-    assert region.region_import().code == 0  # the fixture made the key with region_keyring; this signs
+    assert region.region_import().code == 0  # the fixture made the key with export_region_keyring; this signs
     assert (region.publish_root / INDEX).is_file()
     wait_until("the region's gpg-agent exits", lambda: not gpg_agents(region.gnupghome), 10)
 
@@ -295,7 +295,7 @@ def test_a_rack_imports_through_the_contrib_nginx_site(archive, region, tmp_path
 
 
 def test_a_rack_without_a_broker_converges_with_one_rack_sync_and_says_so(archive, region):
-    """rack_sync: the timer's way (no RabbitMQ): the arches and releases come from the region's index."""
+    """converge_rack: the timer's way (no RabbitMQ): the arches and releases come from the region's index."""
     files = netboot_files("v1")
     archive.publish("bookworm", "amd64", files)
     assert region.region_import().code == 0
@@ -303,7 +303,7 @@ def test_a_rack_without_a_broker_converges_with_one_rack_sync_and_says_so(archiv
     out = StringIO()
     args = ["--tftproot", str(region.rack_root), "--region", region.server.url, "--keyring", str(region.keyring)]
     region.server.clear_requests()
-    call_command("rack_sync", *args, "--name", "site-a", stdout=out, stderr=StringIO())
+    call_command("converge_rack", *args, "--name", "site-a", stdout=out, stderr=StringIO())
     assert f"rack site-a: in sync with {region.server.url}" in out.getvalue()
     # One converge reads the region's signed index once: the selection and the import share it.
     assert [r.path for r in region.server.requests if r.path.endswith(INDEX)] == [f"/{INDEX}"]
@@ -318,6 +318,6 @@ def test_rack_sync_with_a_foreign_keyring_fails_and_keeps_what_was_served(archiv
     region.publishing(False)
     args = ["--tftproot", str(region.rack_root), "--region", region.server.url, "--keyring", str(signer.keyring)]
     with pytest.raises(CommandError) as caught:
-        call_command("rack_sync", *args, "--name", "site-a", stdout=StringIO(), stderr=StringIO())
+        call_command("converge_rack", *args, "--name", "site-a", stdout=StringIO(), stderr=StringIO())
     assert caught.value.returncode == 1 and "the region's index" in str(caught.value)
     assert not region.rack_root.exists() or not (region.rack_root / "maas").exists()

@@ -22,7 +22,7 @@ import pytest
 import requests
 from django.core.management import call_command
 
-from pxeimport.publication.publisher import HTTP_DIR, INDEX
+from pxeimport.publication import HTTP_DIR, INDEX
 from tests.conftest import CommandResult, require_tool
 from tests.layouts.test_ubuntu_iso import ARGS, ISO_3, ISO_4, parts, server, upstream  # noqa: F401 (fixtures)
 from tests.publication.test_region import run
@@ -111,7 +111,7 @@ def site(
     settings.PXEIMPORT_HTTP_BACKOFF = 0
     settings.CELERY_BROKER_URL = ""
     keyring = tmp_path / "region.gpg"
-    call_command("region_keyring", str(keyring), stdout=StringIO())
+    call_command("export_region_keyring", str(keyring), stdout=StringIO())
     with ArchiveServer(tmp_path / "publish") as region_http, ArchiveServer(tmp_path / "rack-http") as rack_http:
         yield Site(tmp_path, settings, server.url, signer.keyring, region_http, rack_http, keyring)
 
@@ -201,7 +201,7 @@ def test_a_rack_without_an_http_root_names_the_regions_iso(site):
 
 
 def test_an_index_naming_an_http_file_outside_images_is_refused():
-    from pxeimport.publication.publisher import PublicationError, parse
+    from pxeimport.publication import PublicationError, parse
 
     item = {"arch": "amd64", "kind": "install", "release": "noble", "version": "0" * 16, "files": []}
     item |= {"kernel_opts": "", "path": f"v/amd64/noble/install-{'0' * 16}/"}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pxeimport.publication.publisher import FILES_DIR, INDEX
+from pxeimport.publication import FILES_DIR, INDEX
 from pxeimport.racks.tasks import CONVERGE
 from tests.boot.test_tftp_boot import BASE, menu_pair
 from tests.conftest import require_rabbitmq, require_tool
@@ -72,7 +72,7 @@ def test_three_racks_converge_pulling_only_what_they_lack_and_no_upstream_byte(s
 
     # A re-sync with nothing new moves no file byte, and each rack reads the signed index once.
     before, moved, indexes = site.last_syncs(), site.file_bytes(), index_fetches(site)
-    done = site.manage("sync_racks", env=site.region_env)
+    done = site.manage("wake_racks", env=site.region_env)
     assert "Asked 3 rack(s)" in done.stdout
     wait_until("every rack reports again", lambda: all(site.last_syncs()[n] != before[n] for n in racks))
     assert site.file_bytes() == moved
@@ -165,7 +165,7 @@ def test_a_tampered_index_is_refused_by_every_rack_which_keeps_serving(site):
     served = {n: os.readlink(install_dir(site.rack_root(n), "amd64", "bookworm")) for n in ("t1", "t2")}
     index = site.publish_root / INDEX
     index.write_text(index.read_text().replace('"kind": "install"', '"kind": "install" '))
-    site.manage("sync_racks", env=site.region_env)
+    site.manage("wake_racks", env=site.region_env)
 
     def refused() -> bool:
         errors = dict(site.region_rows("SELECT name, last_error FROM pxeimport_rack"))

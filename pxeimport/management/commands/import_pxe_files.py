@@ -11,22 +11,25 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from pxeimport.importer.progress import TerminalProgress
-from pxeimport.importer.report import Line, dry_run_table, failure_summary, item_lines, menu_lines, summary
-from pxeimport.importer.run import Importer
-from pxeimport.importer.stopping import Stopped, stop_on_signals
-from pxeimport.items.words import DEFAULT_LAYOUT, ItemResult, Outcome
+from pxeimport.importer import (
+    Importer,
+    Line,
+    Stopped,
+    TerminalProgress,
+    dry_run_table,
+    failure_summary,
+    item_lines,
+    menu_lines,
+    stop_on_signals,
+    summary,
+)
+from pxeimport.items import DEFAULT_LAYOUT, ItemResult, Outcome
 from pxeimport.layouts import layout_names
+from pxeimport.lib import EXIT_FAILED, EXIT_LOCKED, EXIT_USAGE
 from pxeimport.models import Trigger
-from pxeimport.publication.regionkey import RegionKeyError
-from pxeimport.runs import publishing, records
-from pxeimport.runs.context import ConfigError, RunContext, RunOptions, build
-from pxeimport.tftproot.lock import LockHeld
-from pxeimport.tftproot.root import UnsafePath
-
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_LOCKED = 75  # EX_TEMPFAIL: cron may simply try again later
+from pxeimport.publication import RegionKeyError
+from pxeimport.runs import ConfigError, RunContext, RunOptions, build, publishing, records
+from pxeimport.tftproot import LockHeld, UnsafePath
 
 
 class Command(BaseCommand):
@@ -240,7 +243,7 @@ class Command(BaseCommand):
         except (OSError, RegionKeyError) as exc:
             records.add_errors(row, [f"publishing for racks failed: {exc}"])
             raise CommandError(
-                f"publishing for racks failed: {exc}; racks keep the previous index", returncode=1
+                f"publishing for racks failed: {exc}; racks keep the previous index", returncode=EXIT_FAILED
             ) from exc
         if published is not None and published.changed and self.verbosity >= 1:
             self.stdout.write(f"Published {len(published.publication.items)} live sets for racks in {published.path}")

@@ -9,9 +9,8 @@ from celery.signals import worker_ready
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from pxeimport.lib.names import InvalidName, check_name
-from pxeimport.racks import converge as racksync
-from pxeimport.racks import tasks as racks
+from pxeimport import racks
+from pxeimport.lib import EXIT_USAGE, InvalidName, check_name
 
 
 class Command(BaseCommand):
@@ -26,23 +25,23 @@ class Command(BaseCommand):
         parser.add_argument("--tftproot", type=Path, required=True, metavar="DIR", help="This rack's TFTP root.")
         parser.add_argument("--region", required=True, metavar="URL", help="The region's PXEIMPORT_PUBLISH_URL.")
         parser.add_argument(
-            "--keyring", type=Path, required=True, metavar="FILE", help="The region's keyring (region_keyring)."
+            "--keyring", type=Path, required=True, metavar="FILE", help="The region's keyring (export_region_keyring)."
         )
         parser.add_argument("--loglevel", default="INFO", help="Celery's log level (default INFO).")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not settings.CELERY_BROKER_URL:
             raise CommandError(
-                "CELERY_BROKER_URL is not set: a rack worker needs the broker (amqp://...)", returncode=2
+                "CELERY_BROKER_URL is not set: a rack worker needs the broker (amqp://...)", returncode=EXIT_USAGE
             )
         try:
             name = check_name("rack name", options["name"])
         except InvalidName as exc:
-            raise CommandError(str(exc), returncode=2) from exc
+            raise CommandError(str(exc), returncode=EXIT_USAGE) from exc
         if not options["keyring"].is_file():
-            raise CommandError(f"--keyring {options['keyring']}: no such file", returncode=2)
-        config = racksync.RackConfig(name, options["tftproot"].absolute(), options["region"], options["keyring"])
-        racksync.configure(config)
+            raise CommandError(f"--keyring {options['keyring']}: no such file", returncode=EXIT_USAGE)
+        config = racks.RackConfig(name, options["tftproot"].absolute(), options["region"], options["keyring"])
+        racks.configure(config)
 
         def announce_and_reconcile(**_: Any) -> None:
             racks.send_report({"rack": name, "queue": config.queue, "hello": True})

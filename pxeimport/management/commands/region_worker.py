@@ -7,7 +7,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from pxeimport.racks import tasks as racks
+from pxeimport import racks
+from pxeimport.lib import EXIT_USAGE
 
 
 class Command(BaseCommand):
@@ -27,7 +28,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not settings.CELERY_BROKER_URL:
-            raise CommandError("CELERY_BROKER_URL is not set: the region worker needs the broker", returncode=2)
+            raise CommandError(
+                "CELERY_BROKER_URL is not set: the region worker needs the broker", returncode=EXIT_USAGE
+            )
         racks.app.worker_main(
             [
                 "worker",

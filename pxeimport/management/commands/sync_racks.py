@@ -1,21 +1,5 @@
-"""Ask every known rack to converge to the region's latest index now."""
+"""The old name of `wake_racks`, kept so existing cron lines, units and scripts keep working (CHANGES.md)."""
 
-from __future__ import annotations
+from pxeimport.management.commands.wake_racks import Command
 
-from typing import Any
-
-from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
-
-from pxeimport.racks import tasks as racks
-
-
-class Command(BaseCommand):
-    help = "Send every rack the region knows (they announce themselves) a converge task on its queue."
-
-    def handle(self, *args: Any, **options: Any) -> None:
-        if not settings.CELERY_BROKER_URL:
-            raise CommandError("CELERY_BROKER_URL is not set: racks are asked through the broker", returncode=2)
-        asked = racks.ask_racks_to_converge("sync_racks")
-        if int(options["verbosity"]) >= 1:
-            self.stdout.write(f"Asked {asked} rack(s) to converge.")
+__all__ = ["Command"]

@@ -21,14 +21,13 @@ from django.core.management.base import CommandError
 from django.db.models import Sum
 from django.utils import timezone
 
-from pxeimport.fetching.client import Fetcher, FetchError, FetchSettings
-from pxeimport.items.words import ItemKind, Outcome
-from pxeimport.layouts.region import index_given
+from pxeimport.fetching import Fetcher, FetchError, FetchSettings
+from pxeimport.items import ItemKind, Outcome
+from pxeimport.layouts import index_given
+from pxeimport.lib import EXIT_LOCKED
 from pxeimport.models import ImportRun, InstalledFile, ItemState
-from pxeimport.publication.publisher import INDEX, LOADER, Publication, PublicationError, parse
-from pxeimport.trust.signatures import SignatureError, verify_clearsigned
-
-EXIT_LOCKED = 75
+from pxeimport.publication import INDEX, LOADER, Publication, PublicationError, parse
+from pxeimport.trust import SignatureError, verify_clearsigned
 
 
 @dataclass(frozen=True)

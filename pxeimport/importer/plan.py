@@ -1,0 +1,37 @@
+"""The plan of a run: the selections turned into items, each checked before any network or disk work."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pxeimport.items import Item, ItemKind, Selection
+from pxeimport.lib import check_name
+from pxeimport.menus import check_kernel_opts
+from pxeimport.tftproot import check_release
+
+
+def plan(selections: Iterable[Selection]) -> list[Item]:
+    """Items in a stable order: per source and arch, the loader first, then each release.
+
+    Names and kernel options are validated here, so a bad one fails before any network or disk work
+    (InvalidName, BadKernelOptions). Two sources may not fill the same place in the TFTP root: the
+    first selection naming an (arch, release) wins.
+    """
+    items: list[Item] = []
+    seen: set[tuple[str, str, str]] = set()
+    for sel in selections:
+        for arch in sel.arches:
+            check_name("architecture", arch)
+            wanted = [Item(sel.source, arch, check_name("release", sel.current_release), ItemKind.LOADER)]
+            wanted += [
+                Item(
+                    sel.source, arch, check_release(r), ItemKind.INSTALL, check_kernel_opts(sel.kernel_opts.get(r, ""))
+                )
+                for r in sel.releases
+            ]
+            for item in wanted:
+                key = (item.arch, item.kind.value, item.release if item.kind == ItemKind.INSTALL else "")
+                if key not in seen:
+                    seen.add(key)
+                    items.append(item)
+    return items

@@ -29,8 +29,6 @@ from pxeimport.fetching.budget import HostBudgets
 from pxeimport.fetching.errors import (
     ALLOWED_SCHEMES,
     FetchError,
-    NoSpace,
-    NotFound,
     check_space,
     content_length,
     describe,
@@ -44,8 +42,7 @@ from pxeimport.fetching.retry import Transient, attempts
 from pxeimport.fetching.segments import Progress, SplitFailed, Splitter, Transport
 from pxeimport.lib import HashingWriter, open_truncated, redact_url
 
-# The public API; the errors live in httperrors and are exported from here as before.
-__all__ = ["Downloaded", "FetchError", "FetchSettings", "Fetcher", "NoSpace", "NotFound"]
+__all__ = ["Downloaded", "FetchSettings", "Fetcher"]
 
 log = logging.getLogger(__name__)
 

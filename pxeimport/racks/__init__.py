@@ -2,7 +2,7 @@
 rack's state as the region sees it (status), and Celery over RabbitMQ between them (tasks: wake-ups and
 reports, never file bytes).
 
-Imports: Django, the models, fetching, trust, layouts, publication. Never runs (a rack's converge runs the
+Imports: Django, the models, lib, items, fetching, trust, layouts, publication. Never runs (a rack's converge runs the
 import_pxe_files command). Celery is imported only when one of its names is first used (the web process
 and a region without a broker never load it).
 """

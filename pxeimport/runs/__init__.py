@@ -3,7 +3,8 @@
 (records: ImportRun, Install, InstalledFile, ItemState), the region's publication after a run (publishing),
 what the dashboard shows (dashboard), and an import started from the web process (background).
 
-Imports: Django, the models, every plain package, racks (the wake-up, lazily, only where a broker is set).
+Imports: Django, the models, every plain package, racks (the rack lag on the dashboard; the wake-up after a run,
+whose Celery loads only where a broker is set).
 `records`, `publishing` and `dashboard` are exported whole: their functions read best with the module's name.
 """
 

@@ -38,14 +38,9 @@ from pxeimport.lib import (
     temporary_name,
     write_new,
 )
-
-# MANIFEST and InstalledFile are named here too, where they used to live.
-from pxeimport.tftproot.integrity import MANIFEST as MANIFEST
-from pxeimport.tftproot.integrity import InstalledFile as InstalledFile
-from pxeimport.tftproot.integrity import check, read_manifest, record
+from pxeimport.tftproot.integrity import MANIFEST, InstalledFile, check, read_manifest, record
 from pxeimport.tftproot.lock import hold_lock
-from pxeimport.tftproot.slots import Slot as Slot
-from pxeimport.tftproot.slots import version_id as version_id
+from pxeimport.tftproot.slots import Slot
 
 MAAS_DIR = "maas"
 STAGING_DIR = ".staging"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pxeimport.publication import INDEX, INSTALL, LOADER, Publication, PublishedFile, PublishedItem
-from pxeimport.racks.tasks import record_report
+from pxeimport.racks import record_report
 from tests.conftest import require_rabbitmq
 
 pytestmark = pytest.mark.django_db

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from pxeimport.fetching.client import Fetcher, FetchError, FetchSettings
+from pxeimport.fetching import Fetcher, FetchError, FetchSettings
 from pxeimport.lib.files import WRITE_SIZE
 from pxeimport.lib.streamdigest import QUEUE_CHUNKS, StreamDigest
 from tools.faultserver import FaultServer

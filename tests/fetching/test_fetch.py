@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pxeimport.fetching.client import Downloaded, Fetcher, FetchError, FetchSettings, NotFound
+from pxeimport.fetching import Downloaded, Fetcher, FetchError, FetchSettings, NotFound
 
 URL = "http://mirror.example/dists/bookworm/main/installer-amd64/current/images/"
 FAST = FetchSettings(retries=2, backoff=0)

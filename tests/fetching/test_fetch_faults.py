@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from pxeimport.fetching.client import Fetcher, FetchError, FetchSettings, NotFound
+from pxeimport.fetching import Fetcher, FetchError, FetchSettings, NotFound
 from tools.faultserver import FaultServer, make_self_signed_cert
 
 BODY = bytes(range(256)) * 512  # 128 KiB

@@ -18,8 +18,7 @@ import responses
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from pxeimport.fetching.client import Fetcher, FetchError, FetchSettings
-from pxeimport.fetching.indexcache import IndexCache
+from pxeimport.fetching import Fetcher, FetchError, FetchSettings, IndexCache
 from tests.conftest import CommandResult
 from tests.support.faulty import run_import
 from tests.support.tree import install_dir

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from requests.structures import CaseInsensitiveDict
 
-from pxeimport.fetching.client import Fetcher, FetchError, FetchSettings
+from pxeimport.fetching import Fetcher, FetchError, FetchSettings
 from pxeimport.fetching.resume import content_range, remove_stale, validator
 from tools.faultserver import FaultServer
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from pxeimport.fetching.client import Fetcher, FetchError, FetchSettings
+from pxeimport.fetching import Fetcher, FetchError, FetchSettings
 from pxeimport.fetching.pieces import Pieces
 from tools.faultserver import FaultServer
 

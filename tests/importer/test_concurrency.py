@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from pxeimport.models import ImportRun, RunStatus
-from pxeimport.tftproot.root import TftpRoot
+from pxeimport.tftproot import TftpRoot
 from tests.support.faulty import ARGS, KERNEL, broken_versions, publish_both, published_set, serving, staging_entries
 from tests.support.subprocess_db import manage
 from tools.archive import ArchiveTree

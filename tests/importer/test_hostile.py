@@ -22,10 +22,10 @@ from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pxeimport.lib.names import NAME_PATTERN, InvalidName, check_name
+from pxeimport.lib import NAME_PATTERN, InvalidName, check_name
 from pxeimport.models import BootSource, ImportRun, SelectedArch, SelectedRelease
-from pxeimport.tftproot.root import TftpRoot
-from pxeimport.trust.checksums import ChecksumIndexError, parse_sha256sums
+from pxeimport.tftproot import TftpRoot
+from pxeimport.trust import ChecksumIndexError, parse_sha256sums
 from pxeimport.validators import validate_archive_url
 from tests.support.faulty import IMAGES, fast_http, publish_both, run_import, serving
 from tools.archive import ArchiveTree, netboot_files
@@ -389,7 +389,7 @@ def test_a_version_dir_planted_as_a_symlink_is_never_served(archive, faults, tft
     files = netboot_files("v1")
     archive.publish("bookworm", "amd64", files)
     # The attacker computes the version the importer will use, and plants it, pointing outside.
-    from pxeimport.tftproot.root import version_id
+    from pxeimport.tftproot import version_id
 
     version = version_id({n: hashlib.sha256(files[n]).hexdigest() for n in ("linux", "initrd.gz")})
     forged = tmp_path / "forged"

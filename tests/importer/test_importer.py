@@ -10,12 +10,11 @@ from pathlib import Path
 import pytest
 import responses
 
-from pxeimport.fetching.client import Fetcher, FetchSettings
-from pxeimport.importer.plan import plan
-from pxeimport.importer.run import Importer
-from pxeimport.items.words import ItemKind, ItemResult, Outcome, Selection, Source
-from pxeimport.lib.names import InvalidName
-from pxeimport.tftproot.root import TftpRoot
+from pxeimport.fetching import Fetcher, FetchSettings
+from pxeimport.importer import Importer, plan
+from pxeimport.items import ItemKind, ItemResult, Outcome, Selection, Source
+from pxeimport.lib import InvalidName
+from pxeimport.tftproot import TftpRoot
 from tests.support.tree import install_dir, snapshot
 
 ARCHIVE = "http://mirror.example/ubuntu/dists/"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pxeimport.importer.report import dry_run_table, item_lines, summary
-from pxeimport.items.words import FileResult, Item, ItemKind, ItemResult, Outcome, Source
+from pxeimport.importer import dry_run_table, item_lines, summary
+from pxeimport.items import FileResult, Item, ItemKind, ItemResult, Outcome, Source
 
 SOURCE = Source(name="debian", url="http://debian.example.org/debian/dists/")
 INSTALL = Item(SOURCE, "amd64", "bookworm", ItemKind.INSTALL)

@@ -12,11 +12,10 @@ from django.core.management.base import CommandError
 
 from pxeimport.admin.history import SelectedArchForm, SelectedReleaseForm
 from pxeimport.importer.retirement import MARK, retire_unselected
-from pxeimport.items.words import Item, ItemKind, Source
-from pxeimport.menus.syntax import HEADER
-from pxeimport.menus.writer import BootMenus
+from pxeimport.items import Item, ItemKind, Source
+from pxeimport.menus import HEADER, BootMenus
 from pxeimport.models import BootSource
-from pxeimport.tftproot.root import TftpRoot
+from pxeimport.tftproot import TftpRoot
 from tests.conftest import CommandResult
 from tests.support.tree import base, snapshot
 from tools.archive import netboot_files

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from pxeimport.models import ImportRun, RunStatus
-from pxeimport.tftproot.root import TftpRoot
+from pxeimport.tftproot import TftpRoot
 from tests.support.subprocess_db import manage
 from tests.support.tree import install_dir
 from tools.archive import netboot_files

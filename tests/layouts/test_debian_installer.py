@@ -6,8 +6,8 @@ import pytest
 
 from pxeimport.layouts import LayoutError, RemoteFile
 from pxeimport.layouts.debian_installer import INDEX_NAME, NetbootIndex, images_urls, parse_index
-from pxeimport.lib.names import InvalidName
-from pxeimport.trust.checksums import ChecksumIndexError
+from pxeimport.lib import InvalidName
+from pxeimport.trust import ChecksumIndexError
 
 IMAGES = "http://mirror.example/ubuntu/dists/focal/main/installer-amd64/current/images/"
 

@@ -13,8 +13,8 @@ import pytest
 import requests
 import responses
 
-from pxeimport.extraction.deb import DebError, extract_member
-from pxeimport.fetching.client import Fetcher, FetchError, FetchSettings, NotFound
+from pxeimport.extraction import DebError, extract_member
+from pxeimport.fetching import Fetcher, FetchError, FetchSettings, NotFound
 from pxeimport.layouts.packages import (
     DEBIAN_POCKETS,
     LOADER_FILES,
@@ -29,8 +29,8 @@ from pxeimport.layouts.packages import (
     resolve_loaders,
     suites,
 )
-from pxeimport.lib.names import InvalidName
-from pxeimport.trust.signatures import SignatureError
+from pxeimport.lib import InvalidName
+from pxeimport.trust import SignatureError
 from tests.conftest import require_tool, skip_or_fail
 from tools import demo
 from tools.httpserver import ArchiveServer

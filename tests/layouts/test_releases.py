@@ -15,7 +15,7 @@ from pxeimport.layouts.releases import (
     stable_release,
     supported_releases,
 )
-from pxeimport.lib.names import check_name
+from pxeimport.lib import check_name
 
 FAR_FUTURE = datetime.date(2100, 1, 1)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pxeimport.lib.names import InvalidName, check_name
+from pxeimport.lib import InvalidName, check_name
 
 
 @pytest.mark.parametrize(

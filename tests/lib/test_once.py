@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from pxeimport.lib.once import Once
+from pxeimport.lib import Once
 
 
 def test_threads_asking_for_one_key_at_once_share_a_single_computation():

@@ -10,10 +10,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from pxeimport.menus.syntax import HEADER
+from pxeimport.menus import HEADER
 from pxeimport.menus.writer import BootMenus, grub_prefixes
 from pxeimport.models import ImportRun, RunStatus
-from pxeimport.tftproot.root import TftpRoot
+from pxeimport.tftproot import TftpRoot
 from tests.conftest import require_tool
 from tools.archive import netboot_files
 

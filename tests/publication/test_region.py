@@ -19,9 +19,8 @@ import requests
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from pxeimport.layouts.region import index_given
-from pxeimport.publication import FILES_DIR, INDEX
-from pxeimport.publication.regionkey import RegionKey, RegionKeyError
+from pxeimport.layouts import index_given
+from pxeimport.publication import FILES_DIR, INDEX, RegionKey, RegionKeyError
 from tests.conftest import CommandResult, gpg_agents, require_tool
 from tests.support.nginx import running_nginx, site_with
 from tests.support.tree import base, install_dir

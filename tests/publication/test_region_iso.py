@@ -213,7 +213,7 @@ def test_an_index_naming_an_http_file_outside_images_is_refused():
 
 
 def test_the_hash_cache_hashes_a_file_again_once_it_changed(tmp_path):
-    from pxeimport.lib.hashcache import HashCache
+    from pxeimport.lib import HashCache
 
     data = tmp_path / "big.iso"
     data.write_bytes(b"one")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pxeimport.runs.context import ConfigError, RunOptions, build
+from pxeimport.runs import ConfigError, RunOptions, build
 from tools.archive import ArchiveTree, netboot_files
 from tools.httpserver import ArchiveServer
 

@@ -10,7 +10,7 @@ from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 from django.utils import timezone
 
-from pxeimport.items.words import Outcome
+from pxeimport.items import Outcome
 from pxeimport.models import (
     ImportRun,
     Install,

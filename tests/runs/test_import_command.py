@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from pxeimport.models import ImportRun, Install, InstalledFile, RunStatus
-from pxeimport.tftproot.root import TftpRoot
+from pxeimport.tftproot import TftpRoot
 from tests.support.tree import base, install_dir, snapshot
 from tools.archive import ArchiveTree, netboot_files
 

@@ -9,7 +9,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from pxeimport.items.words import FileResult, Item, ItemKind, ItemResult, Outcome, Source
+from pxeimport.items import FileResult, Item, ItemKind, ItemResult, Outcome, Source
 from pxeimport.models import BootSource, ImportRun, Install, ItemState
 from pxeimport.runs import records
 from tools.archive import ArchiveTree, netboot_files

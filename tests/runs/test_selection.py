@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pxeimport.items.words import DEFAULT_LAYOUT
-from pxeimport.lib.names import InvalidName
+from pxeimport.items import DEFAULT_LAYOUT
+from pxeimport.lib import InvalidName
 from pxeimport.models import BootSource
 from pxeimport.runs.selection import DEFAULT_ARCHES, NothingSelected, Overrides, resolve
 

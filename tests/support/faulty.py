@@ -12,8 +12,8 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from pxeimport.lib.files import sha256_file
-from pxeimport.tftproot.root import MANIFEST
+from pxeimport.lib import sha256_file
+from pxeimport.tftproot import MANIFEST
 from tests.conftest import CommandResult
 from tests.support.tree import base, install_dir
 from tools.archive import ArchiveTree, netboot_files

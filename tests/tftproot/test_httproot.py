@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from django.apps import apps as django_apps
 
-from pxeimport.extraction.iso import IsoImageError
+from pxeimport.extraction import IsoImageError
 from pxeimport.importer import containers
-from pxeimport.items.words import ArchUrls, Source, parse_arch_urls
-from pxeimport.layouts.base import Container, LayoutError, RemoteFile, Wanted
+from pxeimport.items import ArchUrls, Source, parse_arch_urls
+from pxeimport.layouts import Container, LayoutError, RemoteFile, Wanted
 from pxeimport.models import BootSource
-from pxeimport.tftproot.httproot import HttpRoot, HttpRootError, tftp_texts
+from pxeimport.tftproot import HttpRoot, HttpRootError, tftp_texts
 from tests.conftest import require_tool
 from tools.iso import make_iso
 

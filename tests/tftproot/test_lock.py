@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pxeimport.tftproot.lock import LockHeld, hold_lock
+from pxeimport.tftproot import LockHeld, hold_lock
 
 
 def take_without_naming(lock_path: Path) -> int:

@@ -22,8 +22,7 @@ from typing import Any
 import pytest
 
 from pxeimport.lib.files import CopyMismatch, link_or_copy
-from pxeimport.tftproot.probe import RootUnusable, open_up, probe
-from pxeimport.tftproot.root import TftpRoot
+from pxeimport.tftproot import RootUnusable, TftpRoot, open_up, probe
 from tests.conftest import require_tool, skip_or_fail
 from tests.support.subprocess_db import PROJECT
 from tests.support.tftp import TftpServer

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from pxeimport.lib.names import InvalidName
-from pxeimport.tftproot.lock import LockHeld
-from pxeimport.tftproot.root import (
+from pxeimport.lib import InvalidName
+from pxeimport.tftproot import (
     MANIFEST,
     Installed,
     InstalledFile,
+    LockHeld,
     Slot,
     TftpRoot,
     UnsafePath,

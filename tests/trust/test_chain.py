@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pxeimport.fetching.client import Fetcher, FetchSettings
-from pxeimport.trust.chain import IndexVerifier
-from pxeimport.trust.signatures import SignatureError
+from pxeimport.fetching import Fetcher, FetchSettings
+from pxeimport.trust import IndexVerifier, SignatureError
 from tools.signing import ArchiveSigner
 
 DISTS = "http://debian.example.org/debian/dists/"

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from pxeimport.trust.checksums import ChecksumIndexError, parse_sha256sums
+from pxeimport.trust import ChecksumIndexError, parse_sha256sums
 from tests.conftest import require_tool
 
 A = "a" * 64

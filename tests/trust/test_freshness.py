@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from pxeimport.trust import ReleaseFormatError, SignatureError, parse_release_dates
 from pxeimport.trust.freshness import (
     MAX_FUTURE_SECONDS,
     Freshness,
@@ -15,8 +16,6 @@ from pxeimport.trust.freshness import (
     check_dates,
     from_timestamp,
 )
-from pxeimport.trust.release import ReleaseFormatError, parse_release_dates
-from pxeimport.trust.signatures import SignatureError
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 KEY = "http://mirror.test/dists/bookworm/"

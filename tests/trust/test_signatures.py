@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pxeimport.trust.release import ReleaseFormatError, parse_release
+from pxeimport.trust import ReleaseFormatError, parse_release
 from pxeimport.trust.signatures import (
     NotSigned,
     SignatureError,

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from pxeimport.lib.redact import redact_text, redact_url, restore_password
+from pxeimport.lib import redact_text, redact_url, restore_password
 from tools.archive import ArchiveTree, netboot_files
 from web.logs import JournalFormatter, stderr_is_journal
 

@@ -6,7 +6,7 @@ Imports: Django, the models, lib, layouts (the release suggestions), runs (the d
 racks (the Racks page).
 """
 
-from pxeimport.admin import history, racks  # noqa: F401  (each registers its pages)
+from pxeimport.admin import history, racks, sources  # noqa: F401  (each registers its pages)
 
 # Nothing to import from here: Django reaches the pages through the admin site's registry.
 __all__: list[str] = []

@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from pxeimport.admin.history import SelectedArchForm, SelectedReleaseForm
+from pxeimport.admin.sources import SelectedArchForm, SelectedReleaseForm
 from pxeimport.importer.retirement import MARK, retire_unselected
 from pxeimport.items import Item, ItemKind, Source
 from pxeimport.menus import HEADER, BootMenus

@@ -1,0 +1,171 @@
+"""The admin's boot sources: pick an upstream and its layout, the arches and releases, each checked as it is saved."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django import forms
+from django.contrib import admin
+from django.contrib.admin.utils import flatten_fieldsets
+from django.http import HttpRequest
+
+from pxeimport.layouts import DISTRIBUTIONS, ReleaseDataError, known_releases
+from pxeimport.lib import redact_url, restore_password
+from pxeimport.models import (
+    BootSource,
+    SelectedArch,
+    SelectedRelease,
+)
+
+if TYPE_CHECKING:
+    from django.contrib.admin.options import _FieldsetSpec
+
+COMMON_ARCHES = ("amd64", "i386", "arm64", "armhf", "ppc64el", "s390x", "riscv64")
+
+
+class SuggestingTextInput(forms.TextInput):
+    """A text box with an HTML datalist of suggestions: pick one, or type any valid name."""
+
+    template_name = "pxeimport/widgets/datalist.html"
+
+    def __init__(self, suggestions: list[tuple[str, str]], list_id: str) -> None:
+        super().__init__(attrs={"list": list_id, "autocomplete": "off"})
+        self.suggestions = suggestions
+
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
+        context = super().get_context(name, value, attrs)
+        context["widget"]["suggestions"] = self.suggestions
+        return context
+
+
+def release_suggestions() -> list[tuple[str, str]]:
+    """(codename, "codename (Name version) — Distribution, supported") from distro-info."""
+    suggestions = []
+    for distribution in DISTRIBUTIONS:
+        try:
+            releases = known_releases(distribution)
+        except ReleaseDataError:
+            continue  # Typing a name still works; the command reports the data problem.
+        for r in releases:
+            support = "supported" if r.supported else "unsupported"
+            suggestions.append((r.codename, f"{r.label} — {distribution.title()}, {support}"))
+    return suggestions
+
+
+# Which is which (issue 12 item 11): deselecting retires, vanishing upstream does not.
+RETIRING_HELP = (
+    "Deleting a {what} here retires it: the next import from the saved selection takes it off the boot "
+    "menus, and its files are deleted after the grace period (PXEIMPORT_GRACE_SECONDS). A run narrowed "
+    "with --arch, --release or --archive retires nothing. A selected release that vanished upstream "
+    "(its import fails) stays in the menus and on disk."
+)
+
+
+class SelectedReleaseForm(forms.ModelForm[SelectedRelease]):
+    class Meta:
+        model = SelectedRelease
+        fields = ["name", "kernel_opts"]
+        widgets = {"kernel_opts": forms.TextInput(attrs={"size": 40})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["name"].widget = SuggestingTextInput(release_suggestions(), "release-suggestions")
+        self.fields["name"].help_text = (
+            "A codename from distro-info, or any name your mirror has. " + RETIRING_HELP.format(what="release")
+        )
+
+
+class SelectedArchForm(forms.ModelForm[SelectedArch]):
+    class Meta:
+        model = SelectedArch
+        fields = ["name"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["name"].widget = SuggestingTextInput([(a, a) for a in COMMON_ARCHES], "arch-suggestions")
+        self.fields["name"].help_text = RETIRING_HELP.format(what="architecture (its menus and loaders too)")
+
+
+class SelectedArchInline(admin.TabularInline[SelectedArch, BootSource]):
+    model = SelectedArch
+    form = SelectedArchForm
+    extra = 1
+
+
+class SelectedReleaseInline(admin.TabularInline[SelectedRelease, BootSource]):
+    model = SelectedRelease
+    form = SelectedReleaseForm
+    extra = 1
+
+
+# The boot source form's groups; an editable field not named here is shown in a last group, "More".
+BOOT_SOURCE_FIELDSETS: _FieldsetSpec = [
+    (None, {"fields": ["name", "url", "layout", "distribution", "installer_dir", "current_release", "enabled"]}),
+    ("Trust", {"fields": ["keyring", "skip_signature_checks", "allow_expired_indexes"]}),
+    ("Network and boot", {"fields": ["proxy", "kernel_opts"]}),
+    ("Ubuntu live-server ISO (ubuntu-iso layout)", {"fields": ["loader_archive", "arch_urls", "iso_base_url"]}),
+]
+
+
+BOOT_SOURCE_FIELDS = [f.name for f in BootSource._meta.concrete_fields if f.editable and not f.primary_key]
+
+
+class BootSourceForm(forms.ModelForm[BootSource]):
+    """The proxy's password is never sent to the browser: the box shows it as ***, and *** saved back
+    (with the same user name) keeps the stored password."""
+
+    class Meta:
+        model = BootSource
+        fields = BOOT_SOURCE_FIELDS
+        widgets = {"kernel_opts": forms.TextInput(attrs={"size": 80})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.proxy:
+            self.initial["proxy"] = redact_url(self.instance.proxy)
+
+    def clean_proxy(self) -> str:
+        proxy: str = self.cleaned_data["proxy"]
+        return restore_password(proxy, self.instance.proxy) if self.instance.proxy else proxy
+
+
+@admin.register(BootSource)
+class BootSourceAdmin(admin.ModelAdmin[BootSource]):
+    form = BootSourceForm
+    list_display = [
+        "name",
+        "archive_url",
+        "layout",
+        "distribution",
+        "enabled",
+        "arch_list",
+        "release_list",
+        "proxy_url",
+    ]
+    list_filter = ["enabled", "layout", "distribution"]
+    search_fields = ["name", "url"]
+    inlines = [SelectedArchInline, SelectedReleaseInline]
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).prefetch_related("arches", "releases")
+
+    def get_fieldsets(self, request: HttpRequest, obj: BootSource | None = None) -> _FieldsetSpec:
+        grouped = set(flatten_fieldsets(BOOT_SOURCE_FIELDSETS))
+        more = [name for name in BOOT_SOURCE_FIELDS if name not in grouped]
+        return [*BOOT_SOURCE_FIELDSETS, *([("More", {"fields": more})] if more else [])]
+
+    @admin.display(description="archive URL", ordering="url")
+    def archive_url(self, obj: BootSource) -> str:
+        return redact_url(obj.url)
+
+    @admin.display(description="HTTP proxy", ordering="proxy")
+    def proxy_url(self, obj: BootSource) -> str:
+        return redact_url(obj.proxy) or "from the environment"
+
+    @admin.display(description="architectures")
+    def arch_list(self, obj: BootSource) -> str:
+        return ", ".join(a.name for a in obj.arches.all()) or "default (amd64, i386)"
+
+    @admin.display(description="releases")
+    def release_list(self, obj: BootSource) -> str:
+        return ", ".join(r.name for r in obj.releases.all()) or "default (supported releases)"

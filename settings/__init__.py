@@ -208,7 +208,7 @@ LOGGING = {
     },
 }
 
-# Many TFTP servers (README "Many TFTP servers"). None of this is used when unset: one machine as before.
+# Many TFTP servers (docs/operator/region-and-racks.md). None of this is used when unset: one machine as before.
 # On the region: where import_pxe_files publishes the signed index and links to version dirs, and its URL.
 PXEIMPORT_PUBLISH_ROOT = Path(_p) if (_p := _setting("PXEIMPORT_PUBLISH_ROOT", str, "")) else None
 PXEIMPORT_PUBLISH_URL = _setting("PXEIMPORT_PUBLISH_URL", str, "")

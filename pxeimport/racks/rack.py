@@ -103,7 +103,8 @@ def converge(config: RackConfig) -> dict[str, Any]:
         code = exc.returncode
         err.write(str(exc))
     if code == EXIT_LOCKED:
-        return report | {"error": f"busy: {err.getvalue().strip()}", "finished": timezone.now().isoformat()}
+        busy = {"error": f"busy: {err.getvalue().strip()}", "busy": True, "finished": timezone.now().isoformat()}
+        return report | busy
     run = ImportRun.objects.filter(tftproot=str(config.tftproot.absolute())).order_by("-started").first()
     report["items"] = [_item(config, publication, i.arch, i.kind, i.release, run) for i in publication.items]
     report["bytes"] = run.bytes_downloaded if run else 0

@@ -43,7 +43,7 @@ def health(now: datetime | None = None) -> Health:
     if last is None:
         message = (
             "No import has finished yet. Start one with “Import now”, and schedule "
-            "manage.py import_pxe_files with cron or the systemd timer (README: Cron and systemd)."
+            "manage.py import_pxe_files with cron or the systemd timer (docs/operator/install.md)."
         )
         return Health(None, [Banner("warning", message), *racks])
     banners = []

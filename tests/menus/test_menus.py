@@ -40,7 +40,7 @@ from tests.support.tree import base, install_dir
 from tools.archive import ArchiveTree, netboot_files
 
 BASE = "/maas/amd64/base"
-README = Path(__file__).resolve().parents[2] / "README.md"
+BOOTING_NODES = Path(__file__).resolve().parents[2] / "docs" / "operator" / "booting-nodes.md"
 ENTRIES = [
     MenuEntry("bookworm", "install-0123456789abcdef", kernel_opts="console=ttyS0,115200"),
     MenuEntry("trixie", "install-fedcba9876543210"),
@@ -267,7 +267,7 @@ def test_a_release_named_bookworm_has_room_for_the_1834_characters_of_options_th
     check_entry_fits("bookworm", "x" * 1834, BASE)
     with pytest.raises(BadKernelOptions, match=r"2047 characters.*pxelinux hands the kernel at most 2046"):
         check_entry_fits("bookworm", "x" * 1835, BASE)
-    assert "For a\nrelease named `bookworm` that leaves 1834 characters of options." in README.read_text()
+    assert "For a\nrelease named `bookworm` that leaves 1834 characters of options." in BOOTING_NODES.read_text()
 
 
 def test_grubs_limit_is_checked_on_its_own_command_line():
@@ -503,7 +503,7 @@ def kernel_command_line(text: str, keep: Path) -> str:
 
 @pytest.mark.slow
 def test_a_bios_node_chainloaded_from_ipxe_with_option_210_boots_the_options_and_its_nic(root_with_preseed_url):
-    # The README's iPXE lines: option 210 tells pxelinux where it came from, so it finds ldlinux.c32.
+    # The iPXE lines of docs/operator/booting-nodes.md: option 210 tells pxelinux where it came from, so it finds ldlinux.c32.
     script = "#!ipxe\ndhcp\nset 210:string tftp://${next-server}/maas/amd64/base/\nchain ${210:string}pxelinux.0\n"
     (root_with_preseed_url / "chain.ipxe").write_text(script)
     log = boot(

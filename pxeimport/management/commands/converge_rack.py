@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from pxeimport import racks
-from pxeimport.lib import EXIT_FAILED, EXIT_USAGE, InvalidName, check_name
+from pxeimport.lib import EXIT_FAILED, EXIT_LOCKED, EXIT_USAGE, InvalidName, check_name
 
 
 class Command(BaseCommand):
@@ -41,6 +41,8 @@ class Command(BaseCommand):
         for item in report["items"]:
             if item.get("error"):
                 self.stderr.write(f"{item.get('arch')} {item.get('release') or 'loader'}: {item['error']}")
+        if report.get("busy"):  # another import holds the root's lock: the timer's next tick tries again
+            raise CommandError(f"rack {name}: {report['error']}; nothing done, try again later", returncode=EXIT_LOCKED)
         if report.get("error"):
             raise CommandError(f"rack {name}: {report['error']}; what was served stays", returncode=EXIT_FAILED)
         if int(options["verbosity"]) >= 1:

@@ -238,7 +238,7 @@ class Command(BaseCommand):
         if self.verbosity >= 1:
             self._say([Line(line, "notice") for line in importer.housekeeping])
         records.finish_run(row, results, run.fetcher.bytes_downloaded)
-        try:  # a region: publish what is live for the racks (README "Many TFTP servers")
+        try:  # a region: publish what is live for the racks (docs/operator/region-and-racks.md)
             published = publishing.after_import(run.root, run.items, run.menus)
         except (OSError, RegionKeyError) as exc:
             records.add_errors(row, [f"publishing for racks failed: {exc}"])

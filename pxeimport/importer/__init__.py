@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from pxeimport.importer.plan import plan
 from pxeimport.importer.progress import TerminalProgress
-from pxeimport.importer.report import Line, change_text, dry_run_table, failure_summary, item_lines, menu_lines, summary
 from pxeimport.importer.run import INDEX_ERRORS, Importer
 from pxeimport.importer.stopping import Stopped, stop_on_signals
+from pxeimport.importer.text import Line, change_text, dry_run_table, failure_summary, item_lines, menu_lines, summary
 from pxeimport.importer.usage import usage_problems
 
 __all__ = [

@@ -5,7 +5,7 @@ superseded version dirs past the grace period (loaders' too), drop partial downl
 wants, delete HTTP root files (kept ISOs) nothing names any more, and give tftpd's user a way in.
 Before them: clear what a crashed run left in staging. Each step is the real one called with
 `dry`, so a dry run says exactly what a real run would do to the disk (the wording:
-report.change_text). No Django here.
+text.change_text). No Django here.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pxeimport.importer.downloads import Downloads
-from pxeimport.importer.report import change_text
 from pxeimport.importer.retirement import retire_unselected
+from pxeimport.importer.text import change_text
 from pxeimport.items import Item, ItemKind, ItemResult, Outcome
 from pxeimport.menus import BootMenus
 from pxeimport.tftproot import HttpRoot, Slot, TftpRoot, UnsafePath, open_up, tftp_texts

@@ -21,7 +21,7 @@ import stat
 from collections.abc import Sequence
 from pathlib import Path
 
-from pxeimport.importer.report import change_text
+from pxeimport.importer.text import change_text
 from pxeimport.items import Item, ItemKind
 from pxeimport.lib import InvalidName, check_name, lstat_or_none, write_atomic
 from pxeimport.menus import GRUB_MENU, HEADER, MENUS
@@ -35,7 +35,7 @@ def retire_unselected(
 ) -> list[str]:
     """Mark, un-menu and after the grace period delete every arch and release `items` do not name.
 
-    Returns one line per change, for the operator (report.change_text). Only what pxeimport made is
+    Returns one line per change, for the operator (text.change_text). Only what pxeimport made is
     touched: arch dirs holding `base/`, release dirs holding an `install` link or `install-*` dirs.
     `dry`: change nothing, say what would change. `gone`: the directories deleted (or that would be)
     are appended to it.

@@ -23,7 +23,7 @@ from pxeimport.fetching import Fetcher, FetchError
 from pxeimport.importer import containers
 from pxeimport.importer.downloads import Downloads, Progress
 from pxeimport.importer.housekeeping import Housekeeping
-from pxeimport.importer.report import what_stays
+from pxeimport.importer.text import what_stays
 from pxeimport.items import FileResult, Item, ItemKind, ItemResult, Outcome, Source
 from pxeimport.layouts import Container, Layout, LayoutError, Wanted, get_layout
 from pxeimport.lib import InvalidName, Once, sha256_file
@@ -253,7 +253,7 @@ class Importer:
             item, Outcome.UNCHANGED, version=version, previous_version=previous, signed_by=wanted.signed_by
         )
         done.repaired = "; ".join(str(d) for d in damage)
-        if damage:  # the command says it once on stderr at every verbosity (report.item_lines); the journal: INFO
+        if damage:  # the command says it once on stderr at every verbosity (text.item_lines); the journal: INFO
             log.info("%s: damaged: %s", item, done.repaired)
         names = set(wanted.identity)
         complete = installed is not None and names - wanted.optional <= set(installed.files) <= names

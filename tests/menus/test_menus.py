@@ -503,7 +503,7 @@ def kernel_command_line(text: str, keep: Path) -> str:
 
 @pytest.mark.slow
 def test_a_bios_node_chainloaded_from_ipxe_with_option_210_boots_the_options_and_its_nic(root_with_preseed_url):
-    # The iPXE lines of docs/operator/booting-nodes.md: option 210 tells pxelinux where it came from, so it finds ldlinux.c32.
+    # The iPXE lines of docs/operator/booting-nodes.md: option 210 tells pxelinux where it came from (ldlinux.c32).
     script = "#!ipxe\ndhcp\nset 210:string tftp://${next-server}/maas/amd64/base/\nchain ${210:string}pxelinux.0\n"
     (root_with_preseed_url / "chain.ipxe").write_text(script)
     log = boot(

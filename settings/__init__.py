@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,14 @@ if not 0 <= PXEIMPORT_MENU_TIMEOUT <= MAX_MENU_TIMEOUT:
     raise ImproperlyConfigured(
         f"PXEIMPORT_MENU_TIMEOUT must be 0 (boot the default at once) to {MAX_MENU_TIMEOUT} seconds "
         f"(pxelinux's longest timeout), not {PXEIMPORT_MENU_TIMEOUT}"
+    )
+# The entry a node boots when nobody chooses: "local" (the local disk: LOCALBOOT 0 / GRUB's exit), a menu
+# label ("bookworm", "noble-hwe"), or unset for the current release's entry.
+PXEIMPORT_MENU_DEFAULT = _setting("PXEIMPORT_MENU_DEFAULT", str, "")
+if PXEIMPORT_MENU_DEFAULT and not re.fullmatch(r"[a-z0-9][a-z0-9.+_-]{0,80}", PXEIMPORT_MENU_DEFAULT):
+    raise ImproperlyConfigured(
+        f"PXEIMPORT_MENU_DEFAULT must be 'local' or a boot menu label such as 'bookworm' or 'noble-hwe', "
+        f"not {PXEIMPORT_MENU_DEFAULT!r}"
     )
 PXEIMPORT_HTTP_TIMEOUT = _setting("PXEIMPORT_HTTP_TIMEOUT", float, 60.0)
 PXEIMPORT_HTTP_RETRIES = _setting("PXEIMPORT_HTTP_RETRIES", int, 3)

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from pxeimport.items import Item, ItemKind, Selection
 from pxeimport.lib import check_name
-from pxeimport.menus import check_kernel_opts
+from pxeimport.menus import check_kernel_opts, check_label
 from pxeimport.tftproot import check_release
 
 
@@ -25,7 +25,11 @@ def plan(selections: Iterable[Selection]) -> list[Item]:
             wanted = [Item(sel.source, arch, check_name("release", sel.current_release), ItemKind.LOADER)]
             wanted += [
                 Item(
-                    sel.source, arch, check_release(r), ItemKind.INSTALL, check_kernel_opts(sel.kernel_opts.get(r, ""))
+                    sel.source,
+                    arch,
+                    check_label(check_release(r)),
+                    ItemKind.INSTALL,
+                    check_kernel_opts(sel.kernel_opts.get(r, "")),
                 )
                 for r in sel.releases
             ]

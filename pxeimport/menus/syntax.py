@@ -16,7 +16,14 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from pxeimport.lib import InvalidName
+
 HEADER = "Written by pxeimport's import_pxe_files; the next import rewrites it."
+# The entry that hands the node back to its firmware, which boots the next device in its boot order (the
+# local disk, for a node that boots from the network first): pxelinux's LOCALBOOT 0 ("perform a normal
+# boot", syslinux doc/syslinux.txt, LOCALBOOT), GRUB's `exit` (back to the UEFI boot manager, which tries
+# the next Boot#### entry; UEFI 2.10 section 3.1.1). No release may take its label.
+LOCAL_LABEL = "local"
 # A version dir as menus name it: "<release>/install-<16 hex>".
 _VERSION_PATH_RE = re.compile(r"([a-z0-9][a-z0-9.+_-]*/install-[0-9a-f]{16})/")
 _PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
@@ -102,6 +109,13 @@ class CommandLine:
     text: str
     limit: int
     why: str  # where the limit comes from, for the message
+
+
+def check_label(release: str) -> str:
+    """`release`, unless a menu entry of its own already has that label (InvalidName)."""
+    if release == LOCAL_LABEL:
+        raise InvalidName(f"release name {release!r} is the label of the menus' local-disk entry")
+    return release
 
 
 def check_kernel_opts(opts: str) -> str:
@@ -210,7 +224,7 @@ def pxelinux_config(entries: Sequence[MenuEntry], default: str, timeout_seconds:
     """
     check_menu_timeout(timeout_seconds)
     check_command_lines(pxelinux_command_line(e) for e in entries)
-    labels = " ".join(e.label for e in entries)
+    labels = " ".join([*(e.label for e in entries), LOCAL_LABEL])
     lines = [f"# {HEADER}", f"DEFAULT {default}"]
     if timeout_seconds:
         lines += [
@@ -223,6 +237,7 @@ def pxelinux_config(entries: Sequence[MenuEntry], default: str, timeout_seconds:
     # SAY is run as pxelinux reads it, wherever it stands (inside a LABEL too), so what each entry
     # boots is said once, up front, as a list; never as a "Booting ..." line in each LABEL.
     lines += [f"SAY   {entry.label}: the {entry.label} installer ({entry.version_dir})" for entry in entries]
+    lines.append(f"SAY   {LOCAL_LABEL}: the local disk (the next device in the boot order)")
     for entry in entries:
         append = " ".join([f"initrd={entry.path}/{entry.initrd}", *_options(entry)])
         lines += [
@@ -232,6 +247,7 @@ def pxelinux_config(entries: Sequence[MenuEntry], default: str, timeout_seconds:
             f"  APPEND {append}",
             "  IPAPPEND 2",
         ]
+    lines += ["", f"LABEL {LOCAL_LABEL}", "  LOCALBOOT 0"]
     return "\n".join(lines) + "\n"
 
 
@@ -244,7 +260,7 @@ def grub_config(entries: Sequence[MenuEntry], default: str, timeout_seconds: int
     """
     check_menu_timeout(timeout_seconds)
     check_command_lines(grub_command_line(e, base) for e in entries)
-    names = [e.label for e in entries]
+    names = [*(e.label for e in entries), LOCAL_LABEL]
     index = names.index(default) if default in names else 0
     lines = [f"# {HEADER}", f"set default={index}", f"set timeout={timeout_seconds}"]
     for entry in entries:
@@ -257,6 +273,7 @@ def grub_config(entries: Sequence[MenuEntry], default: str, timeout_seconds: int
             f"    initrd {base}/{entry.path}/{entry.initrd}",
             "}",
         ]
+    lines += ["", f"menuentry '{LOCAL_LABEL}: the local disk (the next boot entry)' {{", "    exit", "}"]
     return "\n".join(lines) + "\n"
 
 

@@ -21,7 +21,15 @@ from typing import Any
 
 from pxeimport.items import Item, ItemKind
 from pxeimport.lib import remove_debris, write_atomic
-from pxeimport.menus.syntax import HEADER, BadKernelOptions, MenuEntry, grub_config, pxelinux_config, version_paths
+from pxeimport.menus.syntax import (
+    HEADER,
+    LOCAL_LABEL,
+    BadKernelOptions,
+    MenuEntry,
+    grub_config,
+    pxelinux_config,
+    version_paths,
+)
 from pxeimport.tftproot import MAAS_DIR, RESERVED, TftpRoot, UnsafePath
 
 log = logging.getLogger(__name__)
@@ -49,6 +57,9 @@ class MenuSettings:
     timeout_seconds: int = 5
     # When set, every menu entry this run writes gets these options instead of the saved ones.
     kernel_opts: str | None = None
+    # The entry booted after the timeout: LOCAL_LABEL (the local disk), an entry's label, or "" for the
+    # current release's entry (PXEIMPORT_MENU_DEFAULT). A label an arch's menu lacks leaves that menu on "".
+    default: str = ""
 
 
 @dataclass
@@ -130,6 +141,15 @@ class BootMenus:
             entries = [e for r in order for e in self._entries(arch, r, installed[r], planned.get(r))]
             loaders = [i for i in items if i.arch == arch and i.kind == ItemKind.LOADER]
             default = loaders[0].release if loaders and loaders[0].release in installed else order[0]
+            warnings = []
+            chosen = self.settings.default
+            if chosen == LOCAL_LABEL or chosen in {e.label for e in entries}:
+                default = chosen
+            elif chosen:
+                warnings.append(
+                    f"{arch} boot menus: PXEIMPORT_MENU_DEFAULT is {chosen!r}, which they do not offer "
+                    f"(they offer {', '.join([*(e.label for e in entries), LOCAL_LABEL])}); the default stays {default}"
+                )
             base = "/" + self.root.base_dir(arch).relative_to(self.root.path).as_posix()
             timeout = self.settings.timeout_seconds
             texts = {
@@ -137,7 +157,7 @@ class BootMenus:
                 GRUB_MENU: grub_config(entries, default, timeout, base),
             }
             changed = self.write_files(arch, texts, now, dry=dry)
-            return MenuResult(arch, changed, default, order, dry=dry)
+            return MenuResult(arch, changed, default, order, dry=dry, warnings=warnings)
         except (OSError, UnsafePath, BadKernelOptions) as exc:
             return MenuResult(arch, [], error=f"{arch} boot menus: {exc}; the previous menus stay")
 

@@ -145,7 +145,11 @@ def build(options: RunOptions) -> RunContext:
         fetcher=fetcher,
         selections=selections,
         items=items,
-        menus=MenuSettings(timeout_seconds=settings.PXEIMPORT_MENU_TIMEOUT, kernel_opts=kernel_opts),
+        menus=MenuSettings(
+            timeout_seconds=settings.PXEIMPORT_MENU_TIMEOUT,
+            kernel_opts=kernel_opts,
+            default=settings.PXEIMPORT_MENU_DEFAULT,
+        ),
         jobs=jobs,
         max_file_bytes=settings.PXEIMPORT_MAX_FILE_BYTES,
         dry_run=options.dry_run,

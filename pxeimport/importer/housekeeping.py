@@ -11,12 +11,12 @@ text.change_text). No Django here.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from pxeimport.importer.downloads import Downloads
-from pxeimport.importer.retirement import retire_unselected
+from pxeimport.importer.retirement import Retired, retire_unselected
 from pxeimport.importer.text import change_text
 from pxeimport.items import Item, ItemKind, ItemResult, Outcome
 from pxeimport.menus import BootMenus
@@ -47,11 +47,14 @@ class Housekeeping:
             )
         return said + self.open_up(dry=dry)
 
-    def retire(self, items: Sequence[Item], now: float, *, dry: bool, gone: list[Path]) -> list[str]:
+    def retire(
+        self, items: Sequence[Item], now: float, *, dry: bool, gone: list[Path], pending: Iterable[tuple[str, str]]
+    ) -> Retired:
+        """Retire what `items` do not name (retirement.retire_unselected); a disk error is said, not raised."""
         try:
-            return retire_unselected(self.root, items, now, dry=dry, gone=gone)
+            return retire_unselected(self.root, items, now, dry=dry, gone=gone, pending=pending)
         except (OSError, UnsafePath) as exc:
-            return [f"could not retire what the selection no longer names: {exc}"]
+            return Retired([f"could not retire what the selection no longer names: {exc}"])
 
     def after(self, results: Sequence[ItemResult], now: float, *, dry: bool, gone: list[Path]) -> list[str]:
         """Superseded version dirs, partials and HTTP root files; `gone`: what retiring deleted (or would)."""

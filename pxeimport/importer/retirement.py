@@ -6,6 +6,12 @@ take the rest away. What is retired is what the plan does not name at all: a rel
 the selection, an arch taken out, a source disabled. A release that is planned but failed (it
 vanished upstream, its mirror is down) is still planned, so it is kept and served.
 
+A change takes away only what it asked for: while an arch stays selected but none of its selected
+releases is served (the first import of a new release failed, a typo upstream never offered), the
+releases it served before stay on the menus and on disk, unmarked ("held"); they are retired by the
+first run after which a selected release of the arch is served. An arch taken out of the selection
+goes at once, loaders and all: that was asked.
+
 The first retiring run that finds a release (or arch) unplanned writes `.retired` in its directory
 (the time, Unix seconds) and the menus stop naming it (pxeimport.menus.writer, `only_planned`); an
 arch's own menus are removed. Files stay for the grace period, so a node mid-boot finishes; the
@@ -18,7 +24,8 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pxeimport.importer.text import change_text
@@ -30,19 +37,36 @@ from pxeimport.tftproot import RESERVED, TftpRoot
 MARK = ".retired"
 
 
-def retire_unselected(
-    root: TftpRoot, items: Sequence[Item], now: float, *, dry: bool = False, gone: list[Path] | None = None
-) -> list[str]:
-    """Mark, un-menu and after the grace period delete every arch and release `items` do not name.
+@dataclass
+class Retired:
+    """What retiring said (one line per change, text.change_text) and the releases it held on the menus."""
 
-    Returns one line per change, for the operator (text.change_text). Only what pxeimport made is
-    touched: arch dirs holding `base/`, release dirs holding an `install` link or `install-*` dirs.
-    `dry`: change nothing, say what would change. `gone`: the directories deleted (or that would be)
-    are appended to it.
+    said: list[str] = field(default_factory=list)
+    held: set[tuple[str, str]] = field(default_factory=set)
+
+
+def retire_unselected(
+    root: TftpRoot,
+    items: Sequence[Item],
+    now: float,
+    *,
+    dry: bool = False,
+    gone: list[Path] | None = None,
+    pending: Iterable[tuple[str, str]] = (),
+) -> Retired:
+    """Mark, un-menu and after the grace period delete every arch and release `items` do not name, except
+    the releases of an arch none of whose planned releases is served (they are held: kept and unmarked).
+
+    Only what pxeimport made is touched: arch dirs holding `base/`, release dirs holding an `install` link
+    or `install-*` dirs. `dry`: change nothing, say what would change; `pending`: the (arch, release)
+    installs a dry run plans, counted as served. `gone`: the directories deleted (or that would be) are
+    appended to it.
     """
     arches = {i.arch for i in items}
     releases = {(i.arch, i.release) for i in items if i.kind == ItemKind.INSTALL}
-    said: list[str] = []
+    served = {(arch, r) for arch in arches for r in root.installed_releases(arch)} | set(pending)
+    retired = Retired()
+    said = retired.said
     for arch, arch_dir in _children(root.maas):
         base = arch_dir / "base"
         if not _is_dir(base):
@@ -52,15 +76,26 @@ def retire_unselected(
             continue
         if not dry:
             _unmark(arch_dir)
+        bootable = any((arch, r) in served for a, r in releases if a == arch)
+        planned = sorted(r for a, r in releases if a == arch)
         for release, release_dir in _children(base):
             if release in RESERVED or not _is_release_dir(release_dir):
                 continue
             if (arch, release) in releases:
                 if not dry:
                     _unmark(release_dir)
+            elif not bootable and (arch, release) in served:
+                retired.held.add((arch, release))
+                if not dry:
+                    _unmark(release_dir)
+                why = (
+                    f"not in the saved selection, but none of {arch}'s selected releases "
+                    f"({', '.join(planned) or 'none'}) is served yet; it goes once one is"
+                )
+                said.append(change_text("keep", f"{arch}/{release}", why, dry=dry))
             else:
                 said += _retire(root, release_dir, f"{arch}/{release}", now, dry=dry, gone=gone)
-    return said
+    return retired
 
 
 def _retire(

@@ -152,15 +152,20 @@ class Importer:
             self.downloads.close()
         now = self.clock()
         gone: list[Path] = []
-        if self.retire:
-            self.housekeeping += self.cleanup.retire(items, now, dry=dry_run, gone=gone)
-        # A dry run's menus: as if its planned installs were done; nothing written.
+        # A dry run's menus and retirements: as if its planned installs were done; nothing written.
         pending = {
             (r.item.arch, r.item.release): r.version
             for r in results
             if r.outcome == Outcome.PLANNED and r.item.kind == ItemKind.INSTALL and r.version
         }
-        self.menu_results = self.menus.write(items, now, only_planned=self.retire, pending=pending if dry_run else None)
+        held: set[tuple[str, str]] = set()
+        if self.retire:
+            retired = self.cleanup.retire(items, now, dry=dry_run, gone=gone, pending=pending if dry_run else ())
+            self.housekeeping += retired.said
+            held = retired.held
+        self.menu_results = self.menus.write(
+            items, now, only_planned=self.retire, pending=pending if dry_run else None, held=held
+        )
         self.housekeeping += self.cleanup.after(results, now, dry=dry_run, gone=gone)
         if not dry_run:
             self.housekeeping += self.cleanup.open_up(dry=False)  # what this run made, if anything

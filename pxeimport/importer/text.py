@@ -56,7 +56,7 @@ def item_lines(result: ItemResult, verbosity: int) -> list[Line]:
 
 
 # What a run does besides installing, in the present tense (a dry run's "would ...") and the past.
-DONE = {"retire": "retired", "remove": "removed", "clear": "cleared", "open": "opened"}
+DONE = {"retire": "retired", "remove": "removed", "clear": "cleared", "open": "opened", "keep": "kept"}
 
 
 def change_text(verb: str, what: str, why: str = "", *, dry: bool) -> str:

@@ -13,7 +13,7 @@ import logging
 import os
 import re
 import stat
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,11 +21,13 @@ from typing import Any
 
 from pxeimport.items import Item, ItemKind
 from pxeimport.lib import remove_debris, write_atomic
+from pxeimport.menus.grubpaths import GRUB_CPUS, GRUB_MENU, follow_line, follows, grub_prefixes
 from pxeimport.menus.syntax import (
     HEADER,
     LOCAL_LABEL,
     BadKernelOptions,
     MenuEntry,
+    check_kernel_opts,
     grub_config,
     pxelinux_config,
     version_paths,
@@ -35,7 +37,6 @@ from pxeimport.tftproot import MAAS_DIR, RESERVED, TftpRoot, UnsafePath
 log = logging.getLogger(__name__)
 
 PXELINUX_MENU = "pxelinux.cfg/default"
-GRUB_MENU = "grub/grub.cfg"
 MENUS = (PXELINUX_MENU, GRUB_MENU)
 assert {m.split("/")[0] for m in MENUS} <= RESERVED  # no release may take a menu's directory name
 # Per arch: when each replaced menu was replaced and which version dirs it named.
@@ -45,9 +46,10 @@ BOOT_OPTIONS_FILE = "boot-options"
 # Written into a version dir by layouts whose release has several entries (Wanted.entries): a JSON list of
 # {"suffix", "kernel", "initrd"}; an entry whose files the version dir lacks is left out.
 MENU_ENTRIES_FILE = "menu-entries.json"
+# Beside a release's version dirs: the kernel options its entries got when a run last planned it, so a run
+# that does not plan it (narrowed on the command line, or keeping it while retiring waits) writes the same.
+KERNEL_OPTS_FILE = ".kernel-opts"
 _SUFFIX_RE = re.compile(r"[a-z0-9]{0,16}")
-# Debian arch names -> GRUB's $grub_cpu.
-GRUB_CPUS = {"amd64": "x86_64", "i386": "i386", "arm64": "arm64", "riscv64": "riscv64", "loong64": "loongarch64"}
 # Menu files bigger than this are not read for the version dirs they name (no menu is near it).
 MAX_MENU_BYTES = 1 << 20
 
@@ -91,6 +93,7 @@ class BootMenus:
         *,
         only_planned: bool = False,
         pending: Mapping[tuple[str, str], str] | None = None,
+        held: Set[tuple[str, str]] = frozenset(),
     ) -> list[MenuResult]:
         """Rewrite every planned arch's menus from what is installed now, then the GRUB redirects.
 
@@ -99,9 +102,10 @@ class BootMenus:
         A failure is reported in its MenuResult (the previous menus stay), never raised.
         `pending`: a dry run's planned installs, {(arch, release): version}: nothing is written, and
         each result says which menus a real run would write or remove (theirs as if installed).
+        `held`: (arch, release) the retirement keeps on the menus although unplanned (retirement's held).
         """
         arches = dict.fromkeys(i.arch for i in items)
-        results = [self._write_arch(items, arch, now, only_planned, pending) for arch in arches]
+        results = [self._write_arch(items, arch, now, only_planned, pending, held) for arch in arches]
         if pending is not None:
             return results
         try:
@@ -123,6 +127,7 @@ class BootMenus:
         now: float,
         only_planned: bool = False,
         pending: Mapping[tuple[str, str], str] | None = None,
+        held: Set[tuple[str, str]] = frozenset(),
     ) -> MenuResult:
         """One entry per installed release, by version path; planned releases first, in plan order."""
         dry = pending is not None
@@ -131,7 +136,7 @@ class BootMenus:
             installed |= {r: f"install-{v}" for (a, r), v in (pending or {}).items() if a == arch}
             planned = {i.release: i for i in items if i.arch == arch and i.kind == ItemKind.INSTALL}
             if only_planned:
-                installed = {r: v for r, v in installed.items() if r in planned}
+                installed = {r: v for r, v in installed.items() if r in planned or (arch, r) in held}
             if not installed:
                 # Nothing the selection names is installed (yet): menus of retired releases must go,
                 # or they would name files the grace period then deletes.
@@ -157,6 +162,8 @@ class BootMenus:
                 GRUB_MENU: grub_config(entries, default, timeout, base),
             }
             changed = self.write_files(arch, texts, now, dry=dry)
+            if not dry:
+                self.save_kernel_opts(arch, [planned[r] for r in planned if r in installed])
             return MenuResult(arch, changed, default, order, dry=dry, warnings=warnings)
         except (OSError, UnsafePath, BadKernelOptions) as exc:
             return MenuResult(arch, [], error=f"{arch} boot menus: {exc}; the previous menus stay")
@@ -182,17 +189,40 @@ class BootMenus:
         ]
         return entries or [entry]
 
+    def _chosen(self, arch: str, release: str, item: Item | None) -> str:
+        """The options chosen for `release`'s entries: this run's (--kernel-opts, else its item's), or, for a
+        release this run does not plan, what the last run that planned it chose."""
+        if item is None:
+            return self.saved_kernel_opts(arch, release)
+        return self.settings.kernel_opts if self.settings.kernel_opts is not None else item.kernel_opts
+
+    def _carried(self, arch: str, release: str, version_dir: str) -> str:
+        """The boot options a version dir carries from its layout (BOOT_OPTIONS_FILE), "" if none."""
+        options = self.root.base_dir(arch) / release / version_dir / BOOT_OPTIONS_FILE
+        return options.read_text().strip() if options.is_file() else ""
+
     def _entry(self, arch: str, release: str, version_dir: str, item: Item | None) -> MenuEntry:
         """An entry for what a version dir holds: its initrd's name, and the boot options it carries."""
         directory = self.root.base_dir(arch) / release / version_dir
         initrd = "initrd.gz" if (directory / "initrd.gz").is_file() else "initrd"
-        options = directory / BOOT_OPTIONS_FILE
-        carried = options.read_text().strip() if options.is_file() else ""
-        chosen = (
-            self.settings.kernel_opts if self.settings.kernel_opts is not None else (item.kernel_opts if item else "")
-        )
-        opts = " ".join(filter(None, [carried, chosen]))
+        carried = self._carried(arch, release, version_dir)
+        opts = " ".join(filter(None, [carried, self._chosen(arch, release, item)]))
         return MenuEntry(release, version_dir, initrd=initrd, kernel_opts=opts)
+
+    def saved_kernel_opts(self, arch: str, release: str) -> str:
+        """The options `release`'s entries got when a run last planned it; "" if none did (or unreadable)."""
+        try:
+            return check_kernel_opts((self.root.base_dir(arch) / release / KERNEL_OPTS_FILE).read_text().strip())
+        except (OSError, UnicodeDecodeError, BadKernelOptions):
+            return ""
+
+    def save_kernel_opts(self, arch: str, items: Sequence[Item]) -> None:
+        """Remember the options each planned item's entries got (KERNEL_OPTS_FILE), for runs that do not plan it."""
+        for item in items:
+            path = self.root.base_dir(arch) / item.release / KERNEL_OPTS_FILE
+            chosen = self._chosen(arch, item.release, item)
+            if not path.is_file() or self.saved_kernel_opts(arch, item.release) != chosen:
+                write_atomic(path, f"{chosen}\n".encode(), sync_dir=False)
 
     def write_files(self, arch: str, menus: Mapping[str, str], now: float, *, dry: bool = False) -> list[str]:
         """Replace each changed menu (path relative to the arch's base -> text) atomically; return those changed
@@ -293,9 +323,9 @@ class BootMenus:
         for prefix, served in grub_prefixes(arches).items():
             relative = f"{prefix}/grub.cfg"
             text = _read_regular(self.root.path / relative)
-            if text is None or text.startswith(f"# {HEADER}") or _follows(text, served):
+            if text is None or text.startswith(f"# {HEADER}") or follows(text, served):
                 continue
-            lines = [_follow_line(a, several=len(served) > 1) for a in served]
+            lines = [follow_line(a, several=len(served) > 1) for a in served]
             warnings.append(
                 f"{self.root.path / relative} was not written by pxeimport, and the signed GRUBs with prefix "
                 f"/{prefix} read it instead of pxeimport's menu: UEFI nodes get its entries. To make it follow "
@@ -337,31 +367,6 @@ class BootMenus:
             if now - entry["replaced"] < self.root.grace_seconds:
                 protected |= {p for p in entry.get("paths", []) if isinstance(p, str)}
         return protected
-
-
-def grub_prefixes(arches: Sequence[str]) -> dict[str, list[str]]:
-    """{prefix below the root: the arches whose GRUBs read it}, for signed network GRUBs.
-
-    Found in Debian 12's grub-efi-amd64-signed 1+2.06+13+deb12u2 (`strings`): grubnetx64.efi.signed
-    has the prefix /grub, grubnetx64-installer.efi.signed (the netboot tarball's grubx64.efi)
-    /debian-installer/amd64/grub; both embed "if [ -e $prefix/x86_64-efi/grub.cfg ]; then source
-    it; else source $prefix/grub.cfg", and over TFTP `-e` is false (grub-core/net/net.c's
-    grub_net_fs_dir lists nothing; an OVMF boot with a file there showed pxeimport's menu), so
-    $prefix/grub.cfg is what they read. Ubuntu's grubnetx64 has /grub too (not checked here).
-    """
-    prefixes = {f"debian-installer/{arch}/grub": [arch] for arch in arches}
-    return {"grub": list(arches), **prefixes} if arches else {}
-
-
-def _follows(text: str, arches: Sequence[str]) -> bool:
-    """Whether a grub.cfg hands over to one of `arches`' pxeimport menus with `configfile`."""
-    menus = "|".join(re.escape(f"/{MAAS_DIR}/{arch}/base/{GRUB_MENU}") for arch in arches)
-    return re.search(rf"^\s*(?:if .*then\s+)?configfile\s+\S*(?:{menus})(?=[\s;]|$)", text, re.MULTILINE) is not None
-
-
-def _follow_line(arch: str, *, several: bool) -> str:
-    line = f"configfile /{MAAS_DIR}/{arch}/base/{GRUB_MENU}"
-    return f'if [ "$grub_cpu" = "{GRUB_CPUS.get(arch, arch)}" ]; then {line}; fi' if several else line
 
 
 def _menu_texts(directory: Path) -> list[str]:

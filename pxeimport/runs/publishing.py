@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import transaction
 
 from pxeimport.items import Item, ItemKind
-from pxeimport.menus import MenuSettings
+from pxeimport.menus import BootMenus, MenuSettings
 from pxeimport.publication import Published, Publisher, RegionKey
 from pxeimport.tftproot import HttpRoot, Slot, TftpRoot
 
@@ -66,11 +66,11 @@ def after_import(root: TftpRoot, items: Sequence[Item], menus: MenuSettings) -> 
     if found is None:
         return None
     loaders = [i.release for i in items if i.kind == ItemKind.LOADER]
-    opts = {
-        (i.arch, i.release): menus.kernel_opts if menus.kernel_opts is not None else i.kernel_opts
-        for i in items
-        if i.kind == ItemKind.INSTALL
-    }
+    # The options every served release's entries have in the region's menus, this run's or not (a narrowed
+    # run plans only some): what the menus last chose for each, kept beside its version dirs.
+    chosen = BootMenus(root, menus)
+    arches = sorted(p.parent.name for p in root.maas.glob("*/base") if p.is_dir() and not p.is_symlink())
+    opts = {(a, r): chosen.saved_kernel_opts(a, r) for a in arches for r in root.installed_releases(a)}
     published = found.publish(loaders[0] if loaders else "", opts)
     if published.changed and settings.CELERY_BROKER_URL:
         from pxeimport.racks import ask_racks_to_converge  # Celery only where a broker is configured

@@ -329,7 +329,7 @@ def test_a_bad_download_fails_the_item_and_keeps_the_installed_files(http, root,
     assert (pointer / "linux").read_bytes() == good["linux"]
     assert (pointer / "initrd.gz").read_bytes() == good["initrd.gz"]
     assert list(root.staging.iterdir()) == []
-    assert sorted(p.name for p in pointer.parent.iterdir()) == ["install", f"install-{first.version}"]
+    assert sorted(p.name for p in pointer.parent.iterdir()) == [".kernel-opts", "install", f"install-{first.version}"]
 
 
 def test_one_failing_item_does_not_stop_the_next(http, root, make_importer):
@@ -478,7 +478,7 @@ def test_garbage_is_not_collected_for_a_failed_item(http, root, make_importer):
 
     assert failed.outcome == Outcome.FAILED
     assert sorted(p.name for p in release_dir.iterdir()) == before
-    assert len(before) == 3
+    assert len([name for name in before if name.startswith("install")]) == 3  # the pointer and two versions
 
 
 def test_with_several_jobs_results_still_come_in_plan_order(http, root, make_importer):

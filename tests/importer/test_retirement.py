@@ -49,16 +49,16 @@ def test_a_release_not_planned_is_marked_then_removed_after_the_grace_period(roo
     install_release(root, tmp_path, "amd64", "buster")
     plan = items("amd64", "bookworm")
 
-    said = retire_unselected(root, plan, now=1000.0)
+    said = retire_unselected(root, plan, now=1000.0).said
 
     assert said == [
         f"retired amd64/buster: not in the saved selection; off the boot menus now, its files go in {GRACE:.0f} s"
     ]
     assert (root.base_dir("amd64") / "buster" / MARK).read_text() == "1000\n"
-    assert retire_unselected(root, plan, now=1000.0 + GRACE - 1) == []
+    assert retire_unselected(root, plan, now=1000.0 + GRACE - 1).said == []
     assert (root.base_dir("amd64") / "buster").is_dir()
 
-    assert retire_unselected(root, plan, now=1000.0 + GRACE) == [
+    assert retire_unselected(root, plan, now=1000.0 + GRACE).said == [
         f"removed amd64/buster: out of the saved selection for more than {GRACE:.0f} s"
     ]
     assert not (root.base_dir("amd64") / "buster").exists()
@@ -70,10 +70,10 @@ def test_a_release_selected_again_before_the_grace_period_ends_is_kept(root, tmp
     install_release(root, tmp_path, "amd64", "buster")
     retire_unselected(root, items("amd64", "bookworm"), now=1000.0)
 
-    assert retire_unselected(root, items("amd64", "bookworm", "buster"), now=1000.0 + 10) == []
+    assert retire_unselected(root, items("amd64", "bookworm", "buster"), now=1000.0 + 10).said == []
 
     assert not (root.base_dir("amd64") / "buster" / MARK).exists()
-    assert retire_unselected(root, items("amd64", "bookworm", "buster"), now=1000.0 + 2 * GRACE) == []
+    assert retire_unselected(root, items("amd64", "bookworm", "buster"), now=1000.0 + 2 * GRACE).said == []
     assert (root.base_dir("amd64") / "buster" / "install" / "linux").is_file()
 
 
@@ -85,12 +85,12 @@ def test_an_arch_not_planned_loses_its_menus_at_once_and_its_files_after_the_gra
     (menus / "grub").mkdir()
     (menus / "grub" / "grub.cfg").write_text("# the operator's own\n")
 
-    assert retire_unselected(root, items("amd64", "bookworm"), now=1000.0)[0].startswith("retired i386:")
+    assert retire_unselected(root, items("amd64", "bookworm"), now=1000.0).said[0].startswith("retired i386:")
 
     assert not (menus / "pxelinux.cfg" / "default").exists()
     assert (menus / "grub" / "grub.cfg").exists()  # not pxeimport's: left alone
     assert (menus / "bookworm" / "install" / "linux").is_file()
-    assert retire_unselected(root, items("amd64", "bookworm"), now=1000.0 + GRACE)[0].startswith("removed i386:")
+    assert retire_unselected(root, items("amd64", "bookworm"), now=1000.0 + GRACE).said[0].startswith("removed i386:")
     assert not (root.maas / "i386").exists()
 
 
@@ -100,8 +100,8 @@ def test_directories_pxeimport_did_not_make_are_left_alone(root, tmp_path):
     own.mkdir()
     (own / "memtest86+.bin").write_bytes(b"x")
 
-    assert retire_unselected(root, items("amd64", "bookworm"), now=1000.0) == []
-    assert retire_unselected(root, items("amd64", "bookworm"), now=1000.0 + 2 * GRACE) == []
+    assert retire_unselected(root, items("amd64", "bookworm"), now=1000.0).said == []
+    assert retire_unselected(root, items("amd64", "bookworm"), now=1000.0 + 2 * GRACE).said == []
     assert (own / "memtest86+.bin").exists()
 
 
@@ -171,18 +171,33 @@ def test_a_release_taken_out_of_the_selection_leaves_the_menus_then_the_disk(sou
 
 
 @pytest.mark.django_db
-def test_when_no_selected_release_is_installed_yet_the_retired_ones_leave_the_menus_all_the_same(source, tftp_root):
-    """Found by trying it: every old release deselected, the new one failing: the menus kept naming the old."""
+def test_while_no_selected_release_is_served_the_ones_served_before_stay_on_the_menus_and_the_disk(
+    source, archive, tftp_root
+):
+    """Issue 20, case 1 (`make demo`, then `make import`): every old release deselected, the new one failing.
+    The run took the menus away and retired the old releases: the loaders stayed served, with no menu, so
+    no node of the arch booted. Now the old ones stay until a selected release is served."""
     assert run(tftp_root).code == 0
     source.releases.all().delete()
     source.releases.create(name="forky")  # not published: its item fails
 
-    result = run(tftp_root)
+    for _ in range(2):  # grace 0: a second run would have deleted what the first retired
+        result = run(tftp_root)
+        assert result.code == 1 and "retired amd64/" not in result.stdout and "removed amd64/" not in result.stdout
+        assert (
+            "kept amd64/bookworm: not in the saved selection, but none of amd64's selected releases (forky) "
+            "is served yet; it goes once one is"
+        ) in result.stdout
+        assert "LABEL bookworm" in menu(tftp_root) and "LABEL trixie" in menu(tftp_root)
+        assert "bookworm installer" in (base(tftp_root, "amd64") / "grub" / "grub.cfg").read_text()
+        assert (base(tftp_root, "amd64") / "bookworm" / "install" / "linux").is_file()
+        assert not (base(tftp_root, "amd64") / "bookworm" / MARK).exists()
 
-    assert result.code == 1 and "retired amd64/bookworm" in result.stdout and "retired amd64/trixie" in result.stdout
-    for menu_file in ("pxelinux.cfg/default", "grub/grub.cfg"):
-        assert not (base(tftp_root, "amd64") / menu_file).exists(), f"{menu_file} still names retired releases"
-    assert (base(tftp_root, "amd64") / "bookworm" / "install" / "linux").is_file()  # nodes mid-boot finish
+    archive.publish("forky", "amd64", netboot_files("forky-amd64"))
+    archive.publish("forky", "i386", netboot_files("forky-i386"))
+    result = run(tftp_root)
+    assert result.code == 0 and "retired amd64/bookworm" in result.stdout and "retired amd64/trixie" in result.stdout
+    assert "LABEL forky" in menu(tftp_root) and "LABEL bookworm" not in menu(tftp_root)
 
 
 @pytest.mark.django_db
@@ -289,17 +304,24 @@ def test_a_dry_run_says_every_retirement_and_deletion_a_real_run_then_does(sourc
 def test_a_dry_run_says_which_boot_menus_a_real_run_writes_or_removes_and_writes_none(source, archive, tftp_root):
     assert run(tftp_root).code == 0
     source.releases.all().delete()
-    source.releases.create(name="forky")  # not published: nothing selected is installed, so the menus go
+    source.releases.create(name="forky")  # not published: nothing selected is served, so the old ones stay
     before = snapshot(tftp_root)
 
     dry = run(tftp_root, "--dry-run")
 
     assert snapshot(tftp_root) == before
-    assert "amd64 boot menus: would remove pxelinux.cfg/default, grub/grub.cfg" in dry.stdout
-    assert "amd64 boot menus: removed pxelinux.cfg/default, grub/grub.cfg" in run(tftp_root).stdout
+    assert "would keep amd64/bookworm: not in the saved selection" in dry.stdout
+    assert "would remove pxelinux.cfg/default" not in dry.stdout and "would retire amd64/" not in dry.stdout
+    assert "kept amd64/bookworm: not in the saved selection" in run(tftp_root).stdout
 
     archive.publish("forky", "amd64", netboot_files("forky-amd64"))
+    archive.publish("forky", "i386", netboot_files("forky-i386"))
+    before = snapshot(tftp_root)
     dry = run(tftp_root, "--dry-run")
+    assert snapshot(tftp_root) == before
     assert "amd64 boot menus: would write pxelinux.cfg/default, grub/grub.cfg (default forky)" in dry.stdout
-    assert not (base(tftp_root, "amd64") / "pxelinux.cfg" / "default").exists()
-    assert "amd64 boot menus: wrote pxelinux.cfg/default, grub/grub.cfg (default forky)" in run(tftp_root).stdout
+    assert "would retire amd64/bookworm" in dry.stdout
+    assert "LABEL forky" not in menu(tftp_root)
+    real = run(tftp_root).stdout
+    assert "amd64 boot menus: wrote pxelinux.cfg/default, grub/grub.cfg (default forky)" in real
+    assert "retired amd64/bookworm" in real

@@ -11,7 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from pxeimport.menus import HEADER
-from pxeimport.menus.writer import BootMenus, grub_prefixes
+from pxeimport.menus.grubpaths import grub_prefixes
+from pxeimport.menus.writer import BootMenus
 from pxeimport.models import ImportRun, RunStatus
 from pxeimport.tftproot import TftpRoot
 from tests.conftest import require_tool

@@ -14,7 +14,7 @@ from pxeimport.menus import HEADER
 from pxeimport.menus.writer import BootMenus, grub_prefixes
 from pxeimport.models import ImportRun, RunStatus
 from pxeimport.tftproot import TftpRoot
-from tests.conftest import require_tool
+from tests.support.requirements import require_tool
 from tools.archive import netboot_files
 
 # What an earlier unpack of Debian's netboot.tar.gz leaves at the fixed path (abridged).

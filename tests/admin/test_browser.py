@@ -13,22 +13,13 @@ import pytest
 from django.contrib.auth.models import User
 
 from pxeimport.models import BootSource, ImportRun, ItemState, RunStatus
-from tests.conftest import require_tool
 from tests.support.background_import import loopback_source
+from tests.support.requirements import require_tool
+from tests.support.web import CHROMIUM, CHROMIUM_ARGS
 from tools.archive import netboot_files
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOT = Path(__file__).resolve().parents[2] / "var" / "browser-status.png"
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from pxeimport.publication import INDEX, INSTALL, LOADER, Publication, PublishedFile, PublishedItem
 from pxeimport.racks import record_report
-from tests.conftest import require_rabbitmq
+from tests.support.requirements import require_rabbitmq
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from bench import results as r
 from bench.contenders import OLD_SCRIPT
 from bench.measure import Sample
 from bench.nginx import AccessLog, LogEntry, max_in_flight, parse_log_line, repeated_uris
-from tests.conftest import require_tool
+from tests.support.requirements import require_tool
 
 pytestmark = pytest.mark.slow
 

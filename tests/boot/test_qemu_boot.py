@@ -8,44 +8,17 @@ and served on loopback. QEMU's built-in TFTP serves the imported root; its built
 
 from __future__ import annotations
 
-import re
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import require_file, require_tool
-from tools import demo
+from tests.support.qemu import INSTALLER_STARTED, KERNEL_STARTED, boot, console_text, debian_netboot, ovmf_firmware  # noqa: F401 (a fixture)
 from tools.archive import ArchiveTree
 
+# Tests name the imported fixtures as parameters: that is how pytest hands them over, not a redefinition.
+# ruff: noqa: F811
+
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
-
-OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
-OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
-# Debian's ovmf: the Secure Boot build, and variables with Microsoft's KEK and db enrolled and Secure Boot on.
-OVMF_SECURE_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.secboot.fd")
-OVMF_MS_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.ms.fd")
-KERNEL_STARTED = "Linux version"
-# What the installer's first screen prints on the serial console (its language question).
-INSTALLER_STARTED = ("Choose language", "Select a language", "Debian installer main menu")
-# Each boot's serial log is kept here (overwritten by the next run of the same test) for a look after a failure.
-KEPT_LOGS = Path(__file__).resolve().parents[2] / "var"
-
-
-@pytest.fixture(scope="module")
-def debian_netboot() -> dict[str, Path]:
-    """The regular files of Debian 12's amd64 netboot directory."""
-    require_tool("apt-get")
-    require_tool("dpkg-deb")
-    debs = demo.fetch_debs()
-    files: dict[str, Path] = demo.netboot_files({"amd64": debs["amd64"]})["amd64"]
-    return files
 
 
 @pytest.fixture
@@ -66,110 +39,6 @@ def imported_root(tmp_path, signer, debian_netboot, archive_server, import_pxe, 
     assert result.code == 0, result.stderr
     root: Path = tftp_root
     return root
-
-
-def ovmf_firmware(tmp_path: Path, *, secure_boot: bool = False) -> list[str]:
-    """QEMU's arguments for OVMF with a writable copy of its variables: UEFI without Secure Boot, or with
-    Secure Boot on and Microsoft's keys enrolled (as on a PC off the shelf; needs the q35 machine)."""
-    code, template = (OVMF_SECURE_CODE, OVMF_MS_VARS) if secure_boot else (OVMF_CODE, OVMF_VARS)
-    require_file(code, "ovmf")
-    require_file(template, "ovmf")
-    variables = tmp_path / template.name
-    shutil.copyfile(template, variables)
-    # The Secure Boot build keeps its variables safe in SMM: the flash is writable from SMM only.
-    smm = ["-machine", "smm=on", "-global", "driver=cfi.pflash01,property=secure,value=on"] if secure_boot else []
-    return [
-        *smm,
-        "-drive", f"if=pflash,format=raw,readonly=on,file={code}",
-        "-drive", f"if=pflash,format=raw,file={variables}",
-    ]  # fmt: skip
-
-
-@dataclass(frozen=True)
-class SerialLog:
-    """What a booted machine wrote on its serial console, and where the log is kept for a look afterwards."""
-
-    text: str
-    path: Path
-
-
-# Terminal control sequences a firmware's serial console writes between the characters it prints
-# (SeaBIOS/iPXE move the cursor, e.g. "bookwor\x1b[25;26H\x1b[25;27Hm"): CSI with its parameters, and
-# two-character escapes. They are not text, so they are taken out before a test looks for text.
-CONTROL_SEQUENCE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|[()][0-9A-Za-z]|[=>78cDEHM])")
-
-
-def console_text(log: Path) -> str:
-    """The serial log as text a person would read on the console: control sequences taken out."""
-    return CONTROL_SEQUENCE.sub("", log.read_text(errors="replace")) if log.exists() else ""
-
-
-def typed(text: str) -> list[str]:
-    """QEMU `sendkey` names that type `text` (lower-case letters, digits, "-", "." and Enter as "\\n")."""
-    names = {"-": "minus", ".": "dot", "\n": "ret", " ": "spc"}
-    return [names.get(char, char) for char in text]
-
-
-def boot(
-    tftp_root: Path,
-    *,
-    keep: str,
-    bootfile: str,
-    firmware: list[str],
-    timeout: float,
-    until: tuple[str, ...] = INSTALLER_STARTED,
-    machine: str = "pc",
-    nic: str = "e1000",
-    keys: Sequence[tuple[str, Sequence[str]]] = (),
-) -> SerialLog:
-    """Run QEMU until one of `until` reaches the serial log, or `timeout` (seconds); the log, kept as var/`keep`.
-
-    `nic` is QEMU's -device for the network card (its own options after a comma). `keys` are pairs of
-    (text, key names): once the text is on the console, the keys are pressed on the machine's keyboard
-    through QEMU's monitor (`sendkey`); the pairs are taken in order.
-    """
-    qemu = require_tool("qemu-system-x86_64")
-    log = KEPT_LOGS / keep
-    log.parent.mkdir(exist_ok=True)
-    log.unlink(missing_ok=True)
-    with tempfile.TemporaryDirectory(prefix="qemu-monitor-") as scratch:
-        monitor = Path(scratch) / "monitor.sock"
-        command = [
-            qemu, "-machine", f"{machine},graphics=off", "-accel", "tcg", "-m", "1536", "-smp", "1",
-            "-display", "none", "-monitor", f"unix:{monitor},server=on,wait=off" if keys else "none",
-            "-serial", f"file:{log}", "-no-reboot",
-            "-netdev", f"user,id=net0,tftp={tftp_root},bootfile={bootfile}",
-            "-device", f"{nic},netdev=net0", "-boot", "n", *firmware,
-        ]  # fmt: skip
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + timeout
-        pending = list(keys)
-        text = ""
-        try:
-            while time.monotonic() < deadline and process.poll() is None:
-                time.sleep(0.2 if pending else 1)
-                text = console_text(log)
-                if pending and pending[0][0] in text:
-                    _press(monitor, pending.pop(0)[1])
-                elif any(marker in text for marker in until):
-                    break
-        finally:
-            process.kill()
-            _, stderr = process.communicate(timeout=10)
-    assert process.returncode is not None
-    if not text and stderr:
-        raise AssertionError(f"QEMU failed: {stderr.decode(errors='replace')}")
-    return SerialLog(console_text(log), log)
-
-
-def _press(monitor: Path, keys: Sequence[str]) -> None:
-    """Press `keys` (QEMU key names) one after the other through the monitor's socket."""
-    with socket.socket(socket.AF_UNIX) as connection:
-        connection.connect(str(monitor))
-        connection.settimeout(10)
-        for key in keys:
-            connection.sendall(f"sendkey {key}\n".encode())
-            time.sleep(0.3)  # a key's press and release (100 ms) and the loader's poll between keys
 
 
 def test_a_bios_machine_pxe_boots_the_imported_installer_from_the_menu(imported_root):

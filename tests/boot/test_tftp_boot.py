@@ -12,22 +12,12 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from tests.support.tftp import TftpServer
+from tests.support.tftp import BASE, TftpServer, menu_pair
 from tools.archive import netboot_files
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-BASE = "maas/amd64/base"
 ARGS = ("--arch", "amd64", "--release", "bookworm", "--release", "trixie", "--current-release", "trixie")
-
-
-def menu_pair(menu: str, label: str) -> tuple[str, str]:
-    """The kernel and initrd paths an entry of a pxelinux menu names (relative to pxelinux's dir)."""
-    entry = menu.split(f"LABEL {label}\n", 1)[1]
-    kernel = re.search(r"KERNEL (\S+)", entry)
-    initrd = re.search(r"initrd=(\S+)", entry)
-    assert kernel and initrd, menu
-    return kernel.group(1), initrd.group(1)
 
 
 def tag_of(blob: bytes) -> str:

@@ -3,7 +3,7 @@ the packages' pxelinux; UEFI the way real nodes do, through the signed shim (`bo
 loads the signed GRUB beside it, which reads pxeimport's menu; with Secure Boot on too. The HWE entry
 is chosen at each menu with keys and shown to run the HWE pair.
 
-The parts are tests/layouts/test_ubuntu_iso.py's (Debian's real netboot kernel and initrd in a stand-in ISO,
+The parts are tests/support/ubuntu_iso.py's (Debian's real netboot kernel and initrd in a stand-in ISO,
 Debian's real loader .debs in a stand-in signed archive). Here the ISO's HWE initrd is Debian's initrd
 with an /init that first prints HWE_BANNER (tools/initramfs.py), so the console shows which initrd runs.
 """
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.boot.test_qemu_boot import INSTALLER_STARTED, KERNEL_STARTED, SerialLog, boot, ovmf_firmware, typed
-from tests.layouts.test_ubuntu_iso import HTTP_URL, ISO_3, http_root, parts, run, server, upstream  # noqa: F401 (fixtures)
+from tests.support.qemu import INSTALLER_STARTED, KERNEL_STARTED, SerialLog, boot, ovmf_firmware, typed
+from tests.support.ubuntu_iso import HTTP_URL, ISO_3, http_root, parts, run, server, upstream  # noqa: F401 (fixtures)
 from tools.initramfs import announcing, newc_members
 from tools.ubuntu_iso import live_server_iso
 

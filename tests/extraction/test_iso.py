@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pxeimport.extraction.iso import IsoImageError, Member, extract, list_members
-from tests.conftest import require_tool
+from tests.support.requirements import require_tool
 from tools.iso import live_server_members, make_iso
 
 KERNEL = os.urandom(300_000)

@@ -91,7 +91,7 @@ def test_a_redirect_chain_longer_than_the_limit_is_refused(server):
 
 @pytest.fixture(scope="module")
 def tls_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    from tests.conftest import require_tool
+    from tests.support.requirements import require_tool
 
     require_tool("openssl")
     return make_self_signed_cert(tmp_path_factory.mktemp("tls"))

@@ -19,7 +19,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from pxeimport.fetching import Fetcher, FetchError, FetchSettings, IndexCache
-from tests.conftest import CommandResult
+from tests.support.commands import CommandResult
 from tests.support.faulty import run_import
 from tests.support.tree import install_dir
 from tools.archive import ArchiveTree, netboot_files

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from pxeimport.models import ImportRun, RunStatus
-from tests.conftest import require_tool
+from tests.support.disk import mount_tmpfs
 from tests.support.faulty import (
     ARGS,
     KERNEL,
@@ -36,18 +36,6 @@ PAGE = 4096
 # One download at a time, so which file meets the full disk is certain; the parallel case has its own test.
 SERIAL = (*ARGS, "--jobs", "1")
 BIG = 4 << 20  # a kernel that does not fit
-
-
-def mount_tmpfs(where: Path, options: str) -> None:
-    """Mount a tmpfs at `where`; skip (fail under CI) when this process may not mount."""
-    require_tool("mount")
-    where.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True, text=True)
-    if done.returncode != 0:
-        message = f"cannot mount a tmpfs for the disk tests (needs root): {done.stderr.strip()}"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run every test: {message}")
-        pytest.skip(message)
 
 
 @pytest.fixture

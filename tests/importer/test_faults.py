@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from pxeimport.models import ImportRun, RunStatus
-from tests.conftest import require_tool
 from tests.support.faulty import (
     ARGS,
     IMAGES,
@@ -31,6 +30,7 @@ from tests.support.faulty import (
     serving,
     staging_entries,
 )
+from tests.support.requirements import require_tool
 from tools.faultserver import FaultServer, make_self_signed_cert
 
 pytestmark = pytest.mark.django_db

@@ -16,7 +16,7 @@ from pxeimport.items import Item, ItemKind, Source
 from pxeimport.menus import HEADER, BootMenus
 from pxeimport.models import BootSource
 from pxeimport.tftproot import TftpRoot
-from tests.conftest import CommandResult
+from tests.support.commands import CommandResult
 from tests.support.tree import base, snapshot
 from tools.archive import netboot_files
 

@@ -31,7 +31,7 @@ from pxeimport.layouts.packages import (
 )
 from pxeimport.lib import InvalidName
 from pxeimport.trust import SignatureError
-from tests.conftest import require_tool, skip_or_fail
+from tests.support.requirements import require_tool, skip_or_fail
 from tools import demo
 from tools.httpserver import ArchiveServer
 from tools.package_archive import (

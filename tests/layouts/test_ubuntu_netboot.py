@@ -16,7 +16,7 @@ from django.core.management.base import CommandError
 from pxeimport.extraction.tarball import TarballError, extract
 from pxeimport.layouts import LayoutError, ubuntu_netboot
 from pxeimport.models import BootSource, InstalledFile
-from tests.conftest import CommandResult
+from tests.support.commands import CommandResult
 from tests.support.tree import base, install_dir
 from tools.ubuntu_archive import UbuntuNetbootTree, ubuntu_files
 

@@ -15,7 +15,7 @@ from pxeimport.menus.grubpaths import grub_prefixes
 from pxeimport.menus.writer import BootMenus
 from pxeimport.models import ImportRun, RunStatus
 from pxeimport.tftproot import TftpRoot
-from tests.conftest import require_tool
+from tests.support.requirements import require_tool
 from tools.archive import netboot_files
 
 # What an earlier unpack of Debian's netboot.tar.gz leaves at the fixed path (abridged).

@@ -34,8 +34,8 @@ from pxeimport.menus.syntax import (
     pxelinux_config,
     version_paths,
 )
-from tests.boot.test_qemu_boot import boot, debian_netboot, ovmf_firmware  # noqa: F401 (a fixture)
-from tests.conftest import require_tool
+from tests.support.qemu import boot, debian_netboot, ovmf_firmware  # noqa: F401 (a fixture)
+from tests.support.requirements import require_tool
 from tests.support.tree import base, install_dir
 from tools.archive import ArchiveTree, netboot_files
 
@@ -320,7 +320,7 @@ def test_a_timeout_the_menus_would_read_differently_is_refused(seconds):
 @pytest.mark.slow
 @pytest.mark.parametrize("value", ["-1", "3600"])
 def test_the_menu_timeout_setting_is_checked_at_start_up(value):
-    from tests.web.test_settings import import_settings
+    from tests.support.settings import import_settings
 
     result = import_settings(PXEIMPORT_MENU_TIMEOUT=value)
     assert result.returncode != 0

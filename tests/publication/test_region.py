@@ -21,10 +21,12 @@ from django.core.management.base import CommandError
 
 from pxeimport.layouts import index_given
 from pxeimport.publication import FILES_DIR, INDEX, RegionKey, RegionKeyError
-from tests.conftest import CommandResult, gpg_agents, require_tool
+from tests.support.commands import CommandResult
 from tests.support.nginx import running_nginx, site_with
+from tests.support.region import run
+from tests.support.requirements import gpg_agents, require_tool
 from tests.support.tree import base, install_dir
-from tests.web.test_static import free_port, wait_for
+from tests.support.web import free_port, wait_for
 from tools.archive import ArchiveTree, netboot_files
 from tools.httpserver import ArchiveServer
 from tools.racksite import wait_until
@@ -32,17 +34,6 @@ from tools.racksite import wait_until
 pytestmark = pytest.mark.django_db
 
 SELECTION = ("--arch", "amd64", "--release", "bookworm", "--current-release", "bookworm")
-
-
-def run(*args: str) -> CommandResult:
-    out, err = StringIO(), StringIO()
-    try:
-        call_command("import_pxe_files", *args, stdout=out, stderr=err)
-        code = 0
-    except CommandError as exc:
-        err.write(str(exc))
-        code = exc.returncode
-    return CommandResult(code, out.getvalue(), err.getvalue())
 
 
 @dataclass

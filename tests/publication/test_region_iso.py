@@ -1,7 +1,7 @@
 """A rack keeps the region's verified ISO in its own HTTP root and its menus name the rack's URL.
 
 The region imports the ubuntu-iso layout (a stand-in live-server ISO holding Debian's real netboot
-kernel, loaders from Debian's real .debs; tests/layouts/test_ubuntu_iso.py's fixtures) into its TFTP and
+kernel, loaders from Debian's real .debs; tests/support/ubuntu_iso.py's fixtures) into its TFTP and
 HTTP roots and publishes both; a rack, with an HTTP root and URL of its own, imports with
 `--layout region`. Real gpg and gpgv, real HTTP servers on loopback for the upstream, the region's
 publish root and the rack's HTTP root.
@@ -23,10 +23,11 @@ import requests
 from django.core.management import call_command
 
 from pxeimport.publication import HTTP_DIR, INDEX
-from tests.conftest import CommandResult, require_tool
-from tests.layouts.test_ubuntu_iso import ARGS, ISO_3, ISO_4, parts, server, upstream  # noqa: F401 (fixtures)
-from tests.publication.test_region import run
+from tests.support.commands import CommandResult
+from tests.support.region import run
+from tests.support.requirements import require_tool
 from tests.support.tree import base, install_dir
+from tests.support.ubuntu_iso import ARGS, ISO_3, ISO_4, parts, server, upstream  # noqa: F401 (fixtures)
 from tools.faultserver import FaultServer
 from tools.httpserver import ArchiveServer
 from tools.signing import ArchiveSigner

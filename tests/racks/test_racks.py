@@ -14,10 +14,9 @@ import pytest
 
 from pxeimport.publication import FILES_DIR, INDEX
 from pxeimport.racks.tasks import CONVERGE
-from tests.boot.test_tftp_boot import BASE, menu_pair
-from tests.conftest import require_rabbitmq, require_tool
-from tests.importer.test_disk import mount_tmpfs
-from tests.support.tftp import TftpServer
+from tests.support.disk import mount_tmpfs
+from tests.support.requirements import require_rabbitmq, require_tool
+from tests.support.tftp import BASE, TftpServer, menu_pair
 from tests.support.tree import install_dir
 from tools.archive import ArchiveTree, netboot_files
 from tools.httpserver import ArchiveServer

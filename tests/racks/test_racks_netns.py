@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require_rabbitmq, require_tool, skip_or_fail
+from tests.support.requirements import require_rabbitmq, require_tool, skip_or_fail
 from tests.support.tree import install_dir
 from tools.archive import ArchiveTree, netboot_files
 from tools.httpserver import ArchiveServer

@@ -20,7 +20,7 @@ from pxeimport.models import (
     Trigger,
 )
 from tests.support.background_import import loopback_source, wait_for_finished_run
-from tests.web.test_settings import import_settings
+from tests.support.settings import import_settings
 from tools.archive import netboot_files
 
 pytestmark = pytest.mark.django_db

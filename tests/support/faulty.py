@@ -14,7 +14,7 @@ from django.core.management.base import CommandError
 
 from pxeimport.lib import sha256_file
 from pxeimport.tftproot import MANIFEST
-from tests.conftest import CommandResult
+from tests.support.commands import CommandResult
 from tests.support.tree import base, install_dir
 from tools.archive import ArchiveTree, netboot_files
 

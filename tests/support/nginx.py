@@ -9,7 +9,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.conftest import require_tool
+from tests.support.requirements import require_tool
 
 
 def site_with(site: Path, replacements: tuple[tuple[str, str], ...]) -> str:

@@ -1,8 +1,9 @@
-"""A real tftpd-hpa serving a TFTP root on loopback, and a real TFTP client (curl's tftp://)."""
+"""A real tftpd-hpa serving a TFTP root on loopback, a real TFTP client (curl's tftp://), and the paths a menu names."""
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import time
@@ -10,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require_tool
+from tests.support.requirements import require_tool
+
+BASE = "maas/amd64/base"
 
 
 def free_udp_port() -> int:
@@ -54,3 +57,12 @@ class TftpServer:
         url = f"tftp://127.0.0.1:{self.port}/{path}"
         command = [self.curl, "--silent", "--show-error", "--fail", "--max-time", str(timeout), url]
         return subprocess.run(command, capture_output=True, check=True, timeout=timeout + 5).stdout
+
+
+def menu_pair(menu: str, label: str) -> tuple[str, str]:
+    """The kernel and initrd paths an entry of a pxelinux menu names (relative to pxelinux's dir)."""
+    entry = menu.split(f"LABEL {label}\n", 1)[1]
+    kernel = re.search(r"KERNEL (\S+)", entry)
+    initrd = re.search(r"initrd=(\S+)", entry)
+    assert kernel and initrd, menu
+    return kernel.group(1), initrd.group(1)

@@ -16,7 +16,7 @@ from pxeimport.items import ArchUrls, Source, parse_arch_urls
 from pxeimport.layouts import Container, LayoutError, RemoteFile, Wanted
 from pxeimport.models import BootSource
 from pxeimport.tftproot import HttpRoot, HttpRootError, tftp_texts
-from tests.conftest import require_tool
+from tests.support.requirements import require_tool
 from tools.iso import make_iso
 
 URL = "http://boot.example.org/pxe"

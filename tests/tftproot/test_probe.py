@@ -23,7 +23,7 @@ import pytest
 
 from pxeimport.lib.files import CopyMismatch, link_or_copy
 from pxeimport.tftproot import RootUnusable, TftpRoot, open_up, probe
-from tests.conftest import require_tool, skip_or_fail
+from tests.support.requirements import require_tool, skip_or_fail
 from tests.support.subprocess_db import PROJECT
 from tests.support.tftp import TftpServer
 from tools.archive import netboot_files

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from pxeimport.trust import ChecksumIndexError, parse_sha256sums
-from tests.conftest import require_tool
+from tests.support.requirements import require_tool
 
 A = "a" * 64
 B = "b" * 64

@@ -16,7 +16,7 @@ from pxeimport.trust.signatures import (
     verify_clearsigned,
     verify_detached,
 )
-from tests.conftest import gpg_agents, require_tool
+from tests.support.requirements import gpg_agents, require_tool
 from tools.racksite import wait_until
 from tools.signing import ArchiveSigner
 

@@ -8,44 +8,22 @@ Chromium loads the login page and must get every stylesheet and apply it.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 
-from tests.admin.test_browser import CHROMIUM, CHROMIUM_ARGS
-from tests.conftest import require_tool
 from tests.support.nginx import running_nginx, site_with
+from tests.support.requirements import require_tool
+from tests.support.web import CHROMIUM, CHROMIUM_ARGS, free_port, wait_for
 
 pytestmark = pytest.mark.slow
 
 PROJECT = Path(__file__).resolve().parents[2]
 SITE = PROJECT / "contrib" / "nginx" / "pxeimport-admin"
 STATIC_ROOT = PROJECT / "var" / "static"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for(url: str, process: subprocess.Popen[bytes], seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"{process.args!r} exited with {process.returncode}")
-        try:
-            requests.get(url, timeout=2)
-            return
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    raise AssertionError(f"{url} did not answer within {seconds} s")
 
 
 def manage_env(tmp_path: Path) -> dict[str, str]:

@@ -196,3 +196,15 @@ def test_every_layout_is_offered_by_the_admin_and_the_command_under_one_name():
 def test_an_unknown_layout_names_the_known_ones():
     with pytest.raises(LayoutError, match=r"unknown archive layout 'nosuch' \(known: debian-installer"):
         get_layout("nosuch")
+
+
+@pytest.mark.parametrize(
+    "path", sorted((PROJECT / "tests").rglob("*.py")), ids=lambda p: str(p.relative_to(PROJECT / "tests"))
+)
+def test_no_test_imports_another_test_or_the_conftest_its_helpers_live_in_tests_support(path: Path):
+    strays = [
+        module
+        for module, _ in imports(path)
+        if module == "tests.conftest" or (module.startswith("tests.") and module.rsplit(".", 1)[-1].startswith("test_"))
+    ]
+    assert not strays, f"import these from tests/support/ instead: {strays}"

@@ -14,7 +14,7 @@ from pxeimport.items import Item, Selection, Source
 from pxeimport.lib import InvalidName, sha256_file
 from pxeimport.menus import LOCAL_LABEL, BootMenus, MenuEntry, MenuSettings, grub_config, pxelinux_config
 from pxeimport.tftproot import TftpRoot, version_id
-from tests.menus.test_menus import grub_accepts
+from tests.support.grub import grub_accepts
 
 PROJECT = Path(__file__).resolve().parents[2]
 ENTRIES = [MenuEntry("bookworm", "install-0123456789abcdef"), MenuEntry("trixie", "install-fedcba9876543210")]

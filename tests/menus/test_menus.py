@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 import re
 import string
-import subprocess
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -34,8 +32,8 @@ from pxeimport.menus.syntax import (
     pxelinux_config,
     version_paths,
 )
+from tests.support.grub import grub_accepts
 from tests.support.qemu import boot, debian_netboot, ovmf_firmware  # noqa: F401 (a fixture)
-from tests.support.requirements import require_tool
 from tests.support.tree import base, install_dir
 from tools.archive import ArchiveTree, netboot_files
 
@@ -47,17 +45,6 @@ ENTRIES = [
 ]
 # The issue's report: a preseed URL with a query string stopped every UEFI node at `grub>`.
 PRESEED_URL = "url=http://host/p.cfg?host=n1&role=web"
-
-
-def grub_accepts(text: str) -> str:
-    """`text`, after GRUB's own parser (grub-script-check, package grub-common) accepted it."""
-    tool = require_tool("grub-script-check")
-    with tempfile.NamedTemporaryFile("w", suffix=".cfg") as f:
-        f.write(text)
-        f.flush()
-        result = subprocess.run([tool, f.name], capture_output=True, text=True, timeout=30)
-    assert result.returncode == 0, f"grub-script-check refused:\n{text}\n{result.stdout}{result.stderr}"
-    return text
 
 
 def grub_cfg(entries: Sequence[MenuEntry], default: str = "trixie", timeout: int = 3, base: str = BASE) -> str:

@@ -92,12 +92,14 @@ def boot(
     machine: str = "pc",
     nic: str = "e1000",
     keys: Sequence[tuple[str, Sequence[str]]] = (),
+    disk: Path | None = None,
 ) -> SerialLog:
     """Run QEMU until one of `until` reaches the serial log, or `timeout` (seconds); the log, kept as var/`keep`.
 
     `nic` is QEMU's -device for the network card (its own options after a comma). `keys` are pairs of
     (text, key names): once the text is on the console, the keys are pressed on the machine's keyboard
-    through QEMU's monitor (`sendkey`); the pairs are taken in order.
+    through QEMU's monitor (`sendkey`); the pairs are taken in order. `disk`: a raw image as the machine's
+    first disk, booted after the network (boot order n, then c), as on a node that network-boots first.
     """
     qemu = require_tool("qemu-system-x86_64")
     log = KEPT_LOGS / keep
@@ -110,8 +112,10 @@ def boot(
             "-display", "none", "-monitor", f"unix:{monitor},server=on,wait=off" if keys else "none",
             "-serial", f"file:{log}", "-no-reboot",
             "-netdev", f"user,id=net0,tftp={tftp_root},bootfile={bootfile}",
-            "-device", f"{nic},netdev=net0", "-boot", "n", *firmware,
+            "-device", f"{nic},netdev=net0", "-boot", "order=nc" if disk else "n", *firmware,
         ]  # fmt: skip
+        if disk is not None:
+            command += ["-drive", f"file={disk},format=raw,if=ide,index=0"]
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + timeout
         pending = list(keys)
@@ -141,3 +145,18 @@ def _press(monitor: Path, keys: Sequence[str]) -> None:
         for key in keys:
             connection.sendall(f"sendkey {key}\n".encode())
             time.sleep(0.3)  # a key's press and release (100 ms) and the loader's poll between keys
+
+
+# A BIOS boot sector that writes MARKER to the first serial port and halts: the "installed system" of a
+# node's local disk. Real-mode code, hand-assembled: cli; xor ax,ax; mov ds,ax; mov si,msg; mov dx,0x3f8;
+# next: lodsb; test al,al; jz done; out dx,al; jmp next; done: hlt; jmp done; msg: MARKER, CR, LF, 0.
+LOCAL_DISK_MARKER = "pxeimport test disk: booted from the local disk"
+_BOOT_CODE = bytes.fromhex("fa31c08ed8be167cbaf803ac84c07403eeebf8f4ebfd")
+
+
+def local_disk(path: Path) -> Path:
+    """A 1 MiB raw disk whose MBR boot code prints LOCAL_DISK_MARKER on the serial console."""
+    sector = _BOOT_CODE + LOCAL_DISK_MARKER.encode() + b"\r\n\0"
+    assert len(_BOOT_CODE) == 0x16 and len(sector) <= 510  # the code's `mov si` points at 0x7c16
+    path.write_bytes(sector.ljust(510, b"\0") + b"\x55\xaa" + bytes((1 << 20) - 512))
+    return path

@@ -25,7 +25,7 @@ from pxeimport.importer.downloads import Downloads, Progress
 from pxeimport.importer.housekeeping import Housekeeping
 from pxeimport.importer.text import what_stays
 from pxeimport.items import FileResult, Item, ItemKind, ItemResult, Outcome, Source
-from pxeimport.layouts import Container, Layout, LayoutError, Wanted, get_layout
+from pxeimport.layouts import Container, Layout, LayoutError, NotOffered, Wanted, get_layout
 from pxeimport.lib import InvalidName, Once, sha256_file
 from pxeimport.menus import BOOT_OPTIONS_FILE, MENU_ENTRIES_FILE, BootMenus, MenuResult, MenuSettings
 from pxeimport.tftproot import (
@@ -159,12 +159,19 @@ class Importer:
             if r.outcome == Outcome.PLANNED and r.item.kind == ItemKind.INSTALL and r.version
         }
         held: set[tuple[str, str]] = set()
-        if self.retire:
+        refused = [r.item for r in results if r.not_offered]
+        if self.retire and refused:
+            # A selection naming what its source does not offer is refused whole: it retires nothing.
+            what = ", ".join(sorted({f"{i.arch}/{i.release}" for i in refused}))
+            self.housekeeping.append(
+                f"retired nothing: the saved selection names what its source does not offer ({what}); fix it first"
+            )
+        elif self.retire:
             retired = self.cleanup.retire(items, now, dry=dry_run, gone=gone, pending=pending if dry_run else ())
             self.housekeeping += retired.said
             held = retired.held
         self.menu_results = self.menus.write(
-            items, now, only_planned=self.retire, pending=pending if dry_run else None, held=held
+            items, now, only_planned=self.retire and not refused, pending=pending if dry_run else None, held=held
         )
         self.housekeeping += self.cleanup.after(results, now, dry=dry_run, gone=gone)
         if not dry_run:
@@ -188,6 +195,7 @@ class Importer:
             tag = "" if source in reason else f" [{source}]"
             kept = self._serving(item)
             failed = ItemResult(item, Outcome.FAILED, kept=kept, previous_version=_version_of(kept))
+            failed.not_offered = isinstance(exc, NotOffered)
             failed.message = f"{where}{reason}{tag}; {what_stays(failed)}"
             return failed
 

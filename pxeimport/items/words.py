@@ -183,6 +183,8 @@ class ItemResult:
     repaired: str = ""
     # A failed item: what its place in the TFTP root still serves ("install-<v>"), read from the root; "" nothing.
     kept: str = ""
+    # A failed item whose source does not offer its arch or release (a selection to fix): nothing is retired.
+    not_offered: bool = False
 
     @property
     def to_download(self) -> list[FileResult]:

@@ -16,7 +16,7 @@ the region's index). Django: never.
 from __future__ import annotations
 
 from pxeimport.items import DEFAULT_LAYOUT
-from pxeimport.layouts.base import BootEntry, Container, Layout, LayoutError, RemoteFile, Wanted
+from pxeimport.layouts.base import BootEntry, Container, Layout, LayoutError, NotOffered, RemoteFile, Wanted
 from pxeimport.layouts.debian_installer import DebianInstaller
 from pxeimport.layouts.packages import PackageError
 from pxeimport.layouts.region import Region, index_given
@@ -37,6 +37,7 @@ __all__ = [
     "DebianInstaller",
     "Layout",
     "LayoutError",
+    "NotOffered",
     "PackageError",
     "Region",
     "ReleaseDataError",

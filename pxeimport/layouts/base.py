@@ -9,8 +9,9 @@ for each item and installs what comes back (after Django's one-class-per-job and
 from __future__ import annotations
 
 import hashlib
+import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
@@ -50,6 +51,16 @@ def incomplete_loaders(names: Iterable[str]) -> list[tuple[str, str, str]]:
 
 class LayoutError(ValueError):
     """The archive's index lacks what this layout needs, or lists it in a shape the layout refuses."""
+
+
+class NotOffered(LayoutError):
+    """The source does not offer what the selection names (an arch or a release), judged from its verified
+    index (or, for a release with no index at all, from distro-info's names): a selection to fix, not a
+    mirror's trouble. `offered`: what it does offer instead, for the message; empty when unknown."""
+
+    def __init__(self, message: str, *, offered: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.offered = tuple(offered)
 
 
 @dataclass(frozen=True)
@@ -223,3 +234,14 @@ class Layout(ABC):
     def default_releases(cls, distribution: str) -> list[str]:
         """The releases a source of this layout imports when none are selected (distro-info's supported)."""
         return supported_releases(distribution)
+
+
+_LIVE_SERVER_ISO = re.compile(r"ubuntu-\d+\.\d+(?:\.\d+)?-live-server-([a-z0-9][a-z0-9.+_-]*)\.iso")
+
+
+def not_offered_arch(names: Iterable[str], arch: str, where: str) -> NotOffered:
+    """A signed Ubuntu SHA256SUMS (`where`) lists no live-server ISO for `arch`: NotOffered, naming the arches
+    whose ISOs it does list (ubuntu-iso, ubuntu-netboot)."""
+    offered = sorted({m.group(1) for name in names if (m := _LIVE_SERVER_ISO.fullmatch(name))})
+    also = f"; it offers {', '.join(offered)}" if offered else ""
+    return NotOffered(f"{where} lists no live-server ISO for {arch}{also}", offered=offered)

@@ -12,7 +12,8 @@ from typing import Any
 
 from pxeimport.fetching import FetchError, NotFound
 from pxeimport.items import Item, ItemKind
-from pxeimport.layouts.base import Layout, LayoutError, RemoteFile, Wanted
+from pxeimport.layouts.base import Layout, LayoutError, NotOffered, RemoteFile, Wanted
+from pxeimport.layouts.releases import ReleaseDataError, known_releases
 from pxeimport.lib import InvalidName, Once, check_name
 from pxeimport.trust import parse_sha256sums
 
@@ -30,6 +31,12 @@ LDLINUX = "ldlinux.c32"
 # UEFI: the signed shim (bootnet*) and the GRUB it chains to, which must sit beside it: x86-64,
 # arm64, and 32-bit x86 firmware (DHCP client-arch 6), which Debian's i386 netboot dir also has.
 UEFI_LOADERS = ("bootnetx64.efi", "grubx64.efi", "bootnetaa64.efi", "grubaa64.efi", "bootnetia32.efi", "grubia32.efi")
+
+
+# Debian's suite names beside its codenames (a mirror's dists/ has both).
+SUITE_ALIASES = frozenset({"stable", "testing", "unstable", "oldstable", "oldoldstable", "experimental"})
+# A path of the signed Release that shows an arch has an installer: its images index.
+_INSTALLER_PATH = re.compile(r"main/installer-([a-z0-9][a-z0-9.+_-]*)/current/(?:legacy-)?images/SHA256SUMS")
 
 
 def images_urls(archive: str, release: str, arch: str) -> list[str]:
@@ -145,6 +152,8 @@ class DebianInstaller(Layout):
 
     def _fetch_index(self, item: Item) -> tuple[NetbootIndex, str]:
         source = item.source
+        if source.verify_signatures:
+            self._check_offered(item)
         urls = images_urls(source.url, item.release, item.arch)
         first_miss: NotFound | None = None
         for images_url, release_path in zip(urls, release_paths(item.release, item.arch), strict=True):
@@ -170,3 +179,26 @@ class DebianInstaller(Layout):
         assert first_miss is not None
         also = ", ".join(u + INDEX_NAME for u in urls[1:])
         raise FetchError(first_miss.url, f"{first_miss.reason}; also tried {also}", status=first_miss.status)
+
+    def _check_offered(self, item: Item) -> None:
+        """NotOffered when the release's verified Release lists no installer for the arch (naming those it
+        lists), or when the archive has no Release for a release name distro-info does not know."""
+        suite = f"{item.source.url.rstrip('/')}/{item.release}/"
+        listed = self.verifier(item.source).listed_paths(item.release)
+        if listed is None:
+            try:
+                known = {r.codename for d in ("debian", "ubuntu") for r in known_releases(d)} | SUITE_ALIASES
+            except ReleaseDataError:  # no distro-info data: no judgement, the fetch says 404
+                return
+            if item.release not in known:
+                raise NotOffered(
+                    f"{suite}: no such release (neither InRelease nor Release; {item.release!r} is not a Debian "
+                    "or Ubuntu release distro-info knows)"
+                )
+            return
+        offered = sorted({m.group(1) for path in listed if (m := _INSTALLER_PATH.fullmatch(path))})
+        if offered and item.arch not in offered:
+            raise NotOffered(
+                f"{suite}InRelease (verified) lists no installer for {item.arch}; it offers {', '.join(offered)}",
+                offered=offered,
+            )

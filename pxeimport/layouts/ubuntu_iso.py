@@ -26,7 +26,7 @@ import re
 from typing import Any
 
 from pxeimport.items import Item, ItemKind
-from pxeimport.layouts.base import BootEntry, Container, Layout, LayoutError, RemoteFile, Wanted
+from pxeimport.layouts.base import BootEntry, Container, Layout, LayoutError, RemoteFile, Wanted, not_offered_arch
 from pxeimport.layouts.packages import LOADER_FILES, UBUNTU_POCKETS, DebMember, resolve_loaders, suites
 from pxeimport.layouts.releases import supported_releases
 from pxeimport.lib import Once, check_name
@@ -56,7 +56,7 @@ def _version_key(version: str) -> tuple[int, ...]:
 def newest_iso(entries: dict[str, str], arch: str, where: str) -> tuple[str, str]:
     """(version, file name) of the newest ubuntu-<version>-live-server-<arch>.iso in `entries`.
 
-    LayoutError naming `where` when there is none.
+    NotOffered naming `where` (and the arches it does list) when there is none.
     """
     check_name("architecture", arch)
     iso_re = re.compile(rf"ubuntu-(\d+\.\d+(?:\.\d+)?)-live-server-{re.escape(arch)}\.iso")
@@ -64,7 +64,7 @@ def newest_iso(entries: dict[str, str], arch: str, where: str) -> tuple[str, str
         ((m.group(1), name) for name in entries if (m := iso_re.fullmatch(name))), key=lambda p: _version_key(p[0])
     )
     if not found:
-        raise LayoutError(f"{where} lists no live-server ISO for {arch}")
+        raise not_offered_arch(entries, arch, where)
     return found[-1]
 
 

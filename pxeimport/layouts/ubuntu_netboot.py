@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pxeimport.items import Item, ItemKind
-from pxeimport.layouts.base import Layout, LayoutError, RemoteFile, Wanted
+from pxeimport.layouts.base import Layout, LayoutError, RemoteFile, Wanted, not_offered_arch
 from pxeimport.layouts.releases import supported_releases
 from pxeimport.lib import Once, check_name
 from pxeimport.trust import parse_sha256sums
@@ -78,7 +78,7 @@ def parse_index(text: str, *, url: str, arch: str) -> NetbootRelease:
         key=lambda pair: _version_key(pair[0]),
     )
     if not versions:
-        raise LayoutError(f"{url}{INDEX_NAME} lists no live-server ISO for {arch}")
+        raise not_offered_arch(entries, arch, f"{url}{INDEX_NAME}")
     version, iso_name = versions[-1]
     tarball = f"ubuntu-{version}-netboot-{arch}.tar.gz"
     if tarball not in entries:

@@ -79,6 +79,13 @@ class IndexVerifier:
         entry = signed.entries.get(release_path) if signed is not None else None
         return entry.sha256 if entry is not None else None
 
+    def listed_paths(self, release: str) -> list[str] | None:
+        """Every path the verified, fresh Release of `release` lists; None when the archive has no Release
+        for it at all (no InRelease, no Release). SignatureError as `verify`."""
+        check_keyrings(self.keyrings, hint=self.keyring_hint)
+        signed = self._release(release)
+        return sorted(signed.entries) if signed is not None else None
+
     def verify(self, release: str, release_path: str, index_url: str, index: bytes) -> str:
         """The fingerprint that vouches for `index`; SignatureError if nothing valid (and fresh) does.
 

@@ -25,7 +25,8 @@ def root(tmp_path, signer, debian_netboot, archive_server, tftp_root) -> Path:  
     # The archive_server fixture serves tmp_path/"archive": Debian's real netboot files laid out there.
     tree = ArchiveTree(tmp_path / "archive", installer_dir="debian-installer", signer=signer)
     tree.publish("bookworm", "amd64", debian_netboot)
-    return tftp_root
+    served: Path = tftp_root
+    return served
 
 
 @pytest.mark.slow

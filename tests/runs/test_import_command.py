@@ -144,10 +144,10 @@ def test_checksum_mismatch_keeps_the_old_files_and_exits_1(archive, import_pxe, 
 def test_one_failing_release_does_not_stop_the_others(archive, import_pxe, tftp_root):
     publish(archive, "v1", release="bookworm")
     result = import_pxe(
-        "--arch", "amd64", "--release", "bookworm", "--release", "nosuch", "--current-release", "bookworm"
+        "--arch", "amd64", "--release", "bookworm", "--release", "forky", "--current-release", "bookworm"
     )
     assert result.code == 1
-    assert "amd64/nosuch install failed" in result.stderr
+    assert "amd64/forky install failed" in result.stderr
     assert "HTTP 404" in result.stderr
     assert (install_dir(tftp_root, "amd64", "bookworm") / "linux").exists()
 

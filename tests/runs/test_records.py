@@ -159,14 +159,14 @@ def test_the_database_refuses_a_second_row_for_the_same_item(run, with_source):
 def test_a_real_import_leaves_one_state_per_item_with_its_error(archive: ArchiveTree, import_pxe):
     archive.publish("bookworm", "amd64", netboot_files("v1"))
 
-    releases = ("--release", "bookworm", "--release", "nosuch", "--current-release", "bookworm")
+    releases = ("--release", "bookworm", "--release", "forky", "--current-release", "bookworm")
 
     result = import_pxe("--arch", "amd64", *releases)
 
     assert result.code == 1
     states = {(s.kind, s.release): s for s in ItemState.objects.all()}
-    assert set(states) == {("loader", "bookworm"), ("install", "bookworm"), ("install", "nosuch")}
+    assert set(states) == {("loader", "bookworm"), ("install", "bookworm"), ("install", "forky")}
     assert states["install", "bookworm"].live_version == Install.objects.get(kind="install").version
     assert states["install", "bookworm"].last_error == ""
-    assert "HTTP 404" in states["install", "nosuch"].last_error
-    assert states["install", "nosuch"].live_version == ""
+    assert "HTTP 404" in states["install", "forky"].last_error
+    assert states["install", "forky"].live_version == ""

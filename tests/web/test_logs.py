@@ -23,27 +23,27 @@ def test_a_failed_item_is_said_once_on_stderr_with_its_source_url_reason_and_wha
     archive.publish("bookworm", "amd64", netboot_files("v1"))
 
     result = import_pxe(
-        "--arch", "amd64", "--release", "bookworm", "--release", "nosuch", "--current-release", "bookworm"
+        "--arch", "amd64", "--release", "bookworm", "--release", "forky", "--current-release", "bookworm"
     )
 
     # Cron mails stderr: the command's own and the log handler's. One line for the one failure.
     logged = capfd.readouterr().err
-    lines = [line for line in (result.stderr + logged).splitlines() if "nosuch" in line]
+    lines = [line for line in (result.stderr + logged).splitlines() if "forky" in line]
     assert len(lines) == 1, lines
     [line] = lines
-    assert line.startswith("amd64/nosuch install failed: http")
-    assert "/dists/nosuch/main/installer-amd64/current/images/SHA256SUMS: HTTP 404" in line
+    assert line.startswith("amd64/forky install failed: http")
+    assert "/dists/forky/main/installer-amd64/current/images/SHA256SUMS: HTTP 404" in line
     assert line.endswith(
-        "[boot source 'command-line']; nothing was installed before; nothing is served for amd64/nosuch"
+        "[boot source 'command-line']; nothing was installed before; nothing is served for amd64/forky"
     )
     # With PXEIMPORT_LOG_LEVEL=INFO the journal gets the fields too.
     caplog.clear()
     caplog.set_level(logging.INFO, logger="pxeimport")
-    import_pxe("--arch", "amd64", "--release", "nosuch", "--current-release", "bookworm")
-    [record] = [r for r in caplog.records if r.name == "pxeimport.importer.run" and "nosuch" in r.getMessage()]
+    import_pxe("--arch", "amd64", "--release", "forky", "--current-release", "bookworm")
+    [record] = [r for r in caplog.records if r.name == "pxeimport.importer.run" and "forky" in r.getMessage()]
     assert record.levelno == logging.INFO
-    assert (record.source, record.arch, record.release) == ("command-line", "amd64", "nosuch")
-    assert record.url.endswith("/dists/nosuch/main/installer-amd64/current/images/SHA256SUMS")
+    assert (record.source, record.arch, record.release) == ("command-line", "amd64", "forky")
+    assert record.url.endswith("/dists/forky/main/installer-amd64/current/images/SHA256SUMS")
     assert "HTTP 404" in record.reason
 
 
@@ -128,7 +128,7 @@ def test_every_failure_and_every_damage_is_said_exactly_once_in_every_mode(
     caplog.clear()
 
     extra = ("--dry-run",) if dry else ()
-    result = import_pxe(*args, "--release", "nosuch", "--verify", *extra, verbosity=verbosity)
+    result = import_pxe(*args, "--release", "forky", "--verify", *extra, verbosity=verbosity)
 
     # What cron mails: the command's stdout and stderr, and the log records at the stderr handler's WARNING.
     logged = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]

@@ -167,6 +167,13 @@ class Command(BaseCommand):
             self.stdout.write(
                 summary(results, run.fetcher.bytes_downloaded, time.monotonic() - started, dry=run.dry_run)
             )
+        refused = [r for r in results if r.not_offered]
+        if refused:
+            raise CommandError(
+                f"the selection names what its source does not offer ({len(refused)} item(s), said above); "
+                "nothing was retired: fix the selection (an arch or release name) and run again",
+                returncode=EXIT_USAGE,
+            )
         failed = sum(1 for r in results if r.outcome == Outcome.FAILED)
         if failed:
             raise CommandError(failure_summary(results), returncode=EXIT_FAILED)

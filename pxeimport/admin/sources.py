@@ -16,6 +16,7 @@ from pxeimport.models import (
     SelectedArch,
     SelectedRelease,
 )
+from pxeimport.runs import claimed_elsewhere
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldsetSpec
@@ -127,6 +128,27 @@ class BootSourceForm(forms.ModelForm[BootSource]):
     def clean_proxy(self) -> str:
         proxy: str = self.cleaned_data["proxy"]
         return restore_password(proxy, self.instance.proxy) if self.instance.proxy else proxy
+
+    def clean(self) -> dict[str, Any]:
+        """An enabled source may not select an (arch, release) another enabled source feeds (issue 20)."""
+        cleaned = super().clean() or {}
+        if cleaned.get("enabled"):
+            arches, releases = _submitted(self.data, "arches"), _submitted(self.data, "releases")
+            layout, distribution = cleaned.get("layout") or "", cleaned.get("distribution") or ""
+            clashes = claimed_elsewhere(self.instance.pk, arches, releases, layout, distribution)
+            if clashes:
+                raise forms.ValidationError(clashes)
+        return cleaned
+
+
+def _submitted(data: Any, prefix: str) -> list[str]:
+    """The names an inline formset of the same page submits (its rows not marked for deletion)."""
+    try:
+        total = int(data.get(f"{prefix}-TOTAL_FORMS", 0))
+    except ValueError:
+        return []
+    names = (data.get(f"{prefix}-{i}-name", "").strip() for i in range(total) if not data.get(f"{prefix}-{i}-DELETE"))
+    return [name for name in names if name]
 
 
 @admin.register(BootSource)

@@ -8,7 +8,7 @@ Imports: every plain package. Django: never (the database and settings side of a
 
 from __future__ import annotations
 
-from pxeimport.importer.plan import plan
+from pxeimport.importer.plan import contested, plan
 from pxeimport.importer.progress import TerminalProgress
 from pxeimport.importer.run import INDEX_ERRORS, Importer
 from pxeimport.importer.stopping import Stopped, stop_on_signals
@@ -22,6 +22,7 @@ __all__ = [
     "Stopped",
     "TerminalProgress",
     "change_text",
+    "contested",
     "dry_run_table",
     "failure_summary",
     "item_lines",

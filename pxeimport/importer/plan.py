@@ -15,7 +15,7 @@ def plan(selections: Iterable[Selection]) -> list[Item]:
 
     Names and kernel options are validated here, so a bad one fails before any network or disk work
     (InvalidName, BadKernelOptions). Two sources may not fill the same place in the TFTP root: the
-    first selection naming an (arch, release) wins.
+    first selection naming an (arch, release) wins, and `contested` says so.
     """
     items: list[Item] = []
     seen: set[tuple[str, str, str]] = set()
@@ -39,3 +39,27 @@ def plan(selections: Iterable[Selection]) -> list[Item]:
                     seen.add(key)
                     items.append(item)
     return items
+
+
+def contested(selections: Iterable[Selection]) -> list[str]:
+    """One line per place in the TFTP root several selections claim: an (arch, release), or an arch's
+    pre-boot loaders (every source selecting the arch brings its own). The first selection (sources are
+    read by name) feeds it; the others are left out of the plan, so each run says so until it is resolved.
+    """
+    claims: dict[tuple[str, str], list[str]] = {}
+    for sel in selections:
+        for arch in sel.arches:
+            claims.setdefault((arch, ""), []).append(sel.source.name)
+            for release in sel.releases:
+                claims.setdefault((arch, release), []).append(sel.source.name)
+    lines = []
+    for (arch, release), names in claims.items():
+        if len(names) < 2:
+            continue
+        place = f"{arch}/{release}" if release else f"{arch}'s pre-boot loaders"
+        others = ", ".join(repr(n) for n in names[1:])
+        lines.append(
+            f"WARNING: {place} {'is' if release else 'are'} claimed by boot sources {', '.join(repr(n) for n in names)}: {names[0]!r} feeds it, "
+            f"{others} {'is' if len(names) == 2 else 'are'} left out; disable or deselect it on all but one"
+        )
+    return lines

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pxeimport.runs import dashboard, publishing, records
 from pxeimport.runs.background import Started, start_import
 from pxeimport.runs.context import ConfigError, RunContext, RunOptions, build
-from pxeimport.runs.selection import NothingSelected, Overrides, resolve
+from pxeimport.runs.selection import NothingSelected, Overrides, claimed_elsewhere, resolve
 
 __all__ = [
     "ConfigError",
@@ -23,6 +23,7 @@ __all__ = [
     "RunOptions",
     "Started",
     "build",
+    "claimed_elsewhere",
     "dashboard",
     "publishing",
     "records",

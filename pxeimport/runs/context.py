@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from pxeimport.fetching import Fetcher, FetchSettings, IndexCache
-from pxeimport.importer import plan, usage_problems
+from pxeimport.importer import contested, plan, usage_problems
 from pxeimport.items import DEFAULT_LAYOUT, Item, ItemKind, Selection
 from pxeimport.layouts import LayoutError, ReleaseDataError
 from pxeimport.lib import InvalidName
@@ -122,8 +122,9 @@ def build(options: RunOptions) -> RunContext:
         index_cache=IndexCache(root.maas / INDEX_CACHE_DIR, writable=not options.dry_run),
         proxies={s.source.url: s.source.proxy for s in selections if s.source.proxy},
     )
-    # Every run, even at -v0: an operator must not forget a check is off.
-    warnings = [
+    # Every run, even at -v0: an operator must not forget a check is off, or that a source is left out.
+    warnings = contested(selections)
+    warnings += [
         f"WARNING: signature checks are off for boot source {s.source.name!r}: its SHA256SUMS is trusted as served"
         for s in selections
         if not s.source.verify_signatures

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pxeimport.items import DEFAULT_LAYOUT, Selection, Source, parse_arch_urls
-from pxeimport.layouts import get_layout, stable_release
+from pxeimport.layouts import ReleaseDataError, get_layout, stable_release
 from pxeimport.lib import check_name
 from pxeimport.models import BootSource
 from pxeimport.trust import DEFAULT_KEYRINGS
@@ -130,3 +130,26 @@ def _selection(
 def _default_releases(source: Source, distribution: str) -> list[str]:
     """The layout's default: distro-info's supported releases that the layout publishes."""
     return get_layout(source.layout).default_releases(distribution)
+
+
+def claimed_elsewhere(
+    pk: int | None, arches: Sequence[str], releases: Sequence[str], layout: str, distribution: str
+) -> list[str]:
+    """What an enabled boot source (`pk`, None for a new one) selecting `arches` x `releases` (none: the
+    defaults a run takes) would claim that another enabled source already feeds: one line per
+    (arch, release), naming that source. Two sources cannot feed one place in the TFTP root."""
+    mine_arches = set(arches or DEFAULT_ARCHES)
+    try:
+        mine_releases = set(releases or get_layout(layout).default_releases(distribution))
+        others = [s for s in resolve(Overrides()) if s.source.key != pk]
+    except (NothingSelected, ReleaseDataError):
+        return []
+    lines = []
+    for other in others:
+        for arch in sorted(mine_arches & set(other.arches)):
+            for release in sorted(mine_releases & set(other.releases)):
+                lines.append(
+                    f"{arch}/{release} is already selected by the enabled boot source {other.source.name!r}: "
+                    "one place in the TFTP root is fed by one source; deselect it there or here, or disable one"
+                )
+    return lines

@@ -220,3 +220,24 @@ def test_an_item_status_list_filters_the_failing_items(admin_client):
     html = listing.content.decode()
     assert '<td class="field-release">trixie</td>' in html
     assert '<td class="field-release">bookworm</td>' not in html
+
+
+def test_an_enabled_source_may_not_select_what_another_enabled_source_feeds(admin_client):
+    """Issue 20, case 5: two enabled sources naming one (arch, release); the first by name won silently."""
+    assert save_source(admin_client, name="old-mirror").status_code == 302
+
+    response = save_source(admin_client, name="new-mirror", url="http://new.example.org/debian/dists/")
+
+    assert response.status_code == 200
+    assert "amd64/bookworm is already selected by the enabled boot source &#x27;old-mirror&#x27;" in (
+        response.content.decode()
+    )
+    assert not BootSource.objects.filter(name="new-mirror").exists()
+
+
+def test_a_second_source_for_the_same_place_may_be_saved_disabled_or_for_other_releases(admin_client):
+    assert save_source(admin_client, name="old-mirror").status_code == 302
+    disabled = {"enabled": ""}
+    assert save_source(admin_client, name="new-mirror", url="http://new.example.org/d/", **disabled).status_code == 302
+    other = {"releases-0-name": "trixie"}
+    assert save_source(admin_client, name="trixie-mirror", url="http://t.example.org/d/", **other).status_code == 302

@@ -255,7 +255,7 @@ class Command(BaseCommand):
         if published is not None and published.changed and self.verbosity >= 1:
             self.stdout.write(f"Published {len(published.publication.items)} live sets for racks in {published.path}")
         menu_errors = [m.error for m in importer.menu_results if m.error]
-        records.add_warnings(row, [w for m in importer.menu_results for w in m.warnings])
+        records.add_warnings(row, [*run.warnings, *(w for m in importer.menu_results for w in m.warnings)])
         if menu_errors:
             records.add_errors(row, menu_errors)
         return results, menu_errors

@@ -56,10 +56,11 @@ def contested(selections: Iterable[Selection]) -> list[str]:
     for (arch, release), names in claims.items():
         if len(names) < 2:
             continue
-        place = f"{arch}/{release}" if release else f"{arch}'s pre-boot loaders"
-        others = ", ".join(repr(n) for n in names[1:])
+        place = f"{arch}/{release} is" if release else f"{arch}'s pre-boot loaders are"
+        everyone = ", ".join(repr(n) for n in names)
+        left_out = ", ".join(repr(n) for n in names[1:]) + (" is" if len(names) == 2 else " are")
         lines.append(
-            f"WARNING: {place} {'is' if release else 'are'} claimed by boot sources {', '.join(repr(n) for n in names)}: {names[0]!r} feeds it, "
-            f"{others} {'is' if len(names) == 2 else 'are'} left out; disable or deselect it on all but one"
+            f"WARNING: {place} claimed by boot sources {everyone}: {names[0]!r} feeds it, {left_out} left out; "
+            "disable or deselect it on all but one"
         )
     return lines

@@ -84,6 +84,7 @@ class Importer:
         progress: Progress | None = None,
         protect: Callable[[Slot], frozenset[str]] | None = None,
         verify: bool = False,
+        accept_loader_change: bool = False,
         retire: bool = False,
         http_root: HttpRoot | None = None,
     ) -> None:
@@ -98,6 +99,7 @@ class Importer:
         self.max_file_bytes = max_file_bytes
         self.progress = progress
         self.verify = verify
+        self.accept_loader_change = accept_loader_change
         self.retire = retire
         # What this run did (a dry run: would do) besides installing, one line each, for the operator.
         self.housekeeping: list[str] = []
@@ -256,6 +258,8 @@ class Importer:
             return ItemResult(item, Outcome.SKIPPED, message=wanted.skip)
         if item.kind == ItemKind.LOADER:
             wanted.check_loader_set()  # a loader without its ldlinux.c32 or GRUB fails; the working set stays
+            if not self.accept_loader_change:
+                self._check_loaders_kept(item, set(wanted.identity))
         slot = self._slot(item)
         version = version_id(wanted.identity)
         installed = self.root.installed(slot, list(wanted.identity))
@@ -367,6 +371,17 @@ class Importer:
             kept = self.http_root.publish(container.publish_as, path)
             log.info("kept %s for nodes at %s", kept, self.http_root.url_for(container.publish_as))
         return path.stat().st_size
+
+    def _check_loaders_kept(self, item: Item, names: set[str]) -> None:
+        """LayoutError when the new loader set lacks a file the served set has: every node whose DHCP names
+        it would get "file not found", so the served set stays until the operator accepts the change."""
+        lost = sorted(self.root.served_loaders(item.arch) - names)
+        if lost:
+            raise LayoutError(
+                f"the new {item.arch} loader set (from {item.release}) lacks {', '.join(lost)}, which the served set "
+                "has: nodes booting them would get 'file not found'. Check the DHCP server's boot file names, "
+                "then run import_pxe_files --accept-loader-change to serve the new set"
+            )
 
     def _slot(self, item: Item) -> Slot:
         if item.kind == ItemKind.LOADER:

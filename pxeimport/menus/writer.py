@@ -157,11 +157,14 @@ class BootMenus:
                 )
             base = "/" + self.root.base_dir(arch).relative_to(self.root.path).as_posix()
             timeout = self.settings.timeout_seconds
-            texts = {
-                PXELINUX_MENU: pxelinux_config(entries, default, timeout),
-                GRUB_MENU: grub_config(entries, default, timeout, base),
-            }
+            texts = {PXELINUX_MENU: pxelinux_config(entries, default, timeout)}
+            # A GRUB menu only where a GRUB is served: a UEFI node would meet it only after GRUB loads.
+            served = self.root.served_loaders(arch)
+            if not served or any(n.startswith("grub") for n in served):
+                texts[GRUB_MENU] = grub_config(entries, default, timeout, base)
             changed = self.write_files(arch, texts, now, dry=dry)
+            if GRUB_MENU not in texts:
+                changed += self.remove_files(arch, now, dry=dry, only=(GRUB_MENU,))
             if not dry:
                 self.save_kernel_opts(arch, [planned[r] for r in planned if r in installed])
             return MenuResult(arch, changed, default, order, dry=dry, warnings=warnings)
@@ -253,7 +256,7 @@ class BootMenus:
             self._remember(arch, named, now)
         return changed
 
-    def remove_files(self, arch: str, now: float, *, dry: bool = False) -> list[str]:
+    def remove_files(self, arch: str, now: float, *, dry: bool = False, only: Sequence[str] = MENUS) -> list[str]:
         """Delete the arch's menus that pxeimport wrote (an operator's own file stays); return those removed
         (`dry`: that would be; nothing is deleted).
 
@@ -261,7 +264,7 @@ class BootMenus:
         """
         base = self.root.base_dir(arch)
         removed, named = [], set()
-        for relative in MENUS:
+        for relative in only:
             current = _read_regular(base / relative)
             if current is not None and current.startswith(f"# {HEADER}"):
                 named |= version_paths(current)

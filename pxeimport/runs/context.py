@@ -49,6 +49,8 @@ class RunOptions:
     trigger: str = "command"
     # Hash every served file against its version's SHA256SUMS, not only those whose size or mtime changed.
     verify: bool = False
+    # Serve a new loader set that lacks a boot file the served set has (the operator confirmed it).
+    accept_loader_change: bool = False
 
 
 @dataclass
@@ -64,6 +66,7 @@ class RunContext:
     trigger: str
     warnings: list[str] = field(default_factory=list)
     verify: bool = False
+    accept_loader_change: bool = False
     # Retire what the plan does not name: only when the plan is the whole saved selection.
     retire: bool = False
     # Where verified files nodes fetch over HTTP are kept (PXEIMPORT_HTTP_ROOT/URL); None: not set.
@@ -157,6 +160,7 @@ def build(options: RunOptions) -> RunContext:
         trigger=options.trigger,
         warnings=warnings,
         verify=options.verify,
+        accept_loader_change=options.accept_loader_change,
         # A run narrowed by --archive, --arch or --release must not take away what it does not name.
         retire=not (options.archive or options.arches or options.releases),
     )

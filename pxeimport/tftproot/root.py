@@ -214,6 +214,22 @@ class TftpRoot:
         single = versions.pop() if len(versions) == 1 else None
         return Installed(single, files)
 
+    def served_loaders(self, arch: str) -> set[str]:
+        """The names of the pre-boot loader files `arch` serves: links in its base dir into a `_loader-<v>` dir."""
+        slot = self.loader_slot(arch)
+        try:
+            entries = list(os.scandir(slot.parent))
+        except (FileNotFoundError, NotADirectoryError):
+            return set()
+        served = set()
+        for entry in entries:
+            if entry.is_symlink():
+                head, _, tail = os.readlink(entry.path).partition("/")
+                version = slot.parse_version(head)
+                if version is not None and tail == entry.name and slot.version_dir(version).is_dir():
+                    served.add(entry.name)
+        return served
+
     def serving(self, slot: Slot) -> str:
         """What `slot` serves now, as the operator would name it: "install-<v>", "_loader-<v>", the
         old script's files; "" when nothing (an empty root, a release never imported). Reads only."""

@@ -23,7 +23,7 @@ PRESEED = "console=ttyS0,115200 auto=true priority=critical url=http://boot.exam
 @pytest.fixture
 def source(archive, archive_server, signer) -> BootSource:
     for release in ("bookworm", "trixie"):
-        archive.publish(release, "amd64", netboot_files(f"{release}-amd64"))
+        archive.publish(release, "amd64", netboot_files(f"{release}-amd64", uefi=True))
     BootSource.objects.all().delete()
     saved = BootSource.objects.create(
         name="mirror", url=archive_server.url + "dists/", keyring=str(signer.keyring), current_release="bookworm"
@@ -50,7 +50,7 @@ def menus(tftp_root: Path) -> tuple[str, str]:
 @pytest.mark.django_db
 def test_a_run_narrowed_to_one_release_keeps_the_saved_options_of_the_others(source, archive, tftp_root):
     run(tftp_root)
-    archive.publish("trixie", "amd64", netboot_files("trixie-amd64-v2"))  # upstream publishes a new trixie
+    archive.publish("trixie", "amd64", netboot_files("trixie-amd64-v2", uefi=True))  # upstream publishes a new trixie
 
     said = run(tftp_root, "--release", "trixie")
 
@@ -66,7 +66,7 @@ def test_a_run_narrowed_to_one_release_keeps_the_saved_options_of_the_others(sou
 @pytest.mark.django_db
 def test_options_given_to_a_narrowed_run_reach_only_the_entries_it_imports(source, archive, tftp_root):
     run(tftp_root)
-    archive.publish("trixie", "amd64", netboot_files("trixie-amd64-v2"))
+    archive.publish("trixie", "amd64", netboot_files("trixie-amd64-v2", uefi=True))
 
     run(tftp_root, "--release", "trixie", "--kernel-opts", "priority=medium")
 

@@ -127,7 +127,7 @@ def source(archive, archive_server, signer, settings) -> BootSource:
     settings.PXEIMPORT_GRACE_SECONDS = 0  # files go at the first retiring run after the one that retires
     for release in ("bookworm", "trixie"):
         for arch in ("amd64", "i386"):
-            archive.publish(release, arch, netboot_files(f"{release}-{arch}"))
+            archive.publish(release, arch, netboot_files(f"{release}-{arch}", uefi=True))
     BootSource.objects.all().delete()
     saved = BootSource.objects.create(
         name="mirror", url=archive_server.url + "dists/", keyring=str(signer.keyring), current_release="bookworm"
@@ -193,8 +193,8 @@ def test_while_no_selected_release_is_served_the_ones_served_before_stay_on_the_
         assert (base(tftp_root, "amd64") / "bookworm" / "install" / "linux").is_file()
         assert not (base(tftp_root, "amd64") / "bookworm" / MARK).exists()
 
-    archive.publish("forky", "amd64", netboot_files("forky-amd64"))
-    archive.publish("forky", "i386", netboot_files("forky-i386"))
+    archive.publish("forky", "amd64", netboot_files("forky-amd64", uefi=True))
+    archive.publish("forky", "i386", netboot_files("forky-i386", uefi=True))
     result = run(tftp_root)
     assert result.code == 0 and "retired amd64/bookworm" in result.stdout and "retired amd64/trixie" in result.stdout
     assert "LABEL forky" in menu(tftp_root) and "LABEL bookworm" not in menu(tftp_root)
@@ -317,8 +317,8 @@ def test_a_dry_run_says_which_boot_menus_a_real_run_writes_or_removes_and_writes
     assert "would remove pxelinux.cfg/default" not in dry.stdout and "would retire amd64/" not in dry.stdout
     assert "kept amd64/bookworm: not in the saved selection" in run(tftp_root).stdout
 
-    archive.publish("forky", "amd64", netboot_files("forky-amd64"))
-    archive.publish("forky", "i386", netboot_files("forky-i386"))
+    archive.publish("forky", "amd64", netboot_files("forky-amd64", uefi=True))
+    archive.publish("forky", "i386", netboot_files("forky-i386", uefi=True))
     before = snapshot(tftp_root)
     dry = run(tftp_root, "--dry-run")
     assert snapshot(tftp_root) == before

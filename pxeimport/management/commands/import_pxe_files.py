@@ -112,6 +112,13 @@ class Command(BaseCommand):
             "mtimes only), repair what is damaged, and exit 1 if anything was. Weekly, from the timer.",
         )
         parser.add_argument(
+            "--accept-loader-change",
+            action="store_true",
+            help="Serve a new pre-boot loader set even if it lacks a boot file the served set has (e.g. after "
+            "switching layouts, bootnetx64.efi to bootx64.efi): without it such a set is not installed, the "
+            "served one stays and the run fails, so that DHCP can be changed first.",
+        )
+        parser.add_argument(
             "--jobs",
             type=int,
             metavar="N",
@@ -148,6 +155,7 @@ class Command(BaseCommand):
                     dry_run=options["dry_run"],
                     trigger=options["trigger"],
                     verify=options["verify"],
+                    accept_loader_change=options["accept_loader_change"],
                 )
             )
         except ConfigError as exc:
@@ -228,6 +236,7 @@ class Command(BaseCommand):
             progress=display.update if display else None,
             protect=publishing.protector(run.root),
             verify=run.verify,
+            accept_loader_change=run.accept_loader_change,
             retire=run.retire,
             http_root=run.http_root,
         )
@@ -268,6 +277,7 @@ class Command(BaseCommand):
             max_file_bytes=run.max_file_bytes,
             protect=publishing.protector(run.root),
             verify=run.verify,
+            accept_loader_change=run.accept_loader_change,
             retire=run.retire,
             http_root=run.http_root,
         )

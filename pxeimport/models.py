@@ -205,6 +205,12 @@ class ImportRun(models.Model):
     error_summary = models.TextField(blank=True)
     # One a line: what the run found wrong without failing (pxeimport.menus.writer MenuResult.warnings).
     warnings = models.TextField(blank=True)
+    # One a line: what the run did besides installing: menus written or removed, releases and arches retired,
+    # kept or deleted, superseded versions removed (the command's own lines: importer.text).
+    changes = models.TextField(blank=True)
+    # Narrowed on the command line (--archive, --arch, --release): it retires nothing and does not speak for
+    # the saved selection, so the status page's banners and colours do not follow it.
+    narrowed = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-started"]

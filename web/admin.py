@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
@@ -42,12 +41,13 @@ class MaasAdminSite(admin.AdminSite):
         if not request.user.has_perm("pxeimport.view_importrun"):
             raise PermissionDenied
         state = dashboard.health()
-        rows = dashboard.item_rows(state.last_tried)
+        rows, others = dashboard.item_rows(state.last_tried)
         context = {
             **self.each_context(request),
             "title": "Import status",
             "banners": state.banners,
             "rows": rows,
+            "others": others,
             "failing": sum(1 for r in rows if r.state.last_error),
             "behind": sum(1 for r in rows if r.state.upstream_newer),
             "runs": [
@@ -55,7 +55,8 @@ class MaasAdminSite(admin.AdminSite):
                 for run in ImportRun.objects.all()[:LATEST_RUNS]
             ],
             "can_start_import": request.user.has_perm("pxeimport.start_import"),
-            "tftproot": settings.PXEIMPORT_TFTPROOT,
+            "tftproot": dashboard.configured_root().path,
+            "tftproot_text": str(dashboard.configured_root().path),
         }
         request.current_app = self.name
         return TemplateResponse(request, "admin/status.html", context)

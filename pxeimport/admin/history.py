@@ -206,3 +206,12 @@ class ItemStateAdmin(ReadOnlyAdmin[ItemState]):
     @admin.display(description="upstream newer", boolean=True)
     def upstream_newer(self, obj: ItemState) -> bool:
         return obj.upstream_newer
+
+    actions = ["forget"]
+
+    @admin.action(description="Forget the selected item states (the next run that checks an item records it anew)")
+    def forget(self, request: HttpRequest, queryset: QuerySet[ItemState]) -> None:
+        """Item states are the importer's memory, not history: an operator may drop rows that no longer matter
+        (a one-off --archive run, a release long deselected). Runs and installs are kept."""
+        count, _ = queryset.delete()
+        self.message_user(request, f"Forgot {count} item state(s).", messages.SUCCESS)

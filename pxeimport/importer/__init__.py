@@ -11,14 +11,25 @@ from __future__ import annotations
 from pxeimport.importer.plan import contested, plan
 from pxeimport.importer.progress import TerminalProgress
 from pxeimport.importer.run import INDEX_ERRORS, Importer
+from pxeimport.importer.served import Served, served
 from pxeimport.importer.stopping import Stopped, stop_on_signals
-from pxeimport.importer.text import Line, change_text, dry_run_table, failure_summary, item_lines, menu_lines, summary
+from pxeimport.importer.text import (
+    Line,
+    change_text,
+    dry_run_table,
+    failure_summary,
+    item_lines,
+    menu_change,
+    menu_lines,
+    summary,
+)
 from pxeimport.importer.usage import usage_problems
 
 __all__ = [
     "INDEX_ERRORS",
     "Importer",
     "Line",
+    "Served",
     "Stopped",
     "TerminalProgress",
     "change_text",
@@ -26,8 +37,10 @@ __all__ = [
     "dry_run_table",
     "failure_summary",
     "item_lines",
+    "menu_change",
     "menu_lines",
     "plan",
+    "served",
     "stop_on_signals",
     "summary",
     "usage_problems",

@@ -112,7 +112,7 @@ def _retire(
 
     `menus_of`: the arch whose own menus go at once (an arch taken out), with its loaders.
     """
-    marked = _marked_at(directory)
+    marked = marked_at(directory)
     grace = root.grace_seconds
     if marked is None:
         if not dry:
@@ -168,7 +168,8 @@ def _is_release_dir(path: Path) -> bool:
     return os.path.islink(path / "install") or any(p.name.startswith("install-") for p in path.iterdir())
 
 
-def _marked_at(directory: Path) -> float | None:
+def marked_at(directory: Path) -> float | None:
+    """When `directory` was retired (Unix seconds, its `.retired`), None when it is not."""
     try:
         return float((directory / MARK).read_text().strip())
     except (OSError, ValueError):

@@ -89,6 +89,15 @@ def failure_summary(results: Sequence[ItemResult]) -> str:
     return f"{len(failed)} of {len(results)} items failed; {', '.join(parts)}"
 
 
+def menu_change(menu: MenuResult) -> str:
+    """What a run did (or, dry, would do) to an arch's menus, "" when nothing: "amd64 boot menus: wrote …"."""
+    if menu.error or not menu.changed:
+        return ""
+    verb = ("would remove" if menu.dry else "removed") if menu.removed else ("would write" if menu.dry else "wrote")
+    default = "" if menu.removed else f" (default {menu.default})"
+    return f"{menu.arch} boot menus: {verb} {', '.join(menu.changed)}{default}"
+
+
 def menu_lines(menu: MenuResult, verbosity: int) -> list[Line]:
     """A menu's error, or its warnings (at every verbosity), or what was written (-v1) or checked (-v2)."""
     if menu.error:
@@ -96,9 +105,7 @@ def menu_lines(menu: MenuResult, verbosity: int) -> list[Line]:
     if menu.warnings:
         return [Line(f"Warning: {warning}", "warning") for warning in menu.warnings]
     if menu.changed and verbosity >= 1:
-        verb = ("would remove" if menu.dry else "removed") if menu.removed else ("would write" if menu.dry else "wrote")
-        default = "" if menu.removed else f" (default {menu.default})"
-        return [Line(f"{menu.arch} boot menus: {verb} {', '.join(menu.changed)}{default}", "success")]
+        return [Line(menu_change(menu), "success")]
     if verbosity >= 2 and menu.releases:
         return [Line(f"{menu.arch} boot menus: unchanged")]
     return []

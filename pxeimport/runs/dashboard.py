@@ -1,17 +1,26 @@
-"""What the operator's dashboard shows: warnings about the last run and a stale schedule, and every item's state."""
+"""What the operator's dashboard shows: warnings about the last run and a stale schedule, and every item's state.
+
+All of it is about the configured TFTP root (PXEIMPORT_TFTPROOT) and its saved selection: runs into other roots
+and runs narrowed on the command line neither colour it nor raise its banners; what an item serves is read
+from the root itself (importer.served), so a retired or deleted release never shows as live.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.html import format_html
 
+from pxeimport.importer import Served, served
 from pxeimport.lib import redact_text, redact_url
 from pxeimport.models import ImportRun, ItemState, Rack, RunStatus
 from pxeimport.racks import lagging
+from pxeimport.tftproot import TftpRoot
 
 # A run in these states did not try the items (still going, or another held the lock): it says
 # nothing about whether imports work.
@@ -33,13 +42,24 @@ class Health:
     banners: list[Banner]
 
 
+def configured_root() -> TftpRoot:
+    """The TFTP root this installation serves (PXEIMPORT_TFTPROOT), as runs record it."""
+    return TftpRoot(Path(settings.PXEIMPORT_TFTPROOT).absolute(), settings.PXEIMPORT_GRACE_SECONDS)
+
+
+def selection_runs() -> QuerySet[ImportRun]:
+    """Runs of the saved selection into the configured root: the ones the dashboard speaks for."""
+    return ImportRun.objects.filter(tftproot=str(configured_root().path), narrowed=False)
+
+
 def health(now: datetime | None = None) -> Health:
-    """One query: the latest run that tried. Banners when it did not succeed, and when it finished (or,
-    with none, nothing finished) more than PXEIMPORT_STALE_HOURS ago: then cron or the timer is broken."""
+    """The latest run of the saved selection into the configured root that tried. Banners when it did not
+    succeed, when it finished (or, with none, nothing finished) more than PXEIMPORT_STALE_HOURS ago (then
+    cron or the timer is broken), and for an arch whose loaders are served with no boot menu entry."""
     now = now or timezone.now()
     stale_after = timedelta(hours=settings.PXEIMPORT_STALE_HOURS)
-    last = ImportRun.objects.exclude(status__in=_NOT_TRIED).first()
-    racks = _rack_banners(now)
+    last = selection_runs().exclude(status__in=_NOT_TRIED).first()
+    racks = [*_unbootable_banners(), *_rack_banners(now)]
     if last is None:
         message = (
             "No import has finished yet. Start one with “Import now”, and schedule "
@@ -69,6 +89,25 @@ def health(now: datetime | None = None) -> Health:
     return Health(last, [*banners, *racks])
 
 
+def _unbootable_banners() -> list[Banner]:
+    """An arch of the configured root that serves pre-boot loaders but no menu entry: its nodes load a loader
+    and find nothing to boot."""
+    root = configured_root()
+    try:
+        arches = sorted(p.parent.name for p in root.maas.glob("*/base") if p.is_dir() and not p.is_symlink())
+        lonely = [a for a in arches if root.served_loaders(a) and not root.installed_releases(a)]
+    except (OSError, ValueError):
+        return []
+    return [
+        Banner(
+            "error",
+            f"{arch}: pre-boot loaders are served but no installer is: {arch} nodes that network-boot get a "
+            "loader and no menu entry (see Item status and the last run)",
+        )
+        for arch in lonely
+    ]
+
+
 def _rack_banners(now: datetime) -> list[Banner]:
     """A region's racks behind or failing beyond PXEIMPORT_RACK_LAG_MINUTES (none without racks)."""
     if not Rack.objects.exists():
@@ -90,6 +129,8 @@ class ItemRow:
     state: ItemState
     # Not checked by the latest run that tried: deselected, or a source disabled since.
     not_checked_lately: bool
+    # What the configured root serves for it, read from the disk.
+    served: Served
 
     @property
     def source(self) -> str:
@@ -100,10 +141,21 @@ class ItemRow:
         return redact_text(self.state.last_error)
 
 
-def item_rows(last_tried: ImportRun | None) -> list[ItemRow]:
-    """Every item the importer has checked, in the status page's order; one query."""
-    states = ItemState.objects.select_related("source")
-    return [ItemRow(s, last_tried is not None and s.checked < last_tried.started) for s in states]
+def item_rows(last_tried: ImportRun | None) -> tuple[list[ItemRow], list[ItemRow]]:
+    """(the saved selection's items last checked in the configured root, every other item: one-off --archive
+    runs and other roots), in the status page's order, each with what the root serves for it."""
+    root = configured_root()
+    ours: list[ItemRow] = []
+    others: list[ItemRow] = []
+    for s in ItemState.objects.select_related("source", "last_run"):
+        row = ItemRow(
+            s,
+            last_tried is not None and s.checked < last_tried.started,
+            served(root, s.arch, s.release, s.kind),
+        )
+        here = s.last_run is None or s.last_run.tftproot == str(root.path)
+        (ours if s.source is not None and here else others).append(row)
+    return ours, others
 
 
 def _when(moment: datetime) -> str:

@@ -20,10 +20,23 @@ def abandon_stale_runs(tftproot: str) -> int:
     )
 
 
-def start_run(tftproot: str, trigger: str = Trigger.COMMAND) -> ImportRun:
+def start_run(tftproot: str, trigger: str = Trigger.COMMAND, *, narrowed: bool = False) -> ImportRun:
     return ImportRun.objects.create(
-        started=timezone.now(), tftproot=tftproot, trigger=trigger, pid=os.getpid(), status=RunStatus.RUNNING
+        started=timezone.now(),
+        tftproot=tftproot,
+        trigger=trigger,
+        pid=os.getpid(),
+        status=RunStatus.RUNNING,
+        narrowed=narrowed,
     )
+
+
+def add_changes(run: ImportRun, changes: list[str]) -> ImportRun:
+    """Record what the run did besides installing (menus, retirements, deletions), one a line."""
+    if changes:
+        run.changes = "\n".join(filter(None, [run.changes, *changes]))
+        run.save(update_fields=["changes"])
+    return run
 
 
 def record_locked(tftproot: str, holder: str, trigger: str = Trigger.COMMAND) -> ImportRun:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Permission, User
@@ -12,6 +13,7 @@ from django.utils import timezone
 
 from pxeimport.items import Outcome
 from pxeimport.models import (
+    BootSource,
     ImportRun,
     Install,
     InstalledFile,
@@ -25,6 +27,13 @@ from tools.archive import netboot_files
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def root(settings):
+    """The dashboard speaks for the configured root: these runs are its runs."""
+    settings.PXEIMPORT_TFTPROOT = Path("/srv/tftp")
+
+
 STATUS = "admin:status"
 IMPORT_NOW = "admin:pxeimport_importrun_import_now"
 
@@ -36,7 +45,9 @@ def make_run(status: str = RunStatus.SUCCEEDED, hours_ago: float = 1, **fields: 
 
 
 def make_state(release: str = "bookworm", **fields: object) -> ItemState:
+    source, _ = BootSource.objects.get_or_create(name="mirror", defaults={"url": "http://mirror.example/debian/dists/"})
     defaults: dict[str, object] = dict(
+        source=source,
         source_url="http://mirror.example/debian/dists/",
         arch="amd64",
         release=release,

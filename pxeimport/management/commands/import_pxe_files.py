@@ -19,6 +19,7 @@ from pxeimport.importer import (
     dry_run_table,
     failure_summary,
     item_lines,
+    menu_change,
     menu_lines,
     stop_on_signals,
     summary,
@@ -219,7 +220,7 @@ class Command(BaseCommand):
         abandoned = records.abandon_stale_runs(tftproot)
         if abandoned and self.verbosity >= 1:
             self.stdout.write(self.style.NOTICE(f"Marked {abandoned} interrupted earlier run(s) abandoned."))
-        row = records.start_run(tftproot, run.trigger)
+        row = records.start_run(tftproot, run.trigger, narrowed=not run.retire)
 
         def on_result(result: ItemResult) -> None:
             records.record_result(row, result)
@@ -254,6 +255,7 @@ class Command(BaseCommand):
         if self.verbosity >= 1:
             self._say([Line(line, "notice") for line in importer.housekeeping])
         records.finish_run(row, results, run.fetcher.bytes_downloaded)
+        records.add_changes(row, [*filter(None, map(menu_change, importer.menu_results)), *importer.housekeeping])
         try:  # a region: publish what is live for the racks (docs/operator/region-and-racks.md)
             published = publishing.after_import(run.root, run.items, run.menus)
         except (OSError, RegionKeyError) as exc:

@@ -60,7 +60,11 @@ def test_a_retired_release_shows_as_retired_then_as_not_served_never_as_live(sou
     settings.PXEIMPORT_GRACE_SECONDS = 0
     run()
 
-    assert "removed amd64/trixie: out of the saved selection for more than 0 s" in ImportRun.objects.first().changes
+    deleting = ImportRun.objects.first()
+    assert (
+        deleting is not None
+        and "removed amd64/trixie: out of the saved selection for more than 0 s" in deleting.changes
+    )
     html = status(admin_client)
     trixie_row = html.split("<td>trixie</td>")[1].split("</tr>")[0]
     assert "not served: nothing on disk" in trixie_row

@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.qemu import KERNEL_STARTED, LOCAL_DISK_MARKER, boot, debian_netboot, local_disk  # noqa: F401
+from tests.support.qemu import (  # noqa: F401 (debian_netboot: a fixture)
+    KERNEL_STARTED,
+    LOCAL_DISK_MARKER,
+    SerialLog,
+    boot,
+    debian_netboot,
+    local_disk,
+)
 from tools.archive import ArchiveTree
 
 pytestmark = pytest.mark.django_db
@@ -29,21 +36,26 @@ def root(tmp_path, signer, debian_netboot, archive_server, tftp_root) -> Path:  
     return served
 
 
+def boot_network_first(root: Path, disk: Path, keep: str) -> SerialLog:
+    """A BIOS node with `disk` as its first disk, booting from the network first, until it runs something."""
+    return boot(
+        root,
+        keep=keep,
+        bootfile="maas/amd64/base/pxelinux.0",
+        firmware=[],
+        timeout=240,
+        until=(LOCAL_DISK_MARKER, KERNEL_STARTED),
+        disk=local_disk(disk),
+    )
+
+
 @pytest.mark.slow
 def test_a_network_first_node_boots_its_disk_when_the_menus_default_to_local(root, import_pxe, settings, tmp_path):
     settings.PXEIMPORT_MENU_DEFAULT = "local"
     assert import_pxe(*ARGS).code == 0
     assert "DEFAULT local\n" in (root / "maas/amd64/base/pxelinux.cfg/default").read_text()
 
-    log = boot(
-        root,
-        keep="local-boot.log",
-        bootfile="maas/amd64/base/pxelinux.0",
-        firmware=[],
-        timeout=240,
-        until=(LOCAL_DISK_MARKER, KERNEL_STARTED),
-        disk=local_disk(tmp_path / "disk.img"),
-    )
+    log = boot_network_first(root, tmp_path / "disk.img", "local-boot.log")
 
     assert "pxeimport: booting local" in log.text, log.path
     assert LOCAL_DISK_MARKER in log.text and KERNEL_STARTED not in log.text, log.path
@@ -53,15 +65,7 @@ def test_a_network_first_node_boots_its_disk_when_the_menus_default_to_local(roo
 def test_the_same_node_gets_the_installer_when_the_default_is_unset(root, import_pxe, tmp_path):
     assert import_pxe(*ARGS).code == 0
 
-    log = boot(
-        root,
-        keep="local-boot-unset.log",
-        bootfile="maas/amd64/base/pxelinux.0",
-        firmware=[],
-        timeout=240,
-        until=(LOCAL_DISK_MARKER, KERNEL_STARTED),
-        disk=local_disk(tmp_path / "disk.img"),
-    )
+    log = boot_network_first(root, tmp_path / "disk.img", "local-boot-unset.log")
 
     assert "pxeimport: booting bookworm" in log.text, log.path
     assert KERNEL_STARTED in log.text and LOCAL_DISK_MARKER not in log.text, log.path

@@ -4,15 +4,13 @@ loaders, exited 0 and went on writing GRUB menus, so every UEFI node got "file n
 
 from __future__ import annotations
 
-from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 
 from pxeimport.models import BootSource
 from tests.support.commands import CommandResult
+from tests.support.selection import import_files, saved_source
 from tests.support.tree import base
 from tools.archive import netboot_files
 
@@ -21,23 +19,11 @@ from tools.archive import netboot_files
 def source(archive, archive_server, signer) -> BootSource:
     archive.publish("bookworm", "amd64", netboot_files("bookworm-amd64", uefi=True))
     archive.publish("trixie", "amd64", netboot_files("trixie-amd64"))  # pxelinux only
-    BootSource.objects.all().delete()
-    saved = BootSource.objects.create(
-        name="mirror", url=archive_server.url + "dists/", keyring=str(signer.keyring), current_release="bookworm"
-    )
-    saved.arches.create(name="amd64")
-    saved.releases.create(name="bookworm")
-    saved.releases.create(name="trixie")
-    return saved
+    return saved_source(archive_server.url + "dists/", signer.keyring, releases=("bookworm", "trixie"))
 
 
 def run(tftp_root: Path, *args: str) -> CommandResult:
-    out, err = StringIO(), StringIO()
-    try:
-        call_command("import_pxe_files", "--tftproot", str(tftp_root), *args, stdout=out, stderr=err)
-        return CommandResult(0, out.getvalue(), err.getvalue())
-    except CommandError as exc:
-        return CommandResult(exc.returncode, out.getvalue(), err.getvalue() + str(exc))
+    return import_files(tftp_root, *args)
 
 
 @pytest.mark.django_db

@@ -14,6 +14,7 @@ import pytest
 from django.core.management import call_command
 
 from pxeimport.models import BootSource
+from tests.support.selection import saved_source
 from tests.support.tree import base
 from tools.archive import netboot_files
 
@@ -24,14 +25,9 @@ PRESEED = "console=ttyS0,115200 auto=true priority=critical url=http://boot.exam
 def source(archive, archive_server, signer) -> BootSource:
     for release in ("bookworm", "trixie"):
         archive.publish(release, "amd64", netboot_files(f"{release}-amd64", uefi=True))
-    BootSource.objects.all().delete()
-    saved = BootSource.objects.create(
-        name="mirror", url=archive_server.url + "dists/", keyring=str(signer.keyring), current_release="bookworm"
+    return saved_source(
+        archive_server.url + "dists/", signer.keyring, releases={"bookworm": PRESEED, "trixie": "priority=low"}
     )
-    saved.arches.create(name="amd64")
-    saved.releases.create(name="bookworm", kernel_opts=PRESEED)
-    saved.releases.create(name="trixie", kernel_opts="priority=low")
-    return saved
 
 
 def run(tftp_root: Path, *args: str) -> str:

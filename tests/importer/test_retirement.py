@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import shutil
-from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 
 from pxeimport.admin.sources import SelectedArchForm, SelectedReleaseForm
 from pxeimport.importer.retirement import MARK, retire_unselected
@@ -17,6 +14,7 @@ from pxeimport.menus import HEADER, BootMenus
 from pxeimport.models import BootSource
 from pxeimport.tftproot import TftpRoot
 from tests.support.commands import CommandResult
+from tests.support.selection import import_files, saved_source
 from tests.support.tree import base, snapshot
 from tools.archive import netboot_files
 
@@ -128,23 +126,11 @@ def source(archive, archive_server, signer, settings) -> BootSource:
     for release in ("bookworm", "trixie"):
         for arch in ("amd64", "i386"):
             archive.publish(release, arch, netboot_files(f"{release}-{arch}", uefi=True))
-    BootSource.objects.all().delete()
-    saved = BootSource.objects.create(
-        name="mirror", url=archive_server.url + "dists/", keyring=str(signer.keyring), current_release="bookworm"
-    )
-    saved.arches.create(name="amd64")
-    saved.releases.create(name="bookworm")
-    saved.releases.create(name="trixie")
-    return saved
+    return saved_source(archive_server.url + "dists/", signer.keyring, releases=("bookworm", "trixie"))
 
 
 def run(tftp_root: Path, *args: str) -> CommandResult:
-    out, err = StringIO(), StringIO()
-    try:
-        call_command("import_pxe_files", "--tftproot", str(tftp_root), *args, stdout=out, stderr=err)
-        return CommandResult(0, out.getvalue(), err.getvalue())
-    except CommandError as exc:
-        return CommandResult(exc.returncode, out.getvalue(), err.getvalue() + str(exc))
+    return import_files(tftp_root, *args)
 
 
 def menu(tftp_root: Path, arch: str = "amd64") -> str:

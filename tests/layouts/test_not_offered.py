@@ -3,15 +3,13 @@ retired (issue 20, case 2: an arch typed `x86_64` in the admin retired amd64 and
 
 from __future__ import annotations
 
-from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 
 from pxeimport.models import BootSource
 from tests.support.commands import CommandResult
+from tests.support.selection import import_files, saved_source
 from tests.support.tree import base
 from tools.archive import netboot_files
 
@@ -21,22 +19,11 @@ def source(archive, archive_server, signer, settings) -> BootSource:
     settings.PXEIMPORT_GRACE_SECONDS = 0  # what a run retires would go at the next
     for arch in ("amd64", "arm64"):
         archive.publish("bookworm", arch, netboot_files(f"bookworm-{arch}"))
-    BootSource.objects.all().delete()
-    saved = BootSource.objects.create(
-        name="mirror", url=archive_server.url + "dists/", keyring=str(signer.keyring), current_release="bookworm"
-    )
-    saved.arches.create(name="amd64")
-    saved.releases.create(name="bookworm")
-    return saved
+    return saved_source(archive_server.url + "dists/", signer.keyring, releases=("bookworm",))
 
 
 def run(tftp_root: Path, *args: str) -> CommandResult:
-    out, err = StringIO(), StringIO()
-    try:
-        call_command("import_pxe_files", "--tftproot", str(tftp_root), *args, stdout=out, stderr=err)
-        return CommandResult(0, out.getvalue(), err.getvalue())
-    except CommandError as exc:
-        return CommandResult(exc.returncode, out.getvalue(), err.getvalue() + str(exc))
+    return import_files(tftp_root, *args)
 
 
 @pytest.mark.django_db

@@ -13,6 +13,7 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 
 from pxeimport.models import BootSource, ImportRun, ItemState
+from tests.support.selection import saved_source
 from tests.support.tree import base
 from tools.archive import netboot_files
 
@@ -25,14 +26,7 @@ def source(archive, archive_server, signer, settings, tftp_root) -> BootSource:
     settings.PXEIMPORT_GRACE_SECONDS = 3600
     for release in ("bookworm", "trixie"):
         archive.publish(release, "amd64", netboot_files(f"{release}-amd64", uefi=True))
-    BootSource.objects.all().delete()
-    saved = BootSource.objects.create(
-        name="mirror", url=archive_server.url + "dists/", keyring=str(signer.keyring), current_release="bookworm"
-    )
-    saved.arches.create(name="amd64")
-    saved.releases.create(name="bookworm")
-    saved.releases.create(name="trixie")
-    return saved
+    return saved_source(archive_server.url + "dists/", signer.keyring, releases=("bookworm", "trixie"))
 
 
 def run(*args: str) -> None:

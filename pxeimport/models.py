@@ -62,6 +62,12 @@ class BootSource(models.Model):
         validators=[name_validator],
         help_text="The release whose pre-boot loader is installed; blank: the distribution's stable release.",
     )
+    feeds_loaders = models.BooleanField(
+        "feeds the pre-boot loaders",
+        default=True,
+        help_text="Install this source's pre-boot loaders (pxelinux, shim, GRUB) for its architectures. One enabled "
+        "source per architecture may: untick it on the others (their kernels boot through that one's loaders).",
+    )
     keyring = models.CharField(
         max_length=500,
         blank=True,

@@ -135,7 +135,8 @@ class BootSourceForm(forms.ModelForm[BootSource]):
         if cleaned.get("enabled"):
             arches, releases = _submitted(self.data, "arches"), _submitted(self.data, "releases")
             layout, distribution = cleaned.get("layout") or "", cleaned.get("distribution") or ""
-            clashes = claimed_elsewhere(self.instance.pk, arches, releases, layout, distribution)
+            loaders = bool(cleaned.get("feeds_loaders"))
+            clashes = claimed_elsewhere(self.instance.pk, arches, releases, layout, distribution, loaders)
             if clashes:
                 raise forms.ValidationError(clashes)
         return cleaned

@@ -22,7 +22,8 @@ def plan(selections: Iterable[Selection]) -> list[Item]:
     for sel in selections:
         for arch in sel.arches:
             check_name("architecture", arch)
-            wanted = [Item(sel.source, arch, check_name("release", sel.current_release), ItemKind.LOADER)]
+            loader = Item(sel.source, arch, check_name("release", sel.current_release), ItemKind.LOADER)
+            wanted = [loader] if sel.source.feeds_loaders else []
             wanted += [
                 Item(
                     sel.source,
@@ -49,7 +50,8 @@ def contested(selections: Iterable[Selection]) -> list[str]:
     claims: dict[tuple[str, str], list[str]] = {}
     for sel in selections:
         for arch in sel.arches:
-            claims.setdefault((arch, ""), []).append(sel.source.name)
+            if sel.source.feeds_loaders:
+                claims.setdefault((arch, ""), []).append(sel.source.name)
             for release in sel.releases:
                 claims.setdefault((arch, release), []).append(sel.source.name)
     lines = []

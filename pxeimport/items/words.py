@@ -75,6 +75,8 @@ class Source:
     arch_urls: ArchUrls = field(default_factory=lambda: ArchUrls())
     # Layouts that take pre-boot loaders from a signed package archive: its dists/ URL.
     loader_archive: str | None = None
+    # Whether this source's pre-boot loaders are installed for its arches (one source per arch should).
+    feeds_loaders: bool = True
 
     def loader_archive_for(self, arch: str) -> str | None:
         """The dists/ URL of the package archive `arch`'s loaders come from."""

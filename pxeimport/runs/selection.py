@@ -101,6 +101,7 @@ def _source(model: BootSource, overrides: Overrides) -> Source:
         allow_expired_indexes=model.allow_expired_indexes,
         arch_urls=parse_arch_urls(model.arch_urls),
         loader_archive=overrides.loader_archive or model.loader_archive or None,
+        feeds_loaders=model.feeds_loaders,
     )
 
 
@@ -133,7 +134,12 @@ def _default_releases(source: Source, distribution: str) -> list[str]:
 
 
 def claimed_elsewhere(
-    pk: int | None, arches: Sequence[str], releases: Sequence[str], layout: str, distribution: str
+    pk: int | None,
+    arches: Sequence[str],
+    releases: Sequence[str],
+    layout: str,
+    distribution: str,
+    feeds_loaders: bool = True,
 ) -> list[str]:
     """What an enabled boot source (`pk`, None for a new one) selecting `arches` x `releases` (none: the
     defaults a run takes) would claim that another enabled source already feeds: one line per
@@ -147,6 +153,11 @@ def claimed_elsewhere(
     lines = []
     for other in others:
         for arch in sorted(mine_arches & set(other.arches)):
+            if feeds_loaders and other.source.feeds_loaders:
+                lines.append(
+                    f"{arch}'s pre-boot loaders are already fed by the enabled boot source {other.source.name!r}: "
+                    "untick “feeds the pre-boot loaders” here or there"
+                )
             for release in sorted(mine_releases & set(other.releases)):
                 lines.append(
                     f"{arch}/{release} is already selected by the enabled boot source {other.source.name!r}: "

@@ -241,3 +241,20 @@ def test_a_second_source_for_the_same_place_may_be_saved_disabled_or_for_other_r
     assert save_source(admin_client, name="new-mirror", url="http://new.example.org/d/", **disabled).status_code == 302
     other = {"releases-0-name": "trixie"}
     assert save_source(admin_client, name="trixie-mirror", url="http://t.example.org/d/", **other).status_code == 302
+
+
+def test_one_enabled_source_per_arch_feeds_its_loaders_and_the_choice_is_explicit(admin_client):
+    BootSource.objects.update(enabled=False)  # the fresh database's Ubuntu source feeds amd64's loaders too
+    assert save_source(admin_client, name="debian", feeds_loaders="on").status_code == 302
+
+    refused = save_source(
+        admin_client, name="other", url="http://o.example.org/d/", feeds_loaders="on", **{"releases-0-name": "trixie"}
+    )
+
+    assert refused.status_code == 200
+    assert "amd64&#x27;s pre-boot loaders are already fed by the enabled boot source &#x27;debian&#x27;" in (
+        refused.content.decode()
+    )
+    kept_out = {"releases-0-name": "trixie"}  # the box unticked: its kernels boot through debian's loaders
+    assert save_source(admin_client, name="other", url="http://o.example.org/d/", **kept_out).status_code == 302
+    assert not BootSource.objects.get(name="other").feeds_loaders

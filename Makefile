@@ -55,7 +55,7 @@ test-tools:
 		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-var/.migrated: install $(wildcard pxeimport/migrations/*.py)
+var/.migrated: $(VENV)/.installed $(wildcard pxeimport/migrations/*.py)
 	@mkdir -p var
 	$(PY) manage.py migrate -v0
 	@touch $@

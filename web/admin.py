@@ -48,8 +48,10 @@ class MaasAdminSite(admin.AdminSite):
             "banners": state.banners,
             "rows": rows,
             "others": others,
-            "failing": sum(1 for r in rows if r.state.last_error),
-            "behind": sum(1 for r in rows if r.state.upstream_newer),
+            # The counts follow the last run of the saved selection: rows it did not check are only shown.
+            "checked": sum(1 for r in rows if not r.not_checked_lately),
+            "failing": sum(1 for r in rows if r.state.last_error and not r.not_checked_lately),
+            "behind": sum(1 for r in rows if r.state.upstream_newer and not r.not_checked_lately),
             "runs": [
                 (run, dashboard.status_badge(run), dashboard.duration(run))
                 for run in ImportRun.objects.all()[:LATEST_RUNS]

@@ -114,6 +114,10 @@ def _retire(
     """
     marked = marked_at(directory)
     grace = root.grace_seconds
+    if marked is not None and _on_menus(root, directory, menus_of):
+        # Put back on the menus since it was marked (a run that retires nothing, a demo): nodes may boot it
+        # now, so it leaves the menus again and its grace period starts anew.
+        marked = None
     if marked is None:
         if not dry:
             write_atomic(directory / MARK, f"{int(now)}\n".encode())  # floored: never later than now
@@ -129,6 +133,19 @@ def _retire(
     if gone is not None:
         gone.append(directory)
     return [change_text("remove", what, f"out of the saved selection for more than {grace:.0f} s", dry=dry)]
+
+
+def _on_menus(root: TftpRoot, directory: Path, arch: str | None) -> bool:
+    """Whether a menu pxeimport wrote names it: an arch's own menus exist, or its arch's menus name the release."""
+    base = directory / "base" if arch is not None else directory.parent
+    for menu in MENUS:
+        st = lstat_or_none(base / menu)
+        if st is None or not stat.S_ISREG(st.st_mode):
+            continue
+        text = (base / menu).read_text(errors="replace")
+        if text.startswith(f"# {HEADER}") and (arch is not None or f"{directory.name}/install-" in text):
+            return True
+    return False
 
 
 def _remove_menus(root: TftpRoot, arch: str) -> None:

@@ -31,7 +31,9 @@ def served(root: TftpRoot, arch: str, release: str, kind: str) -> Served:
             marked, what = marked_at(base.parent), "the arch"
         else:
             version = root.installed_releases(arch).get(release, "")
-            marked, what = marked_at(base / release) or marked_at(base.parent), "the release"
+            marked, what = marked_at(base / release), "the release"
+            if marked is None:
+                marked, what = marked_at(base.parent), "the arch"
     except (InvalidName, OSError):
         return Served("", "not a name pxeimport serves")
     if not version:

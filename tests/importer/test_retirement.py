@@ -314,3 +314,27 @@ def test_a_dry_run_says_which_boot_menus_a_real_run_writes_or_removes_and_writes
     real = run(tftp_root).stdout
     assert "amd64 boot menus: wrote pxelinux.cfg/default, grub/grub.cfg (default forky)" in real
     assert "retired amd64/bookworm" in real
+
+
+@pytest.mark.django_db
+def test_a_retired_arch_put_back_on_the_menus_gets_a_new_grace_period_not_the_old_one(source, settings, tftp_root):
+    """Found by a newcomer: make import (i386 retired), make demo (a run that retires nothing writes i386's menus
+    again), then an import past the old mark's grace deleted i386 while its menus had just named it."""
+    settings.PXEIMPORT_GRACE_SECONDS = 60
+    source.arches.create(name="i386")
+    assert run(tftp_root).code == 0
+    source.arches.filter(name="i386").delete()
+    assert "retired i386" in run(tftp_root).stdout
+    assert not (base(tftp_root, "i386") / "pxelinux.cfg" / "default").exists()
+    marked = base(tftp_root, "i386").parent / MARK
+    marked.write_text("1000\n")  # retired long ago
+    assert run(tftp_root, "--arch", "i386", "--release", "bookworm").code == 0  # narrowed: menus back, no retiring
+    assert (base(tftp_root, "i386") / "pxelinux.cfg" / "default").exists()
+
+    result = run(tftp_root)
+
+    assert "retired i386: not in the saved selection; off the boot menus now" in result.stdout
+    assert "removed i386" not in result.stdout
+    assert (base(tftp_root, "i386") / "bookworm" / "install" / "linux").is_file()
+    assert not (base(tftp_root, "i386") / "pxelinux.cfg" / "default").exists()
+    assert float(marked.read_text()) > 1000

@@ -244,3 +244,15 @@ def test_a_staleness_limit_that_is_not_a_positive_number_stops_start_up(bad):
     result = import_settings(PXEIMPORT_STALE_HOURS=bad)
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr and "PXEIMPORT_STALE_HOURS" in result.stderr
+
+
+def test_the_counts_follow_the_last_run_of_the_saved_selection_not_stale_rows(admin_client):
+    """Found by a newcomer: "0 failed" in the last run, "5 failing" on the page, all rows it no longer checks."""
+    make_run(hours_ago=1)
+    make_state("bookworm")
+    make_state("buster", checked=timezone.now() - timedelta(hours=3), outcome=Outcome.FAILED, last_error="HTTP 404")
+
+    html = page(admin_client)
+
+    assert "Items: 1 checked, 0 failing, 0 with a newer version upstream (2 rows shown" in html
+    assert html.count('class="item failing not-checked"') == 1

@@ -17,7 +17,7 @@ class Command(BaseCommand):
         "Bring this rack's TFTP root to the region's latest signed index once (import_pxe_files --layout region "
         "with the arches and releases the index names), then exit: for a rack without RabbitMQ, run it from "
         "contrib/systemd/pxeimport-rack-sync.timer. Exit status: 0 in sync, 1 the index or an item failed "
-        "(what was served stays), 2 bad usage."
+        "(what was served stays), 2 bad usage, 75 another import holds the TFTP root's lock (nothing done)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:

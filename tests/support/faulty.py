@@ -36,11 +36,11 @@ def fast_http(settings: Any, *, timeout: float = 0.5, retries: int = 2, backoff:
     settings.PXEIMPORT_HTTP_BACKOFF = backoff
 
 
-def publish_both(archive: ArchiveTree, tag: str, size: int = 4096) -> Published:
-    """A new version of both releases (the same `tag` gives the same bytes)."""
+def publish_both(archive: ArchiveTree, tag: str, size: int = 4096, *, uefi: bool = False) -> Published:
+    """A new version of both releases (the same `tag` gives the same bytes); `uefi`: with shim and GRUB."""
     published = {}
     for release in RELEASES:
-        files = netboot_files(f"{tag}-{release}", size=size)
+        files = netboot_files(f"{tag}-{release}", size=size, uefi=uefi)
         archive.publish(release, ARCH, files)
         published[release] = files
     return published

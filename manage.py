@@ -3,7 +3,9 @@
 
 A bad setting (an environment variable the settings refuse: ImproperlyConfigured) is one line on
 stderr and exit 2, the exit every command here gives bad configuration, so that systemd's
-RestartPreventExitStatus=2 and cron's mail treat it as a mistake to fix, not a run to retry.
+RestartPreventExitStatus=2 and cron's mail treat it as a mistake to fix, not a run to retry. So is a
+database without the project's tables (never migrated); a database that cannot be reached is one line
+and exit 1, a run that may work later.
 """
 
 import os
@@ -14,14 +16,27 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "settings")
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
+    from django.db.utils import OperationalError, ProgrammingError
 
-    from pxeimport.lib import EXIT_USAGE
+    from pxeimport.lib import EXIT_FAILED, EXIT_USAGE
 
     try:
         execute_from_command_line(sys.argv)
     except ImproperlyConfigured as exc:
         sys.stderr.write(f"{os.path.basename(sys.argv[0])}: bad configuration: {exc}; nothing done\n")
         sys.exit(EXIT_USAGE)
+    except (OperationalError, ProgrammingError) as exc:
+        said = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        name = os.path.basename(sys.argv[0])
+        if "no such table" in said or "does not exist" in said:  # SQLite's and PostgreSQL's words
+            where = os.environ.get("DATABASE_URL", "the default SQLite database in var/")
+            sys.stderr.write(
+                f"{name}: the database has no pxeimport tables ({said}): run `manage.py migrate` with the same "
+                f"DATABASE_URL ({where.split('@')[-1]}) first; nothing done\n"
+            )
+            sys.exit(EXIT_USAGE)
+        sys.stderr.write(f"{name}: the database cannot be used: {said}; check DATABASE_URL and the server\n")
+        sys.exit(EXIT_FAILED)
 
 
 if __name__ == "__main__":

@@ -201,6 +201,11 @@ STORAGES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+PXEIMPORT_LOG_LEVEL = _setting("PXEIMPORT_LOG_LEVEL", str, "WARNING").upper()
+if PXEIMPORT_LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+    raise ImproperlyConfigured(
+        f"PXEIMPORT_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {PXEIMPORT_LOG_LEVEL!r}"
+    )
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -211,7 +216,7 @@ LOGGING = {
     "loggers": {
         # The command reports outcomes itself; the log carries warnings and errors for cron mail and the
         # journal, e.g. each failed item with its source, arch, release, URL and reason.
-        "pxeimport": {"handlers": ["console"], "level": _setting("PXEIMPORT_LOG_LEVEL", str, "WARNING")},
+        "pxeimport": {"handlers": ["console"], "level": PXEIMPORT_LOG_LEVEL},
         # Server errors (500s, with their tracebacks) from the admin, whether DEBUG is on or off.
         "django": {"handlers": ["console"], "level": "ERROR", "propagate": False},
     },

@@ -101,6 +101,8 @@ BAD_SETTINGS = {
     "PXEIMPORT_GRACE_SECONDS": ("abc", "PXEIMPORT_GRACE_SECONDS='abc' is not a valid int"),
     "PXEIMPORT_MENU_TIMEOUT": ("-1", "PXEIMPORT_MENU_TIMEOUT must be 0"),
     "PXEIMPORT_HTTP_ROOT": ("/srv/pxe-http", "set both PXEIMPORT_HTTP_ROOT and PXEIMPORT_HTTP_URL, or neither"),
+    # Found by a newcomer: a traceback from logging's dictConfig, exit 1.
+    "PXEIMPORT_LOG_LEVEL": ("LOUD", "PXEIMPORT_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not 'LOUD'"),
 }
 
 
@@ -111,3 +113,24 @@ def test_a_bad_setting_is_one_line_and_exit_2_from_manage_py_not_a_traceback(var
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith("manage.py: bad configuration: ") and result.stderr.count("\n") == 1
     assert named in result.stderr and result.stderr.endswith("; nothing done\n")
+
+
+def test_a_database_never_migrated_is_one_line_naming_migrate_and_exit_2(tmp_path):
+    """Found by a newcomer: `no such table: pxeimport_bootsource` as a 30-frame traceback, exit 1."""
+    result = run("manage.py", "import_pxe_files", "--dry-run", DATABASE_URL=f"sqlite:///{tmp_path / 'new.sqlite3'}")
+
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "the database has no pxeimport tables (no such table: pxeimport_bootsource): run `manage.py migrate`" in (
+        result.stderr
+    )
+
+
+def test_a_database_that_cannot_be_reached_is_one_line_and_exit_1_a_run_that_may_work_later():
+    result = run("manage.py", "import_pxe_files", "--dry-run", DATABASE_URL="postgres://pxe@127.0.0.1:1/pxeimport")
+
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert (
+        result.stderr.startswith("manage.py: the database cannot be used: ") and "Connection refused" in result.stderr
+    )

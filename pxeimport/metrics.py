@@ -50,13 +50,26 @@ class _Collector(Collector):
         pulled = GaugeMetricFamily(
             "pxeimport_rack_last_sync_bytes", "Bytes the rack's last sync pulled.", labels=["rack"]
         )
-        for status in all_statuses():
+        offset = GaugeMetricFamily(
+            "pxeimport_rack_clock_offset_seconds",
+            "Seconds the rack's clock was ahead of the region's web server at its last sync (negative: behind).",
+            labels=["rack"],
+        )
+        heard = GaugeMetricFamily(
+            "pxeimport_rack_last_seen_age_seconds",
+            "Seconds since the rack's last report (the region's clock).",
+            labels=["rack"],
+        )
+        for status in all_statuses(now):
             name = status.rack.name
             lag.add_metric([name], status.lag_seconds(now))
             pulled.add_metric([name], float(status.rack.last_sync_bytes))
+            heard.add_metric([name], (now - status.rack.last_seen).total_seconds())
+            if status.rack.clock_offset is not None:
+                offset.add_metric([name], status.rack.clock_offset)
             for state_name in STATES:
                 rack_state.add_metric([name, state_name], 1.0 if status.state == state_name else 0.0)
-        yield from (lag, rack_state, pulled)
+        yield from (lag, rack_state, pulled, offset, heard)
 
 
 def _live_bytes(state: ItemState) -> int:

@@ -356,19 +356,31 @@ class ItemState(models.Model):
 
 
 class Rack(models.Model):
-    """A rack (a TFTP server fed by this region), as its reports describe it. Racks announce themselves."""
+    """A rack (a TFTP server fed by this region), as its reports describe it. Racks announce themselves.
+
+    Every time here is the region's clock (when the region received or sent), never the rack's.
+    """
 
     name = models.CharField(max_length=64, unique=True, validators=[name_validator])
-    queue = models.CharField("Celery queue", max_length=200)
+    queue = models.CharField("Celery queue", max_length=200, help_text="Derived by the region from the name.")
     first_seen = models.DateTimeField()
-    last_seen = models.DateTimeField(help_text="Its last report.")
+    last_seen = models.DateTimeField(help_text="Its last report of any kind (started, still syncing, finished).")
     last_sync = models.DateTimeField(null=True, blank=True, help_text="Its last finished sync, whatever the outcome.")
     last_sync_bytes = models.BigIntegerField(default=0, help_text="Bytes its last sync pulled from the region.")
     last_error = models.TextField(blank=True, help_text="Blank when its last sync succeeded.")
     failing_since = models.DateTimeField(null=True, blank=True)
+    asked = models.DateTimeField(null=True, blank=True, help_text="When the region last asked it to converge.")
+    syncing_since = models.DateTimeField(
+        null=True, blank=True, help_text="When it said it started the sync it has not finished; blank when idle."
+    )
+    clock_offset = models.FloatField(
+        null=True, blank=True, help_text="Seconds its clock was ahead of the region's web server (negative: behind)."
+    )
+    beyond = models.TextField(blank=True, help_text="What it serves that the region's index does not list.")
 
     class Meta:
         ordering = ["name"]
+        permissions = [("sync_rack", "Can ask racks to sync now")]
 
     def __str__(self) -> str:
         return self.name

@@ -237,16 +237,31 @@ PXEIMPORT_PUBLISH_KEEP_SECONDS = _setting("PXEIMPORT_PUBLISH_KEEP_SECONDS", int,
 PXEIMPORT_REGION_GNUPGHOME = Path(_setting("PXEIMPORT_REGION_GNUPGHOME", str, str(VAR_DIR / "region-gnupg")))
 # RabbitMQ, on the region and every rack: wake-ups and reports only, never file bytes. "": no broker.
 CELERY_BROKER_URL = _setting("CELERY_BROKER_URL", str, "")
-# The region's queue (rack reports, the safety net) and the prefix of each rack's own queue.
-PXEIMPORT_REGION_QUEUE = _setting("PXEIMPORT_REGION_QUEUE", str, "pxeimport.region")
-PXEIMPORT_RACK_QUEUE_PREFIX = _setting("PXEIMPORT_RACK_QUEUE_PREFIX", str, "pxeimport.rack.")
+# The region's queue (rack reports, the safety net) and the prefix of each rack's own queue. "" (the default):
+# named after the region's key id, so two regions on one broker never share a queue (pxeimport.racks.queues).
+PXEIMPORT_REGION_QUEUE = _setting("PXEIMPORT_REGION_QUEUE", str, "")
+PXEIMPORT_RACK_QUEUE_PREFIX = _setting("PXEIMPORT_RACK_QUEUE_PREFIX", str, "")
 # The safety net: every this many seconds the region worker asks every rack to converge.
 PXEIMPORT_RACK_SYNC_SECONDS = _setting("PXEIMPORT_RACK_SYNC_SECONDS", float, 900.0)
 # The admin's banner: a rack behind the region (or failing) for longer than this.
 PXEIMPORT_RACK_LAG_MINUTES = _setting("PXEIMPORT_RACK_LAG_MINUTES", float, 60.0)
+# A rack asked to converge that has not answered (not even "started") within this many seconds is unreachable.
+PXEIMPORT_RACK_ANSWER_SECONDS = _setting("PXEIMPORT_RACK_ANSWER_SECONDS", float, 120.0)
+# A rack whose clock and the region's web server's disagree by more than this is shown with "clock skew".
+PXEIMPORT_RACK_CLOCK_SKEW_SECONDS = _setting("PXEIMPORT_RACK_CLOCK_SKEW_SECONDS", float, 300.0)
 # /metrics: a bearer token for Prometheus; "" means staff sessions only.
 PXEIMPORT_METRICS_TOKEN = _setting("PXEIMPORT_METRICS_TOKEN", str, "")
-if PXEIMPORT_PUBLISH_KEEP_SECONDS < 0 or PXEIMPORT_RACK_SYNC_SECONDS <= 0 or PXEIMPORT_RACK_LAG_MINUTES <= 0:
+if (
+    PXEIMPORT_PUBLISH_KEEP_SECONDS < 0
+    or min(
+        PXEIMPORT_RACK_SYNC_SECONDS,
+        PXEIMPORT_RACK_LAG_MINUTES,
+        PXEIMPORT_RACK_ANSWER_SECONDS,
+        PXEIMPORT_RACK_CLOCK_SKEW_SECONDS,
+    )
+    <= 0
+):
     raise ImproperlyConfigured(
-        "PXEIMPORT_PUBLISH_KEEP_SECONDS must be >= 0, PXEIMPORT_RACK_SYNC_SECONDS and PXEIMPORT_RACK_LAG_MINUTES > 0"
+        "PXEIMPORT_PUBLISH_KEEP_SECONDS must be >= 0; PXEIMPORT_RACK_SYNC_SECONDS, PXEIMPORT_RACK_LAG_MINUTES, "
+        "PXEIMPORT_RACK_ANSWER_SECONDS and PXEIMPORT_RACK_CLOCK_SKEW_SECONDS > 0"
     )

@@ -4,14 +4,14 @@ A loopback upstream archive; the region (its own SQLite database, TFTP root, pub
 on loopback by a logging server, key, `region_worker` with its beat) imports from it with
 `import_pxe_files`; each rack is a `rack_worker` process with its own database and TFTP root. The
 region's database is read the way the admin does (its rack rows); the HTTP servers' logs give bytes.
-Every queue is named per site and deleted by `close`.
+Every queue is named as a region names it by default (after its key id, pxeimport.racks.queues): each
+site has its own key, so sites never share a queue; `close` deletes them.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import signal
 import socket
@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from pxeimport.publication import FILES_DIR
+from pxeimport.publication import FILES_DIR, keyring_fingerprint
 from tools.httpserver import ArchiveServer
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -63,13 +63,9 @@ class Site:
         self.publish_root = tmp / "publish"
         self.publish_root.mkdir()
         self.region_http = ArchiveServer(self.publish_root, host=region_host).start()
-        token = secrets.token_hex(4)
-        self.queues = {"region": f"pxeimport-test-{token}.region", "prefix": f"pxeimport-test-{token}.rack."}
         self.region_db = tmp / "region.sqlite3"
         self.env = base_env(tmp) | {
             "CELERY_BROKER_URL": broker,
-            "PXEIMPORT_REGION_QUEUE": self.queues["region"],
-            "PXEIMPORT_RACK_QUEUE_PREFIX": self.queues["prefix"],
             "PXEIMPORT_GRACE_SECONDS": "0",
             "PXEIMPORT_HTTP_RETRIES": "0",
             "PXEIMPORT_LOG_LEVEL": "INFO",  # the workers' logs say why each converge ran
@@ -89,6 +85,8 @@ class Site:
         shutil.copy(self.template, self.region_db)
         self.keyring = tmp / "region.gpg"
         self.manage("export_region_keyring", str(self.keyring), env=self.region_env)
+        region = f"pxeimport.{keyring_fingerprint(self.keyring)[-16:].lower()}"  # the key id
+        self.queues = {"region": f"{region}.region", "prefix": f"{region}.rack."}
 
     @property
     def region_root(self) -> Path:
@@ -106,13 +104,35 @@ class Site:
         )
 
     def region_import(self, *, broker: bool = True, selection: Sequence[str] = SELECTION) -> None:
-        """import_pxe_files on the region; AssertionError with its stderr when it fails."""
+        """import_pxe_files on the region (`selection` (): its saved selection, region_saves); AssertionError
+        with its stderr when it fails."""
         env = self.region_env if broker else self.region_env | {"CELERY_BROKER_URL": ""}
-        args = ("--archive", self.upstream.url + "dists/", "--keyring", str(self.upstream_keyring))
+        args = ("--archive", self.upstream.url + "dists/", "--keyring", str(self.upstream_keyring)) if selection else ()
         done = self.manage(
             "import_pxe_files", *args, "--tftproot", str(self.region_root), *selection, env=env, check=False
         )
         assert done.returncode == 0, done.stderr
+
+    def region_saves(self, arches: Sequence[str], releases: Sequence[str], current_release: str = "bookworm") -> None:
+        """The region's saved selection becomes one boot source on the upstream with `arches` x `releases`
+        (written as the admin would, through the models); `region_import(selection=())` then imports it."""
+        code = (
+            "from pxeimport.models import BootSource as B; B.objects.all().delete(); "
+            f"s = B.objects.create(name='upstream', url={self.upstream.url + 'dists/'!r}, "
+            f"keyring={str(self.upstream_keyring)!r}, current_release={current_release!r}); "
+            f"[s.arches.create(name=a) for a in {list(arches)!r}]; "
+            f"[s.releases.create(name=r) for r in {list(releases)!r}]"
+        )
+        self.manage("shell", "-v0", "-c", code, env=self.region_env)
+
+    def rack_states(self, env: dict[str, str] | None = None) -> dict[str, tuple[str, str]]:
+        """{rack: (state, detail)} as the region's Racks page shows them now (its own code, its settings)."""
+        code = (
+            "import json; from pxeimport.racks import all_statuses; "
+            "print(json.dumps({s.rack.name: [s.state, s.detail] for s in all_statuses()}))"
+        )
+        done = self.manage("shell", "-v0", "-c", code, env=env or self.region_env)
+        return {name: (state, detail) for name, (state, detail) in json.loads(done.stdout).items()}
 
     def start(self, name: str, args: list[str], env: dict[str, str], prefix: Sequence[str] = ()) -> None:
         """manage.py `args` as a process named `name`, its output in <name>.log; `prefix` runs it (ip netns exec)."""
@@ -128,14 +148,17 @@ class Site:
     def rack_root(self, name: str) -> Path:
         return self.tmp / f"rack-{name}"
 
-    def start_rack(self, name: str, *, prefix: Sequence[str] = (), broker: str | None = None) -> None:
-        """A rack worker; `prefix` runs it (e.g. in a network namespace), `broker` is its CELERY_BROKER_URL."""
+    def start_rack(
+        self, name: str, *, prefix: Sequence[str] = (), broker: str | None = None, env: dict[str, str] | None = None
+    ) -> None:
+        """A rack worker; `prefix` runs it (e.g. in a network namespace), `broker` is its CELERY_BROKER_URL,
+        `env` more of its environment (e.g. libfaketime's)."""
         db = self.tmp / f"rack-{name}.sqlite3"
         if not db.exists():
             shutil.copy(self.template, db)
         args = ["rack_worker", "--name", name, "--tftproot", str(self.rack_root(name))]
         args += ["--region", self.region_http.url, "--keyring", str(self.keyring)]
-        env = self.env | {"DATABASE_URL": f"sqlite:///{db}", "CELERY_BROKER_URL": broker or self.broker}
+        env = self.env | {"DATABASE_URL": f"sqlite:///{db}", "CELERY_BROKER_URL": broker or self.broker} | (env or {})
         self.start(f"rack-{name}", args, env, prefix)
         self.rack_names.add(name)
 

@@ -12,9 +12,11 @@ and never from https down to plain http.
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,11 +111,20 @@ class Fetcher:
         self.bytes_downloaded = 0
         # {URL: Content-Type} of the indexes fetched, to say what arrived when one is not what it should be.
         self._content_types: dict[str, str] = {}
+        # {URL: seconds this machine's clock was ahead of the server's when the index arrived (its Date header)}.
+        self._clock_offsets: dict[str, float] = {}
 
     def content_type(self, url: str) -> str | None:
         """The Content-Type the server gave `url`'s body this run; None if unknown (or from the cache)."""
         with self._count_lock:
             return self._content_types.get(url)
+
+    def clock_offset(self, url: str) -> float | None:
+        """How many seconds this machine's clock was ahead of the server's when `url` (an index fetched
+        this run) arrived, from its HTTP Date header (RFC 9110 section 6.6.1; one-second resolution);
+        None when the server sent no valid Date or the index was not fetched."""
+        with self._count_lock:
+            return self._clock_offsets.get(url)
 
     def _new_session(self) -> requests.Session:
         """A session for one fetch (its redirects included), closed after it.
@@ -279,8 +290,11 @@ class Fetcher:
                 body += chunk
                 if len(body) > self.settings.max_index_bytes:
                     raise FetchError(url, f"index larger than {self.settings.max_index_bytes} bytes")
+            offset = _clock_offset(response.headers.get("Date"))
             with self._count_lock:
                 self._content_types[url] = response.headers.get("Content-Type", "")
+                if offset is not None:
+                    self._clock_offsets[url] = offset
         return bytes(body)
 
     def _download_attempt(
@@ -377,3 +391,16 @@ class Fetcher:
 
     def _describe(self, exc: BaseException) -> str:
         return describe(exc, self.settings.connect_timeout, self.settings.read_timeout)
+
+
+def _clock_offset(date_header: str | None) -> float | None:
+    """Seconds this clock is ahead of the one that wrote `date_header` (an HTTP Date); None if not a date."""
+    if not date_header:
+        return None
+    try:
+        sent = email.utils.parsedate_to_datetime(date_header)
+    except (TypeError, ValueError):
+        return None
+    if sent.tzinfo is None:
+        return None
+    return time.time() - sent.timestamp()

@@ -33,6 +33,7 @@ def plan(selections: Iterable[Selection]) -> list[Item]:
                     check_kernel_opts(sel.kernel_opts.get(r, "")),
                 )
                 for r in sel.releases
+                if sel.pairs is None or (arch, r) in sel.pairs
             ]
             for item in wanted:
                 key = (item.arch, item.kind.value, item.release if item.kind == ItemKind.INSTALL else "")

@@ -156,6 +156,9 @@ class Selection:
     releases: tuple[str, ...]
     current_release: str
     kernel_opts: Mapping[str, str] = field(default_factory=dict)
+    # When set, only these (arch, release) pairs of arches x releases: a rack mirroring its region's index,
+    # which need not list every release for every arch (Debian 13 has no i386 installer).
+    pairs: frozenset[tuple[str, str]] | None = None
 
 
 @dataclass(frozen=True)

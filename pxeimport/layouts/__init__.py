@@ -19,7 +19,8 @@ from pxeimport.items import DEFAULT_LAYOUT
 from pxeimport.layouts.base import BootEntry, Container, Layout, LayoutError, NotOffered, RemoteFile, Wanted
 from pxeimport.layouts.debian_installer import DebianInstaller
 from pxeimport.layouts.packages import PackageError
-from pxeimport.layouts.region import Region, index_given
+from pxeimport.layouts.region import NAME as REGION
+from pxeimport.layouts.region import Region, index_given, signed_index
 from pxeimport.layouts.releases import (
     DISTRIBUTIONS,
     ReleaseDataError,
@@ -32,6 +33,7 @@ from pxeimport.layouts.ubuntu_netboot import UbuntuNetboot
 
 __all__ = [
     "DISTRIBUTIONS",
+    "REGION",
     "BootEntry",
     "Container",
     "DebianInstaller",
@@ -50,6 +52,7 @@ __all__ = [
     "known_releases",
     "layout_choices",
     "layout_names",
+    "signed_index",
     "stable_release",
     "supported_releases",
 ]

@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from pxeimport.fetching import Fetcher
 from pxeimport.items import Item, ItemKind, Source
 from pxeimport.layouts.base import Container, Layout, LayoutError, RemoteFile, Wanted
 from pxeimport.lib import Once
@@ -73,12 +74,36 @@ def index_given(url: str, data: bytes, content_type: str | None = None) -> Itera
             _given.pop(key, None)
 
 
+def signed_index(source: Source, fetcher: Fetcher) -> tuple[Publication, str]:
+    """The region's index at `<source.url>/index.asc` (given by index_given, else fetched), its signature
+    checked with gpgv against `source.keyrings`, and the fingerprint of the key that signed it.
+
+    Its Date is not judged here (the Region layout does, against replays). FetchError, SignatureError,
+    KeyringError propagate; LayoutError when the signed text is not a region index.
+    """
+    url = source.url.rstrip("/") + "/" + INDEX
+    with _given_lock:
+        given = _given.get(source.url.rstrip("/"))
+    if given is None:
+        data, content_type = fetcher.get_bytes(url), fetcher.content_type(url)
+    else:
+        data, content_type = given
+    # Always verified: a rack has no other check on what its nodes will boot.
+    hint = source.keyring_hint or "the region's `manage.py export_region_keyring FILE`"
+    check_keyrings(source.keyrings, hint=hint)
+    verified = verify_clearsigned(data, source.keyrings, name=url, content_type=content_type)
+    try:
+        return parse(verified.content, name=url), verified.fingerprint
+    except PublicationError as exc:
+        raise LayoutError(str(exc)) from exc
+
+
 class Region(Layout):
     """<url>/index.asc (gpgv, fresh) -> per item a version dir of the region -> files by SHA-256."""
 
     name = NAME
-    # A rack imports what the region publishes: no distro-info default fits (default_releases says so).
-    needs_options = ("--arch", "--release")
+    # Without --arch and --release a rack mirrors the index: it imports exactly the (arch, release) pairs the
+    # index lists and retires the rest (pxeimport.runs.context). No distro-info default fits a narrowed run.
     label = "a pxeimport region, for a rack (URL: the region's PXEIMPORT_PUBLISH_URL; its keyring)"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -88,8 +113,8 @@ class Region(Layout):
     @classmethod
     def default_releases(cls, distribution: str) -> list[str]:
         raise LayoutError(
-            "the region layout has no default releases: give --arch, --release and --current-release as the "
-            "region's index lists them (manage.py rack_worker does that by itself)"
+            "the region layout has no default releases: give --release with --arch, or neither to mirror "
+            "exactly what the region's index lists (as rack_worker and converge_rack do)"
         )
 
     def publication(self, source: Source) -> tuple[Publication, str]:
@@ -98,27 +123,14 @@ class Region(Layout):
 
     def _fetch(self, source: Source) -> tuple[Publication, str]:
         url = source.url.rstrip("/") + "/" + INDEX
-        with _given_lock:
-            given = _given.get(source.url.rstrip("/"))
-        if given is None:
-            data, content_type = self.fetcher.get_bytes(url), self.fetcher.content_type(url)
-        else:
-            data, content_type = given
-        # Always verified: a rack has no other check on what its nodes will boot.
-        hint = source.keyring_hint or "the region's `manage.py export_region_keyring FILE`"
-        check_keyrings(source.keyrings, hint=hint)
-        verified = verify_clearsigned(data, source.keyrings, name=url, content_type=content_type)
-        try:
-            publication = parse(verified.content, name=url)
-        except PublicationError as exc:
-            raise LayoutError(str(exc)) from exc
+        publication, fingerprint = signed_index(source, self.fetcher)
         verifier = self.verifier(source)
         freshness = Freshness(publication.date)
         check_dates(url, freshness, datetime.fromtimestamp(verifier.clock(), UTC))
         if verifier.freshness is not None:
             verifier.freshness.check(url, url, publication.date)
             verifier.freshness.record(url, publication.date)
-        return publication, verified.fingerprint
+        return publication, fingerprint
 
     def wanted(self, item: Item) -> Wanted:
         publication, signed_by = self.publication(item.source)

@@ -348,6 +348,15 @@ class BootMenus:
             return []
         return [h for h in history if isinstance(h, dict) and isinstance(h.get("replaced"), int | float)]
 
+    def offered(self, arch: str) -> set[str] | None:
+        """The "<release>/install-<v>" dirs the arch's own menus (MENUS, as pxeimport wrote them) offer now;
+        None when pxeimport wrote no menu for the arch (none yet, or the arch was retired: its menus went)."""
+        base = self.root.base_dir(arch)
+        texts = [t for m in MENUS if (t := _read_regular(base / m)) is not None and t.startswith(f"# {HEADER}")]
+        if not texts:
+            return None
+        return set().union(*(version_paths(t) for t in texts))
+
     def protected(self, arch: str, now: float) -> set[str]:
         """The "<release>/install-<v>" dirs named by a menu file in the root, or by one of pxeimport's
         menus replaced within the grace period.

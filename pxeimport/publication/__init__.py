@@ -22,7 +22,7 @@ from pxeimport.publication.index import (
     read_published,
 )
 from pxeimport.publication.publisher import Published, Publisher
-from pxeimport.publication.regionkey import RegionKey, RegionKeyError, stop_gpg_agent
+from pxeimport.publication.regionkey import RegionKey, RegionKeyError, keyring_fingerprint, stop_gpg_agent
 
 __all__ = [
     "FILES_DIR",
@@ -39,6 +39,7 @@ __all__ = [
     "Publisher",
     "RegionKey",
     "RegionKeyError",
+    "keyring_fingerprint",
     "parse",
     "read_published",
     "stop_gpg_agent",

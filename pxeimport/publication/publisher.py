@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pxeimport.lib import FILE_MODE, HashCache, remove_entry, write_atomic
-from pxeimport.menus import BOOT_OPTIONS_FILE
+from pxeimport.menus import BOOT_OPTIONS_FILE, BootMenus
 from pxeimport.publication.index import (
     FILES_DIR,
     HISTORY,
@@ -71,12 +71,19 @@ class Publisher:
     def live(self, current_release: str, kernel_opts: Mapping[tuple[str, str], str]) -> Publication:
         """What the TFTP root serves now; `kernel_opts`: (arch, release) -> the menus' added options."""
         items: list[PublishedItem] = []
-        arches = sorted(p.parent.name for p in self.root.maas.glob("*/base") if p.is_dir() and not p.is_symlink())
-        for arch in arches:
+        menus = BootMenus(self.root)
+        for arch in self.root.arches():
+            # Only what the arch's menus offer: a release retired (off the menus, its files waiting out the
+            # grace period) or an arch taken out (its menus gone) is not published, so racks retire it too.
+            offered = menus.offered(arch)
+            if offered is None:
+                continue
             loader = self._live_loader(arch)
             if loader is not None:
                 items.append(loader)
             for release, dir_name in self.root.installed_releases(arch).items():
+                if f"{release}/{dir_name}" not in offered:
+                    continue
                 slot = self.root.install_slot(arch, release)
                 version = dir_name.removeprefix("install-")
                 files = self._files(slot.version_dir(version))
@@ -150,7 +157,8 @@ class Publisher:
                 self._link_http(http_file)
         if self.http_root is not None:
             self._sums.save(self.http_root.path_for(f.path) for i in publication.items for f in i.http_files)
-        changed = self.current() != publication.content()
+        # Compared as JSON reads it back (lists, not the tuples built here): equal content publishes nothing.
+        changed = self.current() != json.loads(json.dumps(publication.content()))
         if changed:
             write_atomic(self.publish_root / INDEX, self.sign(publication.to_json()), FILE_MODE)
             self._remember(publication)

@@ -14,6 +14,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -134,17 +135,7 @@ class RegionKey:
 
     def _fingerprints(self, listing: str, record: str) -> list[str]:
         """Primary keys' fingerprints from `gpg --with-colons <listing>`; `record` opens a key ("sec", "pub")."""
-        text = self._gpg("--with-colons", listing).decode()
-        # The first "fpr" line after the record opening a key is the primary key's fingerprint.
-        found, want = [], False
-        for line in text.splitlines():
-            fields = line.split(":")
-            if fields[0] == record:
-                want = True
-            elif fields[0] == "fpr" and want:
-                found.append(fields[9])
-                want = False
-        return found
+        return _primary_fingerprints(self._gpg("--with-colons", listing).decode(), record)
 
     def _gpg(self, *args: str, data: bytes | None = None) -> bytes:
         gpg = shutil.which(GPG)
@@ -162,3 +153,32 @@ class RegionKey:
             detail = " ".join(result.stderr.decode(errors="replace").split())[:300]
             raise RegionKeyError(f"gpg {args[0]} failed in {self.home} (exit {result.returncode}): {detail}")
         return result.stdout
+
+
+def keyring_fingerprint(keyring: Path) -> str:
+    """The fingerprint (40 hex digits) of the first key in `keyring`, a keyring file as export_keyring writes
+    it and racks take with --keyring. gpg reads it in a throw-away home (`--show-keys`, nothing imported).
+    RegionKeyError when gpg is missing or finds no key in the file."""
+    with tempfile.TemporaryDirectory(prefix="pxeimport-gpg-") as home:
+        try:
+            text = RegionKey(Path(home))._gpg("--with-colons", "--show-keys", str(keyring)).decode()
+        finally:
+            stop_gpg_agent(Path(home))
+    found = _primary_fingerprints(text, "pub")
+    if not found:
+        raise RegionKeyError(f"{keyring}: gpg finds no public key in it")
+    return found[0]
+
+
+def _primary_fingerprints(listing: str, record: str) -> list[str]:
+    """Each key's primary fingerprint in gpg's --with-colons `listing`: the first "fpr" line after each
+    line of type `record` ("sec", "pub"), GnuPG's doc/DETAILS."""
+    found, want = [], False
+    for line in listing.splitlines():
+        fields = line.split(":")
+        if fields[0] == record:
+            want = True
+        elif fields[0] == "fpr" and want:
+            found.append(fields[9])
+            want = False
+    return found

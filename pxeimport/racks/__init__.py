@@ -1,31 +1,45 @@
 """Racks, the Django side of many TFTP servers: a rack's converge to its region's signed index (rack), each
-rack's state as the region sees it (status), and Celery over RabbitMQ between them (tasks: wake-ups and
-reports, never file bytes).
+rack's state as the region sees it (status), the broker names of one region's queues (queues), and Celery
+over RabbitMQ between them (tasks: wake-ups and reports, never file bytes).
 
-Imports: Django, the models, lib, items, fetching, trust, layouts, publication. Never runs (a rack's converge runs the
-import_pxe_files command). Celery is imported only when one of its names is first used (the web process
-and a region without a broker never load it).
+Imports: Django, the models, lib, items, fetching, trust, layouts, menus, tftproot, publication. Never runs (a
+rack's converge runs the import_pxe_files command). Celery is imported only when one of its names is first
+used (the web process and a region without a broker never load it).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from pxeimport.racks.queues import rack_queue, region_id, region_queue
 from pxeimport.racks.rack import Discovered, RackConfig, configure, converge, current_rack, discover
-from pxeimport.racks.status import STATES, RackStatus, all_statuses, lagging, publication, rack_status
+from pxeimport.racks.status import STATES, RackStatus, all_statuses, banner, lagging, publication, rack_status
 
 if TYPE_CHECKING:  # for mypy; at run time __getattr__ below imports them on first use
     from pxeimport.racks.tasks import (
         app,
+        ask_racks,
         ask_racks_to_converge,
         ask_to_converge,
-        rack_queue,
         record_report,
         send_report,
+        serve_rack,
+        serve_region,
     )
 
 # The broker's side, from racks.tasks on first use (PEP 562).
-_CELERY = frozenset({"app", "ask_racks_to_converge", "ask_to_converge", "rack_queue", "record_report", "send_report"})
+_CELERY = frozenset(
+    {
+        "app",
+        "ask_racks",
+        "ask_racks_to_converge",
+        "ask_to_converge",
+        "record_report",
+        "send_report",
+        "serve_rack",
+        "serve_region",
+    }
+)
 
 __all__ = [
     "STATES",
@@ -34,8 +48,10 @@ __all__ = [
     "RackStatus",
     "all_statuses",
     "app",
+    "ask_racks",
     "ask_racks_to_converge",
     "ask_to_converge",
+    "banner",
     "configure",
     "converge",
     "current_rack",
@@ -45,7 +61,11 @@ __all__ = [
     "rack_queue",
     "rack_status",
     "record_report",
+    "region_id",
+    "region_queue",
     "send_report",
+    "serve_rack",
+    "serve_region",
 ]
 
 

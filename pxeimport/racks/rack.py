@@ -1,11 +1,13 @@
-"""A rack's converge: read the region's index, run import_pxe_files --layout region, say what happened.
+"""A rack's converge: read the region's index, mirror it with import_pxe_files --layout region, say what happened.
 
-The selection comes from the region's index itself (its arches, releases and the release its
-loaders came from), so a rack needs no boot sources of its own; the import then takes the same
-bytes (one fetch per converge) and checks them again, fully (signature, Date against replays,
-every file's SHA-256), swaps atomically and records the run in the rack's own database. The
-report (a dict, JSON-safe) goes to the region's queue; the rack never holds database credentials
-for the region.
+The selection is the region's index itself: exactly the (arch, release) pairs it lists, and what it
+no longer lists is retired (after the rack's own grace period), so a rack needs no boot sources of its
+own and never keeps what its region withdrew. The import takes the same bytes (one fetch per
+converge) and checks them again, fully (signature, Date against replays, every file's SHA-256), swaps
+atomically and records the run in the rack's own database. The report (a dict, JSON-safe) goes to the
+region's queue; the rack never holds database credentials for the region. It says how far this
+rack's clock is from the region's web server's (the index's HTTP Date) and what the rack's menus
+offer beyond the index (held by its own retirement rules, or put there by hand).
 """
 
 from __future__ import annotations
@@ -19,14 +21,16 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db.models import Sum
-from django.utils import timezone
 
 from pxeimport.fetching import Fetcher, FetchError, FetchSettings
 from pxeimport.items import ItemKind, Outcome
 from pxeimport.layouts import index_given
 from pxeimport.lib import EXIT_LOCKED
+from pxeimport.menus import BootMenus
 from pxeimport.models import ImportRun, InstalledFile, ItemState
 from pxeimport.publication import INDEX, LOADER, Publication, PublicationError, parse
+from pxeimport.racks.queues import follow, rack_queue
+from pxeimport.tftproot import TftpRoot
 from pxeimport.trust import SignatureError, verify_clearsigned
 
 
@@ -39,7 +43,8 @@ class RackConfig:
 
     @property
     def queue(self) -> str:
-        return f"{settings.PXEIMPORT_RACK_QUEUE_PREFIX}{self.name}"
+        """Its queue on the broker, named after the region's key id (pxeimport.racks.queues)."""
+        return rack_queue(self.name)
 
 
 _current: RackConfig | None = None
@@ -49,6 +54,7 @@ def configure(config: RackConfig) -> None:
     """Set this process's rack (rack_worker does, before the worker starts)."""
     global _current
     _current = config
+    follow(config.keyring)
 
 
 def current_rack() -> RackConfig:
@@ -59,11 +65,13 @@ def current_rack() -> RackConfig:
 
 @dataclass(frozen=True)
 class Discovered:
-    """The region's index as fetched (`data`, `content_type` as served) and what it publishes."""
+    """The region's index as fetched (`data`, `content_type` as served) and what it publishes;
+    `clock_offset`: seconds this rack's clock was ahead of the region's web server (None: no Date header)."""
 
     publication: Publication
     data: bytes
     content_type: str | None
+    clock_offset: float | None = None
 
 
 def discover(config: RackConfig) -> Discovered:
@@ -72,27 +80,25 @@ def discover(config: RackConfig) -> Discovered:
     fetcher = Fetcher(FetchSettings(read_timeout=settings.PXEIMPORT_HTTP_TIMEOUT, retries=1))
     try:
         data = fetcher.get_bytes(url)
-        content_type = fetcher.content_type(url)
+        content_type, offset = fetcher.content_type(url), fetcher.clock_offset(url)
         verified = verify_clearsigned(data, [config.keyring], name=url, content_type=content_type)
     finally:
         fetcher.close()
-    return Discovered(parse(verified.content, name=url), data, content_type)
+    return Discovered(parse(verified.content, name=url), data, content_type, offset)
 
 
 def converge(config: RackConfig) -> dict[str, Any]:
     """Sync the rack's TFTP root with the region; the report for the region (see racks.record_report)."""
-    report: dict[str, Any] = {"rack": config.name, "queue": config.queue, "items": [], "bytes": 0}
+    report: dict[str, Any] = {"rack": config.name, "stage": "finished", "items": [], "bytes": 0}
     try:
         found = discover(config)
     except (FetchError, SignatureError, PublicationError, OSError) as exc:
-        return report | {"error": f"the region's index: {exc}", "finished": timezone.now().isoformat()}
+        return report | {"error": f"the region's index: {exc}"}
     publication = found.publication
+    report["clock_offset"] = found.clock_offset
+    # Neither --arch nor --release: the import mirrors the index, exactly the pairs it lists, and retires the rest.
     args = ["--layout", "region", "--archive", config.region_url, "--keyring", str(config.keyring)]
-    args += ["--tftproot", str(config.tftproot), "--current-release", publication.current_release or "none"]
-    for arch in publication.arches:
-        args += ["--arch", arch]
-    for release in publication.releases:
-        args += ["--release", release]
+    args += ["--tftproot", str(config.tftproot)]
     err = StringIO()
     code = 0
     try:
@@ -103,14 +109,25 @@ def converge(config: RackConfig) -> dict[str, Any]:
         code = exc.returncode
         err.write(str(exc))
     if code == EXIT_LOCKED:
-        busy = {"error": f"busy: {err.getvalue().strip()}", "busy": True, "finished": timezone.now().isoformat()}
-        return report | busy
+        return report | {"error": f"busy: {err.getvalue().strip()}", "busy": True}
     run = ImportRun.objects.filter(tftproot=str(config.tftproot.absolute())).order_by("-started").first()
     report["items"] = [_item(config, publication, i.arch, i.kind, i.release, run) for i in publication.items]
     report["bytes"] = run.bytes_downloaded if run else 0
+    report["beyond"] = beyond(config.tftproot, publication)
     failed = [i for i in report["items"] if i["error"]]
-    error = "" if not code else (f"{len(failed)} item(s) failed" if failed else err.getvalue().strip()[-500:])
-    return report | {"error": error, "index_read": True, "finished": timezone.now().isoformat()}
+    said = "; ".join(f"{i['arch']}/{i['release'] or 'loader'}: {i['error']}" for i in failed)
+    error = "" if not code else (f"{len(failed)} item(s) failed: {said}" if failed else err.getvalue().strip()[-500:])
+    return report | {"error": error[:2000], "index_read": True}
+
+
+def beyond(tftproot: Path, publication: Publication) -> list[str]:
+    """ "<arch>/<release>" of each entry the rack's own menus offer that `publication` does not list."""
+    listed = {(i.arch, i.release) for i in publication.items}
+    root, found = TftpRoot(tftproot), []
+    for arch in root.arches():
+        offered = BootMenus(root).offered(arch) or set()
+        found += sorted(f"{arch}/{r}" for r in {p.split("/")[0] for p in offered} if (arch, r) not in listed)
+    return found
 
 
 def _item(

@@ -1,4 +1,14 @@
-"""Each rack against the region's current index: in sync, behind or failed, and since when (admin, metrics)."""
+"""Each rack against the region's current index, as the admin and /metrics show it, judged by the region's
+clock alone: unreachable, failed, clock skew, behind or in sync, and since when.
+
+- unreachable: nothing heard for more than two safety-net periods (PXEIMPORT_RACK_SYNC_SECONDS; a rack in
+  a long sync says "still syncing" twice per period), or asked to converge and silent for longer than
+  PXEIMPORT_RACK_ANSWER_SECONDS while not in a sync. What it reported last may be long out of date.
+- failed: its last sync, or an item of it, failed (each item's reason is on the rack's page).
+- clock skew: its clock and the region's web server's (the index's HTTP Date) differ by more than
+  PXEIMPORT_RACK_CLOCK_SKEW_SECONDS: it may refuse a fresh index as "not valid yet", or accept a stale one.
+- behind: it lacks a version the index names. In sync: it serves every one.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +18,19 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from pxeimport.lib import redact_text
 from pxeimport.models import Rack
 from pxeimport.publication import Publication, read_published
 
 IN_SYNC = "in sync"
 BEHIND = "behind"
 FAILED = "failed"
+UNREACHABLE = "unreachable"
+CLOCK_SKEW = "clock skew"
 UNKNOWN = "unknown"
-STATES = (IN_SYNC, BEHIND, FAILED, UNKNOWN)
+STATES = (IN_SYNC, BEHIND, FAILED, UNREACHABLE, CLOCK_SKEW, UNKNOWN)
+# Shown in the banner at once, whatever PXEIMPORT_RACK_LAG_MINUTES says.
+ALARMING = (UNREACHABLE, CLOCK_SKEW)
 
 
 @dataclass(frozen=True)
@@ -37,34 +52,82 @@ def publication() -> Publication | None:
     return read_published(root) if root is not None else None
 
 
-def rack_status(rack: Rack, current: Publication | None) -> RackStatus:
-    """Failed when its last sync or an item failed; behind when it lacks a version the index names."""
+def rack_status(rack: Rack, current: Publication | None, now: datetime | None = None) -> RackStatus:
+    """The rack's state against `current` (the region's index) at `now` (default: the region's clock now)."""
+    now = now or timezone.now()
+    silent = _unreachable(rack, now)
+    if silent:
+        return RackStatus(rack, UNREACHABLE, rack.last_seen, silent)
     items = {(s.arch, s.kind, s.release): s for s in rack.items.all()}
     failing = [s for s in items.values() if s.error]
     if rack.last_error or failing:
         since = min([t for t in [rack.failing_since, *(s.failing_since for s in failing)] if t], default=None)
-        detail = rack.last_error or "; ".join(f"{s.arch}/{s.release or 'loader'}: {s.error}" for s in failing)
+        reasons = "; ".join(f"{s.arch}/{s.release or 'loader'}: {s.error}" for s in failing)
+        detail = reasons if failing and rack.last_error.endswith("item(s) failed") else rack.last_error or reasons
         return RackStatus(rack, FAILED, since, detail)
+    skew = rack.clock_offset
+    if skew is not None and abs(skew) > settings.PXEIMPORT_RACK_CLOCK_SKEW_SECONDS:
+        way = "ahead of" if skew > 0 else "behind"
+        detail = (
+            f"its clock is {abs(skew):.0f} s {way} the region's web server (more than "
+            f"PXEIMPORT_RACK_CLOCK_SKEW_SECONDS={settings.PXEIMPORT_RACK_CLOCK_SKEW_SECONDS:g}): fix its NTP; it "
+            "may refuse a fresh index as not valid yet"
+        )
+        return RackStatus(rack, CLOCK_SKEW, rack.last_sync, detail)
+    extra = f"; serves beyond the region's index: {rack.beyond}" if rack.beyond else ""
     if current is None:
-        return RackStatus(rack, UNKNOWN, None, "this region has no published index")
+        return RackStatus(rack, UNKNOWN, None, "this region has no published index" + extra)
     lacking = [
         f"{i.arch}/{i.release or 'loader'}"
         for i in current.items
         if (s := items.get((i.arch, i.kind, i.release))) is None or s.region_version != i.version
     ]
     if lacking:
-        return RackStatus(rack, BEHIND, current.date, "lacks " + ", ".join(lacking))
+        return RackStatus(rack, BEHIND, current.date, "lacks " + ", ".join(lacking) + extra)
     synced = [s.synced for s in items.values() if s.synced]
-    return RackStatus(rack, IN_SYNC, max(synced) if synced else rack.last_sync)
+    return RackStatus(rack, IN_SYNC, max(synced) if synced else rack.last_sync, extra.removeprefix("; "))
 
 
-def all_statuses() -> list[RackStatus]:
+def _unreachable(rack: Rack, now: datetime) -> str:
+    """Why the rack counts as unreachable at `now`, or "" when it does not."""
+    period = settings.PXEIMPORT_RACK_SYNC_SECONDS
+    silent = (now - rack.last_seen).total_seconds()
+    if silent > 2 * period:
+        return (
+            f"nothing heard from it for {silent / 60:.0f} min, more than two safety-net periods "
+            f"(PXEIMPORT_RACK_SYNC_SECONDS={period:g}); what it reported then may be out of date"
+        )
+    answer = settings.PXEIMPORT_RACK_ANSWER_SECONDS
+    if rack.asked and rack.asked > rack.last_seen and rack.syncing_since is None:
+        waited = (now - rack.asked).total_seconds()
+        if waited > answer:
+            return (
+                f"asked to converge at {rack.asked:%Y-%m-%d %H:%M:%S} UTC, no answer for {waited:.0f} s "
+                f"(PXEIMPORT_RACK_ANSWER_SECONDS={answer:g}): its worker is down, or cannot reach the broker"
+            )
+    return ""
+
+
+def all_statuses(now: datetime | None = None) -> list[RackStatus]:
     current = publication()
-    return [rack_status(rack, current) for rack in Rack.objects.prefetch_related("items")]
+    return [rack_status(rack, current, now) for rack in Rack.objects.prefetch_related("items")]
 
 
 def lagging(now: datetime | None = None) -> list[RackStatus]:
-    """Racks behind or failing for longer than PXEIMPORT_RACK_LAG_MINUTES: the admin's banner."""
+    """The admin's banner: racks unreachable or with clock skew at once; racks behind or failing for
+    longer than PXEIMPORT_RACK_LAG_MINUTES."""
     now = now or timezone.now()
     limit = timedelta(minutes=settings.PXEIMPORT_RACK_LAG_MINUTES).total_seconds()
-    return [s for s in all_statuses() if s.lag_seconds(now) > limit]
+    return [s for s in all_statuses(now) if s.state in ALARMING or s.lag_seconds(now) > limit]
+
+
+def banner(status: RackStatus) -> str:
+    """The banner line for a status `lagging` returned (names and errors redacted, cut to 300 characters)."""
+    detail = redact_text(status.detail)[:300]
+    if status.state in ALARMING or status.since is None:
+        return f"Rack {status.rack.name} is {status.state} (see Racks): {detail}"
+    limit = settings.PXEIMPORT_RACK_LAG_MINUTES
+    return (
+        f"Rack {status.rack.name} has been {status.state} since {status.since:%Y-%m-%d %H:%M} UTC, longer than "
+        f"PXEIMPORT_RACK_LAG_MINUTES={limit:g} (see Racks): {detail}"
+    )

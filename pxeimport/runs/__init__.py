@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from pxeimport.runs import dashboard, publishing, records
 from pxeimport.runs.background import Started, start_import
-from pxeimport.runs.context import ConfigError, RunContext, RunOptions, build
+from pxeimport.runs.context import ConfigError, IndexUnavailable, RunContext, RunOptions, build
 from pxeimport.runs.selection import NothingSelected, Overrides, claimed_elsewhere, resolve
 
 __all__ = [
     "ConfigError",
+    "IndexUnavailable",
     "NothingSelected",
     "Overrides",
     "RunContext",

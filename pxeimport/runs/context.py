@@ -8,26 +8,31 @@ command only parses options, calls in and reports.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from pxeimport.fetching import Fetcher, FetchSettings, IndexCache
+from pxeimport.fetching import Fetcher, FetchError, FetchSettings, IndexCache
 from pxeimport.importer import contested, plan, usage_problems
 from pxeimport.items import DEFAULT_LAYOUT, Item, ItemKind, Selection
-from pxeimport.layouts import LayoutError, ReleaseDataError
+from pxeimport.layouts import REGION, LayoutError, ReleaseDataError, signed_index
 from pxeimport.lib import InvalidName
 from pxeimport.menus import BadKernelOptions, MenuSettings, check_entry_fits, check_kernel_opts
-from pxeimport.runs.selection import NothingSelected, Overrides, resolve
+from pxeimport.runs.selection import NothingSelected, Overrides, command_line_source, resolve
 from pxeimport.tftproot import MAAS_DIR, HttpRoot, TftpRoot
+from pxeimport.trust import SignatureError
 
 INDEX_CACHE_DIR = ".cache/index"
 
 
 class ConfigError(Exception):
     """Bad options or configuration: nothing was done (the command's exit 2)."""
+
+
+class IndexUnavailable(Exception):
+    """A rack's mirror run could not read its region's signed index: nothing was done (the command's exit 1)."""
 
 
 @dataclass(frozen=True)
@@ -84,20 +89,25 @@ def build(options: RunOptions) -> RunContext:
         if not keyring.is_file():
             raise ConfigError(f"--keyring {keyring}: no such file (the keyring gpgv checks the indexes with)")
     given = _given(options)
+    mirror = _mirrors(options)
+    if options.layout == REGION and bool(options.arches) != bool(options.releases):
+        raise ConfigError(
+            "--layout region: give both --arch and --release (a run narrowed to those), or neither (mirror "
+            "exactly the pairs the region's index lists, retiring what it no longer lists)"
+        )
     try:
         if options.archive:
             _refuse(usage_problems(options.archive, options.layout, given))
-        selections = resolve(
-            Overrides(
-                archive=options.archive,
-                layout=options.layout or DEFAULT_LAYOUT,
-                arches=options.arches,
-                releases=options.releases,
-                current_release=options.current_release,
-                keyrings=options.keyrings,
-                loader_archive=options.loader_archive,
-            )
+        overrides = Overrides(
+            archive=options.archive,
+            layout=options.layout or DEFAULT_LAYOUT,
+            arches=options.arches,
+            releases=options.releases,
+            current_release=options.current_release,
+            keyrings=options.keyrings,
+            loader_archive=options.loader_archive,
         )
+        selections = resolve(_mirrored(overrides) if mirror else overrides)
         if not options.archive:
             _refuse(usage_problems(None, options.layout, given, [s.source.layout for s in selections]))
         items = plan(selections)
@@ -161,8 +171,47 @@ def build(options: RunOptions) -> RunContext:
         warnings=warnings,
         verify=options.verify,
         accept_loader_change=options.accept_loader_change,
-        # A run narrowed by --archive, --arch or --release must not take away what it does not name.
-        retire=not (options.archive or options.arches or options.releases),
+        # A run narrowed by --archive, --arch or --release must not take away what it does not name; a rack
+        # mirroring its region's whole index retires what the index no longer lists.
+        retire=mirror or not (options.archive or options.arches or options.releases),
+    )
+
+
+def _mirrors(options: RunOptions) -> bool:
+    """Whether the run mirrors a region's index: --layout region with neither --arch nor --release."""
+    return options.layout == REGION and bool(options.archive) and not (options.arches or options.releases)
+
+
+def _mirrored(overrides: Overrides) -> Overrides:
+    """`overrides` narrowed to exactly the (arch, release) pairs the region's signed index lists.
+
+    IndexUnavailable when the index cannot be read or its signature is bad; ConfigError when it lists
+    nothing (a region that serves nothing is a mistake to report, not a reason to empty every rack).
+    """
+    fetcher = Fetcher(
+        FetchSettings(
+            read_timeout=settings.PXEIMPORT_HTTP_TIMEOUT,
+            retries=settings.PXEIMPORT_HTTP_RETRIES,
+            backoff=settings.PXEIMPORT_HTTP_BACKOFF,
+        )
+    )
+    try:
+        index, _ = signed_index(command_line_source(overrides), fetcher)
+    except (FetchError, SignatureError, OSError) as exc:
+        raise IndexUnavailable(f"the region's index: {exc}; nothing done, what is served stays") from exc
+    finally:
+        fetcher.close()
+    if not index.items:
+        raise ConfigError(
+            f"{overrides.archive} publishes nothing (its index lists no arch): nothing done, nothing retired; "
+            "the region's import has not run, or failed"
+        )
+    return replace(
+        overrides,
+        arches=tuple(index.arches),
+        releases=tuple(index.releases),
+        current_release=overrides.current_release or index.current_release or "none",
+        pairs=frozenset((i.arch, i.release) for i in index.items if i.release),
     )
 
 

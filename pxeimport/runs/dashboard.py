@@ -19,6 +19,7 @@ from django.utils.html import format_html
 from pxeimport.importer import Served, served
 from pxeimport.lib import redact_text, redact_url
 from pxeimport.models import ImportRun, ItemState, Rack, RunStatus
+from pxeimport.racks import banner as rack_banner
 from pxeimport.racks import lagging
 from pxeimport.tftproot import TftpRoot
 
@@ -94,7 +95,7 @@ def _unbootable_banners() -> list[Banner]:
     and find nothing to boot."""
     root = configured_root()
     try:
-        arches = sorted(p.parent.name for p in root.maas.glob("*/base") if p.is_dir() and not p.is_symlink())
+        arches = root.arches()
         lonely = [a for a in arches if root.served_loaders(a) and not root.installed_releases(a)]
     except (OSError, ValueError):
         return []
@@ -109,19 +110,11 @@ def _unbootable_banners() -> list[Banner]:
 
 
 def _rack_banners(now: datetime) -> list[Banner]:
-    """A region's racks behind or failing beyond PXEIMPORT_RACK_LAG_MINUTES (none without racks)."""
+    """A region's racks unreachable or with clock skew, or behind or failing beyond PXEIMPORT_RACK_LAG_MINUTES
+    (none without racks)."""
     if not Rack.objects.exists():
         return []
-    limit = settings.PXEIMPORT_RACK_LAG_MINUTES
-    return [
-        Banner(
-            "warning",
-            f"Rack {status.rack.name} has been {status.state} since {_when(status.since)}, longer than "
-            f"PXEIMPORT_RACK_LAG_MINUTES={limit:g} (see Racks): {redact_text(status.detail)[:200]}",
-        )
-        for status in lagging(now)
-        if status.since is not None
-    ]
+    return [Banner("warning", rack_banner(status)) for status in lagging(now)]
 
 
 @dataclass(frozen=True)

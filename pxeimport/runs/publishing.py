@@ -69,9 +69,11 @@ def after_import(root: TftpRoot, items: Sequence[Item], menus: MenuSettings) -> 
     # The options every served release's entries have in the region's menus, this run's or not (a narrowed
     # run plans only some): what the menus last chose for each, kept beside its version dirs.
     chosen = BootMenus(root, menus)
-    arches = sorted(p.parent.name for p in root.maas.glob("*/base") if p.is_dir() and not p.is_symlink())
+    arches = root.arches()
     opts = {(a, r): chosen.saved_kernel_opts(a, r) for a in arches for r in root.installed_releases(a)}
-    published = found.publish(loaders[0] if loaders else "", opts)
+    # A run planning no loader (narrowed, or its source feeds none) keeps the release the index names.
+    current = loaders[0] if loaders else str((found.current() or {}).get("current_release") or "")
+    published = found.publish(current, opts)
     if published.changed and settings.CELERY_BROKER_URL:
         from pxeimport.racks import ask_racks_to_converge  # Celery only where a broker is configured
 

@@ -26,6 +26,8 @@ class Overrides:
     keyrings: Sequence[Path] = ()
     # The package archive's dists/ URL that loaders come from (layouts that take them from packages).
     loader_archive: str | None = None
+    # Only these (arch, release) pairs of arches x releases (a rack mirroring its region's index); None: all.
+    pairs: frozenset[tuple[str, str]] | None = None
 
 
 class NothingSelected(Exception):
@@ -43,19 +45,7 @@ def resolve(overrides: Overrides) -> list[Selection]:
         check_name("release", release)
 
     if overrides.archive:
-        # Either distribution's archive key may sign an archive named on the command line.
-        defaults = [k for k in DEFAULT_KEYRINGS.values() if k.path.is_file()] or list(DEFAULT_KEYRINGS.values())
-        keyrings = tuple(overrides.keyrings) or tuple(k.path for k in defaults)
-        hint = "; ".join(k.hint for k in DEFAULT_KEYRINGS.values()) + "; or pass --keyring"
-        source = Source(
-            name="command-line",
-            url=overrides.archive,
-            keyrings=keyrings,
-            keyring_hint=hint,
-            layout=overrides.layout,
-            loader_archive=overrides.loader_archive,
-        )
-        return [_selection(source, "ubuntu", (), (), "", overrides)]
+        return [_selection(command_line_source(overrides), "ubuntu", (), (), "", overrides)]
 
     sources = BootSource.objects.filter(enabled=True).prefetch_related("arches", "releases")
     selections = [
@@ -75,6 +65,23 @@ def resolve(overrides: Overrides) -> list[Selection]:
     if not selections:
         raise NothingSelected("no enabled boot source: add one in the admin, or pass --archive URL")
     return selections
+
+
+def command_line_source(overrides: Overrides) -> Source:
+    """The source `--archive` names (overrides.archive must be set), with --keyring or the default keyrings."""
+    assert overrides.archive
+    # Either distribution's archive key may sign an archive named on the command line.
+    defaults = [k for k in DEFAULT_KEYRINGS.values() if k.path.is_file()] or list(DEFAULT_KEYRINGS.values())
+    keyrings = tuple(overrides.keyrings) or tuple(k.path for k in defaults)
+    hint = "; ".join(k.hint for k in DEFAULT_KEYRINGS.values()) + "; or pass --keyring"
+    return Source(
+        name="command-line",
+        url=overrides.archive,
+        keyrings=keyrings,
+        keyring_hint=hint,
+        layout=overrides.layout,
+        loader_archive=overrides.loader_archive,
+    )
 
 
 def _source(model: BootSource, overrides: Overrides) -> Source:
@@ -116,7 +123,11 @@ def _selection(
     default_opts: str = "",
 ) -> Selection:
     chosen_arches = tuple(overrides.arches or arches or DEFAULT_ARCHES)
-    chosen_releases = tuple(overrides.releases or releases or _default_releases(source, distribution))
+    chosen_releases = tuple(
+        overrides.releases
+        if overrides.pairs is not None
+        else overrides.releases or releases or _default_releases(source, distribution)
+    )
     current = overrides.current_release or current_release or stable_release(distribution)
     opts = {r: (kernel_opts or {}).get(r, default_opts) for r in chosen_releases}
     return Selection(
@@ -125,6 +136,7 @@ def _selection(
         releases=chosen_releases,
         current_release=current,
         kernel_opts={r: o for r, o in opts.items() if o},
+        pairs=overrides.pairs,
     )
 
 

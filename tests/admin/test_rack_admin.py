@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import secrets
+import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from pxeimport.models import Rack
 from pxeimport.publication import INDEX, INSTALL, LOADER, Publication, PublishedFile, PublishedItem
-from pxeimport.racks import record_report
-from tests.support.requirements import require_rabbitmq
+from pxeimport.racks import rack_queue, record_report, region_id
+from tests.support.requirements import require_rabbitmq, require_tool
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +29,7 @@ def write_index(root: Path, version: str, date: datetime) -> None:
     (root / INDEX).write_bytes(Publication(date, "bookworm", items).to_json())
 
 
-def report(name: str, version: str, error: str = "", item_error: str = "") -> None:
+def report(name: str, version: str, error: str = "", item_error: str = "", **extra: Any) -> None:
     items = [
         {"arch": "amd64", "kind": LOADER, "release": "", "region_version": LV, "live_version": LV, "error": ""},
         {
@@ -40,13 +42,14 @@ def report(name: str, version: str, error: str = "", item_error: str = "") -> No
             "bytes": 10,
         },
     ]
-    record_report(
-        {"rack": name, "queue": f"q.{name}", "items": items, "bytes": 10, "error": error, "index_read": not error}
-    )
+    payload = {"rack": name, "items": items, "bytes": 10, "error": error, "index_read": not error}
+    record_report(payload | {"region": region_id()} | extra)
 
 
 @pytest.fixture
 def region(tmp_path, settings):
+    require_tool("gpg")
+    settings.PXEIMPORT_REGION_GNUPGHOME = tmp_path / "region-gnupg"  # the region's key: its queues' names
     settings.PXEIMPORT_PUBLISH_ROOT = tmp_path / "publish"
     settings.PXEIMPORT_RACK_LAG_MINUTES = 60
     write_index(settings.PXEIMPORT_PUBLISH_ROOT, V2, datetime.now(UTC) - timedelta(hours=3))
@@ -76,11 +79,8 @@ def test_no_banner_while_the_lag_is_within_the_setting(admin_client, region):
 def test_sync_now_puts_a_converge_on_each_selected_racks_queue(admin_client, region):
     from kombu.connection import Connection
 
-    from pxeimport.models import Rack
-
     region.CELERY_BROKER_URL = require_rabbitmq()
-    queue = f"pxeimport-test-{secrets.token_hex(4)}.rack.behind"
-    Rack.objects.filter(name="behind").update(queue=queue)
+    queue = rack_queue("behind")  # named after this region's key id: no other region's
     from pxeimport.racks import tasks as racks
 
     racks.app.conf.broker_url = region.CELERY_BROKER_URL
@@ -90,6 +90,7 @@ def test_sync_now_puts_a_converge_on_each_selected_racks_queue(admin_client, reg
             "/admin/pxeimport/rack/", {"action": "sync_now", "_selected_action": [pk]}, follow=True
         )
         assert "Asked 1 rack(s) to converge." in response.content.decode()
+        assert Rack.objects.get(name="behind").asked is not None
         with Connection(region.CELERY_BROKER_URL) as connection:  # type: ignore[no-untyped-call]
             _, count, _ = connection.default_channel.queue_declare(queue, passive=True)
             connection.default_channel.queue_delete(queue)
@@ -120,3 +121,90 @@ def test_a_lagging_rack_raises_a_banner_on_the_admin_index_and_the_status_page_t
 
 def test_a_single_machine_without_racks_gets_no_rack_banner(admin_client, settings):
     assert "PXEIMPORT_RACK_LAG_MINUTES" not in admin_client.get("/admin/").content.decode()
+
+
+def test_sync_now_needs_its_own_permission_not_only_the_view_permission(client, region, django_user_model):
+    from django.contrib.auth.models import Permission
+
+    viewer = django_user_model.objects.create_user("viewer", password="pw", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_rack"))
+    client.force_login(viewer)
+    page = client.get("/admin/pxeimport/rack/").content.decode()
+    assert ">behind<" in page and "sync_now" not in page
+    pk = Rack.objects.get(name="behind").pk
+    client.post("/admin/pxeimport/rack/", {"action": "sync_now", "_selected_action": [pk]})
+    assert Rack.objects.get(name="behind").asked is None
+    viewer.user_permissions.add(Permission.objects.get(codename="sync_rack"))
+    assert "sync_now" in client.get("/admin/pxeimport/rack/").content.decode()
+
+
+def test_a_report_for_another_region_is_ignored_and_logged(region, caplog):
+    with caplog.at_level(logging.WARNING):
+        record_report({"rack": "stranger", "region": "0123456789abcdef", "items": [], "index_read": True})
+    assert not Rack.objects.filter(name="stranger").exists()
+    assert "following region '0123456789abcdef', not this one" in caplog.text
+
+
+@pytest.mark.parametrize("name", ["<script>alert(1)</script>", "", "a" * 65, "../etc"])
+def test_a_report_naming_no_valid_rack_is_ignored(region, name):
+    before = Rack.objects.count()
+    assert record_report({"rack": name, "region": region_id(), "queue": "amq.rabbitmq.trace"}) is None
+    assert Rack.objects.count() == before
+
+
+def test_the_region_derives_a_racks_queue_from_its_name_never_from_the_report(region):
+    rack = record_report({"rack": "r9", "region": region_id(), "queue": "somebody.elses.queue", "hello": True})
+    assert rack is not None and rack.queue == rack_queue("r9") == f"pxeimport.{region_id()}.rack.r9"
+
+
+def test_the_region_stamps_a_report_with_its_own_clock_not_the_racks(region):
+    future = (datetime.now(UTC) + timedelta(hours=3)).isoformat()
+    report("fast-clock", V2, finished=future)
+    rack = Rack.objects.get(name="fast-clock")
+    assert rack.last_sync is not None and rack.last_sync <= datetime.now(UTC)
+    synced = rack.items.get(kind=INSTALL).synced
+    assert synced is not None and synced <= datetime.now(UTC)
+
+
+def test_a_rack_silent_for_two_safety_net_periods_is_unreachable_with_a_banner_and_in_metrics(admin_client, region):
+    region.PXEIMPORT_RACK_SYNC_SECONDS = 900
+    Rack.objects.filter(name="in-sync").update(last_seen=datetime.now(UTC) - timedelta(days=3))
+    page = admin_client.get("/admin/pxeimport/rack/").content.decode()
+    assert "Rack in-sync is unreachable" in page and "nothing heard from it for 4320 min" in page
+    assert "Rack in-sync is unreachable" in admin_client.get("/admin/status/").content.decode()
+    text = admin_client.get("/metrics").content.decode()
+    assert 'pxeimport_rack_state{rack="in-sync",state="unreachable"} 1.0' in text
+
+
+def test_a_rack_that_did_not_answer_a_sync_now_is_unreachable_but_one_that_said_it_started_is_not(admin_client, region):
+    region.PXEIMPORT_RACK_ANSWER_SECONDS = 120
+    asked = datetime.now(UTC) - timedelta(minutes=5)
+    Rack.objects.filter(name__in=["in-sync", "behind"]).update(asked=asked, last_seen=asked - timedelta(seconds=1))
+    record_report({"rack": "behind", "region": region_id(), "stage": "started"})
+    page = admin_client.get("/admin/pxeimport/rack/").content.decode()
+    assert "Rack in-sync is unreachable" in page and "no answer for 300 s" in page
+    assert "Rack behind is unreachable" not in page
+
+
+def test_a_rack_whose_clock_is_off_is_shown_with_clock_skew_and_a_banner(admin_client, region):
+    report("skewed", V2, clock_offset=3 * 3600.0)
+    page = admin_client.get("/admin/pxeimport/rack/").content.decode()
+    assert "Rack skewed is clock skew" in page and "its clock is 10800 s ahead of" in page
+    text = admin_client.get("/metrics").content.decode()
+    assert 'pxeimport_rack_clock_offset_seconds{rack="skewed"} 10800.0' in text
+
+
+def test_a_racks_own_page_lists_each_item_with_its_reason(admin_client, region):
+    reason = "not enough space in /srv/tftp: 2097152 bytes needed, 602112 bytes are free"
+    report("full", V2, error=f"1 item(s) failed: amd64/bookworm: {reason}", item_error=reason, index_read=True)
+    pk = Rack.objects.get(name="full").pk
+    page = admin_client.get(f"/admin/pxeimport/rack/{pk}/change/").content.decode()
+    assert "602112 bytes are free" in page and "Items (its last report)" in page
+    listing = admin_client.get("/admin/pxeimport/rack/").content.decode()
+    assert "602112 bytes are free" in listing  # the list's detail column and the banner, not "1 item(s) failed"
+
+
+def test_what_a_rack_serves_beyond_the_index_is_shown(admin_client, region):
+    report("extra", V2, beyond=["amd64/trixie"])
+    listing = admin_client.get("/admin/pxeimport/rack/").content.decode()
+    assert "serves beyond the region&#x27;s index: amd64/trixie" in listing

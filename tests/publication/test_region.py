@@ -20,12 +20,16 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from pxeimport.layouts import index_given
+from pxeimport.menus import MenuSettings
 from pxeimport.publication import FILES_DIR, INDEX, RegionKey, RegionKeyError
+from pxeimport.runs import publishing
+from pxeimport.tftproot import TftpRoot
 from tests.support.commands import CommandResult
 from tests.support.nginx import running_nginx, site_with
 from tests.support.region import run
 from tests.support.requirements import gpg_agents, require_tool
-from tests.support.tree import base, install_dir
+from tests.support.selection import import_files, saved_source
+from tests.support.tree import base, install_dir, offered_pairs
 from tests.support.web import free_port, wait_for
 from tools.archive import ArchiveTree, netboot_files
 from tools.httpserver import ArchiveServer
@@ -249,11 +253,81 @@ def test_the_regions_clean_up_keeps_versions_a_recent_index_names(archive, regio
     assert (region.publish_root / FILES_DIR / "amd64" / "bookworm" / first).is_symlink() is kept
 
 
-def test_the_region_layout_without_releases_is_a_usage_error(region):
+def test_a_region_layout_run_naming_an_arch_but_no_release_is_a_usage_error(region):
     region.publishing(False)
-    result = run("--layout", "region", "--archive", region.server.url, "--tftproot", str(region.rack_root))
+    args = ("--layout", "region", "--archive", region.server.url, "--keyring", str(region.keyring), "--arch", "amd64")
+    result = run(*args, "--tftproot", str(region.rack_root))
     assert result.code == 2
-    assert "--layout region needs --release" in result.stderr and "--layout region needs --arch" in result.stderr
+    assert "give both --arch and --release (a run narrowed to those), or neither" in result.stderr
+
+
+def mirror(region: Region) -> CommandResult:
+    """The rack's run as rack_worker and converge_rack make it: --layout region, no --arch or --release."""
+    region.publishing(False)
+    args = ("--layout", "region", "--archive", region.server.url, "--keyring", str(region.keyring))
+    return run(*args, "--tftproot", str(region.rack_root))
+
+
+def test_a_rack_mirrors_exactly_the_pairs_its_regions_index_lists_not_their_cross_product(archive, region):
+    """Debian 13 has no i386 installer: the region serves amd64 x {bookworm, trixie} and i386 x {bookworm}."""
+    for arch, release in (("amd64", "bookworm"), ("amd64", "trixie"), ("i386", "bookworm")):
+        archive.publish(release, arch, netboot_files(f"{arch}-{release}"))
+    assert region.region_import().code == 0  # amd64 bookworm
+    assert region.region_import("--arch", "amd64", "--release", "trixie").code == 0
+    assert region.region_import("--arch", "i386", "--release", "bookworm").code == 0
+
+    result = mirror(region)
+    assert result.code == 0, result.stderr
+    assert offered_pairs(region.rack_root) == {("amd64", "bookworm"), ("amd64", "trixie"), ("i386", "bookworm")}
+    assert offered_pairs(region.rack_root) == offered_pairs(region.tftp_root)
+
+
+def test_a_rack_retires_what_its_region_stopped_selecting_and_the_region_stops_publishing_it_at_once(
+    archive, region, settings
+):
+    settings.PXEIMPORT_GRACE_SECONDS = 3600  # the region's retired files wait an hour: not published meanwhile
+    for arch in ("amd64", "i386"):
+        for release in ("bookworm", "trixie"):
+            archive.publish(release, arch, netboot_files(f"{arch}-{release}"))
+    saved = saved_source(region.upstream, region.upstream_keyring, arches=("amd64", "i386"))
+    region.publishing(True)
+    assert import_files(region.tftp_root).code == 0
+    assert mirror(region).code == 0
+    assert len(offered_pairs(region.rack_root)) == 4
+
+    saved.arches.filter(name="i386").delete()
+    saved.releases.filter(name="trixie").delete()
+    region.publishing(True)
+    assert import_files(region.tftp_root).code == 0
+    listed = {(i["arch"], i["release"]) for i in published_items(region)}
+    assert listed == {("amd64", ""), ("amd64", "bookworm")}  # trixie and i386 are retired, still on disk
+    assert install_dir(region.tftp_root, "amd64", "trixie").is_dir()
+
+    settings.PXEIMPORT_GRACE_SECONDS = 0  # the rack's own grace period: the next run deletes
+    result = mirror(region)
+    assert result.code == 0, result.stderr
+    assert offered_pairs(region.rack_root) == {("amd64", "bookworm")}
+    assert not (base(region.rack_root, "i386") / "pxelinux.cfg" / "default").exists()
+    assert "retire" in result.stdout
+    assert mirror(region).code == 0  # after the grace period: the files go too
+    assert not install_dir(region.rack_root, "amd64", "trixie").parent.exists()
+    assert not (region.rack_root / "maas" / "i386").exists()
+
+
+def published_items(region: Region) -> list[dict[str, str]]:
+    text = (region.publish_root / INDEX).read_text()
+    return list(json.loads(text[text.index("{") : text.rindex("}") + 1])["items"])
+
+
+def test_a_region_import_that_changes_nothing_neither_re_signs_its_index_nor_says_it_changed(archive, region):
+    archive.publish("bookworm", "amd64", netboot_files("v1"))
+    assert region.region_import().code == 0
+    first = (region.publish_root / INDEX).read_bytes()
+    assert region.region_import().code == 0
+    assert (region.publish_root / INDEX).read_bytes() == first  # not signed again: same date, same signature
+    # A run that plans no loader (a narrowed one, a source not feeding loaders) keeps the index's loader release.
+    published = publishing.after_import(TftpRoot(region.tftp_root), [], MenuSettings())
+    assert published is not None and not published.changed
 
 
 NGINX_SITE = Path(__file__).resolve().parents[2] / "contrib" / "nginx" / "pxeimport-publish"

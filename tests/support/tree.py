@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from pxeimport.menus import version_paths
+
 
 def base(tftp_root: Path, arch: str) -> Path:
     return tftp_root / "maas" / arch / "base"
@@ -12,6 +14,15 @@ def base(tftp_root: Path, arch: str) -> Path:
 
 def install_dir(tftp_root: Path, arch: str, release: str) -> Path:
     return base(tftp_root, arch) / release / "install"
+
+
+def offered_pairs(tftp_root: Path) -> set[tuple[str, str]]:
+    """(arch, release) of every entry the root's own pxelinux menus offer (as a node would see them)."""
+    pairs = set()
+    for menu in tftp_root.glob("maas/*/base/pxelinux.cfg/default"):
+        arch = menu.parents[2].name
+        pairs |= {(arch, path.split("/")[0]) for path in version_paths(menu.read_text())}
+    return pairs
 
 
 def read(path: Path) -> bytes:

@@ -29,7 +29,7 @@ from pxeimport.layouts import layout_names
 from pxeimport.lib import EXIT_FAILED, EXIT_LOCKED, EXIT_USAGE
 from pxeimport.models import Trigger
 from pxeimport.publication import RegionKeyError
-from pxeimport.runs import ConfigError, RunContext, RunOptions, build, publishing, records
+from pxeimport.runs import ConfigError, IndexUnavailable, RunContext, RunOptions, build, publishing, records
 from pxeimport.tftproot import LockHeld, UnsafePath
 
 
@@ -75,7 +75,9 @@ class Command(BaseCommand):
             default=[],
             metavar="ARCH",
             help="Import this architecture (repeatable); overrides the saved selection for this run, which then "
-            "retires nothing (only a run from the whole saved selection retires what it no longer names).",
+            "retires nothing (only a run from the whole saved selection retires what it no longer names). With "
+            "--layout region and neither --arch nor --release, a rack mirrors the region's index: exactly the "
+            "pairs it lists, and what it no longer lists is retired.",
         )
         parser.add_argument(
             "--release",
@@ -161,6 +163,8 @@ class Command(BaseCommand):
             )
         except ConfigError as exc:
             raise CommandError(str(exc), returncode=EXIT_USAGE) from exc
+        except IndexUnavailable as exc:
+            raise CommandError(str(exc), returncode=EXIT_FAILED) from exc
         for warning in run.warnings:
             self.stderr.write(self.style.WARNING(warning))
         started = time.monotonic()

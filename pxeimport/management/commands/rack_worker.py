@@ -11,12 +11,14 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from pxeimport import racks
 from pxeimport.lib import EXIT_USAGE, InvalidName, check_name
+from pxeimport.publication import RegionKeyError
 
 
 class Command(BaseCommand):
     help = (
-        "Consume this rack's queue (CELERY_BROKER_URL): each task converges the TFTP root to the region's "
-        "latest signed index with import_pxe_files --layout region. Announces the rack to the region and "
+        "Consume this rack's queue (CELERY_BROKER_URL; named after the region's key id, from --keyring): each "
+        "task mirrors the region's latest signed index into the TFTP root with import_pxe_files --layout region "
+        "(exactly what it lists; what it no longer lists is retired). Announces the rack to the region and "
         "converges once at start, so a rack that was down or missed messages catches up by itself."
     )
 
@@ -42,17 +44,22 @@ class Command(BaseCommand):
             raise CommandError(f"--keyring {options['keyring']}: no such file", returncode=EXIT_USAGE)
         config = racks.RackConfig(name, options["tftproot"].absolute(), options["region"], options["keyring"])
         racks.configure(config)
+        try:
+            queue = config.queue  # named after the key in --keyring: the region's
+        except RegionKeyError as exc:
+            raise CommandError(f"--keyring {options['keyring']}: {exc}", returncode=EXIT_USAGE) from exc
+        racks.serve_rack(name)
 
         def announce_and_reconcile(**_: Any) -> None:
-            racks.send_report({"rack": name, "queue": config.queue, "hello": True})
-            racks.ask_to_converge(config.queue, "rack worker started")
+            racks.send_report({"rack": name, "hello": True})
+            racks.ask_to_converge(name, "rack worker started")
 
         worker_ready.connect(announce_and_reconcile, weak=False)
         racks.app.worker_main(
             [
                 "worker",
                 "--queues",
-                config.queue,
+                queue,
                 "--pool",
                 "solo",
                 "--concurrency",
@@ -62,7 +69,7 @@ class Command(BaseCommand):
                 "--hostname",
                 # Named after the queue (its prefix too), not the rack alone: Celery's node names are
                 # exclusive on the broker, and two installations on one broker may both have a rack r1.
-                f"{config.queue}@%h",
+                f"{queue}@%h",
                 "--without-gossip",
                 "--without-mingle",
                 "--loglevel",

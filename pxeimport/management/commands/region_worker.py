@@ -9,12 +9,14 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from pxeimport import racks
 from pxeimport.lib import EXIT_USAGE
+from pxeimport.publication import RegionKeyError
 
 
 class Command(BaseCommand):
     help = (
-        "Consume the region's queue (PXEIMPORT_REGION_QUEUE on CELERY_BROKER_URL): racks' reports go to the "
-        "database, and an embedded beat sends the safety net (every rack: converge) every PXEIMPORT_RACK_SYNC_SECONDS."
+        "Consume the region's queue on CELERY_BROKER_URL (pxeimport.<key id>.region, or PXEIMPORT_REGION_QUEUE): "
+        "racks' reports go to the database, and an embedded beat sends the safety net (every rack: converge) "
+        "every PXEIMPORT_RACK_SYNC_SECONDS."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -31,18 +33,23 @@ class Command(BaseCommand):
             raise CommandError(
                 "CELERY_BROKER_URL is not set: the region worker needs the broker", returncode=EXIT_USAGE
             )
+        try:
+            queue = racks.region_queue()  # named after the region's key id: made now if there is none yet
+        except RegionKeyError as exc:
+            raise CommandError(f"the region's key: {exc}", returncode=EXIT_USAGE) from exc
+        racks.serve_region()
         racks.app.worker_main(
             [
                 "worker",
                 "--queues",
-                settings.PXEIMPORT_REGION_QUEUE,
+                queue,
                 "--pool",
                 "solo",
                 "--beat",
                 "--schedule",
                 options["schedule"],
                 "--hostname",
-                f"{settings.PXEIMPORT_REGION_QUEUE}@%h",  # exclusive on the broker: one per region queue
+                f"{queue}@%h",  # exclusive on the broker: one per region queue
                 "--without-gossip",
                 "--without-mingle",
                 "--loglevel",

@@ -73,8 +73,10 @@ static: install
 	$(PY) manage.py collectstatic --noinput -v0
 
 ## The admin on http://127.0.0.1:8000/admin/ (make superuser first).
+## The admin on Django's development server (PORT=0.0.0.0:8080 to listen elsewhere; not for production).
+PORT ?= 127.0.0.1:8000
 serve: var/.migrated static
-	$(PY) manage.py runserver 127.0.0.1:8000
+	$(PY) manage.py runserver $(PORT)
 
 superuser: var/.migrated
 	$(PY) manage.py createsuperuser

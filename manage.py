@@ -5,7 +5,8 @@ A bad setting (an environment variable the settings refuse: ImproperlyConfigured
 stderr and exit 2, the exit every command here gives bad configuration, so that systemd's
 RestartPreventExitStatus=2 and cron's mail treat it as a mistake to fix, not a run to retry. So is a
 database without the project's tables (never migrated); a database that cannot be reached is one line
-and exit 1, a run that may work later.
+and exit 1, a run that may work later. A file or directory this user may not read or write (a TFTP root or
+var/ made by root, run as the service user) is one line naming it and the fix, exit 2.
 """
 
 import os
@@ -24,6 +25,13 @@ def main() -> None:
         execute_from_command_line(sys.argv)
     except ImproperlyConfigured as exc:
         sys.stderr.write(f"{os.path.basename(sys.argv[0])}: bad configuration: {exc}; nothing done\n")
+        sys.exit(EXIT_USAGE)
+    except PermissionError as exc:
+        sys.stderr.write(
+            f"{os.path.basename(sys.argv[0])}: permission denied: {exc.filename or exc}: this runs as uid "
+            f"{os.geteuid()}; run it as the user that owns the file (the service user), or give this user "
+            "access (chown or chmod); stopped there\n"
+        )
         sys.exit(EXIT_USAGE)
     except (OperationalError, ProgrammingError) as exc:
         said = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -60,7 +60,7 @@ class BootSource(models.Model):
         max_length=64,
         blank=True,
         validators=[name_validator],
-        help_text="The release whose pre-boot loader is installed; blank: the distribution's stable release.",
+        help_text="The release whose pre-boot loader is installed; blank: the newest selected release.",
     )
     feeds_loaders = models.BooleanField(
         "feeds the pre-boot loaders",

@@ -17,9 +17,11 @@ from pxeimport.menus import MAX_MENU_TIMEOUT
 django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
+# Where the service keeps its state (the secret key, the default SQLite database, the region's key, logs):
+# var/ in the checkout by default; an installed service sets it (e.g. /var/lib/pxeimport), owned by its user.
+VAR_DIR = Path(env.str("PXEIMPORT_VAR_DIR", default=str(BASE_DIR / "var"))).absolute()
 
 
 def _setting(name: str, cast: Any, default: Any) -> Any:
@@ -35,11 +37,18 @@ def _secret_key() -> str:
     if "SECRET_KEY" in env.ENVIRON:
         return str(env("SECRET_KEY"))
     path = VAR_DIR / "secret_key"
-    if not path.exists():
-        VAR_DIR.mkdir(exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(50))
-    return path.read_text().strip()
+    try:
+        if not path.exists():
+            VAR_DIR.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(50))
+        return path.read_text().strip()
+    except PermissionError as exc:
+        # Made 0600 by whoever ran first (root, by hand): the service user cannot read it.
+        raise ImproperlyConfigured(
+            f"{exc.filename or path} is not readable or writable by uid {os.geteuid()}: give it to the user that "
+            f"runs pxeimport (chown -R <user>: {VAR_DIR}), or set SECRET_KEY in the environment"
+        ) from exc
 
 
 SECRET_KEY = _secret_key()
@@ -82,7 +91,7 @@ if DATABASES["default"].get("ENGINE") not in set(environ.Env.DB_SCHEMES.values()
         "use e.g. sqlite:////path/db.sqlite3 or postgres://user@host:5432/name"
     )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    VAR_DIR.mkdir(exist_ok=True)
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
     # Wait for a writer rather than fail at once when the admin and an import overlap.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
     # A file, not memory, so tests can share the test database with a manage.py subprocess.

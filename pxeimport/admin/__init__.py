@@ -3,7 +3,7 @@
 Django's admin autodiscovery imports this package; importing its modules registers their pages.
 
 Imports: Django, the models, lib, layouts (the release suggestions), runs (the dashboard, Import now),
-racks (the Racks page).
+racks (the Racks page), trust (a keyring gpgv can use, checked as it is saved).
 """
 
 from pxeimport.admin import history, racks, sources  # noqa: F401  (each registers its pages)

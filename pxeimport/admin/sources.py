@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django import forms
@@ -17,6 +18,7 @@ from pxeimport.models import (
     SelectedRelease,
 )
 from pxeimport.runs import claimed_elsewhere
+from pxeimport.trust import keyring_problem
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldsetSpec
@@ -124,6 +126,15 @@ class BootSourceForm(forms.ModelForm[BootSource]):
         super().__init__(*args, **kwargs)
         if self.instance.proxy:
             self.initial["proxy"] = redact_url(self.instance.proxy)
+
+    def clean_keyring(self) -> str:
+        """A keyring gpgv can use on this machine (the web process's user reads it as the import's would)."""
+        keyring: str = self.cleaned_data["keyring"].strip()
+        if keyring:
+            problem = keyring_problem(Path(keyring))
+            if problem is not None:
+                raise forms.ValidationError(f"{keyring}: {problem}")
+        return keyring
 
     def clean_proxy(self) -> str:
         proxy: str = self.cleaned_data["proxy"]

@@ -25,6 +25,7 @@ from pxeimport.layouts.releases import (
     DISTRIBUTIONS,
     ReleaseDataError,
     known_releases,
+    newest_release,
     stable_release,
     supported_releases,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "known_releases",
     "layout_choices",
     "layout_names",
+    "newest_release",
     "signed_index",
     "stable_release",
     "supported_releases",

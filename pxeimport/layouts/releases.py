@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -109,3 +109,16 @@ def known_releases(distribution: str, today: datetime.date | None = None) -> lis
         )
         for r in reversed(rows)
     ]
+
+
+def newest_release(releases: Sequence[str], distribution: str) -> str:
+    """The newest of `releases` (not empty) in distro-info's order for `distribution`; names it does not
+    know (a private or newer release) count as newer than those it knows, the last one given first."""
+    try:
+        order = [r.codename for r in known_releases(distribution)] if distribution in DISTRIBUTIONS else []
+    except ReleaseDataError:
+        order = []  # newest first
+    unknown = [r for r in releases if r not in order]
+    if unknown:
+        return unknown[-1]
+    return min(releases, key=order.index)

@@ -22,7 +22,7 @@ from pxeimport.lib import InvalidName
 from pxeimport.menus import BadKernelOptions, MenuSettings, check_entry_fits, check_kernel_opts
 from pxeimport.runs.selection import NothingSelected, Overrides, command_line_source, resolve
 from pxeimport.tftproot import MAAS_DIR, HttpRoot, TftpRoot
-from pxeimport.trust import SignatureError
+from pxeimport.trust import SignatureError, keyring_problem
 
 INDEX_CACHE_DIR = ".cache/index"
 
@@ -86,10 +86,18 @@ def build(options: RunOptions) -> RunContext:
     if loaders and (urlsplit(loaders).scheme not in ("http", "https") or not loaders.rstrip("/").endswith("/dists")):
         raise ConfigError(f"--loader-archive {loaders!r}: give the package archive's http(s) dists/ URL")
     for keyring in options.keyrings:  # the sources' own keyrings are each item's to report
-        if not keyring.is_file():
-            raise ConfigError(f"--keyring {keyring}: no such file (the keyring gpgv checks the indexes with)")
+        problem = keyring_problem(keyring)
+        if problem is not None:
+            raise ConfigError(f"--keyring {keyring}: {problem} (the keyring gpgv checks the indexes with)")
     given = _given(options)
     mirror = _mirrors(options)
+    if options.archive and (options.layout or DEFAULT_LAYOUT) == DEFAULT_LAYOUT and not options.releases:
+        # A d-i archive may be Debian's or Ubuntu's: defaults from either distribution would be a guess.
+        raise ConfigError(
+            f"--archive {options.archive} needs --release (e.g. --release bookworm): a debian-installer archive "
+            "may be Debian's or Ubuntu's, and the releases to import are not guessed; a saved boot source "
+            "has a distribution, and takes its supported releases by default"
+        )
     if options.layout == REGION and bool(options.arches) != bool(options.releases):
         raise ConfigError(
             "--layout region: give both --arch and --release (a run narrowed to those), or neither (mirror "
@@ -123,6 +131,13 @@ def build(options: RunOptions) -> RunContext:
     if jobs < 1:
         raise ConfigError(f"--jobs {jobs}: must be at least 1")
     root = TftpRoot((options.tftproot or settings.PXEIMPORT_TFTPROOT).absolute(), settings.PXEIMPORT_GRACE_SECONDS)
+    if not root.path.exists() and not root.path.parent.is_dir():
+        # A typo (/var/lib/tfptboot/x) must not become a new tree nobody serves; a new root's parent exists.
+        where = "--tftproot" if options.tftproot else "PXEIMPORT_TFTPROOT"
+        raise ConfigError(
+            f"{where} {root.path}: neither it nor its parent {root.path.parent} exists (a typo?); "
+            f"create the TFTP root first (mkdir {root.path}) if it is new"
+        )
     fetcher = Fetcher(
         FetchSettings(
             read_timeout=settings.PXEIMPORT_HTTP_TIMEOUT,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pxeimport.items import DEFAULT_LAYOUT, Selection, Source, parse_arch_urls
-from pxeimport.layouts import ReleaseDataError, get_layout, stable_release
+from pxeimport.layouts import ReleaseDataError, get_layout, newest_release, stable_release
 from pxeimport.lib import check_name
 from pxeimport.models import BootSource
 from pxeimport.trust import DEFAULT_KEYRINGS
@@ -128,7 +128,9 @@ def _selection(
         if overrides.pairs is not None
         else overrides.releases or releases or _default_releases(source, distribution)
     )
-    current = overrides.current_release or current_release or stable_release(distribution)
+    # The loaders come from the newest selected release unless the source or --current-release names one
+    # (a source selecting only bookworm must not take its loaders from distro-info's stable, trixie).
+    current = overrides.current_release or current_release or _newest(chosen_releases, distribution)
     opts = {r: (kernel_opts or {}).get(r, default_opts) for r in chosen_releases}
     return Selection(
         source=source,
@@ -138,6 +140,10 @@ def _selection(
         kernel_opts={r: o for r, o in opts.items() if o},
         pairs=overrides.pairs,
     )
+
+
+def _newest(releases: Sequence[str], distribution: str) -> str:
+    return newest_release(releases, distribution) if releases else stable_release(distribution)
 
 
 def _default_releases(source: Source, distribution: str) -> list[str]:

@@ -1,6 +1,7 @@
 """The TFTP root: the ancestor's stable paths, immutable version dirs and the atomic swap of the pointer to one,
-the lock (one import at a time), the probe (can this root work, can tftpd read it), the integrity manifest of
-each version dir, and the HTTP root beside it for what nodes fetch over HTTP.
+the lock (one import at a time), the probe (can this root work, can tftpd read it), the preflight (what would
+stop a real run, for a dry run), the integrity manifest of each version dir, and the HTTP root beside it for
+what nodes fetch over HTTP.
 
 Imports: lib. Django: never. The extractors are extraction's; the menus written into the root are menus'.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 from pxeimport.tftproot.httproot import HttpRoot, HttpRootError, check_relative, tftp_texts
 from pxeimport.tftproot.integrity import MANIFEST, Damage, InstalledFile, check, read_manifest, record
 from pxeimport.tftproot.lock import LockHeld, hold_lock
+from pxeimport.tftproot.preflight import blockers
 from pxeimport.tftproot.probe import Capabilities, RootUnusable, filesystem_type, open_up, probe
 from pxeimport.tftproot.root import (
     DEFAULT_GRACE_SECONDS,
@@ -41,6 +43,7 @@ __all__ = [
     "Slot",
     "TftpRoot",
     "UnsafePath",
+    "blockers",
     "check",
     "check_relative",
     "check_release",

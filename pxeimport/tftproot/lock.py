@@ -66,3 +66,20 @@ def hold_lock(lock_path: Path, name_wait: float = NAME_WAIT) -> Iterator[None]:
             os.ftruncate(fd, 0)
     finally:
         os.close(fd)
+
+
+def holder(lock_path: Path) -> str | None:
+    """Who holds `lock_path` now ("holder unknown" if it never named itself), None when nobody does, the
+    file does not exist or cannot be opened. Takes no lock (a shared flock, dropped at once) and writes
+    nothing: for a dry run, which must not hold up a real one."""
+    try:
+        fd = os.open(lock_path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return None
+    except BlockingIOError:
+        return os.pread(fd, 4096, 0).decode(errors="replace").strip() or "holder unknown"
+    finally:
+        os.close(fd)

@@ -388,8 +388,10 @@ class TftpRoot:
         return Path(tempfile.mkdtemp(prefix="fetch-", dir=self.staging_dir()))
 
     def clean_staging(self, *, dry: bool = False) -> int:
-        """Remove everything a crashed run left in staging; return how many entries went (`dry`: would go)."""
+        """Remove what a crashed run left in staging; how many went (`dry`: would go; 0 if unreadable: preflight)."""
         if not self.check_no_symlinks(self.staging):
+            return 0
+        if dry and not os.access(self.staging, os.R_OK | os.X_OK):
             return 0
         count = 0
         for entry in os.scandir(self.staging):

@@ -17,6 +17,7 @@ from pxeimport.trust.signatures import (
     SignatureError,
     Verified,
     check_keyrings,
+    keyring_problem,
     verify_clearsigned,
     verify_detached,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "check_dates",
     "check_keyrings",
     "from_timestamp",
+    "keyring_problem",
     "parse_release",
     "parse_release_dates",
     "parse_sha256sums",

@@ -115,13 +115,44 @@ class Verified:
     signed_at: int = 0
 
 
+ARMOR_HEADER = b"-----BEGIN PGP PUBLIC KEY BLOCK-----"
+
+
+def keyring_problem(keyring: Path) -> str | None:
+    """Why gpgv cannot use `keyring`, in words naming the fix; None when it is a readable binary keyring file.
+
+    gpgv reads binary keyrings only: given an ASCII-armored key (a mirror's `Release.key`, a `*.asc`;
+    RFC 4880 section 6.2) it says "keydb_search failed: Invalid packet" and then only "No public
+    key", so a good archive would be reported as signed by an unknown key.
+    """
+    if keyring.is_dir():
+        return f"is a directory, not a keyring file: give a file in it (e.g. {keyring / 'archive-keyring.gpg'})"
+    if not keyring.exists():
+        return "keyring file not found"
+    try:
+        with keyring.open("rb") as f:
+            head = f.read(256)
+    except PermissionError:
+        return f"keyring file not readable by uid {os.geteuid()}: chmod a+r it, or run as a user who may read it"
+    except OSError as exc:
+        return f"keyring file cannot be read: {exc.strerror or exc}"
+    if head.lstrip().startswith(ARMOR_HEADER):
+        return (
+            "is an ASCII-armored key (-----BEGIN PGP PUBLIC KEY BLOCK-----); gpgv reads binary keyrings only: "
+            f"convert it once with `gpg --dearmor < {keyring} > {keyring.with_suffix('.gpg')}` and give that file"
+        )
+    return None
+
+
 def check_keyrings(keyrings: Sequence[Path], *, hint: str = "") -> None:
-    """SignatureError unless every keyring file exists (gpgv would only say 'no public key')."""
+    """SignatureError unless every keyring is a readable binary keyring file (gpgv would only say
+    'no public key'): keyring_problem's words, and `hint` on where the keyring is set."""
     if not keyrings:
         raise SignatureError("keyring", "no keyring configured for this source" + (f"; {hint}" if hint else ""))
     for keyring in keyrings:
-        if not keyring.is_file():
-            raise SignatureError(str(keyring), "keyring file not found" + (f"; {hint}" if hint else ""))
+        problem = keyring_problem(keyring)
+        if problem is not None:
+            raise SignatureError(str(keyring), problem + (f"; {hint}" if hint else ""))
 
 
 def verify_clearsigned(

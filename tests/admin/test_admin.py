@@ -258,3 +258,17 @@ def test_one_enabled_source_per_arch_feeds_its_loaders_and_the_choice_is_explici
     kept_out = {"releases-0-name": "trixie"}  # the box unticked: its kernels boot through debian's loaders
     assert save_source(admin_client, name="other", url="http://o.example.org/d/", **kept_out).status_code == 302
     assert not BootSource.objects.get(name="other").feeds_loaders
+
+
+def test_a_keyring_gpgv_cannot_use_is_refused_saying_why(admin_client, tmp_path, signer):
+    armored = tmp_path / "Release.key"
+    armored.write_text("-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmDMEZ\n-----END PGP PUBLIC KEY BLOCK-----\n")
+    for bad, said in (
+        (tmp_path / "missing.gpg", "keyring file not found"),
+        (tmp_path, "is a directory, not a keyring file"),
+        (armored, "is an ASCII-armored key"),
+    ):
+        response = save_source(admin_client, keyring=str(bad))
+        assert response.status_code == 200 and said in response.content.decode()
+    assert not BootSource.objects.filter(name="debian").exists()
+    assert save_source(admin_client, keyring=str(signer.keyring)).status_code == 302

@@ -36,9 +36,15 @@ def test_kernel_options_that_fit_are_kept_as_given(archive: ArchiveTree, import_
     ("options", "says"),
     [
         (RunOptions(archive="ftp://mirror.example.org/debian/dists/"), "only http:// and https://"),
-        (RunOptions(archive="http://mirror.example.org/debian/dists/", jobs=-1), "--jobs -1: must be at least 1"),
-        (RunOptions(archive="http://mirror.example.org/", arches=["../etc"]), "architecture"),
-        (RunOptions(archive="http://mirror.example.org/", kernel_opts="initrd=/evil"), "initrd="),
+        (
+            RunOptions(archive="http://mirror.example.org/debian/dists/", releases=["bookworm"], jobs=-1),
+            "--jobs -1: must be at least 1",
+        ),
+        (RunOptions(archive="http://mirror.example.org/", releases=["bookworm"], arches=["../etc"]), "architecture"),
+        (
+            RunOptions(archive="http://mirror.example.org/", releases=["bookworm"], kernel_opts="initrd=/evil"),
+            "initrd=",
+        ),
     ],
 )
 def test_bad_options_are_a_configuration_error_saying_what_to_fix(options: RunOptions, says: str):

@@ -24,18 +24,12 @@ import pytest
 from pxeimport.lib.files import CopyMismatch, link_or_copy
 from pxeimport.tftproot import RootUnusable, TftpRoot, open_up, probe
 from tests.support.requirements import require_tool, skip_or_fail
-from tests.support.subprocess_db import PROJECT
 from tests.support.tftp import TftpServer
+from tests.support.users import NOBODY, as_nobody
 from tools.archive import netboot_files
 
 BASE = "maas/amd64/base"
 ARGS = ("--arch", "amd64", "--release", "bookworm", "--current-release", "bookworm")
-NOBODY = 65534
-# An unprivileged user (nobody, group nogroup). CAP_DAC_READ_SEARCH only lets it read this checkout's
-# interpreter, which lives below a root-only directory; it grants no writing, no chmod and no
-# linking of another user's files (fs.protected_hardlinks asks for read *and* write access).
-AS_NOBODY = [f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
-AS_NOBODY += ["--inh-caps", "+dac_read_search", "--ambient-caps", "+dac_read_search"]
 
 
 def need_root(why: str) -> None:
@@ -171,15 +165,6 @@ def test_an_exfat_root_is_refused_before_any_download_with_exit_2(archive, archi
 
 
 # Another user's files (fs.protected_hardlinks) ----------------------------------------------
-
-
-def as_nobody(*command: str, home: Path) -> subprocess.CompletedProcess[str]:
-    setpriv = require_tool("setpriv")
-    env = {**os.environ, "HOME": str(home), "DATABASE_URL": f"sqlite:///{home}/db.sqlite3"}
-    env["DJANGO_SETTINGS_MODULE"] = "settings"
-    return subprocess.run(
-        [setpriv, *AS_NOBODY, *command], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300
-    )
 
 
 @pytest.fixture

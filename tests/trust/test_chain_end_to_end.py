@@ -129,7 +129,7 @@ def test_a_keyring_given_on_the_command_line_that_does_not_exist_is_a_usage_erro
     archive.publish("bookworm", "amd64", netboot_files("v1"))
     result = import_pxe(*ARGS, keyring=tmp_path / "absent.gpg")
     assert result.code == 2
-    assert f"--keyring {tmp_path / 'absent.gpg'}: no such file" in result.stderr
+    assert f"--keyring {tmp_path / 'absent.gpg'}: keyring file not found" in result.stderr
     assert "or pass --keyring" not in result.stderr  # it was passed: no advice to do what was done
     assert archive_server.requests == []
     assert not install_dir(tftp_root, "amd64", "bookworm").exists()

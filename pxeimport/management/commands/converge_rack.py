@@ -6,10 +6,12 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from pxeimport import racks
 from pxeimport.lib import EXIT_FAILED, EXIT_LOCKED, EXIT_USAGE, InvalidName, check_name
+from pxeimport.trust import keyring_problem
 
 
 class Command(BaseCommand):
@@ -34,13 +36,21 @@ class Command(BaseCommand):
             check_name("rack", name)
         except InvalidName as exc:
             raise CommandError(str(exc), returncode=EXIT_USAGE) from exc
-        if not options["keyring"].is_file():
-            raise CommandError(f"--keyring {options['keyring']}: no such file", returncode=EXIT_USAGE)
+        problem = keyring_problem(options["keyring"])
+        if problem is not None:
+            raise CommandError(f"--keyring {options['keyring']}: {problem}", returncode=EXIT_USAGE)
         config = racks.RackConfig(name, options["tftproot"].absolute(), options["region"], options["keyring"])
         report = racks.converge(config)
         for item in report["items"]:
             if item.get("error"):
                 self.stderr.write(f"{item.get('arch')} {item.get('release') or 'loader'}: {item['error']}")
+        # What the Racks page would show for a rack with a broker, said here.
+        offset = report.get("clock_offset")
+        if isinstance(offset, float) and abs(offset) > settings.PXEIMPORT_RACK_CLOCK_SKEW_SECONDS:
+            way = "ahead of" if offset > 0 else "behind"
+            self.stderr.write(f"WARNING: rack {name}: its clock is {abs(offset):.0f} s {way} the region's web server")
+        if report.get("beyond"):
+            self.stderr.write(f"rack {name}: serves beyond the region's index: {', '.join(report['beyond'])}")
         if report.get("busy"):  # another import holds the root's lock: the timer's next tick tries again
             raise CommandError(f"rack {name}: {report['error']}; nothing done, try again later", returncode=EXIT_LOCKED)
         if report.get("error"):

@@ -30,7 +30,7 @@ from pxeimport.lib import EXIT_FAILED, EXIT_LOCKED, EXIT_USAGE
 from pxeimport.models import Trigger
 from pxeimport.publication import RegionKeyError
 from pxeimport.runs import ConfigError, IndexUnavailable, RunContext, RunOptions, build, publishing, records
-from pxeimport.tftproot import LockHeld, UnsafePath
+from pxeimport.tftproot import LockHeld, UnsafePath, blockers
 
 
 class Command(BaseCommand):
@@ -276,6 +276,9 @@ class Command(BaseCommand):
         return results, menu_errors
 
     def _dry_run(self, run: RunContext) -> tuple[list[ItemResult], list[str]]:
+        # What would stop the real run (permissions, the lock), said before the plan, which is made anyway.
+        for blocker in blockers(run.root):
+            self.stderr.write(self.style.WARNING(f"WARNING: a real run would stop: {blocker}"))
         importer = Importer(
             run.root,
             run.fetcher,

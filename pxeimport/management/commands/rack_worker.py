@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from pxeimport import racks
 from pxeimport.lib import EXIT_USAGE, InvalidName, check_name
 from pxeimport.publication import RegionKeyError
+from pxeimport.trust import keyring_problem
 
 
 class Command(BaseCommand):
@@ -40,8 +41,9 @@ class Command(BaseCommand):
             name = check_name("rack name", options["name"])
         except InvalidName as exc:
             raise CommandError(str(exc), returncode=EXIT_USAGE) from exc
-        if not options["keyring"].is_file():
-            raise CommandError(f"--keyring {options['keyring']}: no such file", returncode=EXIT_USAGE)
+        problem = keyring_problem(options["keyring"])
+        if problem is not None:
+            raise CommandError(f"--keyring {options['keyring']}: {problem}", returncode=EXIT_USAGE)
         config = racks.RackConfig(name, options["tftproot"].absolute(), options["region"], options["keyring"])
         racks.configure(config)
         try:

@@ -23,7 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--loglevel", default="INFO", help="Celery's log level (default INFO).")
         parser.add_argument(
             "--schedule",
-            default=str(settings.BASE_DIR / "var" / "celerybeat-schedule"),
+            default=str(settings.VAR_DIR / "celerybeat-schedule"),
             metavar="FILE",
             help="Where the beat keeps when it last ran (default var/celerybeat-schedule).",
         )

@@ -22,7 +22,7 @@ TEST_DEBIAN_PACKAGES := tftpd-hpa tftp-hpa curl chromium chromium-driver nginx-l
 export PXEIMPORT_TFTPROOT ?= $(CURDIR)/var/tftpboot
 ARGS ?=
 
-.PHONY: install system-packages test-tools import demo static serve superuser test test-fast check lint format typecheck migrations-check bench bench-racks clean
+.PHONY: install system-packages test-tools import demo static serve superuser test test-fast check lint format typecheck migrations-check bench bench-racks wheels clean
 
 install: $(VENV)/.installed
 
@@ -114,6 +114,10 @@ bench: install
 
 ## Issue 16's benchmark: N = 1, 3, 6 racks following a region's import of one new release (RabbitMQ on
 ## 127.0.0.1:5672); prints the figures and writes them into BENCHMARKS.md. About 2 minutes.
+## A wheelhouse of the pinned runtime requirements in var/wheels: the install test installs from it offline.
+wheels: $(VENV)/.installed
+	$(PY) -m pip wheel -q --disable-pip-version-check -r requirements.txt -w var/wheels
+
 bench-racks: var/.migrated
 	$(PY) -m bench.racks --write $(ARGS)
 

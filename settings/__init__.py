@@ -19,6 +19,18 @@ django_stubs_ext.monkeypatch()
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
+# One environment file for every process of an installed service, whatever starts it (its systemd units,
+# cron, manage.py run by hand, Import now): PXEIMPORT_ENV_FILE, by default /etc/default/pxeimport, read when
+# it exists. A variable already in the process's environment wins over the file.
+ENV_FILE = Path(os.environ.get("PXEIMPORT_ENV_FILE", "/etc/default/pxeimport"))
+try:
+    if ENV_FILE.is_file():
+        environ.Env.read_env(str(ENV_FILE), overwrite=False)
+except PermissionError as exc:
+    raise ImproperlyConfigured(
+        f"{ENV_FILE} is not readable by uid {os.geteuid()}: give it to the service user's group "
+        f"(chgrp <user> {ENV_FILE}; chmod 640 {ENV_FILE})"
+    ) from exc
 # Where the service keeps its state (the secret key, the default SQLite database, the region's key, logs):
 # var/ in the checkout by default; an installed service sets it (e.g. /var/lib/pxeimport), owned by its user.
 VAR_DIR = Path(env.str("PXEIMPORT_VAR_DIR", default=str(BASE_DIR / "var"))).absolute()

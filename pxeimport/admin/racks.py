@@ -51,7 +51,7 @@ class RackAdmin(ReadOnlyAdmin[Rack]):
         "last_sync",
         "last_sync_bytes",
         "error",
-        "clock_offset",
+        "clock",
         "beyond",
         "queue",
         "first_seen",
@@ -79,8 +79,19 @@ class RackAdmin(ReadOnlyAdmin[Rack]):
         return rack_status(obj, getattr(self, "_current", None)).state
 
     @admin.display(description="since")
-    def since(self, obj: Rack) -> Any:
-        return rack_status(obj, getattr(self, "_current", None)).since
+    def since(self, obj: Rack) -> str:
+        when = rack_status(obj, getattr(self, "_current", None)).since
+        return f"{when:%Y-%m-%d %H:%M} UTC" if when else "-"
+
+    @admin.display(description="clock offset")
+    def clock(self, obj: Rack) -> str:
+        if obj.clock_offset is None:
+            return "-"
+        return f"{obj.clock_offset:+.0f} s (its clock minus the region's web server's)"
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A rack taken out of service goes from the page; one still running announces itself again.
+        return admin.ModelAdmin.has_delete_permission(self, request, obj)
 
     @admin.display(description="detail")
     def detail(self, obj: Rack) -> str:
@@ -98,9 +109,13 @@ class RackAdmin(ReadOnlyAdmin[Rack]):
         if not settings.CELERY_BROKER_URL:
             self.message_user(request, "CELERY_BROKER_URL is not set: racks cannot be asked.", messages.ERROR)
             return
-        from pxeimport.racks import ask_racks
+        from pxeimport.racks import BrokerUnavailable, ask_racks
 
-        asked = ask_racks(list(queryset), f"Sync now by {request.user}")
+        try:
+            asked = ask_racks(list(queryset), f"Sync now by {request.user}")
+        except BrokerUnavailable as exc:
+            self.message_user(request, f"No rack was asked: {exc}", messages.ERROR)
+            return
         self.message_user(
             request,
             f"Asked {asked} rack(s) to converge. One that has not answered within "

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pxeimport.importer.downloads import Downloads
-from pxeimport.importer.retirement import Retired, retire_unselected
+from pxeimport.importer.retirement import Retired, retire_unselected, unmark_served
 from pxeimport.importer.text import change_text
 from pxeimport.items import Item, ItemKind, ItemResult, Outcome
+from pxeimport.lib import InvalidName
 from pxeimport.menus import BootMenus
 from pxeimport.tftproot import HttpRoot, Slot, TftpRoot, UnsafePath, open_up, tftp_texts
 
@@ -46,6 +47,13 @@ class Housekeeping:
                 change_text("clear", "maas/.staging/", f"{leftovers} leftover entries of an earlier run", dry=dry)
             )
         return said + self.open_up(dry=dry)
+
+    def unmark_served(self, served: Sequence[Item]) -> None:
+        """A narrowed run's served items are no longer retired (retirement.unmark_served); errors are logged."""
+        try:
+            unmark_served(self.root, served)
+        except (OSError, UnsafePath, InvalidName) as exc:
+            log.warning("could not take retirement marks away: %s", exc)
 
     def retire(
         self, items: Sequence[Item], now: float, *, dry: bool, gone: list[Path], pending: Iterable[tuple[str, str]]

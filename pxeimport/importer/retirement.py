@@ -32,9 +32,9 @@ from pxeimport.importer.text import change_text
 from pxeimport.items import Item, ItemKind
 from pxeimport.lib import InvalidName, check_name, lstat_or_none, write_atomic
 from pxeimport.menus import GRUB_MENU, HEADER, MENUS
-from pxeimport.tftproot import RESERVED, TftpRoot
+from pxeimport.tftproot import RESERVED, RETIRED_MARK, TftpRoot
 
-MARK = ".retired"
+MARK = RETIRED_MARK
 
 
 @dataclass
@@ -191,6 +191,17 @@ def marked_at(directory: Path) -> float | None:
         return float((directory / MARK).read_text().strip())
     except (OSError, ValueError):
         return None
+
+
+def unmark_served(root: TftpRoot, served: Iterable[Item]) -> None:
+    """A narrowed run that served these items (installed, or found them current) takes their retirement
+    marks away, the arch's too: the operator asked for them by name. One whose item failed leaves the mark,
+    so the menus do not offer what a retiring run took off them (pxeimport.menus.writer)."""
+    for item in served:
+        arch_dir = root.base_dir(item.arch).parent
+        _unmark(arch_dir)
+        if item.kind == ItemKind.INSTALL:
+            _unmark(arch_dir / "base" / item.release)
 
 
 def _unmark(directory: Path) -> None:

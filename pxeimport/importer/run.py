@@ -172,6 +172,9 @@ class Importer:
             retired = self.cleanup.retire(items, now, dry=dry_run, gone=gone, pending=pending if dry_run else ())
             self.housekeeping += retired.said
             held = retired.held
+        elif not dry_run:
+            ok = (Outcome.INSTALLED, Outcome.UNCHANGED)
+            self.cleanup.unmark_served([r.item for r in results if r.outcome in ok])
         self.menu_results = self.menus.write(
             items, now, only_planned=self.retire and not refused, pending=pending if dry_run else None, held=held
         )

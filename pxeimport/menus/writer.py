@@ -32,7 +32,7 @@ from pxeimport.menus.syntax import (
     pxelinux_config,
     version_paths,
 )
-from pxeimport.tftproot import MAAS_DIR, RESERVED, TftpRoot, UnsafePath
+from pxeimport.tftproot import MAAS_DIR, RESERVED, RETIRED_MARK, TftpRoot, UnsafePath
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +137,8 @@ class BootMenus:
             planned = {i.release: i for i in items if i.arch == arch and i.kind == ItemKind.INSTALL}
             if only_planned:
                 installed = {r: v for r, v in installed.items() if r in planned or (arch, r) in held}
+            else:  # a narrowed run: never back on the menus what a retiring run took off them
+                installed = {r: v for r, v in installed.items() if not self._retired(arch, r)}
             if not installed:
                 # Nothing the selection names is installed (yet): menus of retired releases must go,
                 # or they would name files the grace period then deletes.
@@ -211,6 +213,10 @@ class BootMenus:
         carried = self._carried(arch, release, version_dir)
         opts = " ".join(filter(None, [carried, self._chosen(arch, release, item)]))
         return MenuEntry(release, version_dir, initrd=initrd, kernel_opts=opts)
+
+    def _retired(self, arch: str, release: str) -> bool:
+        base = self.root.base_dir(arch)
+        return (base.parent / RETIRED_MARK).exists() or (base / release / RETIRED_MARK).exists()
 
     def saved_kernel_opts(self, arch: str, release: str) -> str:
         """The options `release`'s entries got when a run last planned it; "" if none did (or unreadable)."""

@@ -17,6 +17,7 @@ from pxeimport.racks.status import STATES, RackStatus, all_statuses, banner, lag
 
 if TYPE_CHECKING:  # for mypy; at run time __getattr__ below imports them on first use
     from pxeimport.racks.tasks import (
+        BrokerUnavailable,
         app,
         ask_racks,
         ask_racks_to_converge,
@@ -30,6 +31,7 @@ if TYPE_CHECKING:  # for mypy; at run time __getattr__ below imports them on fir
 # The broker's side, from racks.tasks on first use (PEP 562).
 _CELERY = frozenset(
     {
+        "BrokerUnavailable",
         "app",
         "ask_racks",
         "ask_racks_to_converge",
@@ -43,6 +45,7 @@ _CELERY = frozenset(
 
 __all__ = [
     "STATES",
+    "BrokerUnavailable",
     "Discovered",
     "RackConfig",
     "RackStatus",

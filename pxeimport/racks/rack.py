@@ -101,6 +101,7 @@ def converge(config: RackConfig) -> dict[str, Any]:
     args += ["--tftproot", str(config.tftproot)]
     err = StringIO()
     code = 0
+    before = ImportRun.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
     try:
         # The import reads the index just fetched (one fetch per converge), checking it again in full.
         with index_given(config.region_url, found.data, found.content_type):
@@ -108,15 +109,22 @@ def converge(config: RackConfig) -> dict[str, Any]:
     except CommandError as exc:
         code = exc.returncode
         err.write(str(exc))
+    said_by_import = err.getvalue().strip()
     if code == EXIT_LOCKED:
-        return report | {"error": f"busy: {err.getvalue().strip()}", "busy": True}
-    run = ImportRun.objects.filter(tftproot=str(config.tftproot.absolute())).order_by("-started").first()
+        return report | {
+            "error": f"busy: {said_by_import.removesuffix('; nothing done, try again later')}",
+            "busy": True,
+        }
+    # This converge's run, by its row's id (a rack's clock may have been set back since an earlier run).
+    run = ImportRun.objects.filter(pk__gt=before, tftproot=str(config.tftproot.absolute())).order_by("-pk").first()
+    if run is None:  # the import stopped before it started a run (a TFTP root it cannot use): say why
+        return report | {"error": (said_by_import or f"the import exited {code}")[-500:]}
     report["items"] = [_item(config, publication, i.arch, i.kind, i.release, run) for i in publication.items]
     report["bytes"] = run.bytes_downloaded if run else 0
     report["beyond"] = beyond(config.tftproot, publication)
     failed = [i for i in report["items"] if i["error"]]
     said = "; ".join(f"{i['arch']}/{i['release'] or 'loader'}: {i['error']}" for i in failed)
-    error = "" if not code else (f"{len(failed)} item(s) failed: {said}" if failed else err.getvalue().strip()[-500:])
+    error = "" if not code else (f"{len(failed)} item(s) failed: {said}" if failed else said_by_import[-500:])
     return report | {"error": error[:2000], "index_read": True}
 
 

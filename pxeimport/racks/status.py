@@ -68,10 +68,14 @@ def rack_status(rack: Rack, current: Publication | None, now: datetime | None = 
     skew = rack.clock_offset
     if skew is not None and abs(skew) > settings.PXEIMPORT_RACK_CLOCK_SKEW_SECONDS:
         way = "ahead of" if skew > 0 else "behind"
+        risk = (
+            "its logs and its runs' times are off, and it judges the index's age wrongly"
+            if skew > 0
+            else "it may refuse a fresh index as not valid yet"
+        )
         detail = (
             f"its clock is {abs(skew):.0f} s {way} the region's web server (more than "
-            f"PXEIMPORT_RACK_CLOCK_SKEW_SECONDS={settings.PXEIMPORT_RACK_CLOCK_SKEW_SECONDS:g}): fix its NTP; it "
-            "may refuse a fresh index as not valid yet"
+            f"PXEIMPORT_RACK_CLOCK_SKEW_SECONDS={settings.PXEIMPORT_RACK_CLOCK_SKEW_SECONDS:g}): fix its NTP; {risk}"
         )
         return RackStatus(rack, CLOCK_SKEW, rack.last_sync, detail)
     extra = f"; serves beyond the region's index: {rack.beyond}" if rack.beyond else ""
@@ -124,6 +128,8 @@ def lagging(now: datetime | None = None) -> list[RackStatus]:
 def banner(status: RackStatus) -> str:
     """The banner line for a status `lagging` returned (names and errors redacted, cut to 300 characters)."""
     detail = redact_text(status.detail)[:300]
+    if status.state == CLOCK_SKEW:
+        return f"Rack {status.rack.name} has clock skew (see Racks): {detail}"
     if status.state in ALARMING or status.since is None:
         return f"Rack {status.rack.name} is {status.state} (see Racks): {detail}"
     limit = settings.PXEIMPORT_RACK_LAG_MINUTES

@@ -37,13 +37,15 @@ import logging
 import threading
 from typing import Any
 
+from amqp.exceptions import AMQPError  # type: ignore[import-untyped]
 from celery import Celery
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from kombu.entity import Queue
+from kombu.exceptions import KombuError
 
-from pxeimport.lib import InvalidName, check_name
+from pxeimport.lib import InvalidName, check_name, redact_url
 from pxeimport.models import Rack, RackItemState
 from pxeimport.racks.queues import RACK_QUEUE_ARGUMENTS, rack_queue, region_id, region_queue
 
@@ -99,13 +101,29 @@ def serve_rack(name: str) -> None:
     app.conf.task_queues = [rack_queue_declaration(name)]
 
 
+class BrokerUnavailable(Exception):
+    """The broker could not be reached, or refused this user: nothing was sent."""
+
+
+def _send(task: str, args: list[Any], queue: Any) -> None:
+    """Publish one task (a few quick retries); BrokerUnavailable, in one line, when the broker is not there."""
+    policy = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 1}
+    try:
+        app.send_task(task, args=args, queue=queue, retry=True, retry_policy=policy)
+    except (OSError, KombuError, AMQPError) as exc:
+        broker = redact_url(str(settings.CELERY_BROKER_URL))
+        raise BrokerUnavailable(f"the broker {broker} cannot be used: {exc or type(exc).__name__}") from exc
+
+
 def ask_to_converge(name: str, reason: str) -> None:
-    """Send one converge to rack `name` (persistent; its queue keeps the newest waiting one only)."""
-    app.send_task(CONVERGE, args=[reason], queue=rack_queue_declaration(name))
+    """Send one converge to rack `name` (persistent; its queue keeps the newest waiting one only).
+    BrokerUnavailable when it cannot be sent."""
+    _send(CONVERGE, [reason], rack_queue_declaration(name))
 
 
 def ask_racks(racks: list[Rack], reason: str) -> int:
-    """Ask each of `racks` to converge now and note when (the region's clock); return how many were asked."""
+    """Ask each of `racks` to converge now and note when (the region's clock); return how many were asked.
+    BrokerUnavailable when the broker cannot be used (those asked before it failed are not noted)."""
     for rack in racks:
         ask_to_converge(rack.name, reason)
     Rack.objects.filter(pk__in=[r.pk for r in racks]).update(asked=timezone.now())
@@ -119,7 +137,7 @@ def ask_racks_to_converge(reason: str) -> int:
 
 
 def send_report(payload: dict[str, Any]) -> None:
-    app.send_task(REPORT, args=[payload | {"region": region_id()}], queue=region_queue())
+    _send(REPORT, [payload | {"region": region_id()}], region_queue())
 
 
 def record_report(payload: dict[str, Any]) -> Rack | None:
@@ -208,6 +226,8 @@ def _converge(reason: str = "") -> None:
     finally:
         done.set()
         beat.join()
+    if report.get("error"):  # the rack's own log says it too, not only the region's Racks page
+        log.warning("rack %s: %s", config.name, report["error"])
     send_report(report)
 
 

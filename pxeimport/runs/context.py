@@ -98,6 +98,11 @@ def build(options: RunOptions) -> RunContext:
             "may be Debian's or Ubuntu's, and the releases to import are not guessed; a saved boot source "
             "has a distribution, and takes its supported releases by default"
         )
+    if options.layout == REGION and not options.keyrings:
+        raise ConfigError(
+            "--layout region needs --keyring FILE: the region's keyring (manage.py export_region_keyring on the "
+            "region); a distribution's keyring never signs a region's index"
+        )
     if options.layout == REGION and bool(options.arches) != bool(options.releases):
         raise ConfigError(
             "--layout region: give both --arch and --release (a run narrowed to those), or neither (mirror "

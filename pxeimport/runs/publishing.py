@@ -75,7 +75,16 @@ def after_import(root: TftpRoot, items: Sequence[Item], menus: MenuSettings) -> 
     current = loaders[0] if loaders else str((found.current() or {}).get("current_release") or "")
     published = found.publish(current, opts)
     if published.changed and settings.CELERY_BROKER_URL:
-        from pxeimport.racks import ask_racks_to_converge  # Celery only where a broker is configured
-
-        transaction.on_commit(lambda: ask_racks_to_converge("region import"))
+        transaction.on_commit(_wake_racks)
     return published
+
+
+def _wake_racks() -> None:
+    """Ask the racks to converge to the new index; a broker that is not there is a warning, not a failed
+    import (the index is published: racks converge at the next safety net, or `manage.py wake_racks`)."""
+    from pxeimport.racks import BrokerUnavailable, ask_racks_to_converge  # Celery only where a broker is set
+
+    try:
+        ask_racks_to_converge("region import")
+    except BrokerUnavailable as exc:
+        log.warning("racks not woken: %s; they converge at the next safety net, or run manage.py wake_racks", exc)

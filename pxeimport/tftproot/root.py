@@ -45,6 +45,7 @@ from pxeimport.tftproot.slots import Slot
 MAAS_DIR = "maas"
 STAGING_DIR = ".staging"
 LOCK_FILE = ".lock"
+RETIRED_MARK = ".retired"  # in an arch or release dir retired, off the menus (pxeimport.importer.retirement)
 # Directories beside the release dirs that the boot menus use (pxelinux.cfg/, grub/): no release takes them.
 RESERVED = frozenset({"pxelinux.cfg", "grub"})
 # Superseded version dirs stay this long after the last pointer swap (PXEIMPORT_GRACE_SECONDS's default).

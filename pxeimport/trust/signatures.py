@@ -141,6 +141,10 @@ def keyring_problem(keyring: Path) -> str | None:
             "is an ASCII-armored key (-----BEGIN PGP PUBLIC KEY BLOCK-----); gpgv reads binary keyrings only: "
             f"convert it once with `gpg --dearmor < {keyring} > {keyring.with_suffix('.gpg')}` and give that file"
         )
+    if not head:
+        return "is empty: not a keyring"
+    if not head[0] & 0x80:  # every OpenPGP packet starts with a tag byte whose top bit is set (RFC 4880 4.2)
+        return "is not an OpenPGP keyring (neither binary OpenPGP data nor an armored key)"
     return None
 
 

@@ -96,6 +96,7 @@ def test_sync_now_puts_a_converge_on_each_selected_racks_queue(admin_client, reg
             connection.default_channel.queue_delete(queue)
         assert count == 1
     finally:
+        forget_connections(racks.app)
         racks.app.conf.broker_url = None
 
 
@@ -189,7 +190,7 @@ def test_a_rack_that_did_not_answer_a_sync_now_is_unreachable_but_one_that_said_
 def test_a_rack_whose_clock_is_off_is_shown_with_clock_skew_and_a_banner(admin_client, region):
     report("skewed", V2, clock_offset=3 * 3600.0)
     page = admin_client.get("/admin/pxeimport/rack/").content.decode()
-    assert "Rack skewed is clock skew" in page and "its clock is 10800 s ahead of" in page
+    assert "Rack skewed has clock skew" in page and "its clock is 10800 s ahead of" in page
     text = admin_client.get("/metrics").content.decode()
     assert 'pxeimport_rack_clock_offset_seconds{rack="skewed"} 10800.0' in text
 
@@ -208,3 +209,61 @@ def test_what_a_rack_serves_beyond_the_index_is_shown(admin_client, region):
     report("extra", V2, beyond=["amd64/trixie"])
     listing = admin_client.get("/admin/pxeimport/rack/").content.decode()
     assert "serves beyond the region&#x27;s index: amd64/trixie" in listing
+
+
+def test_a_rack_taken_out_of_service_can_be_deleted_from_the_racks_page(admin_client, region):
+    pk = Rack.objects.get(name="behind").pk
+    response = admin_client.post(f"/admin/pxeimport/rack/{pk}/delete/", {"post": "yes"}, follow=True)
+    assert response.status_code == 200
+    assert not Rack.objects.filter(name="behind").exists()
+
+
+def forget_connections(app: Any) -> None:
+    """Make Celery look up its connections and producers again, for the broker its settings name now."""
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def broker_down(region):
+    from pxeimport.racks import tasks
+
+    region.CELERY_BROKER_URL = "amqp://guest:guest@127.0.0.1:1//"  # nothing listens there
+    forget_connections(tasks.app)  # none pooled by an earlier test, to a broker that is up
+    tasks.app.conf.broker_url = region.CELERY_BROKER_URL
+    try:
+        yield region
+    finally:
+        forget_connections(tasks.app)
+        tasks.app.conf.broker_url = None
+
+
+def test_wake_racks_with_the_broker_down_is_one_line_and_exit_1(broker_down):
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError) as caught:
+        call_command("wake_racks", stdout=StringIO())
+    assert caught.value.returncode == 1
+    assert "the broker amqp://guest:***@127.0.0.1:1// cannot be used" in str(caught.value)
+    assert str(caught.value).endswith("; no rack was asked")
+    assert not Rack.objects.exclude(asked=None).exists()
+
+
+def test_sync_now_with_the_broker_down_says_so_instead_of_a_server_error(admin_client, broker_down):
+    pk = Rack.objects.get(name="behind").pk
+    response = admin_client.post(
+        "/admin/pxeimport/rack/", {"action": "sync_now", "_selected_action": [pk]}, follow=True
+    )
+    assert response.status_code == 200
+    assert "No rack was asked: the broker" in response.content.decode()
+
+
+def test_a_region_import_with_the_broker_down_publishes_and_warns_instead_of_failing(broker_down, caplog):
+    from pxeimport.runs.publishing import _wake_racks
+
+    with caplog.at_level(logging.WARNING):
+        _wake_racks()
+    assert "racks not woken: the broker" in caplog.text and "manage.py wake_racks" in caplog.text

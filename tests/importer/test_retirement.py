@@ -338,3 +338,21 @@ def test_a_retired_arch_put_back_on_the_menus_gets_a_new_grace_period_not_the_ol
     assert (base(tftp_root, "i386") / "bookworm" / "install" / "linux").is_file()
     assert not (base(tftp_root, "i386") / "pxelinux.cfg" / "default").exists()
     assert float(marked.read_text()) > 1000
+
+
+@pytest.mark.django_db
+def test_a_narrowed_run_puts_back_on_the_menus_only_what_it_served_never_what_was_retired(source, settings, tftp_root):
+    """Found on a rack: a run narrowed by hand rewrote the menus from every release on disk, so releases a
+    retiring run had taken off them (files kept for the grace period) were offered again."""
+    settings.PXEIMPORT_GRACE_SECONDS = 3600
+    assert run(tftp_root).code == 0
+    source.releases.filter(name="trixie").delete()
+    assert "retired amd64/trixie" in run(tftp_root).stdout
+
+    assert run(tftp_root, "--release", "bookworm").code == 0
+    assert "trixie" not in menu(tftp_root) and "bookworm" in menu(tftp_root)
+    assert (base(tftp_root, "amd64") / "trixie" / MARK).is_file()
+
+    assert run(tftp_root, "--release", "trixie").code == 0  # asked for by name, and served: back, unmarked
+    assert "trixie" in menu(tftp_root)
+    assert not (base(tftp_root, "amd64") / "trixie" / MARK).exists()

@@ -11,6 +11,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from io import StringIO
 from pathlib import Path
 
@@ -21,7 +22,9 @@ from django.core.management.base import CommandError
 
 from pxeimport.layouts import index_given
 from pxeimport.menus import MenuSettings
+from pxeimport.models import ImportRun
 from pxeimport.publication import FILES_DIR, INDEX, RegionKey, RegionKeyError
+from pxeimport.racks import RackConfig, converge
 from pxeimport.runs import publishing
 from pxeimport.tftproot import TftpRoot
 from tests.support.commands import CommandResult
@@ -385,3 +388,49 @@ def test_rack_sync_with_a_foreign_keyring_fails_and_keeps_what_was_served(archiv
         call_command("converge_rack", *args, "--name", "site-a", stdout=StringIO(), stderr=StringIO())
     assert caught.value.returncode == 1 and "the region's index" in str(caught.value)
     assert not region.rack_root.exists() or not (region.rack_root / "maas").exists()
+
+
+def rack_config(region: Region, root: Path | None = None) -> RackConfig:
+    region.publishing(False)
+    return RackConfig("r1", (root or region.rack_root).absolute(), region.server.url, region.keyring)
+
+
+def test_a_converge_judges_its_own_run_even_after_the_racks_clock_was_set_back(archive, region):
+    """An earlier run stamped by a clock that was hours fast must not pass for this converge's run."""
+    archive.publish("bookworm", "amd64", netboot_files("v1"))
+    assert region.region_import().code == 0
+    ahead = datetime.now(UTC) + timedelta(hours=3)
+    ImportRun.objects.create(tftproot=str(region.rack_root.absolute()), started=ahead, status="failed")
+    report = converge(rack_config(region))
+    assert report["error"] == "" and [i["error"] for i in report["items"]] == ["", ""]
+
+
+def test_a_converge_into_a_root_it_cannot_use_says_why_not_that_items_were_not_imported(archive, region, tmp_path):
+    archive.publish("bookworm", "amd64", netboot_files("v1"))
+    assert region.region_import().code == 0
+    not_a_dir = tmp_path / "a-file"
+    not_a_dir.write_text("")
+    report = converge(rack_config(region, not_a_dir))
+    assert "cannot use TFTP root" in report["error"] and "not imported by the last sync" not in report["error"]
+    assert report["items"] == []
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "says"),
+    [
+        ("--region", "region.example.org/", "give the region's http(s) PXEIMPORT_PUBLISH_URL"),
+        ("--keyring", "/etc/hostname", "is not an OpenPGP keyring"),
+    ],
+)
+def test_converge_rack_with_a_region_or_keyring_that_cannot_work_is_a_usage_error(region, option, value, says):
+    args = {"--tftproot": str(region.rack_root), "--region": region.server.url, "--keyring": str(region.keyring)}
+    args[option] = value
+    with pytest.raises(CommandError) as caught:
+        call_command("converge_rack", *[x for pair in args.items() for x in pair], stdout=StringIO())
+    assert caught.value.returncode == 2 and says in str(caught.value)
+
+
+def test_the_region_layout_without_a_keyring_is_a_usage_error(region):
+    region.publishing(False)
+    result = run("--layout", "region", "--archive", region.server.url, "--tftproot", str(region.rack_root))
+    assert result.code == 2 and "--layout region needs --keyring FILE" in result.stderr

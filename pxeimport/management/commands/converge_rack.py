@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -28,7 +29,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--keyring", type=Path, required=True, metavar="FILE", help="The region's keyring (export_region_keyring)."
         )
-        parser.add_argument("--name", default=None, help="This rack's name in its report (default: the host name).")
+        parser.add_argument("--name", default=None, help="This rack's name in what it says (default: the host name).")
 
     def handle(self, *args: Any, **options: Any) -> None:
         name = options["name"] or socket.gethostname().split(".")[0].lower()
@@ -36,6 +37,11 @@ class Command(BaseCommand):
             check_name("rack", name)
         except InvalidName as exc:
             raise CommandError(str(exc), returncode=EXIT_USAGE) from exc
+        if urlsplit(options["region"]).scheme not in ("http", "https"):
+            raise CommandError(
+                f"--region {options['region']!r}: give the region's http(s) PXEIMPORT_PUBLISH_URL",
+                returncode=EXIT_USAGE,
+            )
         problem = keyring_problem(options["keyring"])
         if problem is not None:
             raise CommandError(f"--keyring {options['keyring']}: {problem}", returncode=EXIT_USAGE)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from celery.signals import worker_ready
 from django.conf import settings
@@ -38,9 +39,14 @@ class Command(BaseCommand):
                 "CELERY_BROKER_URL is not set: a rack worker needs the broker (amqp://...)", returncode=EXIT_USAGE
             )
         try:
-            name = check_name("rack name", options["name"])
+            name = check_name("rack", options["name"])
         except InvalidName as exc:
             raise CommandError(str(exc), returncode=EXIT_USAGE) from exc
+        if urlsplit(options["region"]).scheme not in ("http", "https"):
+            raise CommandError(
+                f"--region {options['region']!r}: give the region's http(s) PXEIMPORT_PUBLISH_URL",
+                returncode=EXIT_USAGE,
+            )
         problem = keyring_problem(options["keyring"])
         if problem is not None:
             raise CommandError(f"--keyring {options['keyring']}: {problem}", returncode=EXIT_USAGE)

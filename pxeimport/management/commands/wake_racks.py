@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from pxeimport import racks
-from pxeimport.lib import EXIT_USAGE
+from pxeimport.lib import EXIT_FAILED, EXIT_USAGE
 
 
 class Command(BaseCommand):
@@ -19,6 +19,9 @@ class Command(BaseCommand):
             raise CommandError(
                 "CELERY_BROKER_URL is not set: racks are asked through the broker", returncode=EXIT_USAGE
             )
-        asked = racks.ask_racks_to_converge("wake_racks")
+        try:
+            asked = racks.ask_racks_to_converge("wake_racks")
+        except racks.BrokerUnavailable as exc:
+            raise CommandError(f"{exc}; no rack was asked", returncode=EXIT_FAILED) from exc
         if int(options["verbosity"]) >= 1:
             self.stdout.write(f"Asked {asked} rack(s) to converge.")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 CONTRIB = Path(__file__).resolve().parent.parent / "contrib"
 COMMAND = "manage.py import_pxe_files -v0"
 
@@ -43,14 +45,29 @@ def test_the_service_runs_the_import_quietly_and_counts_a_held_lock_as_success()
     assert "75" in service["Service.RestartPreventExitStatus"][0].split()
 
 
-def test_the_service_may_write_only_the_tftp_root_and_var():
-    service = unit("pxeimport-import.service")
+def environment() -> dict[str, str]:
+    """contrib/default/pxeimport's assignments: the one environment file every unit reads."""
+    text = (CONTRIB / "default" / "pxeimport").read_text()
+    return dict(line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))
+
+
+@pytest.mark.parametrize("name", ["pxeimport-import.service", "pxeimport-web.service"])
+def test_the_services_may_write_only_the_tftp_root_the_http_root_and_their_state(name):
+    service, env = unit(name), environment()
     assert service["Service.ProtectSystem"] == ["strict"]
-    tftproot = service["Service.Environment"][0].removeprefix("PXEIMPORT_TFTPROOT=")
-    var = service["Service.WorkingDirectory"][0] + "/var"
-    assert sorted(service["Service.ReadWritePaths"][0].split()) == sorted([tftproot, var])
+    assert service["Service.EnvironmentFile"] == ["/etc/default/pxeimport"]
+    wanted = [env["PXEIMPORT_TFTPROOT"], env["PXEIMPORT_HTTP_ROOT"], env["PXEIMPORT_VAR_DIR"]]
+    assert sorted(service["Service.ReadWritePaths"][0].split()) == sorted(wanted)
     for hardening in ("PrivateTmp", "NoNewPrivileges", "ProtectHome", "PrivateDevices"):
         assert service[f"Service.{hardening}"] == ["yes"], hardening
+
+
+def test_every_unit_runs_as_the_service_user_with_the_one_environment_file():
+    for path in sorted((CONTRIB / "systemd").glob("*.service")):
+        service = unit(path.name)
+        assert service["Service.User"] == ["pxeimport"], path.name
+        assert service["Service.EnvironmentFile"] == ["/etc/default/pxeimport"], path.name
+        assert "Service.Environment" not in service, path.name  # every setting in the one file
 
 
 def test_the_timer_starts_the_service_nightly_with_a_random_delay_and_catches_up():
@@ -64,7 +81,7 @@ def test_the_timer_starts_the_service_nightly_with_a_random_delay_and_catches_up
 def test_a_weekly_timer_verifies_every_served_file_with_the_same_confinement():
     verify, nightly = unit("pxeimport-verify.service"), unit("pxeimport-import.service")
     assert verify["Service.ExecStart"][0].endswith(COMMAND + " --verify")
-    for key in ("User", "WorkingDirectory", "Environment", "ReadWritePaths", "ProtectSystem", "NoNewPrivileges"):
+    for key in ("User", "WorkingDirectory", "EnvironmentFile", "ReadWritePaths", "ProtectSystem", "NoNewPrivileges"):
         assert verify[f"Service.{key}"] == nightly[f"Service.{key}"], key
     timer = unit("pxeimport-verify.timer")
     assert timer["Timer.Unit"] == ["pxeimport-verify.service"]

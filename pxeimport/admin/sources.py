@@ -10,7 +10,7 @@ from django.contrib import admin
 from django.contrib.admin.utils import flatten_fieldsets
 from django.http import HttpRequest
 
-from pxeimport.layouts import DISTRIBUTIONS, ReleaseDataError, known_releases
+from pxeimport.layouts import DISTRIBUTIONS, ReleaseDataError, arch_problem, known_releases, release_problem
 from pxeimport.lib import redact_url, restore_password
 from pxeimport.models import (
     BootSource,
@@ -77,6 +77,12 @@ class SelectedReleaseForm(forms.ModelForm[SelectedRelease]):
             "A codename from distro-info, or any name your mirror has. " + RETIRING_HELP.format(what="release")
         )
 
+    def clean_name(self) -> str:
+        name: str = self.cleaned_data["name"]
+        if (problem := release_problem(name)) is not None:
+            raise forms.ValidationError(problem)
+        return name
+
 
 class SelectedArchForm(forms.ModelForm[SelectedArch]):
     class Meta:
@@ -87,6 +93,12 @@ class SelectedArchForm(forms.ModelForm[SelectedArch]):
         super().__init__(*args, **kwargs)
         self.fields["name"].widget = SuggestingTextInput([(a, a) for a in COMMON_ARCHES], "arch-suggestions")
         self.fields["name"].help_text = RETIRING_HELP.format(what="architecture (its menus and loaders too)")
+
+    def clean_name(self) -> str:
+        name: str = self.cleaned_data["name"]
+        if (problem := arch_problem(name)) is not None:
+            raise forms.ValidationError(problem)
+        return name
 
 
 class SelectedArchInline(admin.TabularInline[SelectedArch, BootSource]):

@@ -18,6 +18,7 @@ from __future__ import annotations
 from pxeimport.items import DEFAULT_LAYOUT
 from pxeimport.layouts.base import BootEntry, Container, Layout, LayoutError, NotOffered, RemoteFile, Wanted
 from pxeimport.layouts.debian_installer import DebianInstaller
+from pxeimport.layouts.names import arch_problem, release_problem
 from pxeimport.layouts.packages import PackageError
 from pxeimport.layouts.region import NAME as REGION
 from pxeimport.layouts.region import Region, index_given, signed_index
@@ -48,12 +49,14 @@ __all__ = [
     "UbuntuIso",
     "UbuntuNetboot",
     "Wanted",
+    "arch_problem",
     "get_layout",
     "index_given",
     "known_releases",
     "layout_choices",
     "layout_names",
     "newest_release",
+    "release_problem",
     "signed_index",
     "stable_release",
     "supported_releases",

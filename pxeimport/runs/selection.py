@@ -7,7 +7,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pxeimport.items import DEFAULT_LAYOUT, Selection, Source, parse_arch_urls
-from pxeimport.layouts import ReleaseDataError, get_layout, newest_release, stable_release
+from pxeimport.layouts import (
+    LayoutError,
+    ReleaseDataError,
+    arch_problem,
+    get_layout,
+    newest_release,
+    release_problem,
+    stable_release,
+)
 from pxeimport.lib import check_name
 from pxeimport.models import BootSource
 from pxeimport.trust import DEFAULT_KEYRINGS
@@ -41,8 +49,12 @@ def resolve(overrides: Overrides) -> list[Selection]:
     """
     for arch in overrides.arches:
         check_name("architecture", arch)
+        if (problem := arch_problem(arch)) is not None:
+            raise LayoutError(f"--arch {arch}: {problem}")
     for release in (*overrides.releases, *filter(None, [overrides.current_release])):
         check_name("release", release)
+        if overrides.pairs is None and (problem := release_problem(release)) is not None:
+            raise LayoutError(f"--release {release}: {problem}")
 
     if overrides.archive:
         return [_selection(command_line_source(overrides), "ubuntu", (), (), "", overrides)]

@@ -33,7 +33,9 @@ class BootSource(models.Model):
         "archive URL",
         max_length=500,
         validators=[validate_archive_url],
-        help_text="The archive's dists/ URL, e.g. http://archive.ubuntu.com/ubuntu/dists/",
+        help_text="debian-installer: the archive's dists/ URL, e.g. http://archive.ubuntu.com/ubuntu/dists/ or "
+        "a Debian mirror's .../debian/dists/; ubuntu-netboot and ubuntu-iso: the directory above <codename>/, "
+        "e.g. https://releases.ubuntu.com/; region: the region's PXEIMPORT_PUBLISH_URL.",
     )
     layout = models.CharField(
         max_length=32,

@@ -23,14 +23,14 @@ env = environ.Env()
 # cron, manage.py run by hand, Import now): PXEIMPORT_ENV_FILE, by default /etc/default/pxeimport, read when
 # it exists. A variable already in the process's environment wins over the file.
 ENV_FILE = Path(os.environ.get("PXEIMPORT_ENV_FILE", "/etc/default/pxeimport"))
-try:
-    if ENV_FILE.is_file():
-        environ.Env.read_env(str(ENV_FILE), overwrite=False)
-except PermissionError as exc:
-    raise ImproperlyConfigured(
-        f"{ENV_FILE} is not readable by uid {os.geteuid()}: give it to the service user's group "
-        f"(chgrp <user> {ENV_FILE}; chmod 640 {ENV_FILE})"
-    ) from exc
+if ENV_FILE.is_file():
+    # django-environ skips a file it cannot open without a word: every setting would silently be a default.
+    if not os.access(ENV_FILE, os.R_OK):
+        raise ImproperlyConfigured(
+            f"{ENV_FILE} is not readable by uid {os.geteuid()}: give it to the service user's group "
+            f"(chgrp <user> {ENV_FILE}; chmod 640 {ENV_FILE})"
+        )
+    environ.Env.read_env(str(ENV_FILE), overwrite=False)
 # Where the service keeps its state (the secret key, the default SQLite database, the region's key, logs):
 # var/ in the checkout by default; an installed service sets it (e.g. /var/lib/pxeimport), owned by its user.
 VAR_DIR = Path(env.str("PXEIMPORT_VAR_DIR", default=str(BASE_DIR / "var"))).absolute()
@@ -197,6 +197,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # {% load pxeimport_sizes %}: sizes as the command says them (web/sizes.py).
+            "libraries": {"pxeimport_sizes": "web.sizes"},
         },
     },
 ]
@@ -211,6 +213,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
+# One date format everywhere (settings/formats/en): the admin's columns as the command's lines and banners.
+FORMAT_MODULE_PATH = ["settings.formats"]
 USE_TZ = True
 
 STATIC_URL = "static/"

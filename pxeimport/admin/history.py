@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpR
 from django.urls import URLPattern, path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from pxeimport.lib import redact_url
+from pxeimport.lib import megabytes, redact_url
 from pxeimport.models import (
     ImportRun,
     Install,
@@ -73,7 +73,7 @@ class ImportRunAdmin(ReadOnlyAdmin[ImportRun]):
         "items_unchanged",
         "items_skipped",
         "items_failed",
-        "bytes_downloaded",
+        "downloaded",
         "duration",
     ]
     list_filter = ["status", "trigger", "started"]
@@ -88,6 +88,10 @@ class ImportRunAdmin(ReadOnlyAdmin[ImportRun]):
     @admin.display(description="duration")
     def duration(self, obj: ImportRun) -> str:
         return dashboard.duration(obj)
+
+    @admin.display(description="downloaded", ordering="bytes_downloaded")
+    def downloaded(self, obj: ImportRun) -> str:
+        return megabytes(obj.bytes_downloaded)
 
     def get_urls(self) -> list[URLPattern]:
         import_now = self.admin_site.admin_view(self.import_now_view)

@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from pxeimport.admin.history import ReadOnlyAdmin
-from pxeimport.lib import redact_text
+from pxeimport.lib import megabytes, redact_text
 from pxeimport.models import Rack, RackItemState
 from pxeimport.racks import banner, lagging, publication, rack_status
 
@@ -36,7 +36,7 @@ class RackItemInline(admin.TabularInline[RackItemState, Rack]):
 
 @admin.register(Rack)
 class RackAdmin(ReadOnlyAdmin[Rack]):
-    list_display = ["name", "state", "since", "detail", "last_sync", "last_sync_bytes", "last_seen"]
+    list_display = ["name", "state", "since", "detail", "last_sync", "pulled", "last_seen"]
     search_fields = ["name"]
     actions = ["sync_now"]
     inlines = [RackItemInline]
@@ -49,7 +49,7 @@ class RackAdmin(ReadOnlyAdmin[Rack]):
         "asked",
         "syncing_since",
         "last_sync",
-        "last_sync_bytes",
+        "pulled",
         "error",
         "clock",
         "beyond",
@@ -96,6 +96,10 @@ class RackAdmin(ReadOnlyAdmin[Rack]):
     @admin.display(description="detail")
     def detail(self, obj: Rack) -> str:
         return redact_text(rack_status(obj, getattr(self, "_current", None)).detail)[:300]
+
+    @admin.display(description="last sync pulled", ordering="last_sync_bytes")
+    def pulled(self, obj: Rack) -> str:
+        return megabytes(obj.last_sync_bytes)
 
     @admin.display(description="last error")
     def error(self, obj: Rack) -> str:

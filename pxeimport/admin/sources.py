@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -125,6 +126,15 @@ BOOT_SOURCE_FIELDSETS: _FieldsetSpec = [
 BOOT_SOURCE_FIELDS = [f.name for f in BootSource._meta.concrete_fields if f.editable and not f.primary_key]
 
 
+# The fields only some layouts read (the others ignore them): the form shows each for those layouts only.
+LAYOUT_FIELDS = {
+    "installer_dir": ["debian-installer"],
+    "loader_archive": ["ubuntu-iso"],
+    "arch_urls": ["ubuntu-iso"],
+    "iso_base_url": ["ubuntu-iso"],
+}
+
+
 class BootSourceForm(forms.ModelForm[BootSource]):
     """The proxy's password is never sent to the browser: the box shows it as ***, and *** saved back
     (with the same user name) keeps the stored password."""
@@ -138,6 +148,11 @@ class BootSourceForm(forms.ModelForm[BootSource]):
         super().__init__(*args, **kwargs)
         if self.instance.proxy:
             self.initial["proxy"] = redact_url(self.instance.proxy)
+        if "layout" in self.fields:
+            self.fields["layout"].widget.attrs["data-fields"] = json.dumps(LAYOUT_FIELDS)
+
+    class Media:
+        js = ["pxeimport/layout_fields.js"]
 
     def clean_keyring(self) -> str:
         """A keyring gpgv can use on this machine (the web process's user reads it as the import's would)."""

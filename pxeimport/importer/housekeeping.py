@@ -19,7 +19,7 @@ from pxeimport.importer.downloads import Downloads
 from pxeimport.importer.retirement import Retired, retire_unselected, unmark_served
 from pxeimport.importer.text import change_text
 from pxeimport.items import Item, ItemKind, ItemResult, Outcome
-from pxeimport.lib import InvalidName
+from pxeimport.lib import InvalidName, describe_os_error
 from pxeimport.menus import BootMenus
 from pxeimport.tftproot import HttpRoot, Slot, TftpRoot, UnsafePath, open_up, tftp_texts
 
@@ -82,7 +82,7 @@ class Housekeeping:
                     why = "no menu or kept version names it, past the grace period"
                     said.append(change_text("remove", str(path), why, dry=dry))
         except OSError as exc:
-            log.warning("could not clean partial downloads or the HTTP root: %s", exc)
+            log.warning("could not clean partial downloads or the HTTP root: %s", describe_os_error(exc))
         return said
 
     def open_up(self, *, dry: bool) -> list[str]:
@@ -113,7 +113,7 @@ class Housekeeping:
                 swapping = result.outcome == Outcome.PLANNED  # its install would restart the grace period
                 removed += self.root.collect_garbage(slot, now, keep, dry=dry, swapping=swapping)
             except OSError as exc:
-                log.warning("could not clean %s: %s", slot.parent, exc)
+                log.warning("could not clean %s: %s", slot.parent, describe_os_error(exc, slot.parent))
         return removed
 
     def _shown(self, path: Path) -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from pxeimport.items import ItemKind, ItemResult, Outcome
+from pxeimport.lib import megabytes
 from pxeimport.menus import MenuResult
 
 Tone = Literal["plain", "success", "notice", "warning", "error"]
@@ -111,10 +112,6 @@ def menu_lines(menu: MenuResult, verbosity: int) -> list[Line]:
     return []
 
 
-def megabytes(size: int) -> str:
-    return f"{size / 1e6:.1f} MB"
-
-
 def dry_run_table(results: Sequence[ItemResult]) -> list[str]:
     """The plan as aligned columns (ITEM, INSTALLED, UPSTREAM, TO FETCH, ACTION) and a total line.
 
@@ -150,5 +147,5 @@ def summary(results: Sequence[ItemResult], pulled: int, seconds: float, *, dry: 
     return (
         f"{'Dry run: ' if dry else ''}{done}, {count[Outcome.UNCHANGED]} unchanged, "
         f"{count[Outcome.SKIPPED]} skipped, {count[Outcome.FAILED]} failed; "
-        f"{pulled / 1e6:.1f} MB downloaded in {seconds:.1f} s."
+        f"{megabytes(pulled)} downloaded in {seconds:.1f} s."
     )

@@ -39,7 +39,9 @@ from pxeimport.lib.files import (
 from pxeimport.lib.hashcache import HashCache
 from pxeimport.lib.names import NAME_PATTERN, InvalidName, check_name
 from pxeimport.lib.once import Once
+from pxeimport.lib.oserrors import describe_os_error
 from pxeimport.lib.redact import redact_text, redact_url, restore_password
+from pxeimport.lib.sizes import megabytes
 from pxeimport.lib.streamdigest import StreamDigest
 
 __all__ = [
@@ -61,6 +63,7 @@ __all__ = [
     "Written",
     "check_name",
     "copy_new",
+    "describe_os_error",
     "exchange",
     "exchange_atomically",
     "free_bytes",
@@ -68,6 +71,7 @@ __all__ = [
     "is_kind",
     "link_or_copy",
     "lstat_or_none",
+    "megabytes",
     "new_file",
     "open_new",
     "open_truncated",

@@ -123,6 +123,14 @@ def build(options: RunOptions) -> RunContext:
         selections = resolve(_mirrored(overrides) if mirror else overrides)
         if not options.archive:
             _refuse(usage_problems(None, options.layout, given, [s.source.layout for s in selections]))
+        # A saved source's keyring gpgv cannot read at all is a mistake to fix, not a run to retry (exit 2).
+        for sel in selections if not options.archive else ():
+            for keyring in sel.source.keyrings if sel.source.verify_signatures else ():
+                problem = keyring_problem(keyring)
+                if problem is not None and problem != "keyring file not found":
+                    raise ConfigError(
+                        f"boot source {sel.source.name!r}: keyring {keyring} {problem}; fix it in the admin"
+                    )
         items = plan(selections)
         kernel_opts = None if options.kernel_opts is None else check_kernel_opts(options.kernel_opts)
         # Before anything is fetched or written: every entry's command line must fit its loaders.

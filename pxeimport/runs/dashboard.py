@@ -18,7 +18,7 @@ from django.utils.html import format_html
 
 from pxeimport.importer import Served, served
 from pxeimport.lib import redact_text, redact_url
-from pxeimport.models import ImportRun, ItemState, Rack, RunStatus
+from pxeimport.models import BootSource, ImportRun, ItemState, Rack, RunStatus
 from pxeimport.racks import banner as rack_banner
 from pxeimport.racks import lagging
 from pxeimport.tftproot import TftpRoot
@@ -60,7 +60,7 @@ def health(now: datetime | None = None) -> Health:
     now = now or timezone.now()
     stale_after = timedelta(hours=settings.PXEIMPORT_STALE_HOURS)
     last = selection_runs().exclude(status__in=_NOT_TRIED).first()
-    racks = [*_unbootable_banners(), *_rack_banners(now)]
+    racks = [*_unbootable_banners(), *_iso_banners(), *_rack_banners(now)]
     if last is None:
         message = (
             "No import has finished yet. Start one with “Import now”, and schedule "
@@ -106,6 +106,23 @@ def _unbootable_banners() -> list[Banner]:
             "loader and no menu entry (see Item status and the last run)",
         )
         for arch in lonely
+    ]
+
+
+def _iso_banners() -> list[Banner]:
+    """An enabled ubuntu-iso source with no HTTP root: its menus name Ubuntu's copy of the ISO, which goes."""
+    if settings.PXEIMPORT_HTTP_ROOT and settings.PXEIMPORT_HTTP_URL:
+        return []
+    names = list(BootSource.objects.filter(enabled=True, layout="ubuntu-iso").values_list("name", flat=True))
+    return [
+        Banner(
+            "warning",
+            f"Boot source {name!r} (ubuntu-iso) and no HTTP root (PXEIMPORT_HTTP_ROOT, PXEIMPORT_HTTP_URL): its "
+            "menus send nodes to Ubuntu's own copy of the ISO, which Ubuntu moves away at each point release; "
+            "installs then fail mid-boot with 404 until the next import. Keep the ISO here: "
+            "docs/operator/ubuntu.md, the HTTP root.",
+        )
+        for name in names
     ]
 
 

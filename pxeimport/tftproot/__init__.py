@@ -11,7 +11,7 @@ from __future__ import annotations
 from pxeimport.tftproot.httproot import HttpRoot, HttpRootError, check_relative, tftp_texts
 from pxeimport.tftproot.integrity import MANIFEST, Damage, InstalledFile, check, read_manifest, record
 from pxeimport.tftproot.lock import LockHeld, hold_lock
-from pxeimport.tftproot.preflight import blockers
+from pxeimport.tftproot.preflight import blockers, hazards
 from pxeimport.tftproot.probe import Capabilities, RootUnusable, filesystem_type, open_up, probe
 from pxeimport.tftproot.root import (
     DEFAULT_GRACE_SECONDS,
@@ -50,6 +50,7 @@ __all__ = [
     "check_relative",
     "check_release",
     "filesystem_type",
+    "hazards",
     "hold_lock",
     "open_up",
     "probe",

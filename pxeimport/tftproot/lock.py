@@ -20,7 +20,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-FILE_MODE = 0o644
+# Its owner's only: the file names a process and a host, and tftpd serves every file of the root it may read.
+FILE_MODE = 0o600
 NAME_WAIT = 2.0
 LOOK_AGAIN = 0.01
 
@@ -56,6 +57,7 @@ def hold_lock(lock_path: Path, name_wait: float = NAME_WAIT) -> Iterator[None]:
     """
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, FILE_MODE)
     try:
+        os.fchmod(fd, FILE_MODE)  # a lock file made 0644 by an earlier version
         _take(fd, lock_path, name_wait)
         started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         os.ftruncate(fd, 0)

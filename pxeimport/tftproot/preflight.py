@@ -1,9 +1,11 @@
-"""What would stop a real run in a TFTP root, found without writing anything: for a dry run, which must
-make the same checks as a real run and report instead of failing."""
+"""What would stop a real run in a TFTP root, found without writing anything (for a dry run, which must make
+the same checks as a real run and report instead of failing), and what a run would do there that the service
+could not undo (root writing into the service user's root)."""
 
 from __future__ import annotations
 
 import os
+import pwd
 import stat
 
 from pxeimport.tftproot.lock import holder
@@ -21,13 +23,39 @@ def blockers(root: TftpRoot) -> list[str]:
     for directory in (existing, root.maas, root.staging):
         if directory.is_dir() and not os.access(directory, os.W_OK | os.X_OK):
             st = directory.stat()
+            fix = (
+                f"run as its owner (the service user), or give this user the root: chown -R <user>: {root.path}"
+                if directory != existing or existing == root.path
+                else f"make the root for the user that runs pxeimport: install -d -o <user> {root.path}"
+            )
             found.append(
                 f"{directory} is not writable by uid {os.geteuid()} (owner uid {st.st_uid}, mode "
-                f"{stat.S_IMODE(st.st_mode):o}): run as its owner (the service user), or give this user the "
-                f"root: chown -R <user>: {root.path}"
+                f"{stat.S_IMODE(st.st_mode):o}): {fix}"
             )
             break
     held = holder(root.lock_path)
     if held is not None:
         found.append(f"another import holds {root.lock_path} ({held}): a real run now would stop with exit 75")
     return found
+
+
+def hazards(root: TftpRoot) -> list[str]:
+    """What a run here would do that the service cannot undo later, one sentence each with the fix: root
+    writing into a TFTP root another user (the service user) owns, whose files the service then cannot
+    clean up or replace (seen: superseded versions kept for ever, the freshness record unreadable)."""
+    if os.geteuid() != 0:
+        return []
+    try:
+        owner = root.path.stat().st_uid
+    except OSError:
+        return []
+    if owner == 0:
+        return []
+    try:
+        name = pwd.getpwuid(owner).pw_name
+    except KeyError:
+        name = str(owner)
+    return [
+        f"running as root in {root.path}, which {name} owns: the files this run makes are root's, and {name}'s "
+        f"runs (the service) cannot clean them up; run it as that user: runuser -u {name} -- <this command>"
+    ]

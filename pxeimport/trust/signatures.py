@@ -126,7 +126,13 @@ def keyring_problem(keyring: Path) -> str | None:
     key", so a good archive would be reported as signed by an unknown key.
     """
     if keyring.is_dir():
-        return f"is a directory, not a keyring file: give a file in it (e.g. {keyring / 'archive-keyring.gpg'})"
+        try:
+            inside = sorted(p.name for p in keyring.iterdir() if p.is_file())[:3]
+        except OSError:
+            inside = []
+        return "is a directory, not a keyring file: " + (
+            f"give one of the files in it ({', '.join(inside)})" if inside else "it holds no file"
+        )
     if not keyring.exists():
         return "keyring file not found"
     try:

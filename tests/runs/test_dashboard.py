@@ -30,8 +30,10 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def root(settings):
-    """The dashboard speaks for the configured root: these runs are its runs."""
+    """The dashboard speaks for the configured root: these runs are its runs. An HTTP root is set, as the
+    install sets it: the fresh database's ubuntu-iso source raises no banner for lacking one."""
     settings.PXEIMPORT_TFTPROOT = Path("/srv/tftp")
+    settings.PXEIMPORT_HTTP_ROOT, settings.PXEIMPORT_HTTP_URL = "/srv/pxe-http", "http://boot.example.org/pxe"
 
 
 STATUS = "admin:status"
@@ -256,3 +258,15 @@ def test_the_counts_follow_the_last_run_of_the_saved_selection_not_stale_rows(ad
 
     assert "Items: 1 checked, 0 failing, 0 with a newer version upstream (2 rows shown" in html
     assert html.count('class="item failing not-checked"') == 1
+
+
+def test_an_ubuntu_iso_source_without_an_http_root_raises_a_banner_saying_what_breaks(admin_client, settings):
+    from pxeimport.models import BootSource
+
+    settings.PXEIMPORT_HTTP_ROOT, settings.PXEIMPORT_HTTP_URL = "", ""
+    BootSource.objects.create(name="noble-iso", url="https://releases.ubuntu.com/", layout="ubuntu-iso", enabled=True)
+    page = admin_client.get("/admin/").content.decode()
+    assert "Boot source &#x27;noble-iso&#x27; (ubuntu-iso) and no HTTP root" in page
+    assert "which Ubuntu moves away at each point release" in page
+    settings.PXEIMPORT_HTTP_ROOT, settings.PXEIMPORT_HTTP_URL = "/srv/pxe-http", "http://boot.example.org/pxe"
+    assert "no HTTP root" not in admin_client.get("/admin/").content.decode()

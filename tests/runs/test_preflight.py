@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from pxeimport.items import ItemKind
+from pxeimport.lib import describe_os_error
 from pxeimport.runs import RunOptions, build
 from pxeimport.tftproot import TftpRoot, hold_lock
 from pxeimport.trust import keyring_problem
 from tests.support.requirements import require_tool
-from tests.support.selection import saved_source
+from tests.support.selection import import_files, saved_source
 from tools.archive import ArchiveTree, netboot_files
 
 pytestmark = pytest.mark.django_db
@@ -117,3 +118,39 @@ def test_the_loaders_come_from_the_newest_selected_release_when_the_source_names
         assert {i.release for i in run.items if i.kind == ItemKind.LOADER} == {loaders_from}
     finally:
         run.fetcher.close()
+
+
+def test_a_keyring_given_as_a_directory_names_the_files_in_it(tmp_path):
+    (tmp_path / "keyring.gpg").write_bytes(b"\x99")
+    assert keyring_problem(tmp_path) == "is a directory, not a keyring file: give one of the files in it (keyring.gpg)"
+
+
+def test_a_saved_source_whose_keyring_is_armored_is_refused_before_any_request(tmp_path, archive_server, tftp_root):
+    armored = tmp_path / "Release.key"
+    armored.write_text("-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmDMEZ\n-----END PGP PUBLIC KEY BLOCK-----\n")
+    saved_source(archive_server.url + "dists/", armored, releases=("bookworm",))
+    result = import_files(tftp_root)
+    assert result.code == 2  # a mistake to fix: the timer does not retry it
+    assert f"boot source 'mirror': keyring {armored} is an ASCII-armored key" in result.stderr
+    assert archive_server.requests == []
+
+
+def test_a_verify_run_with_nothing_wrong_says_what_it_checked(import_pxe, published):
+    assert import_pxe(*ARGS).code == 0
+    result = import_pxe(*ARGS, "--verify")
+    assert result.code == 0
+    # pxelinux.0 and ldlinux.c32, linux and initrd.gz: every file of the two served items.
+    assert "--verify: 4 served file(s) of 2 item(s) hashed; none damaged." in result.stdout
+
+
+def test_the_lock_file_is_its_owners_only_so_tftpd_never_serves_who_holds_it(import_pxe, tftp_root, published):
+    lock = TftpRoot(tftp_root).lock_path
+    assert import_pxe(*ARGS).code == 0
+    assert lock.stat().st_mode & 0o777 == 0o600
+
+
+def test_an_os_error_names_the_whole_path_its_owner_and_the_fix(tmp_path):
+    (tmp_path / "initrd.gz").write_bytes(b"")
+    said = describe_os_error(PermissionError(13, "Permission denied", "initrd.gz"), tmp_path)
+    assert said.startswith(f"{tmp_path / 'initrd.gz'}: permission denied for uid ")
+    assert "owned by uid" in said and "chown -R that user: the root" in said

@@ -5,12 +5,14 @@ root ran first by hand and the service user runs next."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from tests.support.settings import OURS
+from tests.support.subprocess_db import PROJECT
 from tests.support.users import NOBODY, bound_by_permissions
 
 pytestmark = pytest.mark.slow
@@ -71,3 +73,43 @@ def test_a_keyring_the_user_cannot_read_is_one_line_and_exit_2(tmp_path):
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     assert f"--keyring {keyring}: keyring file not readable by uid 0" in result.stderr
+
+
+def test_an_environment_file_the_user_cannot_read_is_one_line_not_silently_the_defaults(tmp_path):
+    """django-environ skips a file it cannot open without a word: every setting silently fell back."""
+    need_root()
+    env_file = tmp_path / "pxeimport"
+    env_file.write_text("PXEIMPORT_TFTPROOT=/srv/tftp\n")
+    owned_by_nobody(env_file, 0o600)
+    env = environment(SECRET_KEY="test-only", PXEIMPORT_ENV_FILE=str(env_file), DATABASE_URL="sqlite:///:memory:")
+    result = bound_by_permissions(sys.executable, "manage.py", "check", env=env)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and f"{env_file} is not readable by uid 0" in result.stderr
+    assert f"chmod 640 {env_file}" in result.stderr
+
+
+def test_the_web_server_with_a_bad_setting_is_one_line_and_exit_2_not_a_traceback_per_worker(tmp_path):
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+    env = environment(SECRET_KEY="test-only", PXEIMPORT_LOG_LEVEL="LOUD", DATABASE_URL="sqlite:///:memory:")
+    args = [str(gunicorn), "web.wsgi:application", "--preload", "--bind", "127.0.0.1:0", "--workers", "2"]
+    result = subprocess.run(args, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (
+        "pxeimport web: bad configuration: PXEIMPORT_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, "
+        "not 'LOUD'; not started\n"
+    )
+
+
+def test_root_running_an_import_in_the_service_users_root_is_warned_with_the_command_to_use(tmp_path):
+    need_root()
+    (tmp_path / "tftp").mkdir()
+    root = owned_by_nobody(tmp_path / "tftp", 0o755)
+    env = environment(SECRET_KEY="test-only", DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=PROJECT, env=env, check=True)
+    args = ["--archive", "http://127.0.0.1:9/debian/dists/", "--release", "bookworm", "--tftproot", str(root)]
+    result = subprocess.run(
+        [sys.executable, "manage.py", "import_pxe_files", *args, "--dry-run"],
+        cwd=PROJECT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert f"WARNING: running as root in {root}, which nobody owns" in result.stderr
+    assert "runuser -u nobody -- <this command>" in result.stderr

@@ -26,11 +26,11 @@ from pxeimport.importer import (
 )
 from pxeimport.items import DEFAULT_LAYOUT, ItemResult, Outcome
 from pxeimport.layouts import layout_names
-from pxeimport.lib import EXIT_FAILED, EXIT_LOCKED, EXIT_USAGE
+from pxeimport.lib import EXIT_FAILED, EXIT_LOCKED, EXIT_USAGE, describe_os_error
 from pxeimport.models import Trigger
 from pxeimport.publication import RegionKeyError
 from pxeimport.runs import ConfigError, IndexUnavailable, RunContext, RunOptions, build, publishing, records
-from pxeimport.tftproot import LockHeld, UnsafePath, blockers
+from pxeimport.tftproot import LockHeld, UnsafePath, blockers, hazards
 
 
 class Command(BaseCommand):
@@ -165,7 +165,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc), returncode=EXIT_USAGE) from exc
         except IndexUnavailable as exc:
             raise CommandError(str(exc), returncode=EXIT_FAILED) from exc
-        for warning in run.warnings:
+        for warning in [*run.warnings, *(f"WARNING: {h}" for h in hazards(run.root))]:
             self.stderr.write(self.style.WARNING(warning))
         started = time.monotonic()
         menu_errors: list[str] = []
@@ -196,6 +196,10 @@ class Command(BaseCommand):
         if run.verify and damaged:
             done = "found" if run.dry_run else "found and repaired"
             raise CommandError(f"--verify: {damaged} item(s) served damaged files, {done}", returncode=EXIT_FAILED)
+        if run.verify and self.verbosity >= 1:
+            checked = [r for r in results if r.outcome in (Outcome.INSTALLED, Outcome.UNCHANGED)]
+            files = sum(len(r.files) for r in checked)
+            self.stdout.write(f"--verify: {files} served file(s) of {len(checked)} item(s) hashed; none damaged.")
 
     def _import(self, run: RunContext) -> tuple[list[ItemResult], list[str]]:
         tftproot = str(run.root.path)
@@ -205,7 +209,8 @@ class Command(BaseCommand):
                     held.enter_context(run.root.lock())
                 except (UnsafePath, OSError) as exc:
                     # Cannot make maas/ or its lock: a read-only or full disk, a symlink, no permission.
-                    raise CommandError(f"cannot use TFTP root {tftproot}: {exc}", returncode=EXIT_USAGE) from exc
+                    said = describe_os_error(exc) if isinstance(exc, OSError) else str(exc)
+                    raise CommandError(f"cannot use TFTP root {tftproot}: {said}", returncode=EXIT_USAGE) from exc
                 return self._import_locked(run)
         except Stopped as exc:
             raise CommandError(

@@ -1,0 +1,101 @@
+"""The admin in a real Chromium at 1366 px (the most common laptop width): every list fits, no column
+cut off at the right edge with the longest values an install has (mirror URLs, errors, SHA-256 sums); the boot
+source form shows only the fields the chosen layout reads."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+
+from pxeimport.models import Rack
+from tests.support.requirements import require_tool
+from tests.support.selection import saved_source
+from tests.support.web import CHROMIUM, CHROMIUM_ARGS
+from tools.archive import netboot_files
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+LISTS = ["bootsource", "importrun", "itemstate", "install", "installedfile", "rack"]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+
+
+@pytest.fixture
+def history(archive, archive_server, signer, import_pxe):
+    archive.publish("bookworm", "amd64", netboot_files("v1"))
+    assert import_pxe("--arch", "amd64", "--release", "bookworm").code == 0
+    long = "http://mirror-with-a-long-name.example.org/pub/linux/distributions/debian/archive/debian/dists/"
+    source = saved_source(long, signer.keyring, arches=("amd64", "arm64", "i386"), releases=("bookworm", "trixie"))
+    source.proxy = "http://proxy.example.org:3128"
+    source.save()
+    now = datetime.now(UTC)
+    error = "not enough space in /srv/tftp/maas/.staging: 42991616 bytes needed, 602112 bytes are free " * 2
+    Rack.objects.create(name="rack-with-a-long-name-1", queue="q", first_seen=now, last_seen=now, last_error=error)
+
+
+def test_every_admin_list_fits_1366_pixels(live_server, history):
+    if not Path(CHROMIUM).exists():
+        require_tool("chromium")
+    from playwright.sync_api import sync_playwright
+
+    User.objects.create_superuser("operator", "operator@example.invalid", "a long password")
+    overflowing = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1366, "height": 900})
+            page.set_default_timeout(15_000)
+            page.goto(f"{live_server.url}/admin/")
+            page.fill("#id_username", "operator")
+            page.fill("#id_password", "a long password")
+            page.click("input[type=submit]")
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            for name in LISTS:
+                page.goto(f"{live_server.url}/admin/pxeimport/{name}/")
+                assert page.locator("#result_list tbody tr").count() > 0, name
+                right = page.evaluate("document.querySelector('#result_list').getBoundingClientRect().right")
+                wide = page.evaluate("document.documentElement.scrollWidth")
+                if right > 1366 or wide > 1366:
+                    overflowing[name] = (right, wide)
+                page.screenshot(path=str(SCREENSHOTS / f"{name}-1366.png"), full_page=True)
+        finally:
+            browser.close()
+    assert overflowing == {}, f"lists wider than 1366 px (table right edge, page width): {overflowing}"
+
+
+def test_the_boot_source_form_shows_only_the_fields_the_chosen_layout_reads(live_server):
+    if not Path(CHROMIUM).exists():
+        require_tool("chromium")
+    from playwright.sync_api import sync_playwright
+
+    User.objects.create_superuser("operator", "operator@example.invalid", "a long password")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1366, "height": 900})
+            page.set_default_timeout(15_000)
+            page.goto(f"{live_server.url}/admin/login/?next=/admin/pxeimport/bootsource/add/")
+            page.fill("#id_username", "operator")
+            page.fill("#id_password", "a long password")
+            page.click("input[type=submit]")
+            shown = {}
+            for layout in ("debian-installer", "ubuntu-iso", "region"):
+                page.select_option("#id_layout", layout)
+                shown[layout] = {
+                    name: page.locator(f".field-{name}").first.is_visible()
+                    for name in ("installer_dir", "loader_archive", "iso_base_url", "keyring")
+                }
+        finally:
+            browser.close()
+    assert shown["debian-installer"] == {
+        "installer_dir": True, "loader_archive": False, "iso_base_url": False, "keyring": True
+    }  # fmt: skip
+    assert shown["ubuntu-iso"] == {
+        "installer_dir": False,
+        "loader_archive": True,
+        "iso_base_url": True,
+        "keyring": True,
+    }
+    assert shown["region"] == {"installer_dir": False, "loader_archive": False, "iso_base_url": False, "keyring": True}

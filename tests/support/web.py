@@ -5,8 +5,14 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import requests
+
+from tests.support.requirements import require_tool
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -37,3 +43,24 @@ def wait_for(url: str, process: subprocess.Popen[bytes], seconds: float = 30) ->
         except requests.ConnectionError:
             time.sleep(0.2)
     raise AssertionError(f"{url} did not answer within {seconds} s")
+
+
+@contextmanager
+def admin_page(url: str, username: str, password: str, *, width: int = 1366, height: int = 900) -> Iterator[Any]:
+    """A Playwright page in Debian's headless Chromium, logged in to the admin at `url` (on the admin index)."""
+    if not Path(CHROMIUM).exists():
+        require_tool("chromium")  # skips with the reason (fails under CI, which installs it)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.set_default_timeout(15_000)
+            page.goto(f"{url}/admin/login/?next=/admin/")
+            page.fill("#id_username", username)
+            page.fill("#id_password", password)
+            page.click("input[type=submit]")
+            yield page
+        finally:
+            browser.close()

@@ -27,7 +27,7 @@ import pytest
 
 from tests.support.requirements import require_tool, skip_or_fail
 from tests.support.settings import BASE_DIR
-from tests.support.web import CHROMIUM, CHROMIUM_ARGS, free_port, wait_for
+from tests.support.web import admin_page, free_port, wait_for
 from tools.archive import ArchiveTree, netboot_files
 from tools.httpserver import ArchiveServer
 
@@ -191,20 +191,6 @@ def test_the_install_page_run_as_written_makes_a_service_that_imports_and_serves
 
 def admin_status_page(url: str, password: str) -> str:
     """Log in to the admin in Chromium and return the status page's text."""
-    if not Path(CHROMIUM).exists():
-        require_tool("chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1366, "height": 900})
-            page.set_default_timeout(15_000)
-            page.goto(f"{url}/admin/")
-            page.fill("#id_username", "admin")
-            page.fill("#id_password", password)
-            page.click("input[type=submit]")
-            page.click("#status-link")
-            return str(page.locator("body").inner_text())
-        finally:
-            browser.close()
+    with admin_page(url, "admin", password) as page:
+        page.click("#status-link")
+        return str(page.locator("body").inner_text())

@@ -69,3 +69,13 @@ def test_the_boot_source_form_shows_only_the_fields_the_chosen_layout_reads(live
     assert shown["ubuntu-iso"] == ubuntu
     assert shown["region"] == {"installer_dir": False, "loader_archive": False, "iso_base_url": False, "keyring": True}
     assert select_right <= 1366  # the layout box, whose choices are long, stays on the screen
+
+
+def test_the_status_page_fits_1366_pixels(live_server, history, settings, tftp_root):
+    settings.PXEIMPORT_TFTPROOT = tftp_root
+    User.objects.create_superuser("operator", "operator@example.invalid", "a long password")
+    with admin_page(live_server.url, "operator", "a long password") as page:
+        page.goto(f"{live_server.url}/admin/status/")
+        wide = page.evaluate("document.documentElement.scrollWidth")
+        page.screenshot(path=str(SCREENSHOTS / "status-1366.png"), full_page=True)
+    assert wide <= 1366

@@ -13,6 +13,7 @@ from pxeimport.lib import describe_os_error
 from pxeimport.runs import RunOptions, build
 from pxeimport.tftproot import TftpRoot, hold_lock
 from pxeimport.trust import keyring_problem
+from tests.support.disk import mount_tmpfs
 from tests.support.requirements import require_tool
 from tests.support.selection import import_files, saved_source
 from tools.archive import ArchiveTree, netboot_files
@@ -154,3 +155,17 @@ def test_an_os_error_names_the_whole_path_its_owner_and_the_fix(tmp_path):
     said = describe_os_error(PermissionError(13, "Permission denied", "initrd.gz"), tmp_path)
     assert said.startswith(f"{tmp_path / 'initrd.gz'}: permission denied for uid ")
     assert "owned by uid" in said and "chown -R that user: the root" in said
+
+
+@pytest.mark.slow
+def test_a_dry_run_on_a_read_only_filesystem_says_the_real_run_would_stop(import_pxe, tmp_path, published):
+    """It used to say all was fine while the real run exited 2."""
+    root = tmp_path / "ro-tftp"
+    mount_tmpfs(root, "size=1m,ro")
+    try:
+        dry = import_pxe(*ARGS, "--tftproot", str(root), "--dry-run")
+        real = import_pxe(*ARGS, "--tftproot", str(root))
+    finally:
+        subprocess.run(["umount", str(root)], capture_output=True)
+    assert dry.code == 0 and f"WARNING: a real run would stop: {root} is not writable by uid" in dry.stderr
+    assert real.code == 2 and f"cannot use TFTP root {root}" in real.stderr

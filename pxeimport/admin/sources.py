@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+from io import StringIO
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from pxeimport.layouts import DISTRIBUTIONS, ReleaseDataError, arch_problem, known_releases, release_problem
-from pxeimport.lib import redact_url, restore_password
+from pxeimport.lib import redact_text, redact_url, restore_password
 from pxeimport.models import (
     BootSource,
     SelectedArch,
@@ -206,6 +210,20 @@ class BootSourceAdmin(admin.ModelAdmin[BootSource]):
     list_filter = ["enabled", "layout", "distribution"]
     search_fields = ["name", "url"]
     inlines = [SelectedArchInline, SelectedReleaseInline]
+    actions = ["check_source"]
+
+    @admin.action(
+        description="Check source: read its signed indexes now (a dry run of its selection)", permissions=["change"]
+    )
+    def check_source(self, request: HttpRequest, queryset: QuerySet[BootSource]) -> None:
+        """`import_pxe_files --dry-run --source NAME` for each selected source (at most CHECKED): whether its
+        keyring verifies its indexes, what it offers, what a run would fetch; its lines, redacted, as messages."""
+        for source in queryset[:CHECKED]:
+            code, lines = dry_run(source.name)
+            said = "; ".join(redact_text(line) for line in lines[:CHECK_LINES]) or "nothing said"
+            level = messages.SUCCESS if code == 0 else messages.ERROR
+            verdict = "checked" if code == 0 else f"not usable as it is (exit {code})"
+            self.message_user(request, f"Boot source {source.name!r} {verdict}: {said}", level)
 
     def get_queryset(self, request: HttpRequest) -> Any:
         return super().get_queryset(request).prefetch_related("arches", "releases")
@@ -230,3 +248,20 @@ class BootSourceAdmin(admin.ModelAdmin[BootSource]):
     @admin.display(description="releases")
     def release_list(self, obj: BootSource) -> str:
         return ", ".join(r.name for r in obj.releases.all()) or "default (supported releases)"
+
+
+# Check source: how many sources one click checks (each reads its indexes over the network), and lines shown.
+CHECKED = 5
+CHECK_LINES = 14
+
+
+def dry_run(name: str) -> tuple[int, list[str]]:
+    """`import_pxe_files --dry-run --source NAME` in this process: its exit status and non-blank lines."""
+    out, err = StringIO(), StringIO()
+    try:
+        call_command("import_pxe_files", "--dry-run", "--source", name, stdout=out, stderr=err, verbosity=1)
+        code = 0
+    except CommandError as exc:
+        code = exc.returncode
+        err.write(str(exc))
+    return code, [line.strip() for line in (err.getvalue() + "\n" + out.getvalue()).splitlines() if line.strip()]

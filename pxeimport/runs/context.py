@@ -40,6 +40,8 @@ class RunOptions:
     """What the operator asked for; None or empty means "the saved selection" or "the setting"."""
 
     archive: str | None = None
+    # One saved boot source by name, enabled or not (narrowed: retires nothing); None: every enabled one.
+    source: str | None = None
     # None: not given (the default layout with --archive; without it, each saved source's own).
     layout: str | None = None
     loader_archive: str | None = None
@@ -91,6 +93,8 @@ def build(options: RunOptions) -> RunContext:
             raise ConfigError(f"--keyring {keyring}: {problem} (the keyring gpgv checks the indexes with)")
     given = _given(options)
     mirror = _mirrors(options)
+    if options.source and options.archive:
+        raise ConfigError("--source names a saved boot source and --archive another archive: give one of them")
     if options.archive and (options.layout or DEFAULT_LAYOUT) == DEFAULT_LAYOUT and not options.releases:
         # A d-i archive may be Debian's or Ubuntu's: defaults from either distribution would be a guess.
         raise ConfigError(
@@ -113,6 +117,7 @@ def build(options: RunOptions) -> RunContext:
             _refuse(usage_problems(options.archive, options.layout, given))
         overrides = Overrides(
             archive=options.archive,
+            source=options.source,
             layout=options.layout or DEFAULT_LAYOUT,
             arches=options.arches,
             releases=options.releases,
@@ -201,7 +206,7 @@ def build(options: RunOptions) -> RunContext:
         accept_loader_change=options.accept_loader_change,
         # A run narrowed by --archive, --arch or --release must not take away what it does not name; a rack
         # mirroring its region's whole index retires what the index no longer lists.
-        retire=mirror or not (options.archive or options.arches or options.releases),
+        retire=mirror or not (options.archive or options.source or options.arches or options.releases),
     )
 
 

@@ -36,6 +36,8 @@ class Overrides:
     loader_archive: str | None = None
     # Only these (arch, release) pairs of arches x releases (a rack mirroring its region's index); None: all.
     pairs: frozenset[tuple[str, str]] | None = None
+    # Only this saved boot source, by name, enabled or not; None: every enabled one.
+    source: str | None = None
 
 
 class NothingSelected(Exception):
@@ -59,7 +61,13 @@ def resolve(overrides: Overrides) -> list[Selection]:
     if overrides.archive:
         return [_selection(command_line_source(overrides), "ubuntu", (), (), "", overrides)]
 
-    sources = BootSource.objects.filter(enabled=True).prefetch_related("arches", "releases")
+    if overrides.source is not None:
+        sources = BootSource.objects.filter(name=overrides.source).prefetch_related("arches", "releases")
+        if not sources:
+            names = ", ".join(BootSource.objects.values_list("name", flat=True)) or "none"
+            raise NothingSelected(f"--source {overrides.source}: no boot source has that name (they are: {names})")
+    else:
+        sources = BootSource.objects.filter(enabled=True).prefetch_related("arches", "releases")
     selections = [
         _selection(
             _source(s, overrides),

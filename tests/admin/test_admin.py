@@ -7,6 +7,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from pxeimport.models import BootSource, ImportRun, Install, InstalledFile, ItemState, RunStatus
+from tests.support.selection import saved_source
+from tools.archive import netboot_files
 
 pytestmark = pytest.mark.django_db
 
@@ -272,3 +274,24 @@ def test_a_keyring_gpgv_cannot_use_is_refused_saying_why(admin_client, tmp_path,
         assert response.status_code == 200 and said in response.content.decode()
     assert not BootSource.objects.filter(name="debian").exists()
     assert save_source(admin_client, keyring=str(signer.keyring)).status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("releases", "level", "says"),
+    [
+        (("bookworm",), "success", "Boot source &#x27;mirror&#x27; checked: "),
+        (("forky",), "error", "not usable as it is (exit 1): amd64/forky install failed"),
+    ],
+)
+def test_check_source_reads_the_signed_indexes_and_says_what_a_run_would_do(
+    admin_client, archive, archive_server, signer, tftp_root, settings, releases, level, says
+):
+    settings.PXEIMPORT_TFTPROOT = tftp_root
+    archive.publish("bookworm", "amd64", netboot_files("v1"))
+    source = saved_source(archive_server.url + "dists/", signer.keyring, releases=releases)
+    source.distribution = "debian"
+    source.save()
+    form = {"action": "check_source", "_selected_action": [source.pk]}
+    page = admin_client.post(reverse("admin:pxeimport_bootsource_changelist"), form, follow=True).content.decode()
+    assert f'class="{level}"' in page and says in page, page[page.find("messagelist") :][:1500]
+    assert not tftp_root.exists()  # a dry run: nothing written

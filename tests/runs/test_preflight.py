@@ -169,3 +169,11 @@ def test_a_dry_run_on_a_read_only_filesystem_says_the_real_run_would_stop(import
         subprocess.run(["umount", str(root)], capture_output=True)
     assert dry.code == 0 and f"WARNING: a real run would stop: {root} is not writable by uid" in dry.stderr
     assert real.code == 2 and f"cannot use TFTP root {root}" in real.stderr
+
+
+def test_source_names_one_saved_source_and_a_name_none_has_says_which_there_are(signer, archive_server, tftp_root):
+    saved_source(archive_server.url + "dists/", signer.keyring, releases=("bookworm",))
+    result = import_files(tftp_root, "--source", "mirorr")
+    assert result.code == 2 and "--source mirorr: no boot source has that name (they are: mirror)" in result.stderr
+    both = import_files(tftp_root, "--source", "mirror", "--archive", archive_server.url + "dists/")
+    assert both.code == 2 and "give one of them" in both.stderr

@@ -48,6 +48,12 @@ class Command(BaseCommand):
             help="Import from this archive's dists/ URL instead of the saved boot sources.",
         )
         parser.add_argument(
+            "--source",
+            metavar="NAME",
+            help="Only this saved boot source, enabled or not (the admin's Check source runs it with --dry-run); "
+            "like --arch and --release, the run is narrowed and retires nothing.",
+        )
+        parser.add_argument(
             "--layout",
             choices=layout_names(),
             help=f"With --archive only: the archive's layout (default: {DEFAULT_LAYOUT}, a dists/ URL; "
@@ -146,6 +152,7 @@ class Command(BaseCommand):
             run = build(
                 RunOptions(
                     archive=options["archive"],
+                    source=options["source"],
                     layout=options["layout"],
                     loader_archive=options["loader_archive"],
                     tftproot=options["tftproot"],

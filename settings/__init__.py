@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pwd
 import re
 import secrets
 from pathlib import Path
@@ -26,9 +27,10 @@ ENV_FILE = Path(os.environ.get("PXEIMPORT_ENV_FILE", "/etc/default/pxeimport"))
 if ENV_FILE.is_file():
     # django-environ skips a file it cannot open without a word: every setting would silently be a default.
     if not os.access(ENV_FILE, os.R_OK):
+        _me = pwd.getpwuid(os.geteuid()).pw_name if os.geteuid() != 0 else "<the service user>"
         raise ImproperlyConfigured(
-            f"{ENV_FILE} is not readable by uid {os.geteuid()}: give it to the service user's group "
-            f"(chgrp <user> {ENV_FILE}; chmod 640 {ENV_FILE})"
+            f"{ENV_FILE} is not readable by {_me} (uid {os.geteuid()}): as root, give it to the service user's "
+            f"group: chgrp {_me} {ENV_FILE}; chmod 640 {ENV_FILE}"
         )
     environ.Env.read_env(str(ENV_FILE), overwrite=False)
 # Where the service keeps its state (the secret key, the default SQLite database, the region's key, logs):

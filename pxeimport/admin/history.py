@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpR
 from django.urls import URLPattern, path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from pxeimport.lib import megabytes, redact_url
+from pxeimport.lib import megabytes, redact_text, redact_url
 from pxeimport.models import (
     ImportRun,
     Install,
@@ -147,12 +147,16 @@ class InstallAdmin(ReadOnlyAdmin[Install]):
 
 @admin.register(InstalledFile)
 class InstalledFileAdmin(ReadOnlyAdmin[InstalledFile]):
-    list_display = ["name", "sha256", "size", "downloaded", "arch", "release", "installed"]
+    list_display = ["name", "sha256", "size_mb", "downloaded", "arch", "release", "installed"]
     list_filter = ["install__arch", "install__release", "install__run__status", "name"]
     list_select_related = ["install"]
     search_fields = ["sha256", "url"]
     list_per_page = 100
     show_full_result_count = False
+
+    @admin.display(description="size", ordering="size")
+    def size_mb(self, obj: InstalledFile) -> str:
+        return megabytes(obj.size)
 
     @admin.display(ordering="install__arch")
     def arch(self, obj: InstalledFile) -> str:
@@ -192,12 +196,10 @@ class ItemStateAdmin(ReadOnlyAdmin[ItemState]):
         "release",
         "kind",
         "live_version",
-        "installed",
         "checked",
         "outcome",
-        "upstream_version",
-        "upstream_newer",
-        "last_error",
+        "upstream",
+        "error",
     ]
     list_filter = [ItemFilter, "outcome", "kind", "arch", "release", "source"]
     list_select_related = ["source"]
@@ -207,9 +209,18 @@ class ItemStateAdmin(ReadOnlyAdmin[ItemState]):
     def source_name(self, obj: ItemState) -> str:
         return obj.source.name if obj.source else redact_url(obj.source_url)
 
-    @admin.display(description="upstream newer", boolean=True)
-    def upstream_newer(self, obj: ItemState) -> bool:
-        return obj.upstream_newer
+    @admin.display(description="upstream", ordering="upstream_version")
+    def upstream(self, obj: ItemState) -> str:
+        """The version upstream announces, and whether it is newer than the live one (one column, to fit)."""
+        if not obj.upstream_version:
+            return "-"
+        return f"{obj.upstream_version} (newer)" if obj.upstream_newer else obj.upstream_version
+
+    @admin.display(description="last error")
+    def error(self, obj: ItemState) -> str:
+        """The first 160 characters (the item's page has all of it)."""
+        said = redact_text(obj.last_error)
+        return said if len(said) <= 160 else said[:159] + "…"
 
     actions = ["forget"]
 

@@ -82,7 +82,9 @@ class Housekeeping:
                     why = "no menu or kept version names it, past the grace period"
                     said.append(change_text("remove", str(path), why, dry=dry))
         except OSError as exc:
-            log.warning("could not clean partial downloads or the HTTP root: %s", describe_os_error(exc))
+            log.warning(
+                "could not clean partial downloads or the HTTP root: %s", describe_os_error(exc, self.root.path)
+            )
         return said
 
     def open_up(self, *, dry: bool) -> list[str]:
@@ -113,7 +115,7 @@ class Housekeeping:
                 swapping = result.outcome == Outcome.PLANNED  # its install would restart the grace period
                 removed += self.root.collect_garbage(slot, now, keep, dry=dry, swapping=swapping)
             except OSError as exc:
-                log.warning("could not clean %s: %s", slot.parent, describe_os_error(exc, slot.parent))
+                log.warning("could not clean %s: %s", slot.parent, describe_os_error(exc, self.root.path))
         return removed
 
     def _shown(self, path: Path) -> str:

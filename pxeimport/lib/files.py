@@ -22,7 +22,7 @@ import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from pxeimport.lib.streamdigest import StreamDigest
 
@@ -201,13 +201,22 @@ def lstat_or_none(path: Path) -> os.stat_result | None:
 
 
 def remove_entry(path: Path) -> None:
+    """Remove a file, symlink or whole tree; an OSError names the whole path of what could not go (shutil's
+    fd-based walk gives bare names)."""
     st = lstat_or_none(path)
     if st is None:
         return
     if stat.S_ISDIR(st.st_mode):
-        shutil.rmtree(path)
+        shutil.rmtree(path, onerror=_raise_with_path)
     else:
         os.unlink(path)
+
+
+def _raise_with_path(function: Any, path: str, exc_info: Any) -> None:
+    exc = exc_info[1]
+    if isinstance(exc, OSError) and exc.errno is not None:
+        raise type(exc)(exc.errno, exc.strerror, path) from exc
+    raise exc
 
 
 @dataclass(frozen=True)

@@ -1,27 +1,31 @@
-"""An operating system error in words an operator can act on: which file, whose, and what to do."""
+"""An operating system error in words an operator can act on: which file, whose, and the command that fixes it."""
 
 from __future__ import annotations
 
 import os
+import pwd
 from pathlib import Path
 
 
-def describe_os_error(exc: OSError, where: Path | None = None) -> str:
-    """`exc` with the whole path and, for a permission problem, the file's owner and the fix.
+def user_name(uid: int) -> str:
+    """The login name of `uid`, or the number when it has none."""
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
 
-    `where`: the directory a relative `exc.filename` is in (os.scandir/unlink at a dir fd give bare names).
-    """
+
+def describe_os_error(exc: OSError, tree: Path | None = None) -> str:
+    """`exc` with its whole path and, for a permission problem, the file's owner and the fix: run as that
+    owner, or (as root) give `tree` (a TFTP root) to the user running now."""
     name = exc.filename
     path = Path(os.fsdecode(name)) if name is not None else None
-    if path is not None and where is not None and not path.is_absolute():
-        path = where / path
     if not isinstance(exc, PermissionError) or path is None:
         return f"{path}: {exc.strerror or exc}" if path is not None else str(exc)
+    me = user_name(os.geteuid())
     try:
-        owner = f"owned by uid {path.lstat().st_uid}"
+        owner = f"{user_name(path.lstat().st_uid)}'s"
     except OSError:
-        owner = "its directory not writable"
-    return (
-        f"{path}: permission denied for uid {os.geteuid()} ({owner}): made by another user (root, by hand?); run "
-        "pxeimport as the user that owns the TFTP root, or chown -R that user: the root"
-    )
+        owner = "another user's"
+    fix = f"chown -R {me}: {tree}" if tree is not None else f"chown {me}: {path}"
+    return f"{path}: permission denied for {me}: it is {owner} (made by hand as another user?); as root: {fix}"

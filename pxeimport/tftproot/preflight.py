@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 import pwd
+import shlex
 import stat
+import sys
 
 from pxeimport.tftproot.lock import holder
 from pxeimport.tftproot.root import TftpRoot
@@ -55,7 +57,8 @@ def hazards(root: TftpRoot) -> list[str]:
         name = pwd.getpwuid(owner).pw_name
     except KeyError:
         name = str(owner)
+    command = shlex.join([sys.executable, *sys.argv])
     return [
         f"running as root in {root.path}, which {name} owns: the files this run makes are root's, and {name}'s "
-        f"runs (the service) cannot clean them up; run it as that user: runuser -u {name} -- <this command>"
+        f"runs (the service) cannot clean them up; run it as that user: runuser -u {name} -- {command}"
     ]

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from pxeimport.lib import write_atomic
+from pxeimport.lib import describe_os_error, write_atomic
 from pxeimport.trust.signatures import SignatureError
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,8 @@ class FreshnessStore:
             return {}
         except (OSError, ValueError) as exc:
             # Refusing every run would be worse; the next trusted index writes it anew.
-            log.warning("%s cannot be read (%s); the newest trusted Dates are forgotten", self.path, exc)
+            said = describe_os_error(exc) if isinstance(exc, OSError) else str(exc)
+            log.warning("%s cannot be read (%s); the newest trusted Dates are forgotten", self.path, said)
             return {}
         if not isinstance(data, dict):
             return {}

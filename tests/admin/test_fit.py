@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import User
 
-from pxeimport.models import Rack
+from pxeimport.models import ItemState, Rack
 from tests.support.selection import saved_source
 from tests.support.web import admin_page
 from tools.archive import netboot_files
@@ -32,6 +32,8 @@ def history(archive, archive_server, signer, import_pxe):
     now = datetime.now(UTC)
     error = "not enough space in /srv/tftp/maas/.staging: 42991616 bytes needed, 602112 bytes are free " * 2
     Rack.objects.create(name="rack-with-a-long-name-1", queue="q", first_seen=now, last_seen=now, last_error=error)
+    # The item list's longest: an error and an upstream version (found too wide by a walk).
+    ItemState.objects.update(last_error=error, upstream_version="f" * 16)
 
 
 def test_every_admin_list_fits_1366_pixels(live_server, history):
@@ -42,12 +44,16 @@ def test_every_admin_list_fits_1366_pixels(live_server, history):
         for name in LISTS:
             page.goto(f"{live_server.url}/admin/pxeimport/{name}/")
             assert page.locator("#result_list tbody tr").count() > 0, name
-            right = page.evaluate("document.querySelector('#result_list').getBoundingClientRect().right")
+            # The table within its box (the admin scrolls the box sideways, hiding columns) and the page.
+            table, box = page.evaluate(
+                "[document.querySelector('#result_list').offsetWidth,"
+                " document.querySelector('#changelist .results').clientWidth]"
+            )
             wide = page.evaluate("document.documentElement.scrollWidth")
-            if right > 1366 or wide > 1366:
-                overflowing[name] = (right, wide)
+            if table > box or wide > 1366:
+                overflowing[name] = (table, box, wide)
             page.screenshot(path=str(SCREENSHOTS / f"{name}-1366.png"), full_page=True)
-    assert overflowing == {}, f"lists wider than 1366 px (table right edge, page width): {overflowing}"
+    assert overflowing == {}, f"lists wider than their box at 1366 px (table, box, page width): {overflowing}"
 
 
 def test_the_boot_source_form_shows_only_the_fields_the_chosen_layout_reads(live_server):

@@ -216,7 +216,7 @@ class Command(BaseCommand):
                     held.enter_context(run.root.lock())
                 except (UnsafePath, OSError) as exc:
                     # Cannot make maas/ or its lock: a read-only or full disk, a symlink, no permission.
-                    said = describe_os_error(exc) if isinstance(exc, OSError) else str(exc)
+                    said = describe_os_error(exc, run.root.path) if isinstance(exc, OSError) else str(exc)
                     raise CommandError(f"cannot use TFTP root {tftproot}: {said}", returncode=EXIT_USAGE) from exc
                 return self._import_locked(run)
         except Stopped as exc:

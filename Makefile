@@ -14,10 +14,12 @@ OPTIONAL_DEBIAN_PACKAGES := ubuntu-keyring
 # System tools some tests drive for real (a TFTP server and client, a browser, a web server, QEMU,
 # xorriso to build stand-in ISO images, binutils' ar to build a test .deb, grub-script-check, RabbitMQ
 # for the region/rack tests, exFAT tools for a TFTP root on a filesystem without symlinks, aria2: the
-# segmented downloader `make bench` compares with, libfaketime (faketime) to run a rack under a wrong clock).
+# segmented downloader `make bench` compares with, libfaketime (faketime) to run a rack under a wrong clock,
+# dnsmasq, ISC dhcpd and Kea to check dhcp_config's output with each server's own configuration test).
 # Without them those tests skip with the reason; `make test-tools` installs them; CI does, and skips nothing.
 TEST_DEBIAN_PACKAGES := tftpd-hpa tftp-hpa curl chromium chromium-driver nginx-light qemu-system-x86 ipxe-qemu ovmf \
-	openssl distro-info binutils xorriso grub-common rabbitmq-server exfatprogs exfat-fuse aria2 faketime
+	openssl distro-info binutils xorriso grub-common rabbitmq-server exfatprogs exfat-fuse aria2 faketime \
+	dnsmasq-base isc-dhcp-server kea-dhcp4-server
 # The embedded default: a TFTP root inside the checkout, so no root privileges are needed.
 export PXEIMPORT_TFTPROOT ?= $(CURDIR)/var/tftpboot
 ARGS ?=

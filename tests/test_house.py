@@ -113,6 +113,7 @@ def test_the_plain_packages_are_the_ones_the_architecture_names():
         "trust",
         "extraction",
         "tftproot",
+        "dhcp",
         "menus",
         "publication",
         "layouts",

@@ -1,0 +1,57 @@
+"""Print the DHCP server's boot stanzas for what the TFTP root serves (dnsmasq, ISC dhcpd or Kea)."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from pxeimport.dhcp import SERVERS, boot_files, render
+from pxeimport.lib import EXIT_FAILED, EXIT_USAGE
+from pxeimport.tftproot import TftpRoot
+
+
+class Command(BaseCommand):
+    help = (
+        "Print the DHCP configuration that sends each kind of client (option 93: BIOS, UEFI x86-64, ARM64, "
+        "and with --http-url UEFI HTTP boot) to the boot file the TFTP root serves now; a file it does not "
+        "serve is never named. Exit 1 when it serves no loader yet (run an import first), 2 for bad options."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--server", required=True, choices=sorted(SERVERS), help="The DHCP server.")
+        parser.add_argument("--tftproot", type=Path, metavar="DIR", help="Default: PXEIMPORT_TFTPROOT.")
+        parser.add_argument(
+            "--http-url",
+            default="",
+            metavar="URL",
+            help="Where the TFTP root is served over HTTP (contrib/nginx/pxeimport-boot: http://HOST/tftp): "
+            "adds UEFI HTTP boot (option 93 = 16, 19).",
+        )
+        parser.add_argument(
+            "--tftp-server", default="", metavar="ADDRESS", help="The TFTP server's IPv4 address (next-server)."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        url = options["http_url"]
+        if url and (urlsplit(url).scheme not in ("http", "https") or any(c.isspace() for c in url)):
+            raise CommandError(f"--http-url {url!r}: give an http(s) URL", returncode=EXIT_USAGE)
+        if options["tftp_server"]:
+            try:
+                ipaddress.IPv4Address(options["tftp_server"])
+            except ValueError as exc:
+                raise CommandError(f"--tftp-server: {exc}", returncode=EXIT_USAGE) from exc
+        root = TftpRoot((options["tftproot"] or settings.PXEIMPORT_TFTPROOT).absolute())
+        files = boot_files(root, url)
+        if not files:
+            raise CommandError(
+                f"{root.path} serves no pre-boot loader yet: run import_pxe_files first", returncode=EXIT_FAILED
+            )
+        header = f"# pxeimport: boot files {root.path} serves (manage.py dhcp_config --server {options['server']})"
+        text = render(options["server"], files, options["tftp_server"])
+        comment = "//" if options["server"] == "kea" else "#"
+        self.stdout.write(header.replace("#", comment, 1) + "\n" + text, ending="")

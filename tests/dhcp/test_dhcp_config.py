@@ -1,0 +1,112 @@
+"""manage.py dhcp_config: the DHCP stanzas for what the root serves, checked by each real DHCP server's own
+configuration test (dnsmasq --test, dhcpd -t, kea-dhcp4 -t), naming only files the root serves."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from pxeimport.dhcp import boot_files
+from pxeimport.tftproot import TftpRoot
+from tests.support.requirements import require_tool
+from tools.archive import ArchiveTree, netboot_files
+
+pytestmark = pytest.mark.django_db
+
+ARGS = ("--arch", "amd64", "--release", "bookworm", "--current-release", "bookworm")
+HTTP = "http://boot.example.org/tftp"
+
+
+@pytest.fixture
+def served(archive: ArchiveTree, import_pxe, tftp_root: Path) -> Path:
+    archive.publish("bookworm", "amd64", netboot_files("v1", uefi=True))
+    assert import_pxe(*ARGS).code == 0
+    return tftp_root
+
+
+def dhcp_config(*args: str) -> str:
+    out = StringIO()
+    call_command("dhcp_config", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_each_client_architecture_gets_the_loader_the_root_serves_for_it(served):
+    files = {f.client_arch: f.name for f in boot_files(TftpRoot(served), HTTP)}
+    assert files == {
+        0: "maas/amd64/base/pxelinux.0",
+        7: "maas/amd64/base/bootnetx64.efi",
+        9: "maas/amd64/base/bootnetx64.efi",
+        16: f"{HTTP}/maas/amd64/base/bootnetx64.efi",
+    }  # no ARM64 (11, 19) nor IA32 (6): this root serves no loader for them
+    for f in boot_files(TftpRoot(served), HTTP):
+        assert (served / f.path).is_file()
+
+
+def test_without_an_http_url_no_http_boot_is_offered(served):
+    assert {f.client_arch for f in boot_files(TftpRoot(served))} == {0, 7, 9}
+
+
+def test_a_root_serving_no_loader_is_exit_1_saying_to_import_first(tftp_root):
+    with pytest.raises(CommandError) as caught:
+        dhcp_config("--server", "dnsmasq", "--tftproot", str(tftp_root))
+    assert caught.value.returncode == 1 and "serves no pre-boot loader yet: run import_pxe_files first" in str(
+        caught.value
+    )
+
+
+@pytest.mark.parametrize(("option", "value"), [("--http-url", "boot.example.org/tftp"), ("--tftp-server", "host")])
+def test_bad_options_are_a_usage_error(served, option, value):
+    with pytest.raises(CommandError) as caught:
+        dhcp_config("--server", "isc", "--tftproot", str(served), option, value)
+    assert caught.value.returncode == 2
+
+
+def test_dnsmasq_accepts_its_configuration(served, tmp_path):
+    dnsmasq = require_tool("dnsmasq")
+    text = dhcp_config("--server", "dnsmasq", "--tftproot", str(served), "--http-url", HTTP)
+    assert "dhcp-boot=tag:pxeimport-0,maas/amd64/base/pxelinux.0" in text
+    assert f"dhcp-option-force=tag:pxeimport-16,60,HTTPClient\ndhcp-boot=tag:pxeimport-16,{HTTP}/" in text
+    conf = tmp_path / "dnsmasq.conf"
+    conf.write_text(text)
+    done = subprocess.run([dnsmasq, "--test", f"--conf-file={conf}"], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0 and "syntax check OK" in done.stderr, done.stderr
+
+
+def test_isc_dhcpd_accepts_its_configuration(served, tmp_path):
+    dhcpd = require_tool("dhcpd")
+    text = dhcp_config("--server", "isc", "--tftproot", str(served), "--http-url", HTTP, "--tftp-server", "10.0.0.2")
+    assert 'filename "maas/amd64/base/bootnetx64.efi";' in text and "next-server 10.0.0.2;" in text
+    conf = tmp_path / "dhcpd.conf"
+    conf.write_text(text)
+    done = subprocess.run([dhcpd, "-t", "-cf", str(conf)], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+
+
+def test_kea_accepts_its_configuration(served, tmp_path):
+    kea = require_tool("kea-dhcp4")
+    text = dhcp_config("--server", "kea", "--tftproot", str(served), "--http-url", HTTP)
+    config = json.loads(re.sub(r"^//.*$", "", text, flags=re.M))
+    names = {c["name"]: c for c in config["Dhcp4"]["client-classes"]}
+    assert names["pxeimport-7"]["test"] == "option[93].hex == 0x0007"
+    assert names["pxeimport-16"]["option-data"] == [{"name": "vendor-class-identifier", "data": "HTTPClient"}]
+    conf = tmp_path / "kea-dhcp4.conf"
+    conf.write_text(text)
+    done = subprocess.run([kea, "-t", str(conf)], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("server", ["dnsmasq", "isc"])
+def test_the_docs_examples_are_the_commands_output(served, server):
+    page = (Path(__file__).resolve().parents[2] / "docs/operator/booting-nodes.md").read_text()
+    example = re.search(rf"^```{server}\n(.*?)^```$", page, re.M | re.S)
+    assert example is not None
+    args = ("--server", server, "--tftproot", str(served), "--http-url", "http://192.0.2.10/tftp")
+    printed = dhcp_config(*args, "--tftp-server", "192.0.2.10")
+    assert printed.split("\n", 1)[1] == example.group(1)  # all but the header naming the root

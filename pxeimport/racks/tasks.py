@@ -41,6 +41,7 @@ from amqp.exceptions import AMQPError  # type: ignore[import-untyped]
 from celery import Celery
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from kombu.entity import Queue
 from kombu.exceptions import KombuError
@@ -126,7 +127,9 @@ def ask_racks(racks: list[Rack], reason: str) -> int:
     BrokerUnavailable when the broker cannot be used (those asked before it failed are not noted)."""
     for rack in racks:
         ask_to_converge(rack.name, reason)
-    Rack.objects.filter(pk__in=[r.pk for r in racks]).update(asked=timezone.now())
+    # The first ask it has not answered: later asks (the safety net's) must not restart its silence.
+    unanswered = Q(asked__isnull=True) | Q(asked__lte=F("last_seen"))
+    Rack.objects.filter(unanswered, pk__in=[r.pk for r in racks]).update(asked=timezone.now())
     log.info("asked %d rack(s) to converge (%s)", len(racks), reason)
     return len(racks)
 

@@ -267,3 +267,18 @@ def test_a_region_import_with_the_broker_down_publishes_and_warns_instead_of_fai
     with caplog.at_level(logging.WARNING):
         _wake_racks()
     assert "racks not woken: the broker" in caplog.text and "manage.py wake_racks" in caplog.text
+
+
+def test_asking_again_does_not_restart_a_silent_racks_wait(region, monkeypatch):
+    """Found by CI: the safety net's ask every period reset `asked`, so a stopped rack was unreachable only
+    in the second between the answer limit and the next ask."""
+    from pxeimport.racks import tasks
+
+    long_ago = datetime.now(UTC) - timedelta(minutes=10)
+    Rack.objects.filter(name="in-sync").update(last_seen=long_ago - timedelta(seconds=1), asked=long_ago)
+    sent: list[str] = []
+    monkeypatch.setattr(tasks, "ask_to_converge", lambda name, reason: sent.append(name))  # no broker: `asked` only
+    tasks.ask_racks(list(Rack.objects.filter(name__in=["in-sync", "behind"])), "safety net")
+    assert sorted(sent) == ["behind", "in-sync"]
+    assert Rack.objects.get(name="in-sync").asked == long_ago  # still the first unanswered ask
+    assert Rack.objects.get(name="behind").asked is not None  # it had answered: a new ask

@@ -12,7 +12,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pxeimport.racks.queues import rack_queue, region_id, region_queue
-from pxeimport.racks.rack import Discovered, RackConfig, configure, converge, current_rack, discover
+from pxeimport.racks.rack import (
+    Discovered,
+    RackConfig,
+    RackOptionError,
+    configure,
+    converge,
+    current_rack,
+    discover,
+    rack_config,
+)
 from pxeimport.racks.status import STATES, RackStatus, all_statuses, banner, lagging, publication, rack_status
 
 if TYPE_CHECKING:  # for mypy; at run time __getattr__ below imports them on first use
@@ -48,6 +57,7 @@ __all__ = [
     "BrokerUnavailable",
     "Discovered",
     "RackConfig",
+    "RackOptionError",
     "RackStatus",
     "all_statuses",
     "app",
@@ -61,6 +71,7 @@ __all__ = [
     "discover",
     "lagging",
     "publication",
+    "rack_config",
     "rack_queue",
     "rack_status",
     "record_report",

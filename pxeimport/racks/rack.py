@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from io import StringIO
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.management import call_command
@@ -25,13 +26,13 @@ from django.db.models import Sum
 from pxeimport.fetching import Fetcher, FetchError, FetchSettings
 from pxeimport.items import ItemKind, Outcome
 from pxeimport.layouts import index_given
-from pxeimport.lib import EXIT_LOCKED
+from pxeimport.lib import EXIT_LOCKED, InvalidName, check_name
 from pxeimport.menus import BootMenus
 from pxeimport.models import ImportRun, InstalledFile, ItemState
 from pxeimport.publication import INDEX, LOADER, Publication, PublicationError, parse
 from pxeimport.racks.queues import follow, rack_queue
 from pxeimport.tftproot import TftpRoot
-from pxeimport.trust import SignatureError, verify_clearsigned
+from pxeimport.trust import SignatureError, keyring_problem, verify_clearsigned
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,24 @@ class RackConfig:
     def queue(self) -> str:
         """Its queue on the broker, named after the region's key id (pxeimport.racks.queues)."""
         return rack_queue(self.name)
+
+
+class RackOptionError(ValueError):
+    """A rack's name, region URL or keyring that cannot work (the commands' exit 2)."""
+
+
+def rack_config(name: str, tftproot: Path, region_url: str, keyring: Path) -> RackConfig:
+    """The rack's config from its command's options, checked: RackOptionError saying which is wrong and why."""
+    try:
+        check_name("rack", name)
+    except InvalidName as exc:
+        raise RackOptionError(str(exc)) from exc
+    if urlsplit(region_url).scheme not in ("http", "https"):
+        raise RackOptionError(f"--region {region_url!r}: give the region's http(s) PXEIMPORT_PUBLISH_URL")
+    problem = keyring_problem(keyring)
+    if problem is not None:
+        raise RackOptionError(f"--keyring {keyring}: {problem}")
+    return RackConfig(name, tftproot.absolute(), region_url, keyring)
 
 
 _current: RackConfig | None = None

@@ -5,14 +5,12 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from pxeimport import racks
-from pxeimport.lib import EXIT_FAILED, EXIT_LOCKED, EXIT_USAGE, InvalidName, check_name
-from pxeimport.trust import keyring_problem
+from pxeimport.lib import EXIT_FAILED, EXIT_LOCKED, EXIT_USAGE
 
 
 class Command(BaseCommand):
@@ -34,18 +32,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         name = options["name"] or socket.gethostname().split(".")[0].lower()
         try:
-            check_name("rack", name)
-        except InvalidName as exc:
+            config = racks.rack_config(name, options["tftproot"], options["region"], options["keyring"])
+        except racks.RackOptionError as exc:
             raise CommandError(str(exc), returncode=EXIT_USAGE) from exc
-        if urlsplit(options["region"]).scheme not in ("http", "https"):
-            raise CommandError(
-                f"--region {options['region']!r}: give the region's http(s) PXEIMPORT_PUBLISH_URL",
-                returncode=EXIT_USAGE,
-            )
-        problem = keyring_problem(options["keyring"])
-        if problem is not None:
-            raise CommandError(f"--keyring {options['keyring']}: {problem}", returncode=EXIT_USAGE)
-        config = racks.RackConfig(name, options["tftproot"].absolute(), options["region"], options["keyring"])
         report = racks.converge(config)
         for item in report["items"]:
             if item.get("error"):

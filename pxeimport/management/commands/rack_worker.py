@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from celery.signals import worker_ready
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from pxeimport import racks
-from pxeimport.lib import EXIT_USAGE, InvalidName, check_name
+from pxeimport.lib import EXIT_USAGE
 from pxeimport.publication import RegionKeyError
-from pxeimport.trust import keyring_problem
 
 
 class Command(BaseCommand):
@@ -39,18 +37,10 @@ class Command(BaseCommand):
                 "CELERY_BROKER_URL is not set: a rack worker needs the broker (amqp://...)", returncode=EXIT_USAGE
             )
         try:
-            name = check_name("rack", options["name"])
-        except InvalidName as exc:
+            config = racks.rack_config(options["name"], options["tftproot"], options["region"], options["keyring"])
+        except racks.RackOptionError as exc:
             raise CommandError(str(exc), returncode=EXIT_USAGE) from exc
-        if urlsplit(options["region"]).scheme not in ("http", "https"):
-            raise CommandError(
-                f"--region {options['region']!r}: give the region's http(s) PXEIMPORT_PUBLISH_URL",
-                returncode=EXIT_USAGE,
-            )
-        problem = keyring_problem(options["keyring"])
-        if problem is not None:
-            raise CommandError(f"--keyring {options['keyring']}: {problem}", returncode=EXIT_USAGE)
-        config = racks.RackConfig(name, options["tftproot"].absolute(), options["region"], options["keyring"])
+        name = config.name
         racks.configure(config)
         try:
             queue = config.queue  # named after the key in --keyring: the region's

@@ -19,7 +19,8 @@ OPTIONAL_DEBIAN_PACKAGES := ubuntu-keyring
 # Without them those tests skip with the reason; `make test-tools` installs them; CI does, and skips nothing.
 TEST_DEBIAN_PACKAGES := tftpd-hpa tftp-hpa curl chromium chromium-driver nginx-light qemu-system-x86 ipxe-qemu ovmf \
 	openssl distro-info binutils xorriso grub-common rabbitmq-server exfatprogs exfat-fuse aria2 faketime \
-	dnsmasq-base isc-dhcp-server kea-dhcp4-server
+	dnsmasq-base isc-dhcp-server kea-dhcp4-server \
+	qemu-system-arm qemu-efi-aarch64 sbsigntool iproute2
 # The embedded default: a TFTP root inside the checkout, so no root privileges are needed.
 export PXEIMPORT_TFTPROOT ?= $(CURDIR)/var/tftpboot
 ARGS ?=

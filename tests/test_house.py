@@ -114,6 +114,7 @@ def test_the_plain_packages_are_the_ones_the_architecture_names():
         "extraction",
         "tftproot",
         "dhcp",
+        "secureboot",
         "menus",
         "publication",
         "layouts",

@@ -68,10 +68,12 @@ def build_deb(
     *,
     arch: str = "all",
     compression: str = "xz",
+    fields: Mapping[str, str] | None = None,
 ) -> Path:
     """A .deb built by `dpkg-deb -b` holding `files` (paths relative to /), root-owned.
 
-    `compression` is dpkg-deb's -Z type: xz (Debian's), zstd (Ubuntu's since 21.10), gzip.
+    `compression` is dpkg-deb's -Z type: xz (Debian's), zstd (Ubuntu's since 21.10), gzip. `fields`: more
+    control fields (e.g. Built-Using), which the archive's Packages paragraph carries too.
     """
     tree = workdir / f"{package}_{version}_{arch}.tree"
     shutil.rmtree(tree, ignore_errors=True)
@@ -80,7 +82,7 @@ def build_deb(
         f"Package: {package}\nVersion: {version}\nArchitecture: {arch}\n"
         f"Maintainer: pxeimport tests <tests@example.org>\nDescription: stand-in {package}\n"
         f" generated for the pxeimport tests.\n"
-    )
+    ) + "".join(f"{name}: {value}\n" for name, value in (fields or {}).items())
     (tree / "DEBIAN" / "control").write_text(control)
     for name, content in files.items():
         target = tree / name.lstrip("/")

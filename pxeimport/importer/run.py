@@ -20,7 +20,7 @@ from pathlib import Path
 
 from pxeimport.extraction import DebError, IsoImageError, TarballError
 from pxeimport.fetching import Fetcher, FetchError
-from pxeimport.importer import containers
+from pxeimport.importer import containers, loadersets
 from pxeimport.importer.downloads import Downloads, Progress
 from pxeimport.importer.housekeeping import Housekeeping
 from pxeimport.importer.text import what_stays
@@ -262,10 +262,10 @@ class Importer:
         if item.kind == ItemKind.LOADER:
             wanted.check_loader_set()  # a loader without its ldlinux.c32 or GRUB fails; the working set stays
             if not self.accept_loader_change:
-                self._check_loaders_kept(item, set(wanted.identity))
+                loadersets.check_kept(self.root, item, set(wanted.identity))
         slot = self._slot(item)
         version = version_id(wanted.identity)
-        installed = self.root.installed(slot, list(wanted.identity))
+        installed = self.root.installed(slot, list(wanted.identity), wanted.optional)
         previous = installed.version if installed else None
         # What is served is checked before it is called unchanged or reused; a damaged set is repaired.
         damage = check(installed.files, deep=self.verify, writable=not dry_run) if installed else []
@@ -339,6 +339,8 @@ class Importer:
         if self.fetcher.cancelled:
             raise FetchError(item.source.url, "the run was stopped before this item was installed")
         order = [n for n in wanted.identity if n in sources]
+        if item.kind == ItemKind.LOADER:  # shim must accept its GRUB and MokManager; else the served set stays
+            loadersets.check_chain(item, sources)
         path = self.root.install(slot, version, {n: sources[n] for n in order}, hashes, rebuild=rebuild)
         log.info("%s: installed version %s (was %s)", item, version, previous or "none")
         return ItemResult(
@@ -374,17 +376,6 @@ class Importer:
             kept = self.http_root.publish(container.publish_as, path)
             log.info("kept %s for nodes at %s", kept, self.http_root.url_for(container.publish_as))
         return path.stat().st_size
-
-    def _check_loaders_kept(self, item: Item, names: set[str]) -> None:
-        """LayoutError when the new loader set lacks a file the served set has: every node whose DHCP names
-        it would get "file not found", so the served set stays until the operator accepts the change."""
-        lost = sorted(self.root.served_loaders(item.arch) - names)
-        if lost:
-            raise LayoutError(
-                f"the new {item.arch} loader set (from {item.release}) lacks {', '.join(lost)}, which the served set "
-                "has: nodes booting them would get 'file not found'. Check the DHCP server's boot file names, "
-                "then run import_pxe_files --accept-loader-change to serve the new set"
-            )
 
     def _slot(self, item: Item) -> Slot:
         if item.kind == ItemKind.LOADER:

@@ -9,8 +9,8 @@ distro-info's knowledge of which releases exist.
 A new layout is one module here with a `Layout` subclass, added to `_LAYOUTS` below; the admin offers it
 as a BootSource choice (a migration records the new choice) and --layout accepts it.
 
-Imports: lib, items, fetching, trust, extraction, tftproot, menus, publication (the region layout reads
-the region's index). Django: never.
+Imports: lib, items, fetching, trust, extraction, tftproot, menus, secureboot (MokManager's names),
+publication (the region layout reads the region's index). Django: never.
 """
 
 from __future__ import annotations

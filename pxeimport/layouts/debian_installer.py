@@ -15,6 +15,7 @@ from pxeimport.items import Item, ItemKind
 from pxeimport.layouts.base import Layout, LayoutError, NotOffered, RemoteFile, Wanted
 from pxeimport.layouts.releases import ReleaseDataError, known_releases
 from pxeimport.lib import InvalidName, Once, check_name
+from pxeimport.secureboot import SHIM_HELPERS
 from pxeimport.trust import parse_sha256sums
 
 NAME = "debian-installer"
@@ -31,6 +32,8 @@ LDLINUX = "ldlinux.c32"
 # UEFI: the signed shim (bootnet*) and the GRUB it chains to, which must sit beside it: x86-64,
 # arm64, and 32-bit x86 firmware (DHCP client-arch 6), which Debian's i386 netboot dir also has.
 UEFI_LOADERS = ("bootnetx64.efi", "grubx64.efi", "bootnetaa64.efi", "grubaa64.efi", "bootnetia32.efi", "grubia32.efi")
+# MokManager and the fallback of the shim (secureboot.SHIM_HELPERS) are taken when the netboot dir lists them;
+# Debian 12's does not, and each run then warns (pxeimport.secureboot.chain).
 
 
 # Debian's suite names beside its codenames (a mirror's dists/ has both).
@@ -94,7 +97,7 @@ class NetbootIndex:
                 if path in self.entries:
                     files.append(self._remote(LDLINUX, path))
                     break
-        for name in UEFI_LOADERS:
+        for name in (*UEFI_LOADERS, *sorted(SHIM_HELPERS)):
             path = f"{self.netboot_dir}/{name}"
             if path in self.entries:
                 files.append(self._remote(name, path))

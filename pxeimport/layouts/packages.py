@@ -32,6 +32,7 @@ from debian.debian_support import NativeVersion
 
 from pxeimport.extraction import DebError, Extracted, extract_member
 from pxeimport.layouts.base import LayoutError
+from pxeimport.layouts.loaderfiles import LOADER_FILES, LoaderFile
 from pxeimport.lib import InvalidName, check_name, sha256_file
 from pxeimport.trust import ReleaseFormatError, SignatureError, parse_release, verify_clearsigned
 
@@ -57,47 +58,6 @@ MAX_PACKAGES_BYTES = 256 << 20
 
 class PackageError(LayoutError):
     """The package archive lacks what is wanted, or lists or ships something malformed or hostile."""
-
-
-@dataclass(frozen=True)
-class LoaderFile:
-    """A file served in the TFTP root, taken from a package.
-
-    `members` are paths inside the .deb's data.tar, most preferred first; the first the .deb
-    holds is used (Ubuntu and Debian name the signed shim differently).
-    """
-
-    name: str
-    package: str
-    members: tuple[str, ...]
-
-
-# The paths are the packages' file lists: Debian 12's checked with `dpkg -c` on the .debs
-# (pxelinux 3:6.04~git20190206.bf6db5b4+dfsg1-3, syslinux-common likewise, shim-signed
-# 1.51~1+deb12u1+16.1-2~deb12u1, grub-efi-amd64-signed 1+2.06+13+deb12u2); Ubuntu's
-# shimx64.efi.signed.latest / shimaa64.efi.signed.latest from shim-signed 1.5x (Ubuntu keeps
-# ".previous" beside it, for machines whose firmware revoked nothing yet). The shim loads
-# grub<arch>.efi from beside itself, hence the names the signed files are served as.
-LOADER_FILES: Mapping[str, tuple[LoaderFile, ...]] = {
-    "amd64": (
-        LoaderFile("pxelinux.0", "pxelinux", ("usr/lib/PXELINUX/pxelinux.0",)),
-        LoaderFile("ldlinux.c32", "syslinux-common", ("usr/lib/syslinux/modules/bios/ldlinux.c32",)),
-        LoaderFile(
-            "bootx64.efi",
-            "shim-signed",
-            ("usr/lib/shim/shimx64.efi.signed.latest", "usr/lib/shim/shimx64.efi.signed"),
-        ),
-        LoaderFile("grubx64.efi", "grub-efi-amd64-signed", ("usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed",)),
-    ),
-    "arm64": (
-        LoaderFile(
-            "bootaa64.efi",
-            "shim-signed",
-            ("usr/lib/shim/shimaa64.efi.signed.latest", "usr/lib/shim/shimaa64.efi.signed"),
-        ),
-        LoaderFile("grubaa64.efi", "grub-efi-arm64-signed", ("usr/lib/grub/arm64-efi-signed/grubnetaa64.efi.signed",)),
-    ),
-}
 
 
 @dataclass(frozen=True)
@@ -138,15 +98,27 @@ class DebPackage:
     url: str
     sha256: str
     size: int
+    # The Packages entry's Built-Using field ("shim (= 16.1-2~deb12u1)"), "" when it has none.
+    built_using: str = ""
+
+    def built_from(self, source: str) -> str | None:
+        """The version of `source` this package was built from, by its Built-Using field; None if unnamed."""
+        for relation in self.built_using.split(","):
+            match = re.fullmatch(r"\s*(\S+)\s*\(\s*=\s*([^)\s]+)\s*\)\s*", relation)
+            if match and match.group(1) == source:
+                return match.group(2)
+        return None
 
 
 @dataclass(frozen=True)
 class DebMember:
-    """A loader to install: its name in the TFTP root, the .deb that holds it, the paths to try."""
+    """A loader to install: its name in the TFTP root, the .deb that holds it, the paths to try; an
+    `optional` one may be absent from the .deb."""
 
     name: str
     deb: DebPackage
     members: tuple[str, ...]
+    optional: bool = False
 
     @property
     def origin(self) -> str:
@@ -188,8 +160,28 @@ def resolve_loaders(
         for deb in suite_packages(fetch_bytes, verify_release, suite, arch, packages, component=component):
             found[deb.package].append(deb)
     where = ", ".join(s.inrelease_url for s in suite_list)
-    chosen = {name: newest(debs, name, where) for name, debs in found.items()}
-    return [DebMember(f.name, chosen[f.package], f.members) for f in wanted]
+    required = {f.package for f in wanted if not f.optional}
+    chosen = {name: newest(debs, name, where) for name, debs in found.items() if name in required}
+    loaders: list[DebMember] = []
+    for f in wanted:
+        if any(loader.name == f.name for loader in loaders):
+            continue  # an optional alternative of a name already resolved
+        picked = chosen.get(f.package) or _helper_of(found[f.package], f, chosen, where)
+        if picked is not None:
+            loaders.append(DebMember(f.name, picked, f.members, optional=f.optional))
+    return loaders
+
+
+def _helper_of(
+    debs: Sequence[DebPackage], f: LoaderFile, chosen: Mapping[str, DebPackage], where: str
+) -> DebPackage | None:
+    """The newest of an optional package's `debs` built from the same source version as the chosen
+    `f.same_build_as` (Debian's shim-helpers-*-signed beside shim-signed: both "Built-Using: shim (= v)");
+    None when no version is (a partly synced mirror: the set goes without, and the Secure Boot check says so)."""
+    if f.same_build_as:
+        build = chosen[f.same_build_as].built_from("shim") if f.same_build_as in chosen else None
+        debs = [deb for deb in debs if build is not None and deb.built_from("shim") == build]
+    return newest(debs, f.package, where) if debs else None
 
 
 def newest(debs: Sequence[DebPackage], package: str, where: str) -> DebPackage:
@@ -321,6 +313,7 @@ def _deb(paragraph: Packages, suite: Suite, index_url: str) -> DebPackage:
         url=suite.archive_root + posixpath.normpath(filename),
         sha256=sha256,
         size=int(paragraph["Size"]),
+        built_using=paragraph.get("Built-Using", ""),
     )
 
 
@@ -355,9 +348,13 @@ def fetch_loaders(
     result: dict[str, Extracted] = {}
     try:
         for loader in loaders:
-            _, result[loader.name] = extract_member(
-                debs[loader.deb.url], loader.members, dest_dir / loader.name, label=loader.deb.url
-            )
+            try:
+                _, result[loader.name] = extract_member(
+                    debs[loader.deb.url], loader.members, dest_dir / loader.name, label=loader.deb.url
+                )
+            except DebError:
+                if not loader.optional:  # an optional one (MokManager) the .deb lacks: the set goes without
+                    raise
     except DebError as exc:
         for extracted in result.values():
             extracted.path.unlink(missing_ok=True)

@@ -27,7 +27,8 @@ from typing import Any
 
 from pxeimport.items import Item, ItemKind
 from pxeimport.layouts.base import BootEntry, Container, Layout, LayoutError, RemoteFile, Wanted, not_offered_arch
-from pxeimport.layouts.packages import LOADER_FILES, UBUNTU_POCKETS, DebMember, resolve_loaders, suites
+from pxeimport.layouts.loaderfiles import LOADER_FILES
+from pxeimport.layouts.packages import UBUNTU_POCKETS, DebMember, resolve_loaders, suites
 from pxeimport.layouts.releases import supported_releases
 from pxeimport.lib import Once, check_name
 from pxeimport.trust import parse_sha256sums
@@ -78,8 +79,9 @@ def loader_containers(loaders: list[DebMember]) -> tuple[Container, ...]:
     by_deb: dict[str, tuple[DebMember, dict[str, tuple[str, ...]]]] = {}
     for loader in loaders:
         by_deb.setdefault(loader.deb.url, (loader, {}))[1][loader.name] = loader.members
+    optional = frozenset(loader.name for loader in loaders if loader.optional)
     return tuple(
-        Container(RemoteFile(posixpath.basename(url), url, first.deb.sha256), "deb", members)
+        Container(RemoteFile(posixpath.basename(url), url, first.deb.sha256), "deb", members, optional & set(members))
         for url, (first, members) in by_deb.items()
     )
 

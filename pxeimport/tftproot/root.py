@@ -170,15 +170,13 @@ class TftpRoot:
 
     # Reading what is installed --------------------------------------------------------------
 
-    def installed(self, slot: Slot, names: list[str]) -> Installed | None:
-        """What `slot` serves for `names`, or None when nothing usable is there.
-
-        A pointer that is a plain directory or file (the old script's layout) is hashed, so it can
-        be migrated without downloading what it already has.
-        """
+    def installed(self, slot: Slot, names: list[str], optional: frozenset[str] = frozenset()) -> Installed | None:
+        """What `slot` serves for `names` (those in `optional` may be absent), or None when nothing usable is
+        there. A pointer that is a plain directory or file (the old script's layout) is hashed, so it can
+        be migrated without downloading what it already has."""
         if slot.whole_dir:
             return self._installed_dir(slot, names)
-        return self._installed_files(slot, names)
+        return self._installed_files(slot, [n for n in names if n not in optional or (slot.parent / n).is_symlink()])
 
     def _installed_dir(self, slot: Slot, names: list[str]) -> Installed | None:
         pointer = slot.parent / slot.prefix

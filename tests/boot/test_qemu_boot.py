@@ -110,7 +110,9 @@ def test_a_stale_grub_cfg_in_the_prefixs_platform_dir_is_not_read_over_tftp(impo
     stale.write_text("echo stale-platform-grub-cfg-read\nconfigfile /debian-installer/amd64/grub/old.cfg\n")
     args = ("--arch", "amd64", "--release", "bookworm", "--current-release", "bookworm")
     result = import_pxe(*args, "--kernel-opts", "console=ttyS0,115200", verbosity=0)
-    assert result.code == 0 and "Warning" not in result.stderr, result.stderr
+    # Debian's netboot carries no MokManager (each run says so); nothing else is warned about.
+    warnings = [line for line in result.stderr.splitlines() if "Warning" in line and "no MokManager" not in line]
+    assert result.code == 0 and not warnings, result.stderr
     log = boot(
         imported_root, keep="qemu-uefi-stale-serial.log", bootfile="maas/amd64/base/grubx64.efi",
         firmware=firmware, timeout=240, machine="q35", until=(KERNEL_STARTED,),

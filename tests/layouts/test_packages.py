@@ -15,9 +15,9 @@ import responses
 
 from pxeimport.extraction import DebError, extract_member
 from pxeimport.fetching import Fetcher, FetchError, FetchSettings, NotFound
+from pxeimport.layouts.loaderfiles import LOADER_FILES
 from pxeimport.layouts.packages import (
     DEBIAN_POCKETS,
-    LOADER_FILES,
     DebMember,
     DebPackage,
     PackageError,
@@ -127,7 +127,9 @@ def test_the_newest_version_of_each_package_across_the_pockets_is_chosen(tmp_pat
 
     loaders = by_name(resolve(fetcher, verify, pockets=("", "-updates", "-security")))
 
-    assert sorted(loaders) == ["bootx64.efi", "grubx64.efi", "ldlinux.c32", "pxelinux.0"]
+    # Ubuntu's MokManager and fallback are in shim-signed itself (no shim-helpers package): optional members.
+    assert sorted(loaders) == ["bootx64.efi", "fbx64.efi", "grubx64.efi", "ldlinux.c32", "mmx64.efi", "pxelinux.0"]
+    assert loaders["mmx64.efi"].deb == loaders["bootx64.efi"].deb and loaders["mmx64.efi"].optional
     shim, grub = loaders["bootx64.efi"].deb, loaders["grubx64.efi"].deb
     assert (shim.version, shim.suite) == ("1.59+15.8-0ubuntu2", "noble-updates")
     assert (grub.version, grub.suite) == ("1.187.6+2.06-2ubuntu14.4", "noble-security")
@@ -135,6 +137,48 @@ def test_the_newest_version_of_each_package_across_the_pockets_is_chosen(tmp_pat
     assert shim.url == BASE + "pool/main/s/shim-signed/shim-signed_1.59+15.8-0ubuntu2_amd64.deb"
     assert shim.sha256 == hashlib.sha256((tree.root / shim.url[len(BASE) :]).read_bytes()).hexdigest()
     assert loaders["bootx64.efi"].members == (SHIM_LATEST, SHIM)
+
+
+HELPERS = "shim-helpers-amd64-signed"
+
+
+def shim_build(tmp_path: Path, package: str, version: str, shim: str) -> Path:
+    """A stand-in of Debian's shim-signed or shim-helpers-amd64-signed, built from shim `shim`."""
+    files = {"shim-signed": {SHIM: b"shim"}, HELPERS: {"usr/lib/shim/mmx64.efi.signed": b"mm"}}[package]
+    return build_deb(tmp_path, package, version, files, arch="amd64", fields={"Built-Using": f"shim (= {shim})"})
+
+
+@pytest.mark.usefixtures("http")
+def test_debians_mokmanager_comes_from_the_helpers_built_from_the_chosen_shims_source_not_the_newest(
+    tmp_path, tree, fetcher, verify
+):
+    publish_amd64(tree, tmp_path, "noble")
+    tree.add("noble", shim_build(tmp_path, HELPERS, "1+16.1+2~deb12u1", "16.1-2~deb12u1"))
+    tree.publish("noble")
+    # A partly synced mirror: the helpers of the next shim arrived, that shim did not.
+    tree.add("noble-updates", shim_build(tmp_path, "shim-signed", "1.51+16.1-2~deb12u1", "16.1-2~deb12u1"))
+    tree.add("noble-updates", shim_build(tmp_path, HELPERS, "1+16.2+1~deb12u1", "16.2-1~deb12u1"))
+    tree.publish("noble-updates")
+
+    loaders = by_name(resolve(fetcher, verify, pockets=("", "-updates")))
+
+    assert loaders["mmx64.efi"].deb.package == HELPERS
+    assert loaders["mmx64.efi"].deb.version == "1+16.1+2~deb12u1"
+    assert loaders["mmx64.efi"].deb.built_from("shim") == loaders["bootx64.efi"].deb.built_from("shim")
+
+
+@pytest.mark.usefixtures("http")
+def test_without_helpers_of_the_shims_build_mokmanager_is_looked_for_in_shim_signed_itself(
+    tmp_path, tree, fetcher, verify
+):
+    publish_amd64(tree, tmp_path, "noble")
+    tree.add("noble-updates", shim_build(tmp_path, "shim-signed", "1.51+16.1-2~deb12u1", "16.1-2~deb12u1"))
+    tree.add("noble-updates", shim_build(tmp_path, HELPERS, "1+16.2+1~deb12u1", "16.2-1~deb12u1"))
+    tree.publish("noble-updates")
+
+    loaders = by_name(resolve(fetcher, verify, pockets=("", "-updates")))
+
+    assert loaders["mmx64.efi"].deb.package == "shim-signed" and loaders["mmx64.efi"].optional
 
 
 @pytest.mark.parametrize(
@@ -183,7 +227,7 @@ def test_arm64_gets_the_arm64_shim_and_grub_and_no_amd64_package(tmp_path, tree,
     tree.add("noble", stand_in(tmp_path, "grub-efi-arm64-signed", "1.0", path=grub, arch="arm64"))
     tree.publish("noble")
     loaders = by_name(resolve(fetcher, verify, arch="arm64"))
-    assert sorted(loaders) == ["bootaa64.efi", "grubaa64.efi"]
+    assert sorted(loaders) == ["bootaa64.efi", "fbaa64.efi", "grubaa64.efi", "mmaa64.efi"]
     assert loaders["bootaa64.efi"].deb.url.endswith("_arm64.deb")
     with pytest.raises(PackageError, match="no pre-boot loaders are known for riscv64"):
         resolve(fetcher, verify, arch="riscv64")
@@ -206,7 +250,7 @@ def test_packages_gz_is_read_when_the_inrelease_lists_no_xz(tmp_path, tree, fetc
     for package in AMD64_PATHS:
         tree.add("noble", stand_in(tmp_path, package, "1.0"))
     tree.publish("noble", indexes=("Packages.gz",))
-    assert len(resolve(fetcher, verify)) == 4
+    assert len([loader for loader in resolve(fetcher, verify) if not loader.optional]) == 4
 
 
 @pytest.mark.usefixtures("http")
@@ -297,7 +341,11 @@ def test_the_loaders_are_extracted_with_their_sizes_and_hashes(tmp_path, tree, f
     out = tmp_path / "out"
     out.mkdir()
     extracted = fetch_loaders(fetcher.download, resolve(fetcher, verify), tmp_path, out)
+    # The stand-in shim-signed holds no MokManager or fallback: optional, so the set goes without them.
+    assert sorted(extracted) == ["bootx64.efi", "grubx64.efi", "ldlinux.c32", "pxelinux.0"]
     for name, loader in by_name(resolve(fetcher, verify)).items():
+        if loader.optional:
+            continue
         content = f"{loader.deb.package} 1.0\n".encode()
         assert (out / name).read_bytes() == content
         assert (extracted[name].size, extracted[name].sha256) == (len(content), hashlib.sha256(content).hexdigest())
@@ -393,7 +441,7 @@ def real_debs() -> dict[str, Path]:
     require_tool("apt-get")
     require_tool("dpkg-deb")
     try:
-        return cached_debs(AMD64_PATHS)
+        return cached_debs([*AMD64_PATHS, HELPERS])
     except demo.DemoError as exc:
         skip_or_fail(f"Debian's loader packages could not be downloaded: {exc}")
 
@@ -420,7 +468,9 @@ def test_all_amd64_loaders_resolve_and_extract_from_debians_real_packages(tmp_pa
 
     assert by_name(loaders)["bootx64.efi"].deb.version == "1.99+pxeimport1"
     assert by_name(loaders)["bootx64.efi"].deb.suite == "bookworm-updates"
-    assert sorted(extracted) == sorted(f.name for f in LOADER_FILES["amd64"])
+    # MokManager and the fallback from shim-helpers-amd64-signed, built from the same shim as shim-signed.
+    assert sorted(extracted) == sorted({f.name for f in LOADER_FILES["amd64"]})
+    assert by_name(loaders)["mmx64.efi"].deb.package == HELPERS
     # Each .deb once; the release pocket's shim never.
     assert sorted(p for p in served if p.endswith(".deb")) == sorted(
         {"/" + loader.deb.url.split("/", 3)[3] for loader in loaders}

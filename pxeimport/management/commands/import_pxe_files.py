@@ -30,6 +30,7 @@ from pxeimport.lib import EXIT_FAILED, EXIT_LOCKED, EXIT_USAGE, describe_os_erro
 from pxeimport.models import Trigger
 from pxeimport.publication import RegionKeyError
 from pxeimport.runs import ConfigError, IndexUnavailable, RunContext, RunOptions, build, publishing, records
+from pxeimport.secureboot import served_warnings
 from pxeimport.tftproot import LockHeld, UnsafePath, blockers, hazards
 
 
@@ -270,6 +271,8 @@ class Command(BaseCommand):
             self._say(menu_lines(menu, self.verbosity))
         if self.verbosity >= 1:
             self._say([Line(line, "notice") for line in importer.housekeeping])
+        secure_boot = served_warnings(run.root)  # what a Secure Boot node meets in what is served now
+        self._say([Line(f"Warning: {warning}", "warning") for warning in secure_boot])
         records.finish_run(row, results, run.fetcher.bytes_downloaded)
         records.add_changes(row, [*filter(None, map(menu_change, importer.menu_results)), *importer.housekeeping])
         try:  # a region: publish what is live for the racks (docs/operator/region-and-racks.md)
@@ -282,7 +285,8 @@ class Command(BaseCommand):
         if published is not None and published.changed and self.verbosity >= 1:
             self.stdout.write(f"Published {len(published.publication.items)} live sets for racks in {published.path}")
         menu_errors = [m.error for m in importer.menu_results if m.error]
-        records.add_warnings(row, [*run.warnings, *(w for m in importer.menu_results for w in m.warnings)])
+        menu_warnings = [w for m in importer.menu_results for w in m.warnings]
+        records.add_warnings(row, [*run.warnings, *menu_warnings, *secure_boot])
         if menu_errors:
             records.add_errors(row, menu_errors)
         return results, menu_errors

@@ -1,0 +1,89 @@
+"""Small PE32+ images (UEFI applications) with chosen sections, for the Secure Boot rules' tests, and the
+SBAT data real shims and GRUBs carry (shapes of Debian 12's shim 16.1 and GRUB 2.06-13+deb12u2)."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+FILE_ALIGNMENT = 0x200
+SECTION_ALIGNMENT = 0x1000
+OPTIONAL_HEADER_BYTES = 240  # PE32+ with 16 data directories
+
+
+def pe_image(sections: dict[str, bytes]) -> bytes:
+    """A PE32+ EFI application holding `sections` (names over 8 bytes go to the COFF string table, as
+    objcopy writes shim's .sbatlevel). It does not run; pefile and the PE/COFF specification accept it."""
+    names = list(sections)
+    strings = b""
+    table_names = []
+    for name in names:
+        if len(name) > 8:
+            table_names.append(f"/{4 + len(strings)}".encode())
+            strings += name.encode() + b"\0"
+        else:
+            table_names.append(name.encode())
+    headers = 0x40 + 4 + 20 + OPTIONAL_HEADER_BYTES + 40 * len(names)
+    offset = _align(headers, FILE_ALIGNMENT)
+    rva = SECTION_ALIGNMENT
+    table, body = b"", b""
+    for raw_name, name in zip(table_names, names, strict=True):
+        data = sections[name]
+        raw = _align(len(data), FILE_ALIGNMENT)
+        table += struct.pack("<8sIIIIIIHHI", raw_name, len(data), rva, raw, offset + len(body), 0, 0, 0, 0, 0x40000040)
+        body += data.ljust(raw, b"\0")
+        rva += _align(max(len(data), 1), SECTION_ALIGNMENT)
+    symbols_at = offset + len(body)
+    coff = struct.pack("<HHIIIHH", 0x8664, len(names), 0, symbols_at, 0, OPTIONAL_HEADER_BYTES, 0x0022)
+    optional = struct.pack(
+        "<HBBIIIIIQIIHHHHHHIIIIHHQQQQII",
+        0x20B, 2, 0, 0, 0, 0, SECTION_ALIGNMENT, 0, 0, SECTION_ALIGNMENT, FILE_ALIGNMENT,
+        0, 0, 0, 0, 0, 0, 0, rva, offset, 0, 10, 0, 0x100000, 0x1000, 0x100000, 0x1000, 0, 16,
+    )  # fmt: skip
+    optional += b"\0" * (OPTIONAL_HEADER_BYTES - len(optional))
+    dos = b"MZ" + b"\0" * 0x3A + struct.pack("<I", 0x40)
+    head = (dos + b"PE\0\0" + coff + optional + table).ljust(offset, b"\0")
+    return head + body + struct.pack("<I", 4 + len(strings)) + strings
+
+
+def _align(value: int, alignment: int) -> int:
+    return (value + alignment - 1) // alignment * alignment
+
+
+def sbatlevel(automatic: str, latest: str) -> bytes:
+    """shim's .sbatlevel section (layout: shim's sbat_var.S): version 0, two offsets, two payloads."""
+    first = automatic.encode() + b"\0"
+    return struct.pack("<III", 0, 8, 8 + len(first)) + first + latest.encode() + b"\0"
+
+
+SBAT_HEAD = "sbat,1,SBAT Version,sbat,1,https://github.com/rhboot/shim/blob/main/SBAT.md\n"
+SHIM_SBAT = (
+    SBAT_HEAD
+    + "shim,4,UEFI shim,shim,1,https://github.com/rhboot/shim\nshim.debian,1,Debian,shim,16.1,https://example.org/shim\n"
+)
+OTHER_SHIM_SBAT = (
+    SBAT_HEAD
+    + "shim,4,UEFI shim,shim,1,https://github.com/rhboot/shim\nshim.debian,1,Debian,shim,15.8,https://example.org/shim\n"
+)
+# shim 16.1's levels: automatic 2025021800 (grub,5), latest 2025051000 (adds grub.proxmox,2).
+AUTOMATIC = "sbat,1,2025021800\nshim,4\ngrub,5\n"
+LATEST = "sbat,1,2025051000\nshim,4\ngrub,5\ngrub.proxmox,2\n"
+
+
+def grub_sbat(generation: int, *extra: str) -> str:
+    """A GRUB's .sbat: upstream grub at `generation`, a vendor line, and `extra` lines."""
+    lines = [f"grub,{generation},Free Software Foundation,grub,2.06,https://www.gnu.org/software/grub/",
+             f"grub.debian,{generation},Debian,grub2,2.06-13,https://example.org/grub2", *extra]  # fmt: skip
+    return SBAT_HEAD + "\n".join(lines) + "\n"
+
+
+def write_shim(path: Path, *, sbat: str = SHIM_SBAT, automatic: str = AUTOMATIC, latest: str = LATEST) -> Path:
+    sections = {".text": b"\xc3", ".sbatlevel": sbatlevel(automatic, latest), ".sbat": sbat.encode()}
+    path.write_bytes(pe_image(sections))
+    return path
+
+
+def write_image(path: Path, sbat: str | None) -> Path:
+    """A GRUB or MokManager stand-in: a PE image with `sbat` as its .sbat section (None: no such section)."""
+    path.write_bytes(pe_image({".text": b"\xc3", **({".sbat": sbat.encode()} if sbat is not None else {})}))
+    return path

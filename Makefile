@@ -7,7 +7,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the project needs: a venv for Python, distro-info's release data, gpgv and the Debian
 # archive keyring to verify archives, gnupg to sign test and demo archives, dpkg-deb for the demo,
 # zstd to read .debs compressed with it (Ubuntu's since 21.10; python-debian runs unzstd).
-DEBIAN_PACKAGES := python3-venv distro-info-data gpgv gnupg debian-archive-keyring dpkg zstd
+DEBIAN_PACKAGES := python3-venv distro-info-data gpgv gnupg debian-archive-keyring dpkg zstd sbsigntool
+# sbsigntool: sbverify checks each served kernel against the served shim's certificate (pxeimport.secureboot).
 # Installed where the system's apt sources offer them: ubuntu-keyring holds Ubuntu's archive and CD image keys
 # (the ubuntu-iso and ubuntu-netboot layouts verify with it); on Debian 12 it comes from bookworm-backports.
 OPTIONAL_DEBIAN_PACKAGES := ubuntu-keyring

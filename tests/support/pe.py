@@ -4,6 +4,7 @@ SBAT data real shims and GRUBs carry (shapes of Debian 12's shim 16.1 and GRUB 2
 from __future__ import annotations
 
 import struct
+import subprocess
 from pathlib import Path
 
 FILE_ALIGNMENT = 0x200
@@ -86,4 +87,37 @@ def write_shim(path: Path, *, sbat: str = SHIM_SBAT, automatic: str = AUTOMATIC,
 def write_image(path: Path, sbat: str | None) -> Path:
     """A GRUB or MokManager stand-in: a PE image with `sbat` as its .sbat section (None: no such section)."""
     path.write_bytes(pe_image({".text": b"\xc3", **({".sbat": sbat.encode()} if sbat is not None else {})}))
+    return path
+
+
+def vendor_cert(der: bytes) -> bytes:
+    """shim's .vendor_cert section (shim.c struct cert_table) authorizing one DER certificate, revoking none."""
+    return struct.pack("<IIII", len(der), 0, 16, 16 + len(der)) + der
+
+
+def signing_key(directory: Path, name: str) -> tuple[Path, Path]:
+    """A throwaway self-signed signing key made by openssl: (key, PEM certificate) with subject CN=`name`."""
+    key, certificate = directory / f"{name}.key", directory / f"{name}.crt"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(certificate),
+         "-subj", f"/CN={name}", "-days", "30"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return key, certificate
+
+
+def der(certificate: Path) -> bytes:
+    command = ["openssl", "x509", "-in", str(certificate), "-outform", "DER"]
+    return subprocess.run(command, check=True, capture_output=True).stdout
+
+
+def kernel_image(path: Path, signed_with: tuple[Path, Path] | None) -> Path:
+    """A PE image standing in for a kernel with its EFI stub, signed by sbsign with `signed_with` (or not)."""
+    path.write_bytes(pe_image({".text": b"\xc3" * 600}))
+    if signed_with is not None:
+        key, certificate = signed_with
+        subprocess.run(
+            ["sbsign", "--key", str(key), "--cert", str(certificate), "--output", str(path), str(path)],
+            check=True, capture_output=True,
+        )  # fmt: skip
     return path

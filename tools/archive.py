@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tools.pe import stand_in_grub, stand_in_shim
 from tools.signing import ArchiveSigner
 
 Content = bytes | Path
@@ -129,9 +130,9 @@ def netboot_files(
         files["pxelinux.0"] = blob("pxelinux.0")
     if loader and ldlinux:
         files["boot-screens/ldlinux.c32"] = blob("ldlinux.c32")
-    if uefi:
-        files["bootnetx64.efi"] = blob("bootnetx64.efi")
-        files["grubx64.efi"] = blob("grubx64.efi")
+    if uefi:  # UEFI applications (PE images) with SBAT data, as pxeimport judges them before serving
+        files["bootnetx64.efi"] = stand_in_shim(blob("bootnetx64.efi"))
+        files["grubx64.efi"] = stand_in_grub(blob("grubx64.efi"))
     return files
 
 

@@ -271,7 +271,9 @@ def report_import(label: str, run: ImportRun) -> None:
 def check_noop(run: ImportRun) -> bool:
     """True when the second import installed and downloaded nothing (only the indexes were read)."""
     fetched = [r.path for r in run.requests if not r.path.endswith(INDEX_FILES)]
-    noop = run.returncode == 0 and " 0 installed," in f" {run.output}" and not fetched
+    noop = (
+        run.returncode == 0 and any(line.startswith("0 installed,") for line in run.output.splitlines()) and not fetched
+    )
     if noop:
         # Each InRelease is fetched whole; the SHA256SUMS it lists come from the cache by their signed hash.
         print(

@@ -13,6 +13,7 @@ import tarfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from tools.pe import stand_in_grub, stand_in_shim
 from tools.signing import ArchiveSigner
 
 Content = bytes | Path
@@ -81,7 +82,12 @@ def ubuntu_files(tag: str, arch: str = "amd64", size: int = 4096) -> dict[str, b
     names = ["linux", "initrd", "pxelinux.cfg/default", "grub/grub.cfg"]
     names += ["pxelinux.0", "ldlinux.c32", "bootx64.efi", "grubx64.efi"] if arch == "amd64" else []
     names += ["bootaa64.efi", "grubaa64.efi"] if arch == "arm64" else []
-    return {name: blob(name) for name in names}
+    # The shim and GRUB as UEFI applications with SBAT data, as pxeimport judges them before serving.
+    files = {name: blob(name) for name in names}
+    for name in names:
+        if name.endswith(".efi"):
+            files[name] = (stand_in_shim if name.startswith("boot") else stand_in_grub)(files[name])
+    return files
 
 
 def _sha256(path: Path) -> str:

@@ -16,7 +16,10 @@ HTTP_CLIENT = "HTTPClient"  # option 60 in an HTTP boot answer (UEFI 2.5 section
 
 
 def _dnsmasq(files: Sequence[BootFile], tftp_server: str) -> str:
-    lines = []
+    # A UEFI client asks for option 67, and dnsmasq then leaves the BOOTP `file` field empty; but a shim takes
+    # the directory to load GRUB from out of that field (shim's netboot.c), and fetches a bare "grubx64.efi".
+    # dhcp-no-override keeps the boot file name in the `file` field (at most 127 bytes; dnsmasq(8)).
+    lines = ["dhcp-no-override"]
     for f in files:
         tag = f"pxeimport-{f.client_arch}"
         lines.append(f"# {f.what} (option 93 = {f.client_arch})")

@@ -35,5 +35,5 @@ def check_chain(item: Item, files: Mapping[str, Path]) -> None:
     if refusals:
         raise LayoutError(
             f"the new {item.arch} loader set is refused, for Secure Boot nodes: {'; '.join(refusals)}. "
-            "The served set stays; the upstream must publish a GRUB and shim that go together"
+            "It waits until the upstream publishes a shim and GRUB that go together"
         )

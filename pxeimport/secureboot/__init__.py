@@ -7,9 +7,10 @@ Imports: lib, tftproot. Django: never.
 from __future__ import annotations
 
 from pxeimport.secureboot.chain import SHIM_CHAINS, SHIM_HELPERS, Judgement, judge
+from pxeimport.secureboot.grub import grub_modules
 from pxeimport.secureboot.pe import PeError, read_section
 from pxeimport.secureboot.sbat import SbatEntry, SbatError, SbatLevel, ShimLevels, parse_sbat, parse_sbatlevel
-from pxeimport.secureboot.served import served_warnings
+from pxeimport.secureboot.served import served_judgement
 
 __all__ = [
     "SHIM_CHAINS",
@@ -20,9 +21,10 @@ __all__ = [
     "SbatError",
     "SbatLevel",
     "ShimLevels",
+    "grub_modules",
     "judge",
     "parse_sbat",
     "parse_sbatlevel",
     "read_section",
-    "served_warnings",
+    "served_judgement",
 ]

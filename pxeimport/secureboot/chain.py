@@ -8,11 +8,14 @@ The rules, as shim applies them with Secure Boot on (sources in pxeimport.secure
   refused (the served one stays);
 - one that only the *latest* (opt-in) revocations revoke boots except where a node's owner opted in: a
   warning;
+- a shim with an `.sbat` but no `.sbatlevel` (before 15.7) revokes nothing itself: a warning, as what it
+  serves cannot be checked against the levels newer shims wrote to nodes;
 - MokManager comes from the shim's own build: its `.sbat` shim lines are the shim's. One from another build
-  is refused with the set; none at all is a warning (a node with a pending MOK request stops).
+  is refused with the set; none at all is a note (only a node with a pending MOK request, left by
+  `mokutil --import`, stops; Debian's netboot directory never has one, so a warning would be mailed nightly);
+- a shim, GRUB or MokManager that is not a whole PE image (not a UEFI application, or cut short) is refused.
 The fallback (`fb<arch>.efi`) is installed beside the shim where the source has it, but shim runs it only
 from a removable disk's \\EFI\\BOOT, never after a network boot: its absence is not judged.
-A file that is not a PE image at all is not judged here (the loader set's own checks cover presence).
 """
 
 from __future__ import annotations
@@ -36,11 +39,12 @@ SHIM_HELPERS = frozenset(name for _, mm, fb in SHIM_CHAINS.values() for name in 
 
 @dataclass
 class Judgement:
-    """What a loader set's Secure Boot chain would do: `refusals` (a node stops: do not serve it) and
-    `warnings` (some nodes stop, or a rare path fails), one sentence each naming the files and SBAT lines."""
+    """What a loader set's Secure Boot chain would do: `refusals` (a node stops: do not serve it), `warnings`
+    (some nodes stop) and `notes` (a rare path fails), one sentence each naming the files and SBAT lines."""
 
     refusals: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def judge(files: Mapping[str, Path]) -> Judgement:
@@ -51,8 +55,8 @@ def judge(files: Mapping[str, Path]) -> Judgement:
             continue
         try:
             _judge_shim(files, shim_name, grub_name, mm_name, judgement)
-        except PeError:
-            continue  # not a UEFI application: nothing SBAT can say
+        except PeError as exc:
+            judgement.refusals.append(f"{exc}: firmware and shim run only whole UEFI applications (PE images)")
         except SbatError as exc:
             judgement.refusals.append(f"{exc}: shim cannot read it, and refuses the image")
     return judgement
@@ -64,6 +68,11 @@ def _judge_shim(files: Mapping[str, Path], shim_name: str, grub_name: str, mm_na
     level_data = read_section(shim, ".sbatlevel")
     levels = parse_sbatlevel(level_data, name=shim_name) if level_data is not None else None
     grub = files.get(grub_name)
+    if shim_sbat is not None and levels is None:
+        into.warnings.append(
+            f"{shim_name} ({_shim_line(shim_sbat)}) carries no SBAT revocation level (.sbatlevel, shim 15.7 and "
+            "later): what it loads cannot be checked against the levels newer shims wrote to nodes"
+        )
     if grub is not None and shim_sbat is not None:
         grub_sbat = _sbat(grub, grub_name)
         if grub_sbat is None:
@@ -87,9 +96,9 @@ def _judge_shim(files: Mapping[str, Path], shim_name: str, grub_name: str, mm_na
                     )
     mokmanager = files.get(mm_name)
     if mokmanager is None:
-        into.warnings.append(
-            f"no MokManager ({mm_name}) beside {shim_name}: a Secure Boot node with a pending MOK request "
-            "(mokutil --import) stops with 'Failed to start MokManager: Not Found'"
+        into.notes.append(
+            f"no MokManager ({mm_name}) beside {shim_name}: harmless unless a node's owner left a MOK request "
+            "(mokutil --import); such a node stops with 'Failed to start MokManager: Not Found'"
         )
     elif shim_sbat is not None:
         mm_sbat = _sbat(mokmanager, mm_name) or ()

@@ -24,6 +24,7 @@ from pxeimport.secureboot.pe import read_section
 EFI_CERT_X509 = uuid.UUID("a5c059a1-94e4-4aa7-87b5-ab155c2bf072")
 ESL_HEADER = struct.Struct("<16sIII")  # SignatureType, SignatureListSize, SignatureHeaderSize, SignatureSize
 SBVERIFY_SECONDS = 60
+NO_SIGNATURE = "no signature"
 
 
 def vendor_certificates(shim: Path) -> list[bytes]:
@@ -55,7 +56,7 @@ def is_pe_image(path: Path) -> bool:
 
 def unverified(kernel: Path, certificates: list[bytes]) -> str | None:
     """None when `kernel` is signed by one of `certificates` (or cannot be judged: sbverify missing, no
-    certificates); otherwise what it is signed by, for the message ("no signature" when unsigned)."""
+    certificates); otherwise what it is signed by, for the message (NO_SIGNATURE when unsigned)."""
     sbverify = shutil.which("sbverify")
     if sbverify is None or not certificates:
         return None
@@ -70,7 +71,7 @@ def unverified(kernel: Path, certificates: list[bytes]) -> str | None:
                 return None
     listed = subprocess.run([sbverify, "--list", str(kernel)], capture_output=True, text=True, timeout=SBVERIFY_SECONDS)
     subjects = [line.split("subject:", 1)[1].strip() for line in listed.stdout.splitlines() if "subject:" in line]
-    return ", ".join(subjects) if subjects else "no signature"
+    return ", ".join(subjects) if subjects else NO_SIGNATURE
 
 
 def _pem(der: bytes) -> str:

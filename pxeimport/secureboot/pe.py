@@ -30,14 +30,14 @@ def read_section(path: Path, name: str) -> bytes | None:
         raise PeError(f"{path.name} is not a PE/COFF image (a UEFI application): {exc}") from exc
     try:
         data: bytes = image.__data__
+        for section in image.sections:  # a cut download or a damaged copy: its sections run past the end
+            if section.PointerToRawData + section.SizeOfRawData > len(data):
+                raise PeError(f"{path.name}: its sections run past the end of the file (truncated?)")
         for section in image.sections:
             if _section_name(section.Name, data, image.FILE_HEADER) != name:
                 continue
             size = min(section.Misc_VirtualSize or section.SizeOfRawData, section.SizeOfRawData)
-            start = section.PointerToRawData
-            if start + size > len(data):
-                raise PeError(f"{path.name}: section {name} runs past the end of the file (truncated?)")
-            return bytes(data[start : start + size])
+            return bytes(data[section.PointerToRawData : section.PointerToRawData + size])
         return None
     finally:
         image.close()

@@ -92,9 +92,11 @@ class TftpRoot:
     def base_dir(self, arch: str) -> Path:
         return self.maas / check_name("architecture", arch) / "base"
 
-    def arches(self) -> list[str]:
-        """The arches with a `maas/<arch>/base/` dir (a real dir, not a symlink), sorted."""
-        return sorted(p.parent.name for p in self.maas.glob("*/base") if p.is_dir() and not p.is_symlink())
+    def arches(self, *, retired: bool = True) -> list[str]:
+        """The arches with a `maas/<arch>/base/` dir (a real dir, not a symlink), sorted; `retired=False` leaves out
+        those retired (off the menus, their files kept for the grace period: RETIRED_MARK in `maas/<arch>/`)."""
+        bases = [p for p in self.maas.glob("*/base") if p.is_dir() and not p.is_symlink()]
+        return sorted(p.parent.name for p in bases if retired or not (p.parent / RETIRED_MARK).exists())
 
     def install_slot(self, arch: str, release: str) -> Slot:
         return Slot(self.base_dir(arch) / check_release(release), "install", whole_dir=True)

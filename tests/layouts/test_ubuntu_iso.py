@@ -295,7 +295,7 @@ def test_the_contrib_nginx_site_serves_the_iso_at_the_menus_url_whole_and_by_ran
         rest = requests.get(iso_url, headers={"Range": f"bytes={len(iso) - 100}-"}, timeout=30)
         assert rest.status_code == 206 and rest.content == iso[-100:]
         # The TFTP root too, for HTTP boot: the kernel by its stable path; pxeimport's own state never.
-        tftp = f"http://127.0.0.1:{port}/tftp/maas/amd64/base"
+        tftp = f"http://127.0.0.1:{port}/maas/amd64/base"  # at /, where GRUB reads over HTTP
         kernel = requests.get(f"{tftp}/noble/install/linux", timeout=30)
         assert kernel.status_code == 200 and kernel.content == parts["linux"].read_bytes()
-        assert requests.get(f"http://127.0.0.1:{port}/tftp/maas/.lock", timeout=30).status_code == 403
+        assert requests.get(f"http://127.0.0.1:{port}/maas/.lock", timeout=30).status_code == 403

@@ -36,6 +36,7 @@ from tests.support.grub import grub_accepts
 from tests.support.qemu import boot, debian_netboot, ovmf_firmware  # noqa: F401 (a fixture)
 from tests.support.tree import base, install_dir
 from tools.archive import ArchiveTree, netboot_files
+from tools.pe import stand_in_grub, stand_in_shim
 
 BASE = "/maas/amd64/base"
 BOOTING_NODES = Path(__file__).resolve().parents[2] / "docs" / "operator" / "booting-nodes.md"
@@ -391,7 +392,7 @@ def test_an_import_writes_both_menus_naming_each_release_by_its_live_version(arc
 
 
 def test_an_i386_import_installs_the_32_bit_uefi_loaders_and_points_grub_at_its_menu(archive, import_pxe, tftp_root):
-    files = netboot_files("i1") | {"bootnetia32.efi": b"shim ia32", "grubia32.efi": b"grub ia32"}
+    files = netboot_files("i1") | {"bootnetia32.efi": stand_in_shim(b"ia32"), "grubia32.efi": stand_in_grub(b"ia32")}
     archive.publish("bookworm", "i386", files)
 
     result = import_pxe("--arch", "i386", "--release", "bookworm", "--current-release", "bookworm")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from pxeimport.secureboot import judge
-from tests.support.pe import OTHER_SHIM_SBAT, SHIM_SBAT, grub_sbat, write_image, write_shim
 from tests.support.requirements import require_tool
+from tools.pe import OTHER_SHIM_SBAT, SHIM_SBAT, grub_sbat, pe_image, write_image, write_shim
 
 
 def loader_set(tmp_path: Path, *, grub: str | None, mokmanager: str | None = SHIM_SBAT) -> dict[str, Path]:
@@ -48,12 +48,12 @@ def test_a_grub_without_an_sbat_section_is_refused_by_an_sbat_aware_shim(tmp_pat
     assert refusal.startswith("grubx64.efi has no .sbat section, and bootx64.efi (shim,4,UEFI shim")
 
 
-def test_a_missing_mokmanager_is_a_warning_that_says_what_a_node_with_a_pending_mok_request_does(tmp_path):
+def test_a_missing_mokmanager_is_a_note_that_says_when_it_matters(tmp_path):
     judgement = judge(loader_set(tmp_path, grub=grub_sbat(5), mokmanager=None))
-    assert judgement.refusals == []
-    assert judgement.warnings == [
-        "no MokManager (mmx64.efi) beside bootx64.efi: a Secure Boot node with a pending MOK request "
-        "(mokutil --import) stops with 'Failed to start MokManager: Not Found'"
+    assert (judgement.refusals, judgement.warnings) == ([], [])
+    assert judgement.notes == [
+        "no MokManager (mmx64.efi) beside bootx64.efi: harmless unless a node's owner left a MOK request "
+        "(mokutil --import); such a node stops with 'Failed to start MokManager: Not Found'"
     ]
 
 
@@ -65,11 +65,33 @@ def test_a_mokmanager_of_another_shim_build_is_refused(tmp_path):
     assert "is not of bootx64.efi's build" in refusal
 
 
-def test_files_that_are_not_uefi_applications_are_not_judged(tmp_path):
-    (tmp_path / "bootx64.efi").write_bytes(b"stand-in")
-    (tmp_path / "grubx64.efi").write_bytes(b"stand-in")
-    judgement = judge({"bootx64.efi": tmp_path / "bootx64.efi", "grubx64.efi": tmp_path / "grubx64.efi"})
-    assert (judgement.refusals, judgement.warnings) == ([], [])
+@pytest.mark.parametrize("damaged", ["bootx64.efi", "grubx64.efi", "mmx64.efi"])
+def test_a_shim_grub_or_mokmanager_that_is_no_whole_uefi_application_is_refused(tmp_path, damaged):
+    files = loader_set(tmp_path, grub=grub_sbat(5))
+    files[damaged].write_text("<html>mirror error page</html>")
+    (refusal,) = judge(files).refusals
+    assert refusal.startswith(f"{damaged} is not a PE/COFF image")
+    assert refusal.endswith("firmware and shim run only whole UEFI applications (PE images)")
+
+
+def test_a_cut_short_grub_is_refused_as_truncated(tmp_path):
+    files = loader_set(tmp_path, grub=grub_sbat(5))
+    data = files["grubx64.efi"].read_bytes()
+    files["grubx64.efi"].write_bytes(data[: len(data) - 700])
+    (refusal,) = judge(files).refusals
+    assert "grubx64.efi: its sections run past the end of the file (truncated?)" in refusal
+
+
+def test_a_shim_without_a_revocation_level_is_a_warning_that_nothing_could_be_checked(tmp_path):
+    files = loader_set(tmp_path, grub=grub_sbat(4))
+    files["bootx64.efi"].write_bytes(pe_image({".sbat": SHIM_SBAT.encode()}))
+    judgement = judge(files)
+    assert judgement.refusals == []
+    assert judgement.warnings == [
+        "bootx64.efi (shim,4,UEFI shim,shim,1,https://github.com/rhboot/shim; shim.debian,1,Debian,shim,16.1,"
+        "https://example.org/shim) carries no SBAT revocation level (.sbatlevel, shim 15.7 and later): what it "
+        "loads cannot be checked against the levels newer shims wrote to nodes"
+    ]
 
 
 def test_a_shim_whose_sbatlevel_is_malformed_is_refused(tmp_path):

@@ -11,7 +11,10 @@ import pytest
 
 from pxeimport.models import ImportRun
 from pxeimport.secureboot.kernels import EFI_CERT_X509, unverified, vendor_certificates
-from tests.support.pe import (
+from tests.support.requirements import require_tool
+from tests.support.selection import import_files, saved_source
+from tools.archive import netboot_files
+from tools.pe import (
     AUTOMATIC,
     LATEST,
     SHIM_SBAT,
@@ -23,9 +26,6 @@ from tests.support.pe import (
     signing_key,
     vendor_cert,
 )
-from tests.support.requirements import require_tool
-from tests.support.selection import import_files, saved_source
-from tools.archive import netboot_files
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import pytest
 
 from pxeimport.secureboot import PeError, SbatError, parse_sbat, parse_sbatlevel, read_section
 from pxeimport.secureboot.sbat import parse_level, revoked
-from tests.support.pe import AUTOMATIC, LATEST, grub_sbat, pe_image, sbatlevel, write_shim
+from tools.pe import AUTOMATIC, LATEST, grub_sbat, pe_image, sbatlevel, write_shim
 
 
 def test_a_shims_sbatlevel_gives_its_automatic_and_its_opt_in_latest_level():
@@ -79,5 +79,5 @@ def test_a_file_that_is_no_pe_image_is_a_pe_error(tmp_path):
 def test_a_section_that_runs_past_the_end_of_the_file_is_a_pe_error(tmp_path):
     image = pe_image({".sbat": b"x" * 1000})
     (tmp_path / "grubx64.efi").write_bytes(image[:-600])
-    with pytest.raises(PeError, match="runs past the end of the file"):
+    with pytest.raises(PeError, match="its sections run past the end of the file"):
         read_section(tmp_path / "grubx64.efi", ".sbat")

@@ -125,7 +125,7 @@ def boot(
                 time.sleep(0.2 if pending else 1)
                 text = console_text(log)
                 if pending and pending[0][0] in text:
-                    _press(monitor, pending.pop(0)[1])
+                    press(monitor, pending.pop(0)[1])
                 elif any(marker in text for marker in until):
                     break
         finally:
@@ -137,7 +137,7 @@ def boot(
     return SerialLog(console_text(log), log)
 
 
-def _press(monitor: Path, keys: Sequence[str]) -> None:
+def press(monitor: Path, keys: Sequence[str]) -> None:
     """Press `keys` (QEMU key names) one after the other through the monitor's socket."""
     with socket.socket(socket.AF_UNIX) as connection:
         connection.connect(str(monitor))

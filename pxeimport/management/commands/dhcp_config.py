@@ -10,9 +10,12 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from pxeimport.dhcp import SERVERS, boot_files, render
+from pxeimport.dhcp import SERVERS, boot_files, http_left_out, render
 from pxeimport.lib import EXIT_FAILED, EXIT_USAGE
 from pxeimport.tftproot import TftpRoot
+
+# The BOOTP `file` field is 128 bytes with its terminating NUL (RFC 951).
+DNSMASQ_FILE_BYTES = 127
 
 
 class Command(BaseCommand):
@@ -29,8 +32,8 @@ class Command(BaseCommand):
             "--http-url",
             default="",
             metavar="URL",
-            help="Where the TFTP root is served over HTTP (contrib/nginx/pxeimport-boot: http://HOST/tftp): "
-            "adds UEFI HTTP boot (option 93 = 16, 19).",
+            help="Where the TFTP root is served over HTTP, at the server's root (contrib/nginx/pxeimport-boot: "
+            "http://HOST/): adds UEFI HTTP boot (option 93 = 16, 19) where the served GRUB can read HTTP.",
         )
         parser.add_argument(
             "--tftp-server", default="", metavar="ADDRESS", help="The TFTP server's IPv4 address (next-server)."
@@ -40,16 +43,34 @@ class Command(BaseCommand):
         url = options["http_url"]
         if url and (urlsplit(url).scheme not in ("http", "https") or any(c.isspace() for c in url)):
             raise CommandError(f"--http-url {url!r}: give an http(s) URL", returncode=EXIT_USAGE)
+        if url and urlsplit(url).path not in ("", "/"):
+            raise CommandError(
+                f"--http-url {url!r}: GRUB reads its menus at fixed paths from the HTTP server's root, so the TFTP "
+                "root must be served at / (contrib/nginx/pxeimport-boot): give http://HOST[:PORT]/",
+                returncode=EXIT_USAGE,
+            )
         if options["tftp_server"]:
             try:
                 ipaddress.IPv4Address(options["tftp_server"])
             except ValueError as exc:
                 raise CommandError(f"--tftp-server: {exc}", returncode=EXIT_USAGE) from exc
         root = TftpRoot((options["tftproot"] or settings.PXEIMPORT_TFTPROOT).absolute())
+        if not root.path.is_dir():
+            raise CommandError(
+                f"{root.path} is not a directory: give the TFTP root with --tftproot", returncode=EXIT_USAGE
+            )
         files = boot_files(root, url)
         if not files:
             raise CommandError(
                 f"{root.path} serves no pre-boot loader yet: run import_pxe_files first", returncode=EXIT_FAILED
+            )
+        for reason in http_left_out(root, url):
+            self.stderr.write(f"Note: {reason}")
+        if options["server"] == "dnsmasq" and any(len(f.name) > DNSMASQ_FILE_BYTES for f in files):
+            raise CommandError(
+                f"a boot file name is longer than the {DNSMASQ_FILE_BYTES} bytes dnsmasq can put in the BOOTP file "
+                "field, where the shim reads its directory: use a shorter --http-url",
+                returncode=EXIT_USAGE,
             )
         header = f"# pxeimport: boot files {root.path} serves (manage.py dhcp_config --server {options['server']})"
         text = render(options["server"], files, options["tftp_server"])

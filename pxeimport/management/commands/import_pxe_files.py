@@ -30,7 +30,7 @@ from pxeimport.lib import EXIT_FAILED, EXIT_LOCKED, EXIT_USAGE, describe_os_erro
 from pxeimport.models import Trigger
 from pxeimport.publication import RegionKeyError
 from pxeimport.runs import ConfigError, IndexUnavailable, RunContext, RunOptions, build, publishing, records
-from pxeimport.secureboot import served_warnings
+from pxeimport.secureboot import served_judgement
 from pxeimport.tftproot import LockHeld, UnsafePath, blockers, hazards
 
 
@@ -271,8 +271,10 @@ class Command(BaseCommand):
             self._say(menu_lines(menu, self.verbosity))
         if self.verbosity >= 1:
             self._say([Line(line, "notice") for line in importer.housekeeping])
-        secure_boot = served_warnings(run.root)  # what a Secure Boot node meets in what is served now
-        self._say([Line(f"Warning: {warning}", "warning") for warning in secure_boot])
+        secure = served_judgement(run.root)  # what a Secure Boot node meets in what is served now
+        self._say([Line(f"Warning: {warning}", "warning") for warning in secure.warnings])
+        if self.verbosity >= 1:
+            self._say([Line(f"Note: {note}", "notice") for note in secure.notes])
         records.finish_run(row, results, run.fetcher.bytes_downloaded)
         records.add_changes(row, [*filter(None, map(menu_change, importer.menu_results)), *importer.housekeeping])
         try:  # a region: publish what is live for the racks (docs/operator/region-and-racks.md)
@@ -286,7 +288,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Published {len(published.publication.items)} live sets for racks in {published.path}")
         menu_errors = [m.error for m in importer.menu_results if m.error]
         menu_warnings = [w for m in importer.menu_results for w in m.warnings]
-        records.add_warnings(row, [*run.warnings, *menu_warnings, *secure_boot])
+        records.add_warnings(row, [*run.warnings, *menu_warnings, *secure.warnings])
         if menu_errors:
             records.add_errors(row, menu_errors)
         return results, menu_errors

@@ -1,5 +1,6 @@
-"""Small PE32+ images (UEFI applications) with chosen sections, for the Secure Boot rules' tests, and the
-SBAT data real shims and GRUBs carry (shapes of Debian 12's shim 16.1 and GRUB 2.06-13+deb12u2)."""
+"""Small PE32+ images (UEFI applications) with chosen sections: the stand-in shims and GRUBs of generated
+archives and the Secure Boot rules' tests, with the SBAT data real ones carry (shapes of Debian 12's shim 16.1
+and GRUB 2.06-13+deb12u2)."""
 
 from __future__ import annotations
 
@@ -121,3 +122,42 @@ def kernel_image(path: Path, signed_with: tuple[Path, Path] | None) -> Path:
             check=True, capture_output=True,
         )  # fmt: skip
     return path
+
+
+def stand_in_shim(tag: bytes) -> bytes:
+    """A shim stand-in that passes pxeimport's Secure Boot judgement with `stand_in_grub`; `tag` makes it distinct."""
+    return pe_image({".text": tag, ".sbatlevel": sbatlevel(AUTOMATIC, LATEST), ".sbat": SHIM_SBAT.encode()})
+
+
+def stand_in_grub(tag: bytes, modules: tuple[str, ...] = ("efinet", "tftp")) -> bytes:
+    """A GRUB stand-in at the generation shim 16.1's levels ask for, with `modules` built in (Debian 12's
+    network GRUB has tftp, not http); `tag` makes it distinct."""
+    return pe_image({".text": tag, "mods": grub_mods(modules), ".sbat": grub_sbat(5).encode()})
+
+
+def grub_mods(modules: tuple[str, ...]) -> bytes:
+    """GRUB's `mods` section (include/grub/kernel.h): struct grub_module_info64, then one ELF object per module,
+    each a minimal ELF64 relocatable file whose `.modname` section names it."""
+    objects = b""
+    for name in modules:
+        elf = _elf_module(name)
+        objects += struct.pack("<II", 0, 8 + len(elf)) + elf
+    return b"mimg" + struct.pack("<IQQ", 0, 24, len(objects)) + objects
+
+
+def _elf_module(name: str) -> bytes:
+    """An ELF64 little-endian relocatable object with the sections null, .shstrtab and .modname only."""
+    names = b"\0.shstrtab\0.modname\0"
+    modname = name.encode() + b"\0"
+    data_at = 64
+    headers_at = data_at + len(names) + len(modname)
+    header = (
+        b"\x7fELF"
+        + bytes([2, 1, 1])
+        + bytes(9)
+        + struct.pack("<HHIQQQIHHHHHH", 1, 62, 1, 0, 0, headers_at, 0, 64, 0, 0, 64, 3, 1)
+    )
+    sections = bytes(64)  # the null section
+    sections += struct.pack("<IIQQQQIIQQ", 1, 3, 0, 0, data_at, len(names), 0, 0, 1, 0)
+    sections += struct.pack("<IIQQQQIIQQ", 11, 1, 0, 0, data_at + len(names), len(modname), 0, 0, 1, 0)
+    return header + names + modname + sections

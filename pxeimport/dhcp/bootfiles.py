@@ -53,7 +53,7 @@ class BootFile:
 
 def boot_files(root: TftpRoot, http_url: str = "") -> list[BootFile]:
     """One BootFile per client architecture the root can boot, in option 93 order; HTTP boot only with
-    `http_url` (where the TFTP root is served over HTTP, e.g. contrib/nginx/pxeimport-boot's /tftp/)."""
+    `http_url` (where the TFTP root is served over HTTP, at the server's root: contrib/nginx/pxeimport-boot)."""
     found = []
     live = set(root.arches(retired=False))  # a retired arch's loaders wait out the grace period, off every menu
     for client_arch, (what, arches, loaders, companion) in CLIENT_ARCHES.items():
@@ -99,5 +99,8 @@ def _http_missing(root: TftpRoot, loader_path: str, companion: str) -> str | Non
     if modules is None:
         return f"{companion} has no module list (no 'mods' section): not a GRUB image pxeimport can judge"
     if "http" not in modules:
-        return f"{companion} has no http module built in: booted over HTTP it could not fetch its menu"
+        return (
+            f"{loader_path.rsplit('/', 1)[0]}/{companion} has no http module built in: booted over HTTP it could not "
+            "fetch its menu (UEFI nodes still boot over TFTP, option 93 = 7, 9, 11)"
+        )
     return None

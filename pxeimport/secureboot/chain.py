@@ -68,6 +68,9 @@ def _judge_shim(files: Mapping[str, Path], shim_name: str, grub_name: str, mm_na
     level_data = read_section(shim, ".sbatlevel")
     levels = parse_sbatlevel(level_data, name=shim_name) if level_data is not None else None
     grub = files.get(grub_name)
+    if shim_sbat is not None and not _shim_lines(shim_sbat):
+        into.refusals.append(f"{shim_name}'s .sbat names no shim component: it is not a shim")
+        return
     if shim_sbat is not None and levels is None:
         into.warnings.append(
             f"{shim_name} ({_shim_line(shim_sbat)}) carries no SBAT revocation level (.sbatlevel, shim 15.7 and "

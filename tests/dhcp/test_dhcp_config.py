@@ -65,8 +65,9 @@ def test_http_boot_is_not_offered_for_a_grub_that_cannot_read_http_and_a_note_sa
                  stdout=out, stderr=err)  # fmt: skip
     assert "option 93 = 16" not in out.getvalue()
     assert err.getvalue() == (
-        "Note: UEFI x86-64 HTTP boot (option 93 = 16) left out: grubx64.efi has no http module built in: "
-        "booted over HTTP it could not fetch its menu\n"
+        "Note: UEFI x86-64 HTTP boot (option 93 = 16) left out: maas/amd64/base/grubx64.efi has no http module "
+        "built in: booted over HTTP it could not fetch its menu (UEFI nodes still boot over TFTP, option 93 = 7, "
+        "9, 11)\n"
     )
 
 
@@ -87,8 +88,9 @@ def test_a_root_serving_no_loader_is_exit_1_saying_to_import_first(tftp_root):
     tftp_root.mkdir()
     with pytest.raises(CommandError) as caught:
         dhcp_config("--server", "dnsmasq", "--tftproot", str(tftp_root))
-    assert caught.value.returncode == 1 and "serves no pre-boot loader yet: run import_pxe_files first" in str(
-        caught.value
+    assert caught.value.returncode == 1
+    assert str(caught.value).endswith(
+        "serves no pre-boot loader yet (it has no maas/: is it the TFTP root?): run import_pxe_files first"
     )
 
 
@@ -103,8 +105,19 @@ def test_a_retired_arch_is_never_named_while_its_files_wait_out_the_grace_period
     from pxeimport.tftproot import RETIRED_MARK
 
     (served / "maas" / "amd64" / RETIRED_MARK).write_text("")
-    with pytest.raises(CommandError, match="serves no pre-boot loader yet"):
+    with pytest.raises(CommandError, match=r"serves every arch it served is retired \(amd64\)"):
         dhcp_config("--server", "dnsmasq", "--tftproot", str(served))
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://boot.example.org/", "http://boot.example.org/?x=1", "http://boot.example.org/#f", "http://",
+     "http://boot.example.org:99999/", 'http://boot"x.example.org/', "http://boot.example.org/tftp"],
+)  # fmt: skip
+def test_an_http_url_nodes_could_not_boot_from_is_one_line_and_exit_2(served, url):
+    with pytest.raises(CommandError, match=r"give http://HOST\[:PORT\]/$") as caught:
+        dhcp_config("--server", "isc", "--tftproot", str(served), "--http-url", url)
+    assert caught.value.returncode == 2
 
 
 @pytest.mark.parametrize(("option", "value"), [("--http-url", "boot.example.org/tftp"), ("--tftp-server", "host")])

@@ -299,3 +299,11 @@ def test_the_contrib_nginx_site_serves_the_iso_at_the_menus_url_whole_and_by_ran
         kernel = requests.get(f"{tftp}/noble/install/linux", timeout=30)
         assert kernel.status_code == 200 and kernel.content == parts["linux"].read_bytes()
         assert requests.get(f"http://127.0.0.1:{port}/maas/.lock", timeout=30).status_code == 403
+        # A link out of the root to a file another user owns is refused; a copy still being written too.
+        outside = tmp_path / "outside.txt"
+        outside.write_text("not for nodes\n")
+        os.chown(outside, 65534, 65534)
+        (tftp_root / "maas/amd64/base/planted").symlink_to(outside)
+        assert requests.get(f"{tftp}/planted", timeout=30).status_code == 403
+        (http_root / ".ubuntu.iso.new-x1").write_text("partial")
+        assert requests.get(f"http://127.0.0.1:{port}/pxe/.ubuntu.iso.new-x1", timeout=30).status_code == 403

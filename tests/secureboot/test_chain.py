@@ -132,3 +132,9 @@ def test_debians_shim_refuses_a_grub_of_generation_4_as_every_shim_since_the_feb
     files = dict(debian_loaders, **{"grubx64.efi": write_image(tmp_path / "grubx64.efi", grub_sbat(4))})
     (refusal,) = judge(files).refusals
     assert "automatic SBAT level 'sbat,1,2025021800 shim,4 grub,5'" in refusal
+
+
+def test_a_grub_served_where_the_shim_belongs_is_refused_as_no_shim(tmp_path):
+    files = loader_set(tmp_path, grub=grub_sbat(5))
+    write_image(files["bootx64.efi"], grub_sbat(5))
+    assert judge(files).refusals == ["bootx64.efi's .sbat names no shim component: it is not a shim"]

@@ -41,14 +41,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         url = options["http_url"]
-        if url and (urlsplit(url).scheme not in ("http", "https") or any(c.isspace() for c in url)):
-            raise CommandError(f"--http-url {url!r}: give an http(s) URL", returncode=EXIT_USAGE)
-        if url and urlsplit(url).path not in ("", "/"):
-            raise CommandError(
-                f"--http-url {url!r}: GRUB reads its menus at fixed paths from the HTTP server's root, so the TFTP "
-                "root must be served at / (contrib/nginx/pxeimport-boot): give http://HOST[:PORT]/",
-                returncode=EXIT_USAGE,
-            )
+        problem = _http_url_problem(url) if url else None
+        if problem:
+            raise CommandError(f"--http-url {url!r}: {problem}; give http://HOST[:PORT]/", returncode=EXIT_USAGE)
         if options["tftp_server"]:
             try:
                 ipaddress.IPv4Address(options["tftp_server"])
@@ -61,9 +56,10 @@ class Command(BaseCommand):
             )
         files = boot_files(root, url)
         if not files:
-            raise CommandError(
-                f"{root.path} serves no pre-boot loader yet: run import_pxe_files first", returncode=EXIT_FAILED
-            )
+            retired = [a for a in root.arches() if a not in root.arches(retired=False)]
+            why = f"every arch it served is retired ({', '.join(retired)})" if retired else "no pre-boot loader yet"
+            hint = "" if (root.path / "maas").is_dir() else " (it has no maas/: is it the TFTP root?)"
+            raise CommandError(f"{root.path} serves {why}{hint}: run import_pxe_files first", returncode=EXIT_FAILED)
         for reason in http_left_out(root, url):
             self.stderr.write(f"Note: {reason}")
         if options["server"] == "dnsmasq" and any(len(f.name) > DNSMASQ_FILE_BYTES for f in files):
@@ -76,3 +72,25 @@ class Command(BaseCommand):
         text = render(options["server"], files, options["tftp_server"])
         comment = "//" if options["server"] == "kea" else "#"
         self.stdout.write(header.replace("#", comment, 1) + "\n" + text, ending="")
+
+
+def _http_url_problem(url: str) -> str | None:
+    """Why `url` cannot be where nodes HTTP-boot the TFTP root from, or None. GRUB's http module speaks plain
+    HTTP (no TLS) and reads absolute paths from the server's root; the URL goes into DHCP answers verbatim."""
+    parts = urlsplit(url)
+    if parts.scheme != "http":
+        return "an http URL is needed (GRUB's http module has no TLS)"
+    if any(c.isspace() or c in "\"'\\;{}" for c in url) or parts.query or parts.fragment:
+        return "no spaces, quotes, query or fragment"
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if not parts.hostname or port == -1:
+        return "it names no host, or a port that is not a number from 1 to 65535"
+    if parts.path not in ("", "/"):
+        return (
+            "GRUB reads its menus at fixed paths from the HTTP server's root, so the TFTP root must be served at / "
+            "(contrib/nginx/pxeimport-boot)"
+        )
+    return None

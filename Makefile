@@ -90,7 +90,7 @@ test: install
 	@$(MAKE) --no-print-directory test-tools || echo "Could not install the test tools: the tests that need them skip, naming what is missing."
 	$(VENV)/bin/pytest $(ARGS)
 
-## The tests that take seconds each, not minutes (no QEMU, browser, kill trials): about 2½ minutes in all.
+## The tests that take seconds each, not minutes (no QEMU, browser, kill trials): about 5 minutes on 2 cores.
 test-fast: install
 	$(VENV)/bin/pytest -m "not slow" $(ARGS)
 

@@ -35,7 +35,9 @@ class BootSource(models.Model):
         validators=[validate_archive_url],
         help_text="debian-installer: the archive's dists/ URL, e.g. http://archive.ubuntu.com/ubuntu/dists/ or "
         "a Debian mirror's .../debian/dists/; ubuntu-netboot and ubuntu-iso: the directory above <codename>/, "
-        "e.g. https://releases.ubuntu.com/; region: the region's PXEIMPORT_PUBLISH_URL.",
+        "e.g. https://releases.ubuntu.com/; anaconda-iso: the directory above <release>/isos/, e.g. "
+        "https://repo.almalinux.org/almalinux/, or a template with {release} and {basearch}; "
+        "region: the region's PXEIMPORT_PUBLISH_URL.",
     )
     layout = models.CharField(
         max_length=32,
@@ -43,7 +45,8 @@ class BootSource(models.Model):
         default=DEFAULT_LAYOUT,
         help_text="Which releases each layout offers: debian-installer for Debian and Ubuntu up to 20.04; "
         "ubuntu-netboot for Ubuntu 23.10 and later where the tarball is signed; "
-        "ubuntu-iso for Ubuntu 20.04 and later from the signed live-server ISO.",
+        "ubuntu-iso for Ubuntu 20.04 and later from the signed live-server ISO; "
+        "anaconda-iso for Fedora and AlmaLinux from the boot ISO their signed checksum list names.",
     )
     distribution = models.CharField(
         max_length=16,

@@ -30,6 +30,7 @@ import contextlib
 import dataclasses
 import fnmatch
 import functools
+import html
 import http.client
 import itertools
 import os
@@ -42,6 +43,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
@@ -124,7 +126,9 @@ class _Handler(SimpleHTTPRequestHandler):
         try:
             if rule is None:
                 path = Path(self.translate_path(self.path))
-                if not path.is_file():
+                if path.is_dir() and self.path.endswith("/"):
+                    self._answer(200, _index_page(path), {"Content-Type": "text/html; charset=utf-8"})
+                elif not path.is_file():
                     self._answer(404, b"not found\n")
                 else:
                     self._serve(path)
@@ -284,6 +288,17 @@ class _Server(ThreadingHTTPServer):
         # A client that gave up (timeout, size limit, a killed importer) is the point of this server.
         if not isinstance(sys.exc_info()[1], OSError | ssl.SSLError):
             super().handle_error(request, client_address)
+
+
+def _index_page(directory: Path) -> bytes:
+    """A directory's index page in the shape of nginx's autoindex: a link up, then one per entry (a
+    directory's with a trailing slash)."""
+    links = ['<a href="../">../</a>']
+    for entry in sorted(directory.iterdir()):
+        name = html.escape(entry.name + ("/" if entry.is_dir() else ""))
+        links.append(f'<a href="{urllib.parse.quote(entry.name)}{"/" if entry.is_dir() else ""}">{name}</a>')
+    body = "\n".join(links)
+    return f"<html><head><title>Index of /</title></head><body><pre>{body}</pre></body></html>\n".encode()
 
 
 class FaultServer:

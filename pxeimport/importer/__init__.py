@@ -11,7 +11,7 @@ from __future__ import annotations
 from pxeimport.importer.plan import contested, plan
 from pxeimport.importer.progress import TerminalProgress
 from pxeimport.importer.run import INDEX_ERRORS, Importer
-from pxeimport.importer.served import Served, served
+from pxeimport.importer.served import Served, loaderless, served
 from pxeimport.importer.stopping import Stopped, stop_on_signals
 from pxeimport.importer.text import (
     Line,
@@ -37,6 +37,7 @@ __all__ = [
     "dry_run_table",
     "failure_summary",
     "item_lines",
+    "loaderless",
     "menu_change",
     "menu_lines",
     "plan",

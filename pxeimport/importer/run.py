@@ -248,7 +248,7 @@ class Importer:
         if self.http_root is None:
             return []
         http_root = self.http_root
-        return [c.publish_as for c in wanted.all_containers if c.publish_as and not http_root.has(c.publish_as)]
+        return [path for c in wanted.all_containers for path in c.kept_paths if not http_root.has(path)]
 
     def _to_fetch(self, wanted: Wanted) -> list[Container]:
         """The containers to download: all but a "file" already kept in the HTTP root (verified when it was)."""
@@ -341,6 +341,8 @@ class Importer:
         order = [n for n in wanted.identity if n in sources]
         if item.kind == ItemKind.LOADER:  # shim must accept its GRUB and MokManager; else the served set stays
             loadersets.check_chain(item, sources)
+        if wanted.check_files is not None:
+            wanted.check_files(sources, hashes)
         path = self.root.install(slot, version, {n: sources[n] for n in order}, hashes, rebuild=rebuild)
         log.info("%s: installed version %s (was %s)", item, version, previous or "none")
         return ItemResult(
@@ -372,9 +374,13 @@ class Importer:
             sources[name], hashes[name] = extracted.path, extracted.sha256
             url = f"{container.remote.url}#{container.members[name][0]}"
             files.append(FileResult(name, extracted.sha256, url, extracted.size, True))
-        if container.publish_as and self.http_root is not None:
-            kept = self.http_root.publish(container.publish_as, path)
-            log.info("kept %s for nodes at %s", kept, self.http_root.url_for(container.publish_as))
+        if self.http_root is not None:
+            kept = [(container.publish_as, path)] if container.publish_as else []
+            kept += [(where, got[name].path) for name, where in container.publish_members.items()]
+            for where, source in kept:
+                log.info(
+                    "kept %s for nodes at %s", self.http_root.publish(where, source), self.http_root.url_for(where)
+                )
         return path.stat().st_size
 
     def _slot(self, item: Item) -> Slot:

@@ -44,3 +44,18 @@ def served(root: TftpRoot, arch: str, release: str, kind: str) -> Served:
         note = f"{what} is retired since {since:%Y-%m-%d %H:%M} (off the menus); its files go after {goes:%H:%M}"
         return Served(version, note)
     return Served(version)
+
+
+def loaderless(root: TftpRoot) -> list[str]:
+    """One warning per arch (not retired) whose menus offer releases while it serves no pre-boot loader:
+    a node of that arch has nothing to start them with (a source whose layout installs none, anaconda-iso,
+    with no source that feeds the arch's loaders)."""
+    warnings = []
+    for arch in root.arches(retired=False):
+        releases = sorted(root.installed_releases(arch))
+        if releases and not root.served_loaders(arch):
+            warnings.append(
+                f"{arch} serves {', '.join(releases)} but no pre-boot loader, so its nodes cannot boot them: "
+                f"select a boot source that feeds {arch}'s loaders (debian-installer or ubuntu-iso)"
+            )
+    return warnings

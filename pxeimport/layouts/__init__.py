@@ -16,6 +16,7 @@ publication (the region layout reads the region's index). Django: never.
 from __future__ import annotations
 
 from pxeimport.items import DEFAULT_LAYOUT
+from pxeimport.layouts.anaconda_iso import AnacondaIso
 from pxeimport.layouts.base import BootEntry, Container, Layout, LayoutError, NotOffered, RemoteFile, Wanted
 from pxeimport.layouts.debian_installer import DebianInstaller
 from pxeimport.layouts.names import arch_problem, release_problem
@@ -36,6 +37,7 @@ from pxeimport.layouts.ubuntu_netboot import UbuntuNetboot
 __all__ = [
     "DISTRIBUTIONS",
     "REGION",
+    "AnacondaIso",
     "BootEntry",
     "Container",
     "DebianInstaller",
@@ -63,7 +65,7 @@ __all__ = [
 ]
 
 _LAYOUTS: dict[str, type[Layout]] = {
-    layout.name: layout for layout in (DebianInstaller, UbuntuNetboot, UbuntuIso, Region)
+    layout.name: layout for layout in (DebianInstaller, UbuntuNetboot, UbuntuIso, AnacondaIso, Region)
 }
 assert DEFAULT_LAYOUT in _LAYOUTS
 

@@ -13,6 +13,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from pxeimport.fetching import FetchError
@@ -86,7 +87,8 @@ class Container:
     container (an ISO with no HWE kernel); the others must be there. `free_bytes`: the free space
     the staging filesystem needs before the download starts (an ISO is ~3 GB). `publish_as`: a
     path below the HTTP root where the verified container itself is kept for nodes to fetch (the
-    ISO the installer downloads at boot); "" keeps nothing.
+    ISO the installer downloads at boot); "" keeps nothing. `publish_members`: members also kept in the
+    HTTP root, {name: path below images/} (Anaconda's installer image, fetched after the kernel starts).
     """
 
     remote: RemoteFile
@@ -95,6 +97,7 @@ class Container:
     optional: frozenset[str] = frozenset()
     free_bytes: int = 0
     publish_as: str = ""
+    publish_members: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.kind not in CONTAINER_KINDS:
@@ -103,6 +106,13 @@ class Container:
             raise LayoutError(f"{self.remote.url}: every member needs at least one path")
         if self.kind == "file" and (self.members or not self.publish_as):
             raise LayoutError(f"{self.remote.url}: a file container has no members and is kept in the HTTP root")
+        if not set(self.publish_members) <= set(self.members) - self.optional:
+            raise LayoutError(f"{self.remote.url}: only members it must hold can be kept in the HTTP root")
+
+    @property
+    def kept_paths(self) -> tuple[str, ...]:
+        """Every path below the HTTP root's images/ this container keeps there (itself, members)."""
+        return tuple(filter(None, (self.publish_as, *self.publish_members.values())))
 
     def identity(self, name: str) -> str:
         """What determines the member's bytes: the container's hash and the paths tried."""
@@ -142,6 +152,9 @@ class Wanted:
     entries: tuple[BootEntry, ...] = ()
     signed_by: str = ""
     skip: str = ""
+    # Called with {name: path} and {name: SHA-256} of the new version's files before it is installed; raises
+    # LayoutError when they disagree with what the container itself lists (Anaconda's .treeinfo).
+    check_files: Callable[[Mapping[str, Path], Mapping[str, str]], None] | None = field(default=None, compare=False)
 
     @property
     def all_containers(self) -> tuple[Container, ...]:
@@ -199,6 +212,8 @@ class Layout(ABC):
     # first, or gives a layout-specific option this layout does not read, before any request (exit 2).
     needs_options: ClassVar[tuple[str, ...]] = ()
     reads_options: ClassVar[tuple[str, ...]] = ()
+    # Whether this layout installs pre-boot loaders at all; a source of one that does not never feeds them.
+    has_loaders: ClassVar[bool] = True
 
     def __init__(
         self,

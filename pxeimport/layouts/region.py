@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -166,6 +166,20 @@ class Region(Layout):
             url = f"{item.source.url.rstrip('/')}/{HTTP_DIR}/{f.path}"
             remote = RemoteFile(f.path.rsplit("/", 1)[-1], url, f.sha256)
             kept.append(Container(remote, "file", {}, free_bytes=f.size, publish_as=f.path))
-            # The whole URL only (followed by a space or the end), never a prefix of a longer one.
-            options = re.sub(re.escape(f.node_url) + r"(?=\s|$)", self.http_root.url_for(f.path), options)
+            options = _rebased(options, f.node_url, f.path, self.http_root.url_for)
         return tuple(kept), options
+
+
+def _rebased(options: str, node_url: str, path: str, url_for: Callable[[str], str]) -> str:
+    """`options` with the region's URL of the file at `path` (`node_url`), or of a directory above it
+    (Anaconda's inst.stage2 names the directory of images/install.img), made this rack's (`url_for`).
+    Whole URLs only (followed by a blank or the end), never a prefix of a longer one."""
+    if not node_url.endswith(path):
+        return options
+    region = node_url[: -len(path)]
+    parts = path.split("/")
+    for depth in range(len(parts), 0, -1):
+        below = "/".join(parts[:depth])
+        ending = "" if depth == len(parts) else "/"
+        options = re.sub(re.escape(region + below + ending) + r"(?=\s|$)", url_for(below) + ending, options)
+    return options

@@ -101,7 +101,17 @@ def command_line_source(overrides: Overrides) -> Source:
         keyring_hint=hint,
         layout=overrides.layout,
         loader_archive=overrides.loader_archive,
+        feeds_loaders=_has_loaders(overrides.layout),
     )
+
+
+def _has_loaders(layout: str) -> bool:
+    """Whether a source of `layout` can feed pre-boot loaders (anaconda-iso's cannot); an unknown layout
+    is judged where it is used."""
+    try:
+        return get_layout(layout).has_loaders
+    except LayoutError:
+        return True
 
 
 def _source(model: BootSource, overrides: Overrides) -> Source:
@@ -128,7 +138,7 @@ def _source(model: BootSource, overrides: Overrides) -> Source:
         allow_expired_indexes=model.allow_expired_indexes,
         arch_urls=parse_arch_urls(model.arch_urls),
         loader_archive=overrides.loader_archive or model.loader_archive or None,
-        feeds_loaders=model.feeds_loaders,
+        feeds_loaders=model.feeds_loaders and _has_loaders(model.layout),
     )
 
 
@@ -191,7 +201,7 @@ def claimed_elsewhere(
     lines = []
     for other in others:
         for arch in sorted(mine_arches & set(other.arches)):
-            if feeds_loaders and other.source.feeds_loaders:
+            if feeds_loaders and _has_loaders(layout) and other.source.feeds_loaders:
                 lines.append(
                     f"{arch}'s pre-boot loaders are already fed by the enabled boot source {other.source.name!r}: "
                     "untick “feeds the pre-boot loaders” here or there"

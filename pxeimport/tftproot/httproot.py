@@ -38,12 +38,19 @@ class HttpRootError(ValueError):
     """A path below the HTTP root that is unsafe, or an HTTP root or URL that cannot be used."""
 
 
+# Dotted names a layout keeps in the HTTP root: Anaconda's tree description, read by inst.stage2 (productmd).
+DOTTED_NAMES = frozenset({".treeinfo"})
+
+
 def check_relative(relative: str) -> str:
-    """`relative` if it is a safe path below images/: names as pxeimport.lib.names allows, no "..", no "/" ends."""
+    """`relative` if it is a safe path below images/: names as pxeimport.lib.names allows (or a file in
+    DOTTED_NAMES), no "..", no "/" ends."""
     parts = relative.split("/")
     try:
-        for part in parts:
+        for part in parts[:-1]:
             check_name("file", part)
+        if parts[-1] not in DOTTED_NAMES:
+            check_name("file", parts[-1])
     except InvalidName as exc:
         raise HttpRootError(f"unsafe path below the HTTP root {relative!r}: {exc}") from exc
     return relative
@@ -116,9 +123,25 @@ class HttpRoot:
                 os.chmod(current, stat.S_IMODE(st.st_mode) | 0o555)
 
     def named(self, texts: Iterable[str]) -> set[str]:
-        """The paths below images/ whose URL appears in any of `texts` (menus, boot options)."""
+        """The paths below images/ whose URL appears in any of `texts` (menus, boot options); a URL that
+        names a directory (ends with "/": Anaconda's inst.stage2) names every file below it."""
         pattern = re.compile(re.escape(f"{self.url}{MANAGED_DIR}/") + r"([^\s'\"]+)")
-        return {match for text in texts for match in pattern.findall(text)}
+        found = {match for text in texts for match in pattern.findall(text)}
+        return {path for match in found for path in (self._files_below(match) if match.endswith("/") else [match])}
+
+    def _files_below(self, directory: str) -> list[str]:
+        """The regular files below `directory` (a path below images/ ending in "/"); none for an unsafe path."""
+        try:
+            top = self.path_for(directory.rstrip("/"))
+        except HttpRootError:
+            return []
+        if top.is_symlink() or not top.is_dir():
+            return []
+        files = []
+        for where, dirs, names in os.walk(top):
+            dirs[:] = [d for d in dirs if not (Path(where) / d).is_symlink()]
+            files += [(Path(where) / n).relative_to(self.managed).as_posix() for n in names]
+        return [f for f in files if self.has(f)]
 
     def collect_garbage(self, named: set[str], now: float | None = None, *, dry: bool = False) -> list[Path]:
         """Delete files below images/ that no text names and that are older than the grace period;

@@ -128,9 +128,29 @@ class IndexVerifier:
         self._record(signed.suite, signed.freshness)
         return verified.content, verified.fingerprint
 
-    def _detached(self, index_url: str, index: bytes, signature: bytes) -> str:
+    def verify_checksum_list(self, list_url: str, data: bytes, signature_url: str = "") -> tuple[bytes, str]:
+        """(the signed text, the key's fingerprint) of an ISO checksum list with no Release above it.
+
+        Clearsigned when `signature_url` is "" (Fedora's <compose>-CHECKSUM, AlmaLinux's CHECKSUM), else
+        with the detached signature fetched from `signature_url` (Rocky Linux's CHECKSUM.sig, openSUSE's
+        <iso>.sha256.asc). The signature's creation time dates the list, so an older list replayed after a
+        newer one is refused (StaleIndex), as for SHA256SUMS. SignatureError / NotSigned otherwise.
+        """
+        check_keyrings(self.keyrings, hint=self.keyring_hint)
+        if not signature_url:
+            verified = verify_clearsigned(
+                data, self.keyrings, name=list_url, content_type=self.fetcher.content_type(list_url)
+            )
+            freshness = Freshness(from_timestamp(verified.signed_at))
+            self._check(list_url, list_url, freshness)
+            self._record(list_url, freshness)
+            return verified.content, verified.fingerprint
+        signature = self.fetcher.get_bytes(signature_url)
+        return data, self._detached(list_url, data, signature, signature_url)
+
+    def _detached(self, index_url: str, index: bytes, signature: bytes, name: str = "") -> str:
         """Verify a detached signature; its creation time stands in for the Date the index lacks."""
-        name = index_url + ".gpg"
+        name = name or index_url + ".gpg"
         verified = verify_detached(
             index, signature, self.keyrings, name=name, content_type=self.fetcher.content_type(name)
         )

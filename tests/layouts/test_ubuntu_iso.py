@@ -19,7 +19,7 @@ from django.core.management.base import CommandError
 
 from pxeimport.layouts.ubuntu_iso import newest_iso
 from pxeimport.models import BootSource
-from tests.support.nginx import running_nginx, site_with
+from tests.support.nginx import boot_site, running_nginx
 from tests.support.tree import base, install_dir
 from tests.support.ubuntu_iso import ARGS, HTTP_URL, ISO_3, ISO_4, http_root, parts, run, server, upstream  # noqa: F401 (fixtures)
 from tests.support.web import free_port, wait_for
@@ -269,8 +269,6 @@ def test_a_fresh_database_selects_the_ubuntu_iso_layout_with_lts_releases_for_am
 
 # The contrib nginx site, for real ------------------------------------------------------------
 
-BOOT_SITE = Path(__file__).resolve().parents[2] / "contrib" / "nginx" / "pxeimport-boot"
-
 
 def test_the_contrib_nginx_site_serves_the_iso_at_the_menus_url_whole_and_by_range(
     run, parts, tftp_root, http_root, settings, tmp_path
@@ -279,12 +277,7 @@ def test_the_contrib_nginx_site_serves_the_iso_at_the_menus_url_whole_and_by_ran
     settings.PXEIMPORT_HTTP_URL = f"http://127.0.0.1:{port}/pxe"
     assert run().code == 0
     iso_url = re.search(r"iso-url=(\S+)", menu(tftp_root)).group(1)  # type: ignore[union-attr]
-    replacements = (
-        ("listen 80;", f"listen 127.0.0.1:{port};"),
-        ("/srv/pxeimport/http/", f"{http_root}/"),
-        ("/var/lib/tftpboot/", f"{tftp_root}/"),
-    )
-    with running_nginx(site_with(BOOT_SITE, replacements), tmp_path) as server:
+    with running_nginx(boot_site(port, http_root, tftp_root), tmp_path) as server:
         wait_for(f"http://127.0.0.1:{port}/pxe/", server)
         iso = parts["iso3"].read_bytes()
         whole = requests.get(iso_url, timeout=30)

@@ -32,7 +32,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.nginx import site_with
+from tests.support.nginx import BOOT_SITE, site_with
 from tests.support.qemu import KEPT_LOGS, console_text, press
 from tools import demo
 
@@ -40,7 +40,6 @@ from tools import demo
 ADDRESS = "192.0.2.1"
 DHCP_RANGE = "192.0.2.100,192.0.2.199,255.255.255.0,1h"
 BRIDGE = "pxelab0"
-BOOT_SITE = Path(__file__).resolve().parents[2] / "contrib" / "nginx" / "pxeimport-boot"
 TOOLS = ("ip", "dnsmasq", "nginx", "qemu-system-x86_64")
 # OVMF with its PXE drivers off (see above): a NIC's first boot option is UEFI HTTP boot over IPv4.
 HTTP_BOOT_ONLY = [

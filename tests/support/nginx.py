@@ -21,6 +21,19 @@ def site_with(site: Path, replacements: tuple[tuple[str, str], ...]) -> str:
     return text
 
 
+BOOT_SITE = Path(__file__).resolve().parents[2] / "contrib" / "nginx" / "pxeimport-boot"
+
+
+def boot_site(port: int, http_root: Path, tftp_root: Path) -> str:
+    """The contrib boot site as shipped, listening on 127.0.0.1:`port`, serving these two roots."""
+    replacements = (
+        ("listen 80;", f"listen 127.0.0.1:{port};"),
+        ("/srv/pxeimport/http/", f"{http_root}/"),
+        ("/var/lib/tftpboot/", f"{tftp_root}/"),
+    )
+    return site_with(BOOT_SITE, replacements)
+
+
 @contextlib.contextmanager
 def running_nginx(site: str, workdir: Path) -> Iterator[subprocess.Popen[bytes]]:
     """nginx serving `site` (a server block) with its pid, logs and temp files in `workdir`; stopped after."""

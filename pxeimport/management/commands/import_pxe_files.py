@@ -19,6 +19,7 @@ from pxeimport.importer import (
     dry_run_table,
     failure_summary,
     item_lines,
+    loaderless,
     menu_change,
     menu_lines,
     stop_on_signals,
@@ -272,7 +273,8 @@ class Command(BaseCommand):
         if self.verbosity >= 1:
             self._say([Line(line, "notice") for line in importer.housekeeping])
         secure = served_judgement(run.root)  # what a Secure Boot node meets in what is served now
-        self._say([Line(f"Warning: {warning}", "warning") for warning in secure.warnings])
+        unbootable = loaderless(run.root)
+        self._say([Line(f"Warning: {warning}", "warning") for warning in [*unbootable, *secure.warnings]])
         if self.verbosity >= 1:
             self._say([Line(f"Note: {note}", "notice") for note in secure.notes])
         records.finish_run(row, results, run.fetcher.bytes_downloaded)
@@ -288,7 +290,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Published {len(published.publication.items)} live sets for racks in {published.path}")
         menu_errors = [m.error for m in importer.menu_results if m.error]
         menu_warnings = [w for m in importer.menu_results for w in m.warnings]
-        records.add_warnings(row, [*run.warnings, *menu_warnings, *secure.warnings])
+        records.add_warnings(row, [*run.warnings, *menu_warnings, *unbootable, *secure.warnings])
         if menu_errors:
             records.add_errors(row, menu_errors)
         return results, menu_errors

@@ -239,7 +239,8 @@ class Importer:
         if wanted.boot_options:
             generated[BOOT_OPTIONS_FILE] = (wanted.boot_options.strip() + "\n").encode()
         if wanted.entries:
-            entries = [dataclasses.asdict(entry) for entry in wanted.entries]
+            # No "title" key when there is none: the file of an entry without one stays as it was (its version too).
+            entries = [{k: v for k, v in dataclasses.asdict(e).items() if v or k != "title"} for e in wanted.entries]
             generated[MENU_ENTRIES_FILE] = (json.dumps(entries, indent=1) + "\n").encode()
         return dataclasses.replace(wanted, generated=generated)
 

@@ -61,7 +61,6 @@ MEMBERS = {
     "install.img": "images/install.img",
     "treeinfo": TREEINFO,
 }
-ENTRIES = (BootEntry("", "linux", "initrd"),)
 # A boot ISO is ~1 GB (Fedora 41 Server netinst x86_64: 0.9 GB; AlmaLinux 9 boot: 0.9 GB).
 ISO_FREE_BYTES = 2 << 30
 # Anaconda's boot options (anaconda.readthedocs.io, "Anaconda Boot Options"): inst.stage2 the installer
@@ -215,7 +214,7 @@ class AnacondaIso(Layout):
             )
         directory = release_dir(item.source, item.arch, item.release)
         entries, list_url, signed_by = self._list(item, directory)
-        family, _, iso_name = newest_boot_iso(entries, item.arch, list_url)
+        family, version, iso_name = newest_boot_iso(entries, item.arch, list_url)
         iso = RemoteFile(iso_name, directory + iso_name, entries[iso_name])
         members = {name: (path,) for name, path in MEMBERS.items()}
         stage2 = stage2_path(family, item.release, iso)
@@ -223,7 +222,7 @@ class AnacondaIso(Layout):
         return Wanted(
             containers=(container,),
             boot_options=BOOT_OPTIONS.format(stage2=self.http_root.url_for(stage2) + "/"),
-            entries=ENTRIES,
+            entries=(BootEntry("", "linux", "initrd", title=f"{family.name} {version}"),),
             signed_by=signed_by,
             check_files=functools.partial(check_treeinfo, iso.url),
         )

@@ -123,11 +123,14 @@ class Container:
 class BootEntry:
     """One boot menu entry of a release: a label suffix ("" for the main entry, "hwe" gives
     "<release>-hwe") and the kernel and initrd file names in the release's version dir. An entry
-    whose files the version dir lacks (an optional member absent) is left out of the menus."""
+    whose files the version dir lacks (an optional member absent) is left out of the menus. `title`:
+    what the menus say the entry boots beside its label ("AlmaLinux 9.5"), when the release's name
+    does not say it; "" says "the <label> installer"."""
 
     suffix: str
     kernel: str
     initrd: str
+    title: str = ""
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,8 @@ class MenuEntry:
     kernel_opts: str = ""
     # A release's second entry (e.g. "hwe": the HWE kernel) is labelled "<release>-<suffix>".
     suffix: str = ""
+    # What the entry boots, said beside its label when the release's name does not say it ("AlmaLinux 9.5").
+    title: str = ""
 
     @property
     def path(self) -> str:
@@ -98,6 +100,11 @@ class MenuEntry:
     @property
     def label(self) -> str:
         return f"{self.release}-{self.suffix}" if self.suffix else self.release
+
+    @property
+    def says(self) -> str:
+        """What the menus say the entry boots: "AlmaLinux 9.5 installer", else "the <label> installer"."""
+        return f"{self.title} installer" if self.title else f"the {self.label} installer"
 
 
 @dataclass(frozen=True)
@@ -236,7 +243,7 @@ def pxelinux_config(entries: Sequence[MenuEntry], default: str, timeout_seconds:
         lines += ["PROMPT 0", f"SAY pxeimport: booting {default}; hold Shift for a prompt to choose: {labels}"]
     # SAY is run as pxelinux reads it, wherever it stands (inside a LABEL too), so what each entry
     # boots is said once, up front, as a list; never as a "Booting ..." line in each LABEL.
-    lines += [f"SAY   {entry.label}: the {entry.label} installer ({entry.version_dir})" for entry in entries]
+    lines += [f"SAY   {entry.label}: {entry.says} ({entry.version_dir})" for entry in entries]
     lines.append(f"SAY   {LOCAL_LABEL}: the local disk (the next device in the boot order)")
     for entry in entries:
         append = " ".join([f"initrd={entry.path}/{entry.initrd}", *_options(entry)])
@@ -267,7 +274,7 @@ def grub_config(entries: Sequence[MenuEntry], default: str, timeout_seconds: int
         words = " ".join(grub_word(w) for w in _options(entry))
         lines += [
             "",
-            f"menuentry '{entry.label} installer ({entry.version_dir})' {{",
+            f"menuentry '{_grub_title(entry)}' {{",
             *_GRUB_BOOTIF,
             f"    linux {base}/{entry.path}/{entry.kernel} {words} $bootif",
             f"    initrd {base}/{entry.path}/{entry.initrd}",
@@ -275,6 +282,13 @@ def grub_config(entries: Sequence[MenuEntry], default: str, timeout_seconds: int
         ]
     lines += ["", f"menuentry '{LOCAL_LABEL}: the local disk (the next boot entry)' {{", "    exit", "}"]
     return "\n".join(lines) + "\n"
+
+
+def _grub_title(entry: MenuEntry) -> str:
+    """GRUB's entry title: "<label> installer (<version dir>)", with what it boots when the label does not say it."""
+    if entry.title:
+        return f"{entry.label}: {entry.title} installer ({entry.version_dir})"
+    return f"{entry.label} installer ({entry.version_dir})"
 
 
 def version_paths(menu: str) -> set[str]:

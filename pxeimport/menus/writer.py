@@ -50,6 +50,8 @@ MENU_ENTRIES_FILE = "menu-entries.json"
 # that does not plan it (narrowed on the command line, or keeping it while retiring waits) writes the same.
 KERNEL_OPTS_FILE = ".kernel-opts"
 _SUFFIX_RE = re.compile(r"[a-z0-9]{0,16}")
+# A title both menus show as written: inside GRUB's single quotes and on a pxelinux SAY line.
+_TITLE_RE = re.compile(r"(?:[A-Za-z0-9][A-Za-z0-9 ._+-]{0,47})?")
 # Menu files bigger than this are not read for the version dirs they name (no menu is near it).
 MAX_MENU_BYTES = 1 << 20
 
@@ -183,7 +185,7 @@ class BootMenus:
             listed = json.loads((directory / MENU_ENTRIES_FILE).read_text())
         listed = listed if isinstance(listed, list) else []
         entries = [
-            MenuEntry(release, version_dir, e["kernel"], e["initrd"], entry.kernel_opts, e.get("suffix", ""))
+            MenuEntry(release, version_dir, e["kernel"], e["initrd"], entry.kernel_opts, e.get("suffix", ""), _title(e))
             for e in listed
             if isinstance(e, dict)
             and {"kernel", "initrd"} <= e.keys()
@@ -385,6 +387,12 @@ class BootMenus:
             if now - entry["replaced"] < self.root.grace_seconds:
                 protected |= {p for p in entry.get("paths", []) if isinstance(p, str)}
         return protected
+
+
+def _title(listed: dict[str, str]) -> str:
+    """A listed entry's title if both menus can show it as written, else none (the label alone)."""
+    title = str(listed.get("title", ""))
+    return title if _TITLE_RE.fullmatch(title) else ""
 
 
 def _menu_texts(directory: Path) -> list[str]:

@@ -51,7 +51,7 @@ ALMALINUX = Family(
     "AlmaLinux", "9.5", "AlmaLinux-9.5-x86_64-boot.iso", "almalinux/9/isos/x86_64", "CHECKSUM", "almalinux/", "9"
 )
 FEDORA = Family(
-    "Fedora", "41", "Fedora-Server-netinst-x86_64-41-1.4.iso", "fedora/linux/releases/41/Server/x86_64/iso",
+    "Fedora", "41-1.4", "Fedora-Server-netinst-x86_64-41-1.4.iso", "fedora/linux/releases/41/Server/x86_64/iso",
     "Fedora-Server-41-1.4-x86_64-CHECKSUM", "fedora/linux/releases/{release}/Server/{basearch}/iso/", "41",
 )  # fmt: skip
 
@@ -118,7 +118,8 @@ def test_a_uefi_machine_boots_the_entry_through_the_shim_and_grub(
         bootfile="maas/amd64/base/bootx64.efi", firmware=ovmf_firmware(tmp_path, secure_boot=secure_boot),
         timeout=420, machine="q35", nic=FIRMWARE_NIC, until=("Command line:",),
     )  # fmt: skip
-    assert f"{family.release} installer (install-" in log.text, f"GRUB did not show the generated menu; see {log.path}"
+    entry = f"{family.release}: {family.name} {family.version} installer (install-"
+    assert entry in log.text, f"GRUB did not show the generated menu's entry; see {log.path}"
     assert KERNEL_STARTED in log.text, f"the kernel did not start; see {log.path}"
     if secure_boot:
         assert "EFI stub: UEFI Secure Boot is enabled." in log.text, f"Secure Boot was off; see {log.path}"

@@ -225,6 +225,16 @@ def test_an_almalinux_import_serves_kernel_and_initrd_and_keeps_the_installer_im
     for menu in ("pxelinux.cfg/default", "grub/grub.cfg"):
         text = (base(tftp_root, "amd64") / menu).read_text()
         assert f"inst.stage2={HTTP_URL}/images/{stage2}/ ip=dhcp" in text, text
+    # The entries say the distribution and the point release they boot.
+    version = os.readlink(install)
+    assert (
+        f"SAY   9: AlmaLinux 9.5 installer ({version})"
+        in (base(tftp_root, "amd64") / "pxelinux.cfg/default").read_text()
+    )
+    assert (
+        f"menuentry '9: AlmaLinux 9.5 installer ({version})'"
+        in (base(tftp_root, "amd64") / "grub/grub.cfg").read_text()
+    )
     # The loaders come from another source of the arch: this one plans none, and with none the run says so.
     assert not (base(tftp_root, "amd64") / "pxelinux.0").exists()
     assert "amd64 serves 9 but no pre-boot loader, so its nodes cannot boot them" in result.stderr

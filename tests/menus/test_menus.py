@@ -32,6 +32,7 @@ from pxeimport.menus.syntax import (
     pxelinux_config,
     version_paths,
 )
+from pxeimport.menus.writer import _title
 from tests.support.grub import grub_accepts
 from tests.support.qemu import boot, debian_netboot, ovmf_firmware  # noqa: F401 (a fixture)
 from tests.support.tree import base, install_dir
@@ -134,6 +135,19 @@ def test_the_pxelinux_menu_says_what_each_entry_boots_once_before_its_labels_sin
     assert "SAY   bookworm: the bookworm installer (install-0123456789abcdef)" in says
     assert "SAY   trixie: the trixie installer (install-fedcba9876543210)" in says
     assert not any("Booting" in line for line in says)
+
+
+def test_an_entry_with_a_title_says_what_it_boots_beside_its_label_in_both_menus():
+    entry = MenuEntry("9", "install-0123456789abcdef", "linux", "initrd", title="AlmaLinux 9.5")
+    assert "SAY   9: AlmaLinux 9.5 installer (install-0123456789abcdef)" in pxelinux_config([entry], "9", 5)
+    grub = grub_cfg([entry], "9", 5)
+    assert "menuentry '9: AlmaLinux 9.5 installer (install-0123456789abcdef)' {" in grub
+
+
+@pytest.mark.parametrize("title", ["Alma'Linux", "a\nLABEL x", "9 $(reboot)", "x" * 49, " leading blank"])
+def test_a_listed_title_a_menu_could_not_show_as_written_is_left_out_and_the_entry_kept(title):
+    assert _title({"kernel": "linux", "initrd": "initrd", "title": title}) == ""
+    assert _title({"kernel": "linux", "initrd": "initrd", "title": "Fedora 41-1.4"}) == "Fedora 41-1.4"
 
 
 def test_the_grub_menu_uses_paths_from_the_tftp_root_and_selects_the_default_by_index():

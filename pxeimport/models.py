@@ -114,9 +114,9 @@ class BootSource(models.Model):
         "per-architecture URLs",
         blank=True,
         validators=[validate_arch_urls],
-        help_text="ubuntu-iso only: one line per architecture whose files are elsewhere: the architecture, its "
-        'release directory with {release}, and optionally its loader archive, e.g. "arm64 '
-        'https://cdimage.ubuntu.com/releases/{release}/release/ http://ports.ubuntu.com/ubuntu-ports/dists/".',
+        help_text="ubuntu-iso and anaconda-iso: per architecture whose files are elsewhere, a line: the arch, its "
+        "release directory with {release} (anaconda-iso: and {basearch}), for ubuntu-iso optionally its loader "
+        'archive, e.g. "arm64 https://cdimage.ubuntu.com/releases/{release}/release/ http://ports.ubuntu.com/ubuntu-ports/dists/".',
     )
     proxy = models.CharField(
         "HTTP proxy",

@@ -15,7 +15,15 @@ from django.core.management.base import CommandError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from pxeimport.layouts import DISTRIBUTIONS, ReleaseDataError, arch_problem, known_releases, release_problem
+from pxeimport.layouts import (
+    DISTRIBUTIONS,
+    LayoutError,
+    ReleaseDataError,
+    arch_problem,
+    get_layout,
+    known_releases,
+    release_problem,
+)
 from pxeimport.lib import redact_text, redact_url, restore_password
 from pxeimport.models import (
     BootSource,
@@ -134,7 +142,7 @@ BOOT_SOURCE_FIELDS = [f.name for f in BootSource._meta.concrete_fields if f.edit
 LAYOUT_FIELDS = {
     "installer_dir": ["debian-installer"],
     "loader_archive": ["ubuntu-iso"],
-    "arch_urls": ["ubuntu-iso"],
+    "arch_urls": ["ubuntu-iso", "anaconda-iso"],
     "iso_base_url": ["ubuntu-iso"],
 }
 
@@ -181,7 +189,31 @@ class BootSourceForm(forms.ModelForm[BootSource]):
             clashes = claimed_elsewhere(self.instance.pk, arches, releases, layout, distribution, loaders)
             if clashes:
                 raise forms.ValidationError(clashes)
+        layout_problems = fits_layout(
+            cleaned.get("layout") or "", _submitted(self.data, "arches"), _submitted(self.data, "releases"),
+            cleaned.get("keyring") or "",
+        )  # fmt: skip
+        if layout_problems:
+            raise forms.ValidationError(layout_problems)
         return cleaned
+
+
+def fits_layout(layout: str, arches: list[str], releases: list[str], keyring: str) -> list[str]:
+    """What a source of `layout` cannot do as filled in, one sentence each: an arch the layout does not
+    import, no releases where it has no default, no keyring where Debian's and Ubuntu's never sign it."""
+    try:
+        chosen = get_layout(layout)
+    except LayoutError:
+        return []
+    problems = []
+    wrong = [a for a in arches if chosen.arches and a not in chosen.arches]
+    if wrong:
+        problems.append(f"{layout} imports {', '.join(chosen.arches)}, not {', '.join(wrong)}")
+    if not releases and chosen.names_releases:
+        problems.append(f"{layout} has no default releases (distro-info knows none of its): select them")
+    if chosen.own_keyring and not keyring:
+        problems.append(f"{layout} needs a keyring: {chosen.own_keyring}")
+    return problems
 
 
 def _submitted(data: Any, prefix: str) -> list[str]:

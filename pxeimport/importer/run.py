@@ -23,6 +23,7 @@ from pxeimport.fetching import Fetcher, FetchError
 from pxeimport.importer import containers, loadersets
 from pxeimport.importer.downloads import Downloads, Progress
 from pxeimport.importer.housekeeping import Housekeeping
+from pxeimport.importer.httpcopies import check_copies
 from pxeimport.importer.text import what_stays
 from pxeimport.items import FileResult, Item, ItemKind, ItemResult, Outcome, Source
 from pxeimport.layouts import Container, Layout, LayoutError, NotOffered, Wanted, get_layout
@@ -273,7 +274,11 @@ class Importer:
         done = ItemResult(
             item, Outcome.UNCHANGED, version=version, previous_version=previous, signed_by=wanted.signed_by
         )
-        done.repaired = "; ".join(str(d) for d in damage)
+        damaged = [str(d) for d in damage]
+        if self.http_root is not None and installed is not None:  # its copies for nodes, checked as its files
+            names = {d.name for d in damage}
+            damaged += check_copies(self.http_root, wanted, installed.files, names, deep=self.verify, dry=dry_run)
+        done.repaired = "; ".join(damaged)
         if damage:  # the command says it once on stderr at every verbosity (text.item_lines); the journal: INFO
             log.info("%s: damaged: %s", item, done.repaired)
         names = set(wanted.identity)
@@ -287,11 +292,11 @@ class Importer:
             return done
         # A file whose listed hash is what is installed, and hashes to it now, is linked into the new
         # version, not fetched.
-        damaged = {d.name for d in damage}
+        damaged_names = {d.name for d in damage}
         reuse = {
             f.name: installed.files[f.name].path
             for f in wanted.files
-            if installed and f.name not in damaged and _holds(installed.files.get(f.name), f.sha256)
+            if installed and f.name not in damaged_names and _holds(installed.files.get(f.name), f.sha256)
         }
         if dry_run:
             # Sizes by HEAD, so the plan says how many bytes a real run would move.
@@ -378,10 +383,9 @@ class Importer:
         if self.http_root is not None:
             kept = [(container.publish_as, path)] if container.publish_as else []
             kept += [(where, got[name].path) for name, where in container.publish_members.items()]
-            for where, source in kept:
-                log.info(
-                    "kept %s for nodes at %s", self.http_root.publish(where, source), self.http_root.url_for(where)
-                )
+            for where, source in kept:  # a member replaces a copy that is not it (found damaged before)
+                placed = self.http_root.publish(where, source, replace=where in container.publish_members.values())
+                log.info("kept %s for nodes at %s", placed, self.http_root.url_for(where))
         return path.stat().st_size
 
     def _slot(self, item: Item) -> Slot:

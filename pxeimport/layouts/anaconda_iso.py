@@ -97,10 +97,11 @@ def version_key(version: str) -> tuple[int, ...]:
 
 
 def basearch(arch: str) -> str:
-    """RPM's name for Debian's `arch`; LayoutError for an arch these trees do not boot from pxeboot/."""
+    """RPM's name for Debian's `arch`; NotOffered for an arch these trees do not boot from pxeboot/."""
     check_name("architecture", arch)
     if arch not in BASEARCH:
-        raise LayoutError(f"{NAME} imports {', '.join(BASEARCH)} (as RPM's {', '.join(BASEARCH.values())}), not {arch}")
+        known = f"{', '.join(BASEARCH)} (RPM's {', '.join(BASEARCH.values())})"
+        raise NotOffered(f"{NAME} imports {known} from images/pxeboot/, not {arch}", offered=list(BASEARCH))
     return BASEARCH[arch]
 
 
@@ -183,6 +184,12 @@ class AnacondaIso(Layout):
 
     name = NAME
     has_loaders = False
+    names_releases = True
+    arches = tuple(BASEARCH)
+    own_keyring = (
+        "the distribution's signing key as a binary keyring (its published key, fingerprint checked, through "
+        "gpg --dearmor: docs/operator/anaconda.md); Debian's and Ubuntu's keyrings never sign these lists"
+    )
     label = (
         "Fedora, AlmaLinux, Rocky Linux (Anaconda): kernel, initrd and installer image from the boot ISO its "
         "signed checksum list names (URL: e.g. https://repo.almalinux.org/almalinux/, or one with {release} "
@@ -232,14 +239,18 @@ class AnacondaIso(Layout):
 
         def fetch() -> tuple[dict[str, str], str, str]:
             names = self._listing(directory)
-            name = checksum_list(names) if names else "CHECKSUM"
+            name = checksum_list(names) if names is not None else "CHECKSUM"
+            where = f"is it the ISO directory of release {item.release} for {basearch(item.arch)}? (releases are "
+            where += "named as the trees name their directories: 9 for AlmaLinux 9.x, 41 for Fedora 41)"
             if not name:
                 raise LayoutError(
-                    f"{directory} lists no checksum list (CHECKSUM, SHA256SUM or <compose>-CHECKSUM); "
-                    f"is it the ISO directory of {item.release} for {basearch(item.arch)}?"
+                    f"{directory} lists no checksum list (CHECKSUM, SHA256SUM, <compose>-CHECKSUM); {where}"
                 )
             url = directory + name
-            data = self.fetcher.get_bytes(url)
+            try:
+                data = self.fetcher.get_bytes(url)
+            except NotFound as exc:
+                raise LayoutError(f"{url}: not found (the server gives no index page to look in); {where}") from exc
             signed_by = ""
             if item.source.verify_signatures:
                 data, signed_by = self._verify(item, url, data, names)
@@ -253,15 +264,18 @@ class AnacondaIso(Layout):
 
         return self._lists.get((item.source.url, directory), fetch)
 
-    def _listing(self, directory: str) -> list[str]:
-        """The file names the directory's index page links to; [] when the server gives no index page."""
+    def _listing(self, directory: str) -> list[str] | None:
+        """The file names the directory's index page links to; None when the server refuses one (404, 403 with
+        indexes off: any 4xx; the checksum list is then asked for by its usual name). FetchError otherwise."""
         try:
             page = self.fetcher.get_bytes(directory)
-        except NotFound:
-            return []
+        except FetchError as exc:
+            if exc.status is None or not 400 <= exc.status < 500:
+                raise  # the mirror is away or failing: the list would fail the same way
+            return None
         return listed_names(page.decode("utf-8", errors="replace"))
 
-    def _verify(self, item: Item, url: str, data: bytes, names: list[str]) -> tuple[bytes, str]:
+    def _verify(self, item: Item, url: str, data: bytes, names: list[str] | None) -> tuple[bytes, str]:
         """(signed text, fingerprint): clearsigned, or by a detached signature beside the list."""
         verifier = self.verifier(item.source)
         if data.lstrip().startswith(CLEARSIGNED):

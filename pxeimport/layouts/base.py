@@ -217,6 +217,13 @@ class Layout(ABC):
     reads_options: ClassVar[tuple[str, ...]] = ()
     # Whether this layout installs pre-boot loaders at all; a source of one that does not never feeds them.
     has_loaders: ClassVar[bool] = True
+    # Whether a selection must name its releases (distro-info knows none of this layout's distributions).
+    names_releases: ClassVar[bool] = False
+    # The architectures it can import (Debian's names); () for any the upstream offers.
+    arches: ClassVar[tuple[str, ...]] = ()
+    # Set when Debian's and Ubuntu's archive keyrings never sign this layout's indexes: which keyring a
+    # source of it needs instead (said when none is given, on the command line and in the admin).
+    own_keyring: ClassVar[str] = ""
 
     def __init__(
         self,

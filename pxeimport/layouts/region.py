@@ -105,6 +105,10 @@ class Region(Layout):
     # Without --arch and --release a rack mirrors the index: it imports exactly the (arch, release) pairs the
     # index lists and retires the rest (pxeimport.runs.context). No distro-info default fits a narrowed run.
     label = "a pxeimport region, for a rack (URL: the region's PXEIMPORT_PUBLISH_URL; its keyring)"
+    own_keyring = (
+        "the region's keyring (manage.py export_region_keyring on the region); a distribution's keyring never "
+        "signs a region's index"
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -105,6 +105,14 @@ def command_line_source(overrides: Overrides) -> Source:
     )
 
 
+def _own_keyring(layout: str) -> str:
+    """The keyring a source of `layout` needs instead of Debian's and Ubuntu's ("" when theirs may sign it)."""
+    try:
+        return get_layout(layout).own_keyring
+    except LayoutError:
+        return ""
+
+
 def _has_loaders(layout: str) -> bool:
     """Whether a source of `layout` can feed pre-boot loaders (anaconda-iso's cannot); an unknown layout
     is judged where it is used."""
@@ -115,7 +123,8 @@ def _has_loaders(layout: str) -> bool:
 
 
 def _source(model: BootSource, overrides: Overrides) -> Source:
-    default = DEFAULT_KEYRINGS.get(model.distribution)
+    own = _own_keyring(model.layout)
+    default = None if own else DEFAULT_KEYRINGS.get(model.distribution)
     if overrides.keyrings:
         keyrings, hint = tuple(overrides.keyrings), "given by --keyring"
     elif model.keyring:
@@ -123,7 +132,7 @@ def _source(model: BootSource, overrides: Overrides) -> Source:
     elif default is not None:
         keyrings, hint = (default.path,), default.hint
     else:
-        keyrings, hint = (), f"set a keyring in boot source {model.name!r}"
+        keyrings, hint = (), f"set a keyring in boot source {model.name!r}" + (f": {own}" if own else "")
     return Source(
         name=model.name,
         url=model.url,

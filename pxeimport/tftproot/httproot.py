@@ -79,16 +79,16 @@ class HttpRoot:
         st = lstat_or_none(self.path_for(relative))
         return st is not None and stat.S_ISREG(st.st_mode)
 
-    def publish(self, relative: str, source: Path) -> Path:
+    def publish(self, relative: str, source: Path, *, replace: bool = False) -> Path:
         """Make the verified file `source` available at `relative`; return its path.
 
         Hard-linked when on the same filesystem, else copied (fsynced); either way it appears by
-        one rename. An existing file at the path is kept: the path names its content. OSError for
-        the disk; HttpRootError for a symlink on the way.
+        one rename. An existing file at the path is kept (the path names its content) unless
+        `replace` (it was found damaged). OSError for the disk; HttpRootError for a symlink on the way.
         """
         target = self.path_for(relative)
         self._ensure_dirs(target.parent)
-        if self.has(relative):
+        if self.has(relative) and not replace:
             return target
         temporary = temporary_name(target)
         try:
@@ -121,6 +121,20 @@ class HttpRoot:
                 raise HttpRootError(f"{current} is not a directory (a symlink?); refusing to write through it")
             if stat.S_IMODE(st.st_mode) & 0o555 != 0o555:
                 os.chmod(current, stat.S_IMODE(st.st_mode) | 0o555)
+
+    def unwritable(self) -> Path | None:
+        """The first directory of the HTTP root this user could not add a file to (the root or its nearest
+        existing parent, images/, any directory below it), or None: checked before a run downloads anything."""
+        existing = self.path
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        directories = [existing] if existing != self.path else [self.path]
+        if self.managed.is_dir() and not self.managed.is_symlink():
+            directories.append(self.managed)
+            for where, dirs, _ in os.walk(self.managed):
+                dirs[:] = [d for d in dirs if not (Path(where) / d).is_symlink()]
+                directories += [Path(where) / d for d in dirs]
+        return next((d for d in directories if not os.access(d, os.W_OK | os.X_OK)), None)
 
     def named(self, texts: Iterable[str]) -> set[str]:
         """The paths below images/ whose URL appears in any of `texts` (menus, boot options); a URL that

@@ -15,8 +15,9 @@ import requests
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from pxeimport.admin.sources import fits_layout
 from pxeimport.items import Source
-from pxeimport.layouts import LayoutError, NotOffered
+from pxeimport.layouts import AnacondaIso, LayoutError, NotOffered
 from pxeimport.layouts.anaconda_iso import FAMILIES, check_treeinfo, checksum_list, newest_boot_iso, release_dir
 from pxeimport.layouts.listing import listed_names
 from pxeimport.layouts.region import _rebased
@@ -433,3 +434,134 @@ def test_an_anaconda_source_beside_one_that_feeds_the_loaders_claims_no_loaders(
     assert claimed_elsewhere(None, ["amd64"], ["9"], "anaconda-iso", "other", True) == []
     debian = claimed_elsewhere(None, ["amd64"], ["bookworm"], "debian-installer", "debian", True)
     assert any("pre-boot loaders are already fed" in line for line in debian)
+
+
+# What a walk as an operator found ----------------------------------------------------------
+
+
+def http_copy(http_root: Path, iso: Path) -> Path:
+    return http_root / "images" / "almalinux" / "9" / sha256(iso.read_bytes())[:16] / "images" / "install.img"
+
+
+def test_an_installer_image_changed_in_place_is_rebuilt_and_the_http_roots_copy_is_the_rebuilt_one(
+    server, upstream, isos, tftp_root, http_root, signer
+):
+    """The copy nodes fetch (inst.stage2) was a hard link of the served file: a rebuild used to fix the
+    TFTP root's file alone and leave the damaged bytes where nodes read them."""
+    published(upstream, ALMA, signer, isos["alma95"])
+    assert run(server, tftp_root, signer, "almalinux/", "9").code == 0
+    copy = http_copy(http_root, isos["alma95"])
+    with open(copy, "r+b") as f:  # both names of the one file
+        f.seek(5)
+        f.write(b"X")
+
+    result = run(server, tftp_root, signer, "almalinux/", "9")
+
+    assert result.code == 0, result.stderr
+    good = b"alma95 install.img\n" * 1000
+    assert (install_dir(tftp_root, "amd64", "9") / "install.img").read_bytes() == good
+    assert copy.read_bytes() == good
+
+
+def test_verify_hashes_the_http_roots_copy_and_makes_it_again_from_the_served_file_without_a_download(
+    server, upstream, isos, tftp_root, http_root, signer
+):
+    published(upstream, ALMA, signer, isos["alma95"])
+    assert run(server, tftp_root, signer, "almalinux/", "9").code == 0
+    copy = http_copy(http_root, isos["alma95"])
+    size = copy.stat().st_size
+    copy.unlink()
+    copy.write_bytes(b"x" * size)  # another file of the same size: only hashing tells
+    assert run(server, tftp_root, signer, "almalinux/", "9").code == 0  # a plain run trusts sizes
+    server.clear()
+
+    result = run(server, tftp_root, signer, "almalinux/", "9", "--verify")
+
+    assert result.code == 1 and "found and repaired" in result.stderr, result.stderr
+    assert f"{copy}: missing or not install.img's bytes; kept again from the served file" in result.stderr
+    assert copy.read_bytes() == b"alma95 install.img\n" * 1000
+    assert not server.matching("*.iso")
+
+
+def test_a_deleted_http_copy_is_kept_again_from_the_served_file(server, upstream, isos, tftp_root, http_root, signer):
+    published(upstream, ALMA, signer, isos["alma95"])
+    assert run(server, tftp_root, signer, "almalinux/", "9").code == 0
+    copy = http_copy(http_root, isos["alma95"])
+    copy.unlink()
+    server.clear()
+
+    result = run(server, tftp_root, signer, "almalinux/", "9")
+
+    assert result.code == 0, result.stderr
+    assert copy.read_bytes() == b"alma95 install.img\n" * 1000
+    assert not server.matching("*.iso")
+
+
+def test_a_server_that_refuses_index_pages_is_asked_for_checksum_by_name(
+    server, upstream, isos, tftp_root, http_root, signer
+):
+    published(upstream, ALMA, signer, isos["alma95"])
+    server.fail("*/isos/x86_64/", status=403)  # nginx's autoindex off, Apache's -Indexes
+
+    result = run(server, tftp_root, signer, "almalinux/", "9")
+
+    assert result.code == 0, result.stderr
+    assert (install_dir(tftp_root, "amd64", "9") / "linux").read_bytes() == b"alma95 kernel\n"
+
+
+def test_a_point_release_given_as_the_release_says_how_releases_are_named(
+    server, upstream, isos, tftp_root, http_root, signer
+):
+    published(upstream, ALMA, signer, isos["alma95"])
+
+    result = run(server, tftp_root, signer, "almalinux/", "9.5")
+
+    assert result.code != 0
+    assert "is it the ISO directory of release 9.5 for x86_64?" in result.stderr, result.stderr
+    assert "9 for AlmaLinux 9.x" in result.stderr
+
+
+def test_an_arch_the_layout_does_not_import_is_a_selection_to_fix_not_a_failed_item(
+    server, upstream, isos, tftp_root, http_root, signer
+):
+    published(upstream, ALMA, signer, isos["alma95"])
+
+    result = run(server, tftp_root, signer, "almalinux/", "9", "--arch", "i386")
+
+    assert result.code == 2, result.stderr
+    assert "anaconda-iso imports amd64, arm64 (RPM's x86_64, aarch64) from images/pxeboot/, not i386" in result.stderr
+
+
+def test_without_a_keyring_the_command_line_says_which_key_it_needs(server, tftp_root, http_root):
+    with pytest.raises(CommandError) as caught:
+        call_command(
+            "import_pxe_files", "--layout", "anaconda-iso", "--archive", server.url + "almalinux/", "--arch", "amd64",
+            "--release", "9", "--tftproot", str(tftp_root),
+        )  # fmt: skip
+    assert caught.value.returncode == 2
+    assert "--layout anaconda-iso needs --keyring FILE: the distribution's signing key" in str(caught.value)
+
+
+def test_the_admin_form_checks_arches_releases_and_keyring_for_the_layout():
+    assert fits_layout("anaconda-iso", ["amd64", "i386"], [], "") == [
+        "anaconda-iso imports amd64, arm64, not i386",
+        "anaconda-iso has no default releases (distro-info knows none of its): select them",
+        "anaconda-iso needs a keyring: " + AnacondaIso.own_keyring,
+    ]
+    assert fits_layout("anaconda-iso", ["arm64"], ["9"], "/usr/share/keyrings/alma.gpg") == []
+    assert fits_layout("ubuntu-iso", ["i386"], [], "") == []
+
+
+def test_dhcp_config_after_an_anaconda_only_import_says_which_source_the_loaders_need(
+    server, upstream, isos, tftp_root, http_root, signer
+):
+    published(upstream, ALMA, signer, isos["alma95"])
+    assert run(server, tftp_root, signer, "almalinux/", "9").code == 0
+
+    with pytest.raises(CommandError) as caught:
+        call_command("dhcp_config", "--server", "dnsmasq", "--tftproot", str(tftp_root), stdout=StringIO())
+
+    assert caught.value.returncode == 1
+    said = str(caught.value)
+    assert "amd64 serves 9 but no pre-boot loader" in said and "(debian-installer or ubuntu-iso)" in said
+    assert "run import_pxe_files first" not in said

@@ -14,6 +14,8 @@ import pytest
 from tests.support.settings import OURS
 from tests.support.subprocess_db import PROJECT
 from tests.support.users import NOBODY, bound_by_permissions
+from tools.anaconda_iso import IsoDirectory, boot_iso
+from tools.faultserver import FaultServer
 
 pytestmark = pytest.mark.slow
 
@@ -115,3 +117,32 @@ def test_root_running_an_import_in_the_service_users_root_is_warned_with_the_com
     )  # fmt: skip
     assert f"WARNING: running as root in {root}, which nobody owns" in result.stderr
     assert f"runuser -u nobody -- {sys.executable} manage.py import_pxe_files" in result.stderr
+
+
+def test_an_http_root_directory_the_user_cannot_write_is_one_line_and_exit_2_before_any_download(tmp_path, signer):
+    """The installer image goes into the HTTP root: a directory there that root made on a first run by hand
+    used to fail the item with a bare errno after the ISO (about 1 GB) had been downloaded, every night."""
+    need_root()
+    upstream = tmp_path / "upstream"
+    directory = IsoDirectory(upstream, "almalinux/9/isos/x86_64", signer)
+    directory.add("AlmaLinux-9.5-x86_64-boot.iso", boot_iso(tmp_path / "a.iso", "AlmaLinux", "9.5", b"k", b"i", b"s"))
+    directory.write_list()
+    http = tmp_path / "http"
+    (http / "images" / "almalinux").mkdir(parents=True)
+    owned_by_nobody(http / "images" / "almalinux", 0o755)
+    env = environment(
+        SECRET_KEY="test-only", DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        PXEIMPORT_HTTP_ROOT=str(http), PXEIMPORT_HTTP_URL="http://boot.example.org/pxe",
+    )  # fmt: skip
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=PROJECT, env=env, check=True)
+    with FaultServer(upstream) as server:
+        args = ["--layout", "anaconda-iso", "--archive", server.url + "almalinux/", "--keyring", str(signer.keyring)]
+        args += ["--arch", "amd64", "--release", "9", "--tftproot", str(tmp_path / "tftp")]
+        result = bound_by_permissions(sys.executable, "manage.py", "import_pxe_files", *args, env=env)
+        fetched = [r.path for r in server.requests]
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    said = f"cannot use HTTP root {http} (PXEIMPORT_HTTP_ROOT): {http / 'images' / 'almalinux'}: permission denied"
+    assert said in result.stderr, result.stderr
+    assert f"as root: chown -R root: {http}" in result.stderr, result.stderr
+    assert fetched == []

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from pxeimport.dhcp import SERVERS, boot_files, http_left_out, render
+from pxeimport.importer import loaderless
 from pxeimport.lib import EXIT_FAILED, EXIT_USAGE
 from pxeimport.tftproot import TftpRoot
 
@@ -56,10 +57,7 @@ class Command(BaseCommand):
             )
         files = boot_files(root, url)
         if not files:
-            retired = [a for a in root.arches() if a not in root.arches(retired=False)]
-            why = f"every arch it served is retired ({', '.join(retired)})" if retired else "no pre-boot loader yet"
-            hint = "" if (root.path / "maas").is_dir() else " (it has no maas/: is it the TFTP root?)"
-            raise CommandError(f"{root.path} serves {why}{hint}: run import_pxe_files first", returncode=EXIT_FAILED)
+            raise CommandError(f"{root.path} serves {_why_no_loader(root)}", returncode=EXIT_FAILED)
         for reason in http_left_out(root, url):
             self.stderr.write(f"Note: {reason}")
         if options["server"] == "dnsmasq" and any(len(f.name) > DNSMASQ_FILE_BYTES for f in files):
@@ -94,3 +92,16 @@ def _http_url_problem(url: str) -> str | None:
             "(contrib/nginx/pxeimport-boot)"
         )
     return None
+
+
+def _why_no_loader(root: TftpRoot) -> str:
+    """Why `root` names no boot file, and what to do: said after "<root> serves "."""
+    retired = [a for a in root.arches() if a not in root.arches(retired=False)]
+    if retired and not root.arches(retired=False):
+        return f"every arch it served is retired ({', '.join(retired)}): run import_pxe_files first"
+    if not (root.path / "maas").is_dir():
+        return "no pre-boot loader yet (it has no maas/: is it the TFTP root?): run import_pxe_files first"
+    stranded = loaderless(root)
+    if stranded:
+        return f"no pre-boot loader to name: {'; '.join(stranded)}"
+    return "no pre-boot loader yet: run import_pxe_files first"

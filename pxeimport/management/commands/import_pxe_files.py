@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
 from pathlib import Path
@@ -220,6 +221,7 @@ class Command(BaseCommand):
                     # Cannot make maas/ or its lock: a read-only or full disk, a symlink, no permission.
                     said = describe_os_error(exc, run.root.path) if isinstance(exc, OSError) else str(exc)
                     raise CommandError(f"cannot use TFTP root {tftproot}: {said}", returncode=EXIT_USAGE) from exc
+                self._check_http_root(run)
                 return self._import_locked(run)
         except Stopped as exc:
             raise CommandError(
@@ -232,6 +234,15 @@ class Command(BaseCommand):
         except UnsafePath as exc:
             # Found during the run (a planted symlink where staging goes): the run is recorded as an error.
             raise CommandError(f"cannot use TFTP root {tftproot}: {exc}", returncode=EXIT_USAGE) from exc
+
+    def _check_http_root(self, run: RunContext) -> None:
+        """Exit 2 before any download when the run could not keep files in the HTTP root (a directory another
+        user made there: a first run as root), as for the TFTP root."""
+        unwritable = run.http_root.unwritable() if run.http_root is not None else None
+        if run.http_root is not None and unwritable is not None:
+            said = describe_os_error(PermissionError(13, "Permission denied", str(unwritable)), run.http_root.path)
+            message = f"cannot use HTTP root {run.http_root.path} (PXEIMPORT_HTTP_ROOT): {said}"
+            raise CommandError(message, returncode=EXIT_USAGE)
 
     def _import_locked(self, run: RunContext) -> tuple[list[ItemResult], list[str]]:
         tftproot = str(run.root.path)
@@ -297,7 +308,11 @@ class Command(BaseCommand):
 
     def _dry_run(self, run: RunContext) -> tuple[list[ItemResult], list[str]]:
         # What would stop the real run (permissions, the lock), said before the plan, which is made anyway.
-        for blocker in blockers(run.root):
+        unwritable = run.http_root.unwritable() if run.http_root is not None else None
+        http_blockers = (
+            [f"{unwritable} (in PXEIMPORT_HTTP_ROOT) is not writable by uid {os.geteuid()}"] if unwritable else []
+        )
+        for blocker in [*blockers(run.root), *http_blockers]:
             self.stderr.write(self.style.WARNING(f"WARNING: a real run would stop: {blocker}"))
         importer = Importer(
             run.root,

@@ -6,6 +6,7 @@ Each says what to type instead. Kernel options are checked as the boot menus che
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
@@ -35,6 +36,11 @@ def validate_kernel_opts(value: str) -> None:
         check_entry_fits("r" * 24, check_kernel_opts(value), f"/{MAAS_DIR}/{'a' * 16}/base")
     except BadKernelOptions as exc:
         raise ValidationError(str(exc)) from exc
+
+
+def validate_sha256(value: str) -> None:
+    if not re.fullmatch(r"[0-9a-fA-F]{64}", value):
+        raise ValidationError("Give a SHA-256 as 64 hexadecimal digits (what sha256sum prints).")
 
 
 def validate_dists_url(value: str) -> None:

@@ -129,7 +129,7 @@ class SelectedReleaseInline(admin.TabularInline[SelectedRelease, BootSource]):
 # The boot source form's groups; an editable field not named here is shown in a last group, "More".
 BOOT_SOURCE_FIELDSETS: _FieldsetSpec = [
     (None, {"fields": ["name", "url", "layout", "distribution", "installer_dir", "current_release", "enabled"]}),
-    ("Trust", {"fields": ["keyring", "skip_signature_checks", "allow_expired_indexes"]}),
+    ("Trust", {"fields": ["keyring", "iso_sha256", "skip_signature_checks", "allow_expired_indexes"]}),
     ("Network and boot", {"fields": ["proxy", "kernel_opts"]}),
     ("Ubuntu live-server ISO (ubuntu-iso layout)", {"fields": ["loader_archive", "arch_urls", "iso_base_url"]}),
 ]
@@ -143,6 +143,7 @@ LAYOUT_FIELDS = {
     "installer_dir": ["debian-installer"],
     "loader_archive": ["ubuntu-iso"],
     "arch_urls": ["ubuntu-iso", "anaconda-iso"],
+    "iso_sha256": ["anaconda-iso"],
     "iso_base_url": ["ubuntu-iso"],
 }
 

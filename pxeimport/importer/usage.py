@@ -16,7 +16,7 @@ from pxeimport.items import DEFAULT_LAYOUT
 from pxeimport.layouts import get_layout, layout_names
 
 # Options only some layouts read (the others, --arch, --release, --keyring, ..., every layout reads).
-LAYOUT_SPECIFIC = ("--loader-archive",)
+LAYOUT_SPECIFIC = ("--loader-archive", "--iso-sha256")
 
 # What to give, for the message naming a missing option.
 WHAT_TO_GIVE = {

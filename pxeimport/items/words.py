@@ -77,6 +77,8 @@ class Source:
     loader_archive: str | None = None
     # Whether this source's pre-boot loaders are installed for its arches (one source per arch should).
     feeds_loaders: bool = True
+    # Layouts that take an ISO from a checksum list: only the ISO with this SHA-256 (lower-case hex); "": any.
+    iso_sha256: str = ""
 
     def loader_archive_for(self, arch: str) -> str | None:
         """The dists/ URL of the package archive `arch`'s loaders come from."""

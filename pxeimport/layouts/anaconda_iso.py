@@ -66,6 +66,8 @@ ISO_FREE_BYTES = 2 << 30
 # Anaconda's boot options (anaconda.readthedocs.io, "Anaconda Boot Options"): inst.stage2 the installer
 # image's tree; ip=dhcp brings the network up in the initrd so it can be fetched.
 BOOT_OPTIONS = "inst.stage2={stage2} ip=dhcp"
+# What an install records as "signed by" when the operator's pin, not a signature, vouched for the ISO.
+PINNED = "pinned by the boot source"
 
 
 @dataclass(frozen=True)
@@ -115,10 +117,12 @@ def release_dir(source: Source, arch: str, release: str) -> str:
     return filled.rstrip("/") + "/"
 
 
-def newest_boot_iso(entries: dict[str, str], arch: str, where: str) -> tuple[Family, str, str]:
-    """(family, version, file name) of the newest boot ISO for `arch` that `entries` list.
+def newest_boot_iso(entries: dict[str, str], arch: str, where: str, pinned: str = "") -> tuple[Family, str, str]:
+    """(family, version, file name) of the newest boot ISO for `arch` that `entries` list; with `pinned` (a
+    SHA-256), of the one listed with that hash.
 
-    NotOffered naming `where` when the list has none (saying which arches' boot ISOs it has).
+    NotOffered naming `where` when the list has none (saying which arches' boot ISOs it has); LayoutError
+    when none has the pinned hash (naming the newest, so a new point release is seen).
     """
     rpm_arch = basearch(arch)
     found = [
@@ -133,7 +137,16 @@ def newest_boot_iso(entries: dict[str, str], arch: str, where: str) -> tuple[Fam
         )
         also = f"; it lists boot ISOs for {', '.join(offered)}" if offered else ""
         raise NotOffered(f"{where} lists no boot ISO for {arch} ({rpm_arch}){also}", offered=offered)
-    return max(found, key=lambda f: version_key(f[1]))
+    newest = max(found, key=lambda f: version_key(f[1]))
+    if not pinned:
+        return newest
+    chosen = [f for f in found if entries[f[2]] == pinned]
+    if not chosen:
+        raise LayoutError(
+            f"{where} lists no boot ISO for {arch} with the pinned SHA-256 {pinned} (its newest: {newest[2]}, "
+            f"{entries[newest[2]]}): check that ISO and pin it, or clear the pin; what is served stays"
+        )
+    return chosen[0]
 
 
 def stage2_path(family: Family, release: str, iso: RemoteFile) -> str:
@@ -183,6 +196,7 @@ class AnacondaIso(Layout):
     """<release dir>/<checksum list> (signed) -> the boot ISO -> kernel, initrd and stage 2 (install.img)."""
 
     name = NAME
+    reads_options = ("--iso-sha256",)
     has_loaders = False
     names_releases = True
     arches = tuple(BASEARCH)
@@ -221,7 +235,8 @@ class AnacondaIso(Layout):
             )
         directory = release_dir(item.source, item.arch, item.release)
         entries, list_url, signed_by = self._list(item, directory)
-        family, version, iso_name = newest_boot_iso(entries, item.arch, list_url)
+        family, version, iso_name = newest_boot_iso(entries, item.arch, list_url, item.source.iso_sha256)
+        signed_by = signed_by or (PINNED if item.source.iso_sha256 else "")
         iso = RemoteFile(iso_name, directory + iso_name, entries[iso_name])
         members = {name: (path,) for name, path in MEMBERS.items()}
         stage2 = stage2_path(family, item.release, iso)
@@ -287,8 +302,10 @@ class AnacondaIso(Layout):
                 return verifier.verify_checksum_list(url, data, url.rsplit("/", 1)[0] + "/" + signature)
             except NotFound:
                 continue
+        if item.source.iso_sha256:
+            return data, ""  # an unsigned list, read for the pinned ISO's line only (newest_boot_iso)
         raise SignatureError(
             url,
-            f"unsigned: not clearsigned and no {', '.join(name + s for s in DETACHED_SUFFIXES)} beside it "
-            "(CentOS Stream publishes its SHA256SUM unsigned)",
+            f"unsigned: not clearsigned and no {', '.join(name + s for s in DETACHED_SUFFIXES)} beside it; "
+            "pin the ISO's SHA-256 in the boot source (--iso-sha256) to take one from an unsigned list",
         )

@@ -45,6 +45,7 @@ class RunOptions:
     # None: not given (the default layout with --archive; without it, each saved source's own).
     layout: str | None = None
     loader_archive: str | None = None
+    iso_sha256: str | None = None
     tftproot: Path | None = None
     arches: Sequence[str] = ()
     releases: Sequence[str] = ()
@@ -122,6 +123,7 @@ def build(options: RunOptions) -> RunContext:
             current_release=options.current_release,
             keyrings=options.keyrings,
             loader_archive=options.loader_archive,
+            iso_sha256=options.iso_sha256,
         )
         selections = resolve(_mirrored(overrides) if mirror else overrides)
         if not options.archive:
@@ -178,6 +180,12 @@ def build(options: RunOptions) -> RunContext:
         "a Release past its Valid-Until is used (for a frozen private mirror only)"
         for s in selections
         if s.source.allow_expired_indexes
+    ]
+    warnings += [
+        f"WARNING: boot source {s.source.name!r} takes only the ISO with SHA-256 {s.source.iso_sha256} (pinned): "
+        "a new point release is not imported until the pin changes"
+        for s in selections
+        if s.source.iso_sha256
     ]
     http_root = None
     if settings.PXEIMPORT_HTTP_ROOT and settings.PXEIMPORT_HTTP_URL:
@@ -258,6 +266,7 @@ def _given(options: RunOptions) -> set[str]:
     """The command-line names of the options given that only some layouts need or read."""
     values = {
         "--loader-archive": options.loader_archive,
+        "--iso-sha256": options.iso_sha256,
         "--arch": options.arches,
         "--release": options.releases,
         "--current-release": options.current_release,

@@ -38,6 +38,8 @@ class Overrides:
     pairs: frozenset[tuple[str, str]] | None = None
     # Only this saved boot source, by name, enabled or not; None: every enabled one.
     source: str | None = None
+    # The ISO to take from a checksum list (--iso-sha256), replacing saved sources' pins.
+    iso_sha256: str | None = None
 
 
 class NothingSelected(Exception):
@@ -102,6 +104,7 @@ def command_line_source(overrides: Overrides) -> Source:
         layout=overrides.layout,
         loader_archive=overrides.loader_archive,
         feeds_loaders=_has_loaders(overrides.layout),
+        iso_sha256=(overrides.iso_sha256 or "").lower(),
     )
 
 
@@ -148,6 +151,7 @@ def _source(model: BootSource, overrides: Overrides) -> Source:
         arch_urls=parse_arch_urls(model.arch_urls),
         loader_archive=overrides.loader_archive or model.loader_archive or None,
         feeds_loaders=model.feeds_loaders and _has_loaders(model.layout),
+        iso_sha256=(overrides.iso_sha256 or model.iso_sha256).lower(),
     )
 
 

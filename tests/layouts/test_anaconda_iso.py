@@ -21,6 +21,7 @@ from pxeimport.layouts import AnacondaIso, LayoutError, NotOffered
 from pxeimport.layouts.anaconda_iso import FAMILIES, check_treeinfo, checksum_list, newest_boot_iso, release_dir
 from pxeimport.layouts.listing import listed_names
 from pxeimport.layouts.region import _rebased
+from pxeimport.models import InstalledFile
 from pxeimport.runs import claimed_elsewhere
 from pxeimport.tftproot import HttpRoot
 from pxeimport.trust import parse_sha256sums
@@ -320,6 +321,7 @@ def test_an_unsigned_centos_stream_list_is_refused_naming_what_is_missing(
 
     assert result.code != 0
     assert "SHA256SUM" in result.stderr and "unsigned" in result.stderr, result.stderr
+    assert "pin the ISO's SHA-256 in the boot source (--iso-sha256)" in result.stderr
     assert not install_dir(tftp_root, "amd64", "9").exists()
 
 
@@ -565,3 +567,50 @@ def test_dhcp_config_after_an_anaconda_only_import_says_which_source_the_loaders
     said = str(caught.value)
     assert "amd64 serves 9 but no pre-boot loader" in said and "(debian-installer or ubuntu-iso)" in said
     assert "run import_pxe_files first" not in said
+
+
+# A pinned ISO ------------------------------------------------------------------------------
+
+
+def test_an_unsigned_list_gives_the_iso_pinned_by_its_sha256_and_the_install_says_so(
+    server, upstream, isos, tftp_root, http_root, signer
+):
+    directory = IsoDirectory(upstream, "9-stream/BaseOS/x86_64/iso", signer)
+    directory.add(isos["stream"].name, isos["stream"])
+    directory.write_list("SHA256SUM", "unsigned")
+    pin = sha256(isos["stream"].read_bytes())
+
+    result = run(server, tftp_root, signer, "{release}-stream/BaseOS/{basearch}/iso/", "9", "--iso-sha256", pin.upper())
+
+    assert result.code == 0, result.stderr
+    assert (install_dir(tftp_root, "amd64", "9") / "linux").read_bytes() == b"stream kernel\n"
+    assert f"takes only the ISO with SHA-256 {pin} (pinned)" in result.stderr
+    assert InstalledFile.objects.get(name="linux").signed_by == "pinned by the boot source"
+
+
+def test_a_pin_the_list_does_not_name_is_refused_naming_the_newest_it_does(
+    server, upstream, isos, tftp_root, http_root, signer
+):
+    published(upstream, ALMA, signer, isos["alma95"], isos["alma96"])
+
+    result = run(server, tftp_root, signer, "almalinux/", "9", "--iso-sha256", "ab" * 32)
+
+    assert result.code == 1
+    newest = f"its newest: AlmaLinux-9.6-x86_64-boot.iso, {sha256(isos['alma96'].read_bytes())}"
+    assert f"with the pinned SHA-256 {'ab' * 32} ({newest})" in result.stderr, result.stderr
+    assert not install_dir(tftp_root, "amd64", "9").exists()
+
+
+def test_a_pin_holds_a_signed_list_at_the_pinned_point_release(server, upstream, isos, tftp_root, http_root, signer):
+    published(upstream, ALMA, signer, isos["alma95"], isos["alma96"])
+
+    result = run(server, tftp_root, signer, "almalinux/", "9", "--iso-sha256", sha256(isos["alma95"].read_bytes()))
+
+    assert result.code == 0, result.stderr
+    assert (install_dir(tftp_root, "amd64", "9") / "linux").read_bytes() == b"alma95 kernel\n"
+    assert InstalledFile.objects.get(name="linux").signed_by == signer.fingerprint
+
+
+def test_a_pin_is_not_a_sha256_is_a_usage_error():
+    with pytest.raises(CommandError, match="is not a SHA-256"):
+        call_command("import_pxe_files", "--layout", "anaconda-iso", "--iso-sha256", "abc")

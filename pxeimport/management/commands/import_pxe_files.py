@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import sys
@@ -70,6 +71,14 @@ class Command(BaseCommand):
             help="ubuntu-iso only: take the pre-boot loaders from this signed package archive's dists/ URL, "
             "e.g. http://archive.ubuntu.com/ubuntu/dists/ (needed with --archive --layout ubuntu-iso; without "
             "--archive it replaces the ubuntu-iso boot sources' own). Refused for a layout that does not read it.",
+        )
+        parser.add_argument(
+            "--iso-sha256",
+            metavar="SHA256",
+            type=_sha256,
+            help="anaconda-iso only: import only the boot ISO with this SHA-256, as its checksum list names it, "
+            "signed or not (CentOS Stream and Rocky Linux publish unsigned lists); without --archive it replaces "
+            "the anaconda-iso boot sources' own pin.",
         )
         parser.add_argument(
             "--tftproot",
@@ -158,6 +167,7 @@ class Command(BaseCommand):
                     source=options["source"],
                     layout=options["layout"],
                     loader_archive=options["loader_archive"],
+                    iso_sha256=options["iso_sha256"],
                     tftproot=options["tftproot"],
                     arches=options["arches"],
                     releases=options["releases"],
@@ -357,3 +367,10 @@ class Command(BaseCommand):
         if self.verbosity < 1 or not self.stdout.isatty():
             return None
         return TerminalProgress(sys.stdout)
+
+
+def _sha256(value: str) -> str:
+    """--iso-sha256's value: 64 hex digits, lower-cased (argparse's error otherwise: exit 2)."""
+    if len(value) != 64 or any(c not in "0123456789abcdefABCDEF" for c in value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a SHA-256 (64 hexadecimal digits)")
+    return value.lower()

@@ -72,7 +72,10 @@ def retire_unselected(
         if not _is_dir(base):
             continue
         if arch not in arches:
-            said += _retire(root, arch_dir, arch, now, menus_of=arch, dry=dry, gone=gone)
+            # Named with the releases it takes off the menus, so the run's row says which went.
+            offered = sorted(root.installed_releases(arch)) if _is_dir(base) else []
+            what = f"{arch} ({', '.join(offered)})" if offered else arch
+            said += _retire(root, arch_dir, what, now, menus_of=arch, dry=dry, gone=gone)
             continue
         if not dry:
             _unmark(arch_dir)

@@ -1,0 +1,154 @@
+"""The soak's world: a signed debian-installer archive on loopback that changes, the saved selection an operator
+edits in the admin (as database rows), and the TFTP root the nightly import keeps.
+
+Release names are made up (none close to a name distro-info knows, so none is taken for a typo); the first
+is the loaders' release and is never withdrawn or unselected, as an operator keeps the release their nodes
+boot by default.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import shutil
+from dataclasses import dataclass, field
+from io import StringIO
+from pathlib import Path
+
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from pxeimport.models import BootSource, ImportRun, ItemState, SelectedArch, SelectedRelease
+from pxeimport.tftproot import TftpRoot
+from tools.archive import ArchiveTree, netboot_files
+from tools.faultserver import FaultServer
+from tools.signing import ArchiveSigner
+
+RELEASES = ("orchid", "quartz", "saffron", "tundra", "walnut", "yarrow")
+ARCHES = ("amd64", "i386")
+SOURCE = "soak"
+
+
+@dataclass
+class RunOutcome:
+    code: int
+    output: str
+
+
+@dataclass
+class World:
+    work: Path
+    signer: ArchiveSigner
+    archive: ArchiveTree
+    server: FaultServer
+    root: TftpRoot
+    # (arch, release) -> (kernel tag, loader tag) of what upstream publishes now.
+    published: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    tags: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    typos: list[str] = field(default_factory=list)
+    # Releases the last nightly import named as not offered: the operator unselects them the next night.
+    to_fix: list[str] = field(default_factory=list)
+
+    @property
+    def offered(self) -> set[tuple[str, str]]:
+        return set(self.published)
+
+    def publish(self, arch: str, release: str, *, kernel: bool = True, loader: bool = False) -> None:
+        """A new dated netboot dir of (arch, release): new kernel and initrd, new loaders, or both."""
+        old_kernel, old_loader = self.published.get((arch, release), ("", ""))
+        tag = f"{release}-{arch}-{next(self.tags)}"
+        kernel_tag = tag if kernel or not old_kernel else old_kernel
+        loader_tag = tag if loader or not old_loader else old_loader
+        uefi = arch == "amd64"
+        files = netboot_files(loader_tag, uefi=uefi)
+        files |= {n: netboot_files(kernel_tag)[n] for n in ("linux", "initrd.gz")}
+        self.archive.publish(release, arch, files)
+        self.published[(arch, release)] = (kernel_tag, loader_tag)
+
+    def withdraw(self, arch: str, release: str) -> None:
+        """Upstream drops `arch` from `release`: its installer dir goes, the Release lists the other arches.
+        The last arch of a release goes with the whole release (dists/<release>/ gone, as an archived
+        release leaves a mirror): a signed Release listing no installer at all is not a state mirrors show."""
+        del self.published[(arch, release)]
+        if any(r == release for _, r in self.published):
+            self.archive.remove(release, arch)
+            self.archive.sign_release(release)
+        else:
+            shutil.rmtree(self.archive.root / "dists" / release)
+
+    # The saved selection, as the admin saves it ---------------------------------------------------
+
+    @property
+    def source(self) -> BootSource:
+        return BootSource.objects.get(name=SOURCE)
+
+    def selected(self) -> dict[tuple[str, str], str]:
+        """(arch, release) -> the kernel options its entries must carry (the source's, then the release's)."""
+        source = self.source
+        return {
+            (arch.name, release.name): " ".join(filter(None, [source.kernel_opts, release.kernel_opts]))
+            for arch in source.arches.all()
+            for release in source.releases.all()
+        }
+
+    def selected_releases(self) -> list[str]:
+        return sorted(r.name for r in self.source.releases.all())
+
+    def selected_arches(self) -> list[str]:
+        return sorted(a.name for a in self.source.arches.all())
+
+    def select(self, *, release: str = "", arch: str = "", add: bool = True) -> None:
+        model, name = (SelectedRelease, release) if release else (SelectedArch, arch)
+        if add:
+            model.objects.get_or_create(source=self.source, name=name)
+        else:
+            model.objects.filter(source=self.source, name=name).delete()
+
+    def claimed(self) -> dict[tuple[str, str], str]:
+        """What the status page's rows claim is live, per (arch, release) of installer items."""
+        rows = ItemState.objects.filter(kind="install").exclude(live_version="")
+        return {(r.arch, r.release): r.live_version for r in rows}
+
+    # Runs ----------------------------------------------------------------------------------
+
+    def run(self, *args: str) -> RunOutcome:
+        out, err = StringIO(), StringIO()
+        try:
+            call_command("import_pxe_files", "--tftproot", str(self.root.path), *args, stdout=out, stderr=err)
+            code = 0
+        except CommandError as exc:
+            err.write(f"{exc}\n")
+            code = exc.returncode
+        return RunOutcome(code, out.getvalue() + err.getvalue())
+
+    def last_run_id(self) -> int:
+        return ImportRun.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+    def changes_since(self, run_id: int) -> list[str]:
+        return list(ImportRun.objects.filter(id__gt=run_id).values_list("changes", flat=True))
+
+
+def make_world(work: Path) -> World:
+    """The first night's world: three releases upstream for both arches, two selected for amd64."""
+    signer = ArchiveSigner(work / "gnupg")
+    archive = ArchiveTree(work / "archive", installer_dir="debian-installer", signer=signer)
+    server = FaultServer(archive.root, ranges=True).start()
+    world = World(work, signer, archive, server, TftpRoot(work / "tftpboot"))
+    for release in RELEASES[:3]:
+        for arch in ARCHES:
+            world.publish(arch, release, loader=True)
+    BootSource.objects.update(enabled=False)
+    source = BootSource.objects.create(
+        name=SOURCE, url=server.url + "dists/", layout="debian-installer", distribution="other",
+        keyring=str(signer.keyring), current_release=RELEASES[0], installer_dir="debian-installer",
+    )  # fmt: skip
+    SelectedArch.objects.create(source=source, name="amd64")
+    for release in RELEASES[:2]:
+        SelectedRelease.objects.create(source=source, name=release)
+    return world
+
+
+def close(world: World) -> None:
+    with contextlib.suppress(Exception):
+        world.server.close()
+    world.signer.close()

@@ -30,7 +30,7 @@ from pxeimport.models import (
     SelectedArch,
     SelectedRelease,
 )
-from pxeimport.runs import claimed_elsewhere
+from pxeimport.runs import DEFAULT_ARCHES, claimed_elsewhere
 from pxeimport.trust import keyring_problem
 
 if TYPE_CHECKING:
@@ -131,7 +131,7 @@ BOOT_SOURCE_FIELDSETS: _FieldsetSpec = [
     (None, {"fields": ["name", "url", "layout", "distribution", "installer_dir", "current_release", "enabled"]}),
     ("Trust", {"fields": ["keyring", "iso_sha256", "skip_signature_checks", "allow_expired_indexes"]}),
     ("Network and boot", {"fields": ["proxy", "kernel_opts"]}),
-    ("Ubuntu live-server ISO (ubuntu-iso layout)", {"fields": ["loader_archive", "arch_urls", "iso_base_url"]}),
+    ("ISO layouts (ubuntu-iso, anaconda-iso)", {"fields": ["loader_archive", "arch_urls", "iso_base_url"]}),
 ]
 
 
@@ -188,14 +188,15 @@ class BootSourceForm(forms.ModelForm[BootSource]):
             layout, distribution = cleaned.get("layout") or "", cleaned.get("distribution") or ""
             loaders = bool(cleaned.get("feeds_loaders"))
             clashes = claimed_elsewhere(self.instance.pk, arches, releases, layout, distribution, loaders)
-            if clashes:
-                raise forms.ValidationError(clashes)
-        layout_problems = fits_layout(
-            cleaned.get("layout") or "", _submitted(self.data, "arches"), _submitted(self.data, "releases"),
-            cleaned.get("keyring") or "",
-        )  # fmt: skip
-        if layout_problems:
-            raise forms.ValidationError(layout_problems)
+        else:
+            clashes = []
+        # A keyring the field refused is said there; the layout's need of one is then not said again.
+        keyring = cleaned.get("keyring") or ("refused" if "keyring" in self.errors else "")
+        problems = fits_layout(
+            cleaned.get("layout") or "", _submitted(self.data, "arches"), _submitted(self.data, "releases"), keyring
+        )
+        if clashes or problems:
+            raise forms.ValidationError([*clashes, *problems])
         return cleaned
 
 
@@ -207,9 +208,10 @@ def fits_layout(layout: str, arches: list[str], releases: list[str], keyring: st
     except LayoutError:
         return []
     problems = []
-    wrong = [a for a in arches if chosen.arches and a not in chosen.arches]
+    wrong = [a for a in arches or DEFAULT_ARCHES if chosen.arches and a not in chosen.arches]
     if wrong:
-        problems.append(f"{layout} imports {', '.join(chosen.arches)}, not {', '.join(wrong)}")
+        default = "" if arches else f" (no architecture selected means {', '.join(DEFAULT_ARCHES)}: select some)"
+        problems.append(f"{layout} imports {', '.join(chosen.arches)}, not {', '.join(wrong)}{default}")
     if not releases and chosen.names_releases:
         problems.append(f"{layout} has no default releases (distro-info knows none of its): select them")
     if chosen.own_keyring and not keyring:

@@ -72,10 +72,9 @@ def retire_unselected(
         if not _is_dir(base):
             continue
         if arch not in arches:
-            # Named with the releases it takes off the menus, so the run's row says which went.
-            offered = sorted(root.installed_releases(arch)) if _is_dir(base) else []
-            what = f"{arch} ({', '.join(offered)})" if offered else arch
-            said += _retire(root, arch_dir, what, now, menus_of=arch, dry=dry, gone=gone)
+            # Its retirement names the releases it takes off the menus, so the run's row says which went.
+            offered = tuple(sorted(r for r, d in _children(base) if r not in RESERVED and _is_release_dir(d)))
+            said += _retire(root, arch_dir, arch, now, menus_of=arch, dry=dry, gone=gone, releases=offered)
             continue
         if not dry:
             _unmark(arch_dir)
@@ -110,10 +109,12 @@ def _retire(
     *,
     dry: bool = False,
     gone: list[Path] | None = None,
+    releases: tuple[str, ...] = (),
 ) -> list[str]:
     """Mark `directory` retired now, or delete it once marked for the grace period.
 
-    `menus_of`: the arch whose own menus go at once (an arch taken out), with its loaders.
+    `menus_of`: the arch whose own menus go at once (an arch taken out), with its loaders; `releases`:
+    those it takes off the menus, named in the line that retires it.
     """
     marked = marked_at(directory)
     grace = root.grace_seconds
@@ -128,7 +129,8 @@ def _retire(
                 _remove_menus(root, menus_of)
         files = "its files (its pre-boot loaders too)" if menus_of is not None else "its files"
         why = f"not in the saved selection; off the boot menus now, {files} go in {grace:.0f} s"
-        return [change_text("retire", what, why, dry=dry)]
+        named = f"{what} ({', '.join(releases)})" if releases else what
+        return [change_text("retire", named, why, dry=dry)]
     if now - marked < grace:
         return []
     if not dry:

@@ -173,7 +173,7 @@ class Importer:
             retired = self.cleanup.retire(items, now, dry=dry_run, gone=gone, pending=pending if dry_run else ())
             self.housekeeping += retired.said
             held = retired.held
-        elif not dry_run:
+        if (refused or not self.retire) and not dry_run:  # what it serves of the selection goes back on the menus
             ok = (Outcome.INSTALLED, Outcome.UNCHANGED)
             self.cleanup.unmark_served([r.item for r in results if r.outcome in ok])
         self.menu_results = self.menus.write(

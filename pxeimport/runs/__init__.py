@@ -13,9 +13,10 @@ from __future__ import annotations
 from pxeimport.runs import dashboard, publishing, records
 from pxeimport.runs.background import Started, start_import
 from pxeimport.runs.context import ConfigError, IndexUnavailable, RunContext, RunOptions, build
-from pxeimport.runs.selection import NothingSelected, Overrides, claimed_elsewhere, resolve
+from pxeimport.runs.selection import DEFAULT_ARCHES, NothingSelected, Overrides, claimed_elsewhere, resolve
 
 __all__ = [
+    "DEFAULT_ARCHES",
     "ConfigError",
     "IndexUnavailable",
     "NothingSelected",

@@ -116,6 +116,14 @@ def _own_keyring(layout: str) -> str:
         return ""
 
 
+def _reads(layout: str, option: str) -> bool:
+    """Whether `layout` reads the layout-specific `option` (an unknown layout: judged where it is used)."""
+    try:
+        return option in get_layout(layout).reads_options
+    except LayoutError:
+        return False
+
+
 def _has_loaders(layout: str) -> bool:
     """Whether a source of `layout` can feed pre-boot loaders (anaconda-iso's cannot); an unknown layout
     is judged where it is used."""
@@ -151,7 +159,8 @@ def _source(model: BootSource, overrides: Overrides) -> Source:
         arch_urls=parse_arch_urls(model.arch_urls),
         loader_archive=overrides.loader_archive or model.loader_archive or None,
         feeds_loaders=model.feeds_loaders and _has_loaders(model.layout),
-        iso_sha256=(overrides.iso_sha256 or model.iso_sha256).lower(),
+        # A pin binds only the layouts that read one (a hidden field's stale value, a --iso-sha256 meant for another).
+        iso_sha256=(overrides.iso_sha256 or model.iso_sha256).lower() if _reads(model.layout, "--iso-sha256") else "",
     )
 
 

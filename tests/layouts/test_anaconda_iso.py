@@ -21,8 +21,8 @@ from pxeimport.layouts import AnacondaIso, LayoutError, NotOffered
 from pxeimport.layouts.anaconda_iso import FAMILIES, check_treeinfo, checksum_list, newest_boot_iso, release_dir
 from pxeimport.layouts.listing import listed_names
 from pxeimport.layouts.region import _rebased
-from pxeimport.models import InstalledFile
-from pxeimport.runs import claimed_elsewhere
+from pxeimport.models import BootSource, InstalledFile
+from pxeimport.runs import Overrides, claimed_elsewhere, resolve
 from pxeimport.tftproot import HttpRoot
 from pxeimport.trust import parse_sha256sums
 from tests.support.commands import CommandResult
@@ -614,3 +614,28 @@ def test_a_pin_holds_a_signed_list_at_the_pinned_point_release(server, upstream,
 def test_a_pin_is_not_a_sha256_is_a_usage_error():
     with pytest.raises(CommandError, match="is not a SHA-256"):
         call_command("import_pxe_files", "--layout", "anaconda-iso", "--iso-sha256", "abc")
+
+
+def test_a_pin_binds_only_sources_whose_layout_reads_one(signer):
+    keyring = str(signer.keyring)
+    debian = BootSource.objects.create(name="d", url="http://m.example.org/debian/dists/", iso_sha256="ab" * 32)
+    alma = BootSource.objects.create(
+        name="alma", url="http://m.example.org/almalinux/", layout="anaconda-iso", keyring=keyring
+    )
+    for source, release in ((debian, "bookworm"), (alma, "9")):
+        source.releases.create(name=release)
+        source.arches.create(name="amd64")
+    BootSource.objects.exclude(pk__in=[debian.pk, alma.pk]).update(enabled=False)
+
+    saved = {s.source.name: s.source.iso_sha256 for s in resolve(Overrides())}
+    given = {s.source.name: s.source.iso_sha256 for s in resolve(Overrides(iso_sha256="CD" * 32))}
+
+    assert saved == {"d": "", "alma": ""}  # the debian source's stale pin (a hidden field) binds nothing
+    assert given == {"d": "", "alma": "cd" * 32}
+
+
+def test_the_admin_form_says_the_default_arches_and_a_refused_keyring_once():
+    assert fits_layout("anaconda-iso", [], ["9"], "/k.gpg") == [
+        "anaconda-iso imports amd64, arm64, not i386 (no architecture selected means amd64, i386: select some)"
+    ]
+    assert fits_layout("anaconda-iso", ["amd64"], ["9"], "refused") == []

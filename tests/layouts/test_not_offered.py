@@ -78,3 +78,24 @@ def test_the_command_line_arch_typo_is_refused_too(source, tftp_root, archive_se
 
     assert result.code == 2
     assert "lists no installer for amd46; it offers amd64, arm64" in result.stderr
+
+
+@pytest.mark.django_db
+def test_a_release_selected_again_beside_a_typo_goes_back_on_the_menus(source, archive, tftp_root, settings):
+    """Found by the soak (tools/soak): a run refused for a typo retired nothing, and put nothing back either, so a
+    release retired earlier and selected again stayed off the menus while served and selected."""
+    settings.PXEIMPORT_GRACE_SECONDS = 3600
+    for arch in ("amd64", "arm64"):
+        archive.publish("trixie", arch, netboot_files(f"trixie-{arch}"))
+    source.releases.create(name="trixie")
+    assert run(tftp_root).code == 0
+    source.releases.filter(name="trixie").delete()
+    assert run(tftp_root).code == 0  # trixie retired: off the menus, its files kept for the grace period
+    assert "LABEL trixie" not in (base(tftp_root, "amd64") / "pxelinux.cfg" / "default").read_text()
+    source.releases.create(name="trixie")
+    source.releases.create(name="trixei")  # and a typo beside it
+
+    result = run(tftp_root)
+
+    assert result.code == 2, result.stderr
+    assert "LABEL trixie" in (base(tftp_root, "amd64") / "pxelinux.cfg" / "default").read_text()

@@ -7,24 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-from django.db import connection
+from tools.database import database_url  # re-exported: the tests' name for it
 
 PROJECT = Path(__file__).resolve().parents[2]
-
-
-def database_url() -> str:
-    """DATABASE_URL naming the test database (call inside a transaction=True test)."""
-    s = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{s['NAME']}"
-    if connection.vendor == "postgresql":
-        auth = quote(s["USER"] or "") + (f":{quote(s['PASSWORD'])}" if s.get("PASSWORD") else "")
-        host = s["HOST"] or "localhost"
-        port = f":{s['PORT']}" if s.get("PORT") else ""
-        return f"postgres://{auth}@{host}{port}/{s['NAME']}"
-    raise NotImplementedError(connection.vendor)
 
 
 def manage(*args: str, env_extra: dict[str, str] | None = None, **popen: Any) -> subprocess.Popen[bytes]:

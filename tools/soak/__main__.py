@@ -15,14 +15,28 @@ from pathlib import Path
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tools.soak", description=__doc__)
-    parser.add_argument("--nights", type=int, default=30, help="how many nights (default 30; a year: 365)")
+    parser.add_argument("--nights", type=_count, default=30, help="how many nights (default 30; a year: 365)")
     parser.add_argument("--seed", type=int, default=1, help="the random seed: the same seed, the same nights")
-    parser.add_argument("--work", type=Path, help="where the world lives (default: a fresh temporary directory)")
+    parser.add_argument(
+        "--work", type=Path, help="an empty or new directory for the world (default: a fresh temporary directory)"
+    )
     return parser.parse_args(argv)
 
 
+def _count(value: str) -> int:
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of nights (0 or more)")
+    return int(value)
+
+
 def configure(work: Path) -> None:
-    """Django on a database of the soak's own, with no grace period (what a night retires goes that night)."""
+    """Django on a database of the soak's own, with no grace period (what a night retires goes that night), and
+    nothing of this machine's pxeimport settings: every PXEIMPORT_ variable dropped and an empty environment
+    file (a server's /etc/default/pxeimport names its real HTTP and publish roots)."""
+    for name in [n for n in os.environ if n.startswith("PXEIMPORT_")]:
+        del os.environ[name]
+    (work / "environment").write_text("")
+    os.environ["PXEIMPORT_ENV_FILE"] = str(work / "environment")
     os.environ["DJANGO_SETTINGS_MODULE"] = "settings"
     os.environ["DATABASE_URL"] = f"sqlite:///{work / 'soak.sqlite3'}"
     os.environ["PXEIMPORT_VAR_DIR"] = str(work / "var")
@@ -41,6 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="pxeimport-soak-") as scratch:
         work = (options.work or Path(scratch)).absolute()
+        if work.exists() and (not work.is_dir() or any(work.iterdir())):
+            print(f"--work {work}: not an empty directory; the soak builds its world afresh", file=sys.stderr)
+            return 2
         work.mkdir(parents=True, exist_ok=True)
         configure(work)
         from tools.soak.run import soak

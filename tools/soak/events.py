@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tools.soak.world import ARCHES, RELEASES, World
 
@@ -22,6 +22,10 @@ class Tonight:
 
     mirror_away: bool = False
     narrowed: tuple[str, str] | None = None
+    # Seconds into a run of the nightly command (its own process) at which it is killed with SIGKILL.
+    killed_after: float | None = None
+    # Releases whose previous signed Release the mirror serves tonight.
+    replayed: list[str] = field(default_factory=list)
 
 
 def point_release(world: World, rng: random.Random) -> str:
@@ -124,7 +128,7 @@ KINDS: dict[str, tuple[int, Kind]] = {
     "typo in the selection": (1, typo),
 }
 # Kinds that change how tonight's import runs rather than the world.
-RUN_KINDS = {"mirror away": 1, "narrowed run by hand": 2}
+RUN_KINDS = {"mirror away": 1, "narrowed run by hand": 2, "import killed mid-run": 2, "older Release replayed": 1}
 
 
 def draw(rng: random.Random, count: int) -> list[str]:
@@ -137,11 +141,27 @@ def draw(rng: random.Random, count: int) -> list[str]:
 def happen(name: str, world: World, rng: random.Random, tonight: Tonight) -> str:
     """Make the kind `name` happen; what it did, "" when it could not."""
     if name == "mirror away":
+        if tonight.mirror_away:
+            return ""
         tonight.mirror_away = True
         return "the mirror is unreachable during the nightly import"
+    if name == "import killed mid-run":
+        if tonight.killed_after is not None:
+            return ""
+        tonight.killed_after = rng.uniform(0.05, 0.6)  # one import here takes about 0.3 s
+        return f"an import is killed with SIGKILL {tonight.killed_after:.2f} s after it started"
+    if name == "older Release replayed":
+        stale = sorted(r for r, signed in world.signed.items() if len(signed) > 1)
+        if not stale:
+            return ""
+        release = rng.choice(stale)
+        if release in tonight.replayed:
+            return ""
+        tonight.replayed.append(release)
+        return f"the mirror serves {release}'s previous signed Release tonight"
     if name == "narrowed run by hand":
-        pairs = sorted(p for p in world.selected() if p[1] not in world.typos)
-        if not pairs:
+        pairs = sorted(p for p in world.selected() if p[1] not in world.typos and p in world.offered)
+        if not pairs or tonight.narrowed:
             return ""
         tonight.narrowed = rng.choice(pairs)
         return f"the operator runs an import narrowed to {tonight.narrowed[0]}/{tonight.narrowed[1]} by hand"

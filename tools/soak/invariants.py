@@ -1,9 +1,10 @@
 """What must hold after every night, each a named function of what the night left: one sentence per violation.
 
 They read the TFTP root as tftpd and GRUB would (the menus, the links, the version dirs' manifests) and the
-database as the status page does; none trusts what the importer says of itself. `Night` carries what the
-harness knows that the root cannot say: what was served before the night, what the selection and the
-upstream hold after it, and the run rows the night wrote.
+database as the status page does, and compare with what the harness itself published upstream; none takes
+the importer's word for what it did. `Night` carries what the harness knows that the root cannot say: what
+was served before the night, what the selection and the upstream hold after it, and the run rows the night
+wrote.
 """
 
 from __future__ import annotations
@@ -39,15 +40,20 @@ class Night:
     # The status page's database side: (arch, release) -> the live version the rows claim.
     claimed: dict[tuple[str, str], str] = field(default_factory=dict)
     reachable: bool = True
+    # Releases whose stale signed Release the mirror served tonight: their items are refused, rightly.
+    replayed: set[str] = field(default_factory=set)
+    # (arch, release) -> {file name: SHA-256} of what upstream publishes now (the kernel, initrd and loaders).
+    upstream: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
 
 
 def served_pairs(root: TftpRoot) -> set[tuple[str, str]]:
-    """(arch, release) of every entry the arches' pxelinux menus offer (retired arches have none)."""
+    """(arch, release) of every entry either menu of an arch offers (retired arches have none)."""
     pairs = set()
     for arch in root.arches(retired=False):
-        menu = root.base_dir(arch) / MENUS[0]
-        if menu.is_file():
-            pairs |= {(arch, path.split("/")[0]) for path in version_paths(menu.read_text())}
+        for name in MENUS:
+            menu = root.base_dir(arch) / name
+            if menu.is_file():
+                pairs |= {(arch, path.split("/")[0]) for path in version_paths(menu.read_text())}
     return pairs
 
 
@@ -83,6 +89,20 @@ def entries_name_verified_files(night: Night) -> list[str]:
     return bad
 
 
+def served_loaders_are_verified(night: Night) -> list[str]:
+    """Every pre-boot loader at its stable path (pxelinux.0, the shim, GRUB) is a whole file of one loader
+    version dir, with the bytes its manifest lists."""
+    bad = []
+    for arch in night.root.arches(retired=False):
+        base = night.root.base_dir(arch)
+        for name in sorted(night.root.served_loaders(arch)):
+            target = (base / name).resolve()
+            listed = (read_manifest(target.parent) or {}).get(target.name)
+            if listed is None or _sha256(target) != listed.sha256:
+                bad.append(f"{arch}: {name} is not a whole file of its loader version")
+    return bad
+
+
 def one_version_per_entry(night: Night) -> list[str]:
     """An entry's kernel and initrd come from one version dir."""
     return [
@@ -94,14 +114,49 @@ def one_version_per_entry(night: Night) -> list[str]:
 
 
 def kernel_options_on_every_entry(night: Night) -> list[str]:
-    """The saved selection's kernel options are on every entry of its releases, in both menus."""
+    """Every entry of a selected release carries exactly the saved selection's kernel options (none left over
+    from before an edit), in both menus; the layout here carries none of its own."""
     bad = []
     for arch in night.root.arches(retired=False):
         for menu, kernel, _, options in _entries(night.root, arch):
             release = kernel.split("/")[0]
             wanted = night.selected.get((arch, release))
-            if wanted and f" {wanted} " not in f" {' '.join(options.split())} ":
-                bad.append(f"{arch}/{release} {menu}: the entry lacks the selection's options {wanted!r}")
+            given = [word for word in options.split() if word != "---"]
+            if wanted is not None and given != wanted.split():
+                bad.append(f"{arch}/{release} {menu}: the entry has options {given}, the selection {wanted.split()}")
+    return bad
+
+
+def both_menus_offer_the_same_releases(night: Night) -> list[str]:
+    """A BIOS node and a UEFI node of one arch are offered the same releases, in the same versions."""
+    bad = []
+    for arch in night.root.arches(retired=False):
+        found: dict[str, set[str]] = {menu: set() for menu in MENUS}
+        for menu, kernel, _, _ in _entries(night.root, arch):
+            found[menu].add(str(Path(kernel).parent))
+        if all((night.root.base_dir(arch) / menu).is_file() for menu in MENUS) and found[MENUS[0]] != found[MENUS[1]]:
+            bad.append(f"{arch}: pxelinux offers {sorted(found[MENUS[0]])}, GRUB {sorted(found[MENUS[1]])}")
+    return bad
+
+
+def selected_and_offered_is_served_as_published(night: Night) -> list[str]:
+    """After a night the mirror was up, every selected release it offers is on the menus with the kernel and
+    initrd upstream publishes now (compared with the harness's own hashes), and each arch serves the loaders
+    of upstream's loader release; a release whose stale Release was replayed is left out."""
+    if not night.reachable:
+        return []
+    bad = []
+    for arch, release in sorted(set(night.selected) & set(night.upstream)):
+        if release in night.replayed:
+            continue
+        version = night.root.installed_releases(arch).get(release)
+        if (arch, release) not in served_pairs(night.root) or version is None:
+            bad.append(f"{arch}/{release} is selected and offered but not on the menus")
+            continue
+        directory = night.root.base_dir(arch) / release / version
+        for name in ("linux", "initrd.gz"):
+            if _sha256(directory / name) != night.upstream[(arch, release)][name]:
+                bad.append(f"{arch}/{release}: the served {name} is not what upstream publishes now")
     return bad
 
 
@@ -128,7 +183,9 @@ def nothing_selected_and_offered_is_lost(night: Night) -> list[str]:
 
 
 def no_partial_file_is_served(night: Night) -> list[str]:
-    """No half-written name (".<name>.new-*") and no dangling link below any arch's served tree."""
+    """After a night's import, nothing half-made is left below any arch's tree: no ".<name>.new-*" name (a
+    file being written, a link being swapped in) and no link to nothing. Right after a kill such names may
+    stand beside what is served (no menu names them); the next run must clear them."""
     bad = []
     for arch in night.root.arches():
         for directory, dirs, files in os.walk(night.root.base_dir(arch)):
@@ -142,14 +199,16 @@ def no_partial_file_is_served(night: Night) -> list[str]:
 
 
 def every_removal_is_in_a_run_row(night: Night) -> list[str]:
-    """Each release that left the menus in the night is named in the changes of one of its run rows: as
-    "<arch>/<release>", or among the releases of its arch's retirement ("retired <arch> (<releases>)")."""
+    """Each release that left the menus in the night is named in the changes of one of its run rows as
+    retired or removed ("retired <arch>/<release>: …"), or among the releases of its arch's retirement
+    ("retired <arch> (<releases>): …")."""
     gone = night.served_before - served_pairs(night.root)
     said = "\n".join(night.changes)
-    arches = {arch: set(names.split(", ")) for arch, names in re.findall(r"retired (\S+) \(([^)]*)\)", said)}
+    arches = {arch: set(names.split(", ")) for arch, names in re.findall(r"^retired (\S+) \(([^)]*)\):", said, re.M)}
 
     def named(arch: str, release: str) -> bool:
-        return f"{arch}/{release}" in said or release in arches.get(arch, set())
+        line = re.compile(rf"^(retired|removed) {re.escape(arch)}/{re.escape(release)}:", re.MULTILINE)
+        return bool(line.search(said)) or release in arches.get(arch, set())
 
     return [
         f"{arch}/{release} left the menus and no run row says so"
@@ -166,9 +225,18 @@ def status_rows_agree_with_the_disk(night: Night) -> list[str]:
             if (arch, release) not in served_pairs(night.root):
                 continue
             claimed = night.claimed.get((arch, release))
-            if claimed is not None and f"install-{claimed}" != version_dir:
+            if claimed is None:
+                bad.append(f"{arch}/{release}: served as {version_dir}, and no status row says so")
+            elif f"install-{claimed}" != version_dir:
                 bad.append(f"{arch}/{release}: the status rows say {claimed}, the root serves {version_dir}")
     return bad
+
+
+def _sha256(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return ""
 
 
 Invariant = Callable[[Night], list[str]]
@@ -176,9 +244,12 @@ INVARIANTS: dict[str, Invariant] = {
     f.__name__: f
     for f in (
         entries_name_verified_files,
+        served_loaders_are_verified,
         one_version_per_entry,
         kernel_options_on_every_entry,
+        both_menus_offer_the_same_releases,
         served_loader_has_entries,
+        selected_and_offered_is_served_as_published,
         nothing_selected_and_offered_is_lost,
         no_partial_file_is_served,
         every_removal_is_in_a_run_row,

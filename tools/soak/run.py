@@ -14,8 +14,8 @@ from tools.soak.events import KINDS, RUN_KINDS, Tonight, draw, happen
 from tools.soak.invariants import INVARIANTS, Night, served_pairs
 from tools.soak.world import RELEASES, SOURCE, World, close, make_world
 
-# Exit codes a nightly import may end with: 0, 1 (items failed: the mirror away), 2 (a selection to fix: a typo).
-EXPECTED_EXITS = {0, 1, 2}
+# What must hold at any moment, a killed run's leftovers included.
+MIDNIGHT = ("entries_name_verified_files", "served_loaders_are_verified", "one_version_per_entry")
 
 
 @dataclass
@@ -27,6 +27,7 @@ class Report:
     checks: Counter[str] = field(default_factory=Counter)
     violations: Counter[str] = field(default_factory=Counter)
     violation: str = ""
+    killed_running: int = 0
 
     def table(self, seconds: float) -> str:
         lines = [
@@ -37,7 +38,8 @@ class Report:
         lines += ["", "| invariant | checks | violations |", "| --- | ---: | ---: |"]
         lines += [f"| {name} | {self.checks[name]} | {self.violations[name]} |" for name in INVARIANTS]
         exits = ", ".join(f"exit {code}: {count}" for code, count in sorted(self.exits.items()))
-        return "\n".join([*lines, "", f"nightly imports: {exits}"])
+        kills = f"kills that hit a running import: {self.killed_running} of {self.events['import killed mid-run']}"
+        return "\n".join([*lines, "", f"nightly imports: {exits}", kills])
 
 
 def soak(work: Path, *, nights: int, seed: int) -> Report:
@@ -65,6 +67,7 @@ def _night(world: World, rng: random.Random, report: Report, night: int) -> list
         world.select(release=wrong, add=False)
     world.typos.clear()
     world.to_fix.clear()
+    world.next_day()
     before, last_run = served_pairs(world.root), world.last_run_id()
     tonight, said = Tonight(), []
     for name in draw(rng, rng.randint(1, 3)) if night else []:
@@ -72,30 +75,56 @@ def _night(world: World, rng: random.Random, report: Report, night: int) -> list
         if what:
             report.events[name] += 1
             said.append(what)
+    if tonight.killed_after is not None:
+        report.killed_running += world.kill_mid_run(tonight.killed_after)
+        killed = Night(world.root, before, {}, world.offered)
+        # What a node may meet right after the kill, before anything cleans up.
+        if _check(report, killed, MIDNIGHT, f"night {night}, right after the kill"):
+            return said
     if tonight.narrowed:
-        world.run("--source", SOURCE, "--arch", tonight.narrowed[0], "--release", tonight.narrowed[1])
+        arch, release = tonight.narrowed
+        by_hand = world.run("--source", SOURCE, "--arch", arch, "--release", release)
+        if by_hand.code != 0:
+            report.violation = f"night {night}: the narrowed run exited {by_hand.code}:\n{by_hand.output[-2000:]}"
+            return said
+    for release in tonight.replayed:
+        world.replay(release)
     if tonight.mirror_away:
         world.server.fail("*", 503)
+    expected = {0} | ({1} if tonight.mirror_away or tonight.replayed else set())
+    expected |= {2} if world.typos or not set(world.selected()) <= world.offered else set()
     outcome = world.run()
     world.server.clear()
+    for release in tonight.replayed:
+        world.unreplay(release)
     report.exits[outcome.code] += 1
     named = re.search(r"the saved selection names what its source does not offer \(([^)]*)\)", outcome.output)
     world.to_fix = sorted({pair.split("/")[1] for pair in named.group(1).split(", ")} - {RELEASES[0]}) if named else []
     world.to_fix += [t for t in world.typos if t not in world.to_fix]
-    if outcome.code not in EXPECTED_EXITS:
-        report.violation = f"night {night}: the nightly import exited {outcome.code}:\n{outcome.output[-2000:]}"
+    if outcome.code not in expected:
+        report.violation = (
+            f"night {night}: the nightly import exited {outcome.code} (expected: {sorted(expected)}):\n"
+            + outcome.output[-2000:]
+        )
         return said
     selected = {pair: opts for pair, opts in world.selected().items() if pair[1] not in world.typos}
     state = Night(
         world.root, before, selected, world.offered, world.changes_since(last_run), world.claimed(),
-        reachable=not tonight.mirror_away,
+        reachable=not tonight.mirror_away, replayed=set(tonight.replayed), upstream=world.upstream_sha256(),
     )  # fmt: skip
-    for name, check in INVARIANTS.items():
+    if _check(report, state, tuple(INVARIANTS), f"night {night}"):
+        report.violation += f"\nthe import said:\n{outcome.output[-1500:]}"
+    return said
+
+
+def _check(report: Report, state: Night, names: tuple[str, ...], when: str) -> bool:
+    """Check the invariants `names` on `state`, count them; whether any was violated (all are said)."""
+    said = []
+    for name in names:
         report.checks[name] += 1
-        found = check(state)
+        found = INVARIANTS[name](state)
         if found:
             report.violations[name] += len(found)
-            report.violation = (
-                f"night {night}: {name}: " + "; ".join(found[:5]) + f"\nthe import said:\n{outcome.output[-1500:]}"
-            )
-    return said
+            said.append(f"{when}: {name}: " + "; ".join(found[:5]))
+    report.violation = "\n".join(said)
+    return bool(said)

@@ -9,9 +9,17 @@ boot by default.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import itertools
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
+import traceback
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from io import StringIO
 from pathlib import Path
 
@@ -21,12 +29,17 @@ from django.core.management.base import CommandError
 from pxeimport.models import BootSource, ImportRun, ItemState, SelectedArch, SelectedRelease
 from pxeimport.tftproot import TftpRoot
 from tools.archive import ArchiveTree, netboot_files
+from tools.database import database_url
 from tools.faultserver import FaultServer
 from tools.signing import ArchiveSigner
 
+PROJECT = Path(__file__).resolve().parents[2]
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 RELEASES = ("orchid", "quartz", "saffron", "tundra", "walnut", "yarrow")
 ARCHES = ("amd64", "i386")
 SOURCE = "soak"
+# The "exit code" of an import that raised something other than CommandError.
+CRASHED = -1
 
 
 @dataclass
@@ -48,6 +61,10 @@ class World:
     typos: list[str] = field(default_factory=list)
     # Releases the last nightly import named as not offered: the operator unselects them the next night.
     to_fix: list[str] = field(default_factory=list)
+    # Per release, each signed Release the mirror has published (InRelease, Release, Release.gpg bytes).
+    signed: dict[str, list[tuple[bytes, bytes, bytes]]] = field(default_factory=dict)
+    # The archive's clock: each night's Release is dated a day after the last.
+    day: int = 0
 
     @property
     def offered(self) -> set[tuple[str, str]]:
@@ -64,6 +81,58 @@ class World:
         files |= {n: netboot_files(kernel_tag)[n] for n in ("linux", "initrd.gz")}
         self.archive.publish(release, arch, files)
         self.published[(arch, release)] = (kernel_tag, loader_tag)
+        self._keep_signed(release)
+
+    def next_day(self) -> None:
+        self.day += 1
+        self.archive.date = EPOCH + timedelta(days=self.day)
+
+    def _keep_signed(self, release: str) -> None:
+        top = self.archive.root / "dists" / release
+        names = ("InRelease", "Release", "Release.gpg")
+        self.signed.setdefault(release, []).append(tuple((top / n).read_bytes() for n in names))  # type: ignore[arg-type]
+
+    def replay(self, release: str) -> None:
+        """The mirror serves the release's previous signed Release again (a stale mirror, or an attacker)."""
+        top = self.archive.root / "dists" / release
+        for name, data in zip(("InRelease", "Release", "Release.gpg"), self.signed[release][-2], strict=True):
+            (top / name).write_bytes(data)
+
+    def unreplay(self, release: str) -> None:
+        """The mirror is current again: its newest Release back."""
+        top = self.archive.root / "dists" / release
+        for name, data in zip(("InRelease", "Release", "Release.gpg"), self.signed[release][-1], strict=True):
+            (top / name).write_bytes(data)
+
+    def kill_mid_run(self, after: float) -> bool:
+        """Start the nightly command as cron would (its own process), SIGKILL it `after` seconds after it
+        began; whether it was still running then."""
+        env = {**os.environ, "DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "settings"}
+        env |= {"PXEIMPORT_GRACE_SECONDS": "0", "PXEIMPORT_HTTP_RETRIES": "0", "PXEIMPORT_HTTP_BACKOFF": "0"}
+        env.setdefault("SECRET_KEY", "soak-only")
+        command = [sys.executable, "-m", "tools.kill_trials", "--child", "--tftproot", str(self.root.path), "-v0"]
+        child = subprocess.Popen(
+            command, cwd=PROJECT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        assert child.stdin is not None and child.stdout is not None
+        if child.stdout.readline().strip() != "ready":
+            child.kill()
+            raise RuntimeError(f"the import process did not start: {child.communicate()[1][-500:]}")
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        time.sleep(after)
+        running = child.poll() is None
+        child.send_signal(signal.SIGKILL)
+        child.communicate(timeout=60)
+        return running
+
+    def upstream_sha256(self) -> dict[tuple[str, str], dict[str, str]]:
+        """(arch, release) -> {name: SHA-256} of the kernel and initrd upstream publishes now."""
+        return {
+            pair: {n: hashlib.sha256(netboot_files(kernel)[n]).hexdigest() for n in ("linux", "initrd.gz")}
+            for pair, (kernel, _) in self.published.items()
+        }
 
     def withdraw(self, arch: str, release: str) -> None:
         """Upstream drops `arch` from `release`: its installer dir goes, the Release lists the other arches.
@@ -73,8 +142,10 @@ class World:
         if any(r == release for _, r in self.published):
             self.archive.remove(release, arch)
             self.archive.sign_release(release)
+            self._keep_signed(release)
         else:
             shutil.rmtree(self.archive.root / "dists" / release)
+            self.signed.pop(release, None)
 
     # The saved selection, as the admin saves it ---------------------------------------------------
 
@@ -119,6 +190,9 @@ class World:
         except CommandError as exc:
             err.write(f"{exc}\n")
             code = exc.returncode
+        except Exception:  # a crash is what the soak is for: said with its traceback, never an exit code
+            err.write(traceback.format_exc())
+            code = CRASHED
         return RunOutcome(code, out.getvalue() + err.getvalue())
 
     def last_run_id(self) -> int:
@@ -134,6 +208,7 @@ def make_world(work: Path) -> World:
     archive = ArchiveTree(work / "archive", installer_dir="debian-installer", signer=signer)
     server = FaultServer(archive.root, ranges=True).start()
     world = World(work, signer, archive, server, TftpRoot(work / "tftpboot"))
+    world.next_day()
     for release in RELEASES[:3]:
         for arch in ARCHES:
             world.publish(arch, release, loader=True)

@@ -10,7 +10,7 @@ import pytest
 
 from pxeimport.models import ImportRun, RunStatus
 from tests.support.faulty import publish_both, run_import
-from tests.support.subprocess_db import database_url
+from tools.database import database_url
 from tools.httpserver import ArchiveServer
 from tools.kill_trials import KillTrials
 

@@ -9,7 +9,7 @@ import pytest
 from django.conf import LazySettings
 
 from pxeimport.models import BootSource, ImportRun, RunStatus
-from tests.support.subprocess_db import database_url
+from tools.database import database_url
 from tools.httpserver import ArchiveServer
 from tools.signing import ArchiveSigner
 

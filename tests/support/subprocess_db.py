@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tools.database import database_url  # re-exported: the tests' name for it
+from tools.database import database_url
 
 PROJECT = Path(__file__).resolve().parents[2]
 

@@ -34,7 +34,9 @@ from tools.faultserver import FaultServer
 from tools.signing import ArchiveSigner
 
 PROJECT = Path(__file__).resolve().parents[2]
-EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+# The archive's first day: ten years back, so no night's Release is dated ahead of the real clock (an import
+# refuses a Release from the future) however many nights run, up to ten years of them.
+EPOCH = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=3650)
 RELEASES = ("orchid", "quartz", "saffron", "tundra", "walnut", "yarrow")
 ARCHES = ("amd64", "i386")
 SOURCE = "soak"

@@ -48,12 +48,14 @@ class Housekeeping:
             )
         return said + self.open_up(dry=dry)
 
-    def unmark_served(self, served: Sequence[Item]) -> None:
-        """A narrowed run's served items are no longer retired (retirement.unmark_served); errors are logged."""
+    def unmark_served(self, served: Sequence[Item]) -> list[str]:
+        """A narrowed run's served items are no longer retired (retirement.unmark_served), a line each; errors
+        are logged."""
         try:
-            unmark_served(self.root, served)
+            return unmark_served(self.root, served)
         except (OSError, UnsafePath, InvalidName) as exc:
             log.warning("could not take retirement marks away: %s", exc)
+            return []
 
     def retire(
         self, items: Sequence[Item], now: float, *, dry: bool, gone: list[Path], pending: Iterable[tuple[str, str]]

@@ -76,16 +76,14 @@ def retire_unselected(
             offered = tuple(sorted(r for r, d in _children(base) if r not in RESERVED and _is_release_dir(d)))
             said += _retire(root, arch_dir, arch, now, menus_of=arch, dry=dry, gone=gone, releases=offered)
             continue
-        if not dry:
-            _unmark(arch_dir)
+        said += _restore(arch_dir, arch, dry=dry)
         bootable = any((arch, r) in served for a, r in releases if a == arch)
         planned = sorted(r for a, r in releases if a == arch)
         for release, release_dir in _children(base):
             if release in RESERVED or not _is_release_dir(release_dir):
                 continue
             if (arch, release) in releases:
-                if not dry:
-                    _unmark(release_dir)
+                said += _restore(release_dir, f"{arch}/{release}", dry=dry)
             elif not bootable and (arch, release) in served:
                 retired.held.add((arch, release))
                 if not dry:
@@ -198,15 +196,26 @@ def marked_at(directory: Path) -> float | None:
         return None
 
 
-def unmark_served(root: TftpRoot, served: Iterable[Item]) -> None:
+def unmark_served(root: TftpRoot, served: Iterable[Item]) -> list[str]:
     """A narrowed run that served these items (installed, or found them current) takes their retirement
     marks away, the arch's too: the operator asked for them by name. One whose item failed leaves the mark,
-    so the menus do not offer what a retiring run took off them (pxeimport.menus.writer)."""
+    so the menus do not offer what a retiring run took off them (pxeimport.menus.writer). A line for each."""
+    said = []
     for item in served:
         arch_dir = root.base_dir(item.arch).parent
-        _unmark(arch_dir)
+        said += _restore(arch_dir, item.arch, dry=False)
         if item.kind == ItemKind.INSTALL:
-            _unmark(arch_dir / "base" / item.release)
+            said += _restore(arch_dir / "base" / item.release, f"{item.arch}/{item.release}", dry=False)
+    return said
+
+
+def _restore(directory: Path, what: str, *, dry: bool) -> list[str]:
+    """Take a retirement mark away (unless `dry`); a line saying so when there was one."""
+    if marked_at(directory) is None:
+        return []
+    if not dry:
+        _unmark(directory)
+    return [change_text("restore", what, "selected again; on the boot menus again, nothing goes", dry=dry)]
 
 
 def _unmark(directory: Path) -> None:

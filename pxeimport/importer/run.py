@@ -175,7 +175,7 @@ class Importer:
             held = retired.held
         if (refused or not self.retire) and not dry_run:  # what it serves of the selection goes back on the menus
             ok = (Outcome.INSTALLED, Outcome.UNCHANGED)
-            self.cleanup.unmark_served([r.item for r in results if r.outcome in ok])
+            self.housekeeping += self.cleanup.unmark_served([r.item for r in results if r.outcome in ok])
         self.menu_results = self.menus.write(
             items, now, only_planned=self.retire and not refused, pending=pending if dry_run else None, held=held
         )

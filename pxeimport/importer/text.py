@@ -57,7 +57,14 @@ def item_lines(result: ItemResult, verbosity: int) -> list[Line]:
 
 
 # What a run does besides installing, in the present tense (a dry run's "would ...") and the past.
-DONE = {"retire": "retired", "remove": "removed", "clear": "cleared", "open": "opened", "keep": "kept"}
+DONE = {
+    "retire": "retired",
+    "remove": "removed",
+    "clear": "cleared",
+    "open": "opened",
+    "keep": "kept",
+    "restore": "put back",
+}
 
 
 def change_text(verb: str, what: str, why: str = "", *, dry: bool) -> str:

@@ -68,7 +68,9 @@ def test_a_release_selected_again_before_the_grace_period_ends_is_kept(root, tmp
     install_release(root, tmp_path, "amd64", "buster")
     retire_unselected(root, items("amd64", "bookworm"), now=1000.0)
 
-    assert retire_unselected(root, items("amd64", "bookworm", "buster"), now=1000.0 + 10).said == []
+    assert retire_unselected(root, items("amd64", "bookworm", "buster"), now=1000.0 + 10).said == [
+        "put back amd64/buster: selected again; on the boot menus again, nothing goes"
+    ]
 
     assert not (root.base_dir("amd64") / "buster" / MARK).exists()
     assert retire_unselected(root, items("amd64", "bookworm", "buster"), now=1000.0 + 2 * GRACE).said == []

@@ -99,3 +99,4 @@ def test_a_release_selected_again_beside_a_typo_goes_back_on_the_menus(source, a
 
     assert result.code == 2, result.stderr
     assert "LABEL trixie" in (base(tftp_root, "amd64") / "pxelinux.cfg" / "default").read_text()
+    assert "put back amd64/trixie: selected again; on the boot menus again, nothing goes" in result.stdout

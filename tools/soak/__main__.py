@@ -56,7 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="pxeimport-soak-") as scratch:
         work = (options.work or Path(scratch)).absolute()
         if work.exists() and (not work.is_dir() or any(work.iterdir())):
-            print(f"--work {work}: not an empty directory; the soak builds its world afresh", file=sys.stderr)
+            what = "a used directory" if work.is_dir() else "not a directory"
+            print(f"--work {work}: {what}; the soak builds its world afresh in a new or empty one", file=sys.stderr)
             return 2
         work.mkdir(parents=True, exist_ok=True)
         configure(work)

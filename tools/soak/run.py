@@ -87,6 +87,11 @@ def _night(world: World, rng: random.Random, report: Report, night: int) -> list
         if by_hand.code != 0:
             report.violation = f"night {night}: the narrowed run exited {by_hand.code}:\n{by_hand.output[-2000:]}"
             return said
+    # A release withdrawn after its replay was drawn tonight has no Release left to replay.
+    gone = [r for r in tonight.replayed if len(world.signed.get(r, ())) < 2]
+    report.events["older Release replayed"] -= len(gone)
+    tonight.replayed = [r for r in tonight.replayed if r not in gone]
+    said += [f"no replay of {release}: it left the mirror tonight" for release in gone]
     for release in tonight.replayed:
         world.replay(release)
     if tonight.mirror_away:

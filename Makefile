@@ -73,8 +73,9 @@ demo: var/.migrated
 	$(PY) -m tools.demo $(ARGS)
 
 ## Nights of random change with the nightly import and invariants checked after each (tools/soak; its own
-## database and roots in a temporary directory). NIGHTS=365 is the year in RELIABILITY.md; the same SEED
-## draws the same nights. Exit 1 with the night and the seed to replay at the first violation.
+## database and roots in a temporary directory; racks on RabbitMQ at 127.0.0.1:5672, or ARGS=--no-racks).
+## NIGHTS=365 is the year in RELIABILITY.md; the same SEED draws the same nights. Exit 1 with the night and
+## the seed to replay at the first violation.
 NIGHTS ?= 30
 SEED ?= 1
 soak: install

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pxeimport.publication import FILES_DIR, keyring_fingerprint
+from tools.faultserver import FaultServer
 from tools.httpserver import ArchiveServer
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -54,9 +55,16 @@ class Site:
     """The processes and directories of one region and its racks, below `tmp`."""
 
     def __init__(
-        self, tmp: Path, upstream: ArchiveServer, upstream_keyring: Path, broker: str, region_host: str = "127.0.0.1"
+        self,
+        tmp: Path,
+        upstream: ArchiveServer | FaultServer,
+        upstream_keyring: Path,
+        broker: str,
+        region_host: str = "127.0.0.1",
+        region_database: str = "",
     ) -> None:
-        """`region_host`: the address the region's publish root is served on (racks elsewhere reach it there)."""
+        """`region_host`: the address the region's publish root is served on (racks elsewhere reach it there);
+        `region_database`: the region's DATABASE_URL, migrated (default: a SQLite file of the site's own)."""
         self.tmp = tmp
         self.upstream = upstream
         self.upstream_keyring = upstream_keyring
@@ -71,7 +79,7 @@ class Site:
             "PXEIMPORT_LOG_LEVEL": "INFO",  # the workers' logs say why each converge ran
         }
         self.region_env = self.env | {
-            "DATABASE_URL": f"sqlite:///{self.region_db}",
+            "DATABASE_URL": region_database or f"sqlite:///{self.region_db}",
             "PXEIMPORT_PUBLISH_ROOT": str(self.publish_root),
             "PXEIMPORT_PUBLISH_URL": self.region_http.url,
             "PXEIMPORT_REGION_GNUPGHOME": str(tmp / "region-gnupg"),
@@ -82,7 +90,8 @@ class Site:
         # Migrate once; every database is a copy.
         self.template = tmp / "template.sqlite3"
         self.manage("migrate", "-v0", env=self.env | {"DATABASE_URL": f"sqlite:///{self.template}"})
-        shutil.copy(self.template, self.region_db)
+        if not region_database:
+            shutil.copy(self.template, self.region_db)
         self.keyring = tmp / "region.gpg"
         self.manage("export_region_keyring", str(self.keyring), env=self.region_env)
         region = f"pxeimport.{keyring_fingerprint(self.keyring)[-16:].lower()}"  # the key id
@@ -258,7 +267,8 @@ class Site:
 
         with Connection(self.broker) as connection:  # type: ignore[no-untyped-call]
             channel = connection.default_channel
-            queues = {str(row[0]) for row in self.region_rows("SELECT queue FROM pxeimport_rack")}
+            rows = self.region_rows("SELECT queue FROM pxeimport_rack") if self.region_db.exists() else []
+            queues = {str(row[0]) for row in rows}
             for queue in queues | {self.queues["prefix"] + name for name in self.rack_names}:
                 channel.queue_delete(queue)
             channel.queue_delete(self.queues["region"])

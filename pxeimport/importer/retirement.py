@@ -116,6 +116,9 @@ def _retire(
     """
     marked = marked_at(directory)
     grace = root.grace_seconds
+    # An arch's line names its releases, retired or removed: the row of the run that retired it may be lost
+    # (a run killed after the mark), and the run that removes it must still say which releases went.
+    named = f"{what} ({', '.join(releases)})" if releases else what
     if marked is not None and _on_menus(root, directory, menus_of):
         # Put back on the menus since it was marked (a run that retires nothing, a demo): nodes may boot it
         # now, so it leaves the menus again and its grace period starts anew.
@@ -127,7 +130,6 @@ def _retire(
                 _remove_menus(root, menus_of)
         files = "its files (its pre-boot loaders too)" if menus_of is not None else "its files"
         why = f"not in the saved selection; off the boot menus now, {files} go in {grace:.0f} s"
-        named = f"{what} ({', '.join(releases)})" if releases else what
         return [change_text("retire", named, why, dry=dry)]
     if now - marked < grace:
         return []
@@ -135,7 +137,7 @@ def _retire(
         shutil.rmtree(directory)
     if gone is not None:
         gone.append(directory)
-    return [change_text("remove", what, f"out of the saved selection for more than {grace:.0f} s", dry=dry)]
+    return [change_text("remove", named, f"out of the saved selection for more than {grace:.0f} s", dry=dry)]
 
 
 def _on_menus(root: TftpRoot, directory: Path, arch: str | None) -> bool:

@@ -15,6 +15,8 @@ publication (the region layout reads the region's index). Django: never.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pxeimport.items import DEFAULT_LAYOUT
 from pxeimport.layouts.anaconda_iso import AnacondaIso
 from pxeimport.layouts.base import BootEntry, Container, Layout, LayoutError, NotOffered, RemoteFile, Wanted
@@ -57,6 +59,7 @@ __all__ = [
     "known_releases",
     "layout_choices",
     "layout_names",
+    "layout_trait",
     "newest_release",
     "release_problem",
     "signed_index",
@@ -76,6 +79,15 @@ def get_layout(name: str) -> type[Layout]:
         return _LAYOUTS[name]
     except KeyError:
         raise LayoutError(f"unknown archive layout {name!r} (known: {', '.join(_LAYOUTS)})") from None
+
+
+def layout_trait(name: str, trait: str, default: Any) -> Any:
+    """The class attribute `trait` of layout `name` (has_loaders, own_keyring, reads_options, ...), or `default`
+    for a layout that does not exist (said where the name is checked: the usage check, the admin's form)."""
+    try:
+        return getattr(get_layout(name), trait)
+    except LayoutError:
+        return default
 
 
 def layout_names() -> list[str]:

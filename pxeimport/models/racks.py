@@ -50,6 +50,12 @@ class RackItemState(models.Model):
         max_length=64, blank=True, help_text="The region's version the rack serves; blank: none yet."
     )
     live_version = models.CharField(max_length=64, blank=True, help_text="The rack's own version dir id.")
+    kernel_opts = models.TextField(  # noqa: DJ001 (None: not reported, which "" would not say: no options)
+        null=True,
+        blank=True,
+        help_text="The kernel options of the index it took this item from (its menus carry them); "
+        "null: its rack worker does not report them.",
+    )
     synced = models.DateTimeField(null=True, blank=True, help_text="When it last converged on this item.")
     bytes_downloaded = models.BigIntegerField(default=0, help_text="Bytes its last sync of this item pulled.")
     error = models.TextField(blank=True)

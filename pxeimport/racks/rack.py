@@ -171,6 +171,7 @@ def _item(
         release=publication.current_release if kind == LOADER else release,
     ).first()
     line = {"arch": arch, "kind": kind, "release": release, "region_version": published.version}
+    line["kernel_opts"] = published.kernel_opts  # a change of options alone is a change the rack must take
     if state is None or run is None or state.last_run_id != run.pk:
         return line | {"error": "not imported by the last sync", "live_version": "", "bytes": 0}
     ok = state.outcome in (Outcome.INSTALLED, Outcome.UNCHANGED)

@@ -7,7 +7,8 @@ clock alone: unreachable, failed, clock skew, behind or in sync, and since when.
 - failed: its last sync, or an item of it, failed (each item's reason is on the rack's page).
 - clock skew: its clock and the region's web server's (the index's HTTP Date) differ by more than
   PXEIMPORT_RACK_CLOCK_SKEW_SECONDS: it may refuse a fresh index as "not valid yet", or accept a stale one.
-- behind: it lacks a version the index names. In sync: it serves every one.
+- behind: it lacks a version the index names, or serves one with other kernel options than the index's. In
+  sync: it serves every one, with the index's options.
 """
 
 from __future__ import annotations
@@ -81,11 +82,13 @@ def rack_status(rack: Rack, current: Publication | None, now: datetime | None = 
     extra = f"; serves beyond the region's index: {rack.beyond}" if rack.beyond else ""
     if current is None:
         return RackStatus(rack, UNKNOWN, None, "this region has no published index" + extra)
-    lacking = [
-        f"{i.arch}/{i.release or 'loader'}"
-        for i in current.items
-        if (s := items.get((i.arch, i.kind, i.release))) is None or s.region_version != i.version
-    ]
+    lacking = []
+    for i in current.items:
+        s = items.get((i.arch, i.kind, i.release))
+        if s is None or s.region_version != i.version:
+            lacking.append(f"{i.arch}/{i.release or 'loader'}")
+        elif s.kernel_opts is not None and s.kernel_opts != i.kernel_opts:  # its menus carry the old options
+            lacking.append(f"{i.arch}/{i.release} (its kernel options)")
     if lacking:
         return RackStatus(rack, BEHIND, current.date, "lacks " + ", ".join(lacking) + extra)
     synced = [s.synced for s in items.values() if s.synced]

@@ -204,6 +204,7 @@ def _record_items(rack: Rack, items: list[dict[str, Any]], now: Any) -> None:
         else:
             state.error, state.failing_since = "", None
             state.region_version, state.synced = item["region_version"], now
+            state.kernel_opts = item.get("kernel_opts")  # None from a rack worker that does not report them
         state.live_version = item.get("live_version") or state.live_version
         state.bytes_downloaded = int(item.get("bytes", 0))
         state.save()

@@ -17,7 +17,7 @@ from django.conf import settings
 from pxeimport.fetching import Fetcher, FetchError, FetchSettings, IndexCache
 from pxeimport.importer import contested, plan, usage_problems
 from pxeimport.items import DEFAULT_LAYOUT, Item, ItemKind, Selection
-from pxeimport.layouts import REGION, LayoutError, ReleaseDataError, get_layout, signed_index
+from pxeimport.layouts import REGION, LayoutError, ReleaseDataError, layout_trait, signed_index
 from pxeimport.lib import InvalidName
 from pxeimport.menus import BadKernelOptions, MenuSettings, check_entry_fits, check_kernel_opts
 from pxeimport.runs.selection import NothingSelected, Overrides, command_line_source, resolve
@@ -103,7 +103,7 @@ def build(options: RunOptions) -> RunContext:
             "may be Debian's or Ubuntu's, and the releases to import are not guessed; a saved boot source "
             "has a distribution, and takes its supported releases by default"
         )
-    own_keyring = _own_keyring(options.layout) if options.archive else ""
+    own_keyring = layout_trait(options.layout or DEFAULT_LAYOUT, "own_keyring", "") if options.archive else ""
     if own_keyring and not options.keyrings:
         raise ConfigError(f"--layout {options.layout} needs --keyring FILE: {own_keyring}")
     if options.layout == REGION and bool(options.arches) != bool(options.releases):
@@ -252,14 +252,6 @@ def _mirrored(overrides: Overrides) -> Overrides:
         current_release=overrides.current_release or index.current_release or "none",
         pairs=frozenset((i.arch, i.release) for i in index.items if i.release),
     )
-
-
-def _own_keyring(layout: str | None) -> str:
-    """The keyring a source of `layout` needs when Debian's and Ubuntu's do not apply; "" when they may."""
-    try:
-        return get_layout(layout or DEFAULT_LAYOUT).own_keyring
-    except LayoutError:
-        return ""  # an unknown layout: said by the usage check
 
 
 def _given(options: RunOptions) -> set[str]:

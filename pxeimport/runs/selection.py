@@ -12,6 +12,7 @@ from pxeimport.layouts import (
     ReleaseDataError,
     arch_problem,
     get_layout,
+    layout_trait,
     newest_release,
     release_problem,
     stable_release,
@@ -103,38 +104,14 @@ def command_line_source(overrides: Overrides) -> Source:
         keyring_hint=hint,
         layout=overrides.layout,
         loader_archive=overrides.loader_archive,
-        feeds_loaders=_has_loaders(overrides.layout),
+        feeds_loaders=layout_trait(overrides.layout, "has_loaders", True),
         iso_sha256=(overrides.iso_sha256 or "").lower(),
     )
 
 
-def _own_keyring(layout: str) -> str:
-    """The keyring a source of `layout` needs instead of Debian's and Ubuntu's ("" when theirs may sign it)."""
-    try:
-        return get_layout(layout).own_keyring
-    except LayoutError:
-        return ""
-
-
-def _reads(layout: str, option: str) -> bool:
-    """Whether `layout` reads the layout-specific `option` (an unknown layout: judged where it is used)."""
-    try:
-        return option in get_layout(layout).reads_options
-    except LayoutError:
-        return False
-
-
-def _has_loaders(layout: str) -> bool:
-    """Whether a source of `layout` can feed pre-boot loaders (anaconda-iso's cannot); an unknown layout
-    is judged where it is used."""
-    try:
-        return get_layout(layout).has_loaders
-    except LayoutError:
-        return True
-
-
 def _source(model: BootSource, overrides: Overrides) -> Source:
-    own = _own_keyring(model.layout)
+    pinned = "--iso-sha256" in layout_trait(model.layout, "reads_options", ())
+    own = layout_trait(model.layout, "own_keyring", "")
     default = None if own else DEFAULT_KEYRINGS.get(model.distribution)
     if overrides.keyrings:
         keyrings, hint = tuple(overrides.keyrings), "given by --keyring"
@@ -158,9 +135,9 @@ def _source(model: BootSource, overrides: Overrides) -> Source:
         allow_expired_indexes=model.allow_expired_indexes,
         arch_urls=parse_arch_urls(model.arch_urls),
         loader_archive=overrides.loader_archive or model.loader_archive or None,
-        feeds_loaders=model.feeds_loaders and _has_loaders(model.layout),
+        feeds_loaders=model.feeds_loaders and layout_trait(model.layout, "has_loaders", True),
         # A pin binds only the layouts that read one (a hidden field's stale value, a --iso-sha256 meant for another).
-        iso_sha256=(overrides.iso_sha256 or model.iso_sha256).lower() if _reads(model.layout, "--iso-sha256") else "",
+        iso_sha256=(overrides.iso_sha256 or model.iso_sha256).lower() if pinned else "",
     )
 
 
@@ -223,7 +200,7 @@ def claimed_elsewhere(
     lines = []
     for other in others:
         for arch in sorted(mine_arches & set(other.arches)):
-            if feeds_loaders and _has_loaders(layout) and other.source.feeds_loaders:
+            if feeds_loaders and layout_trait(layout, "has_loaders", True) and other.source.feeds_loaders:
                 lines.append(
                     f"{arch}'s pre-boot loaders are already fed by the enabled boot source {other.source.name!r}: "
                     "untick “feeds the pre-boot loaders” here or there"

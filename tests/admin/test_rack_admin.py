@@ -11,7 +11,7 @@ import pytest
 
 from pxeimport.models import Rack
 from pxeimport.publication import INDEX, INSTALL, LOADER, Publication, PublishedFile, PublishedItem
-from pxeimport.racks import rack_queue, record_report, region_id
+from pxeimport.racks import all_statuses, rack_queue, record_report, region_id
 from tests.support.requirements import require_rabbitmq, require_tool
 
 pytestmark = pytest.mark.django_db
@@ -282,3 +282,20 @@ def test_asking_again_does_not_restart_a_silent_racks_wait(region, monkeypatch):
     assert sorted(sent) == ["behind", "in-sync"]
     assert Rack.objects.get(name="in-sync").asked == long_ago  # still the first unanswered ask
     assert Rack.objects.get(name="behind").asked is not None  # it had answered: a new ask
+
+
+def test_a_rack_serving_the_index_versions_with_other_kernel_options_is_behind_unless_its_worker_says_none(region):
+    files = (PublishedFile("linux", "a" * 64, 10),)
+    item = PublishedItem("amd64", INSTALL, "bookworm", V2, f"v/amd64/bookworm/install-{V2}/", files, "console=ttyS1")
+    root = region.PXEIMPORT_PUBLISH_ROOT
+    (root / INDEX).write_bytes(Publication(datetime.now(UTC), "bookworm", (item,)).to_json())
+    line = {"arch": "amd64", "kind": INSTALL, "release": "bookworm", "region_version": V2, "error": ""}
+    for name, opts in (("old-options", {"kernel_opts": ""}), ("new-options", {"kernel_opts": "console=ttyS1"})):
+        record_report({"rack": name, "region": region_id(), "items": [line | opts], "index_read": True})
+    record_report({"rack": "older-worker", "region": region_id(), "items": [line], "index_read": True})
+
+    shown = {s.rack.name: (s.state, s.detail) for s in all_statuses()}
+
+    assert shown["old-options"] == ("behind", "lacks amd64/bookworm (its kernel options)")
+    assert shown["new-options"] == ("in sync", "")
+    assert shown["older-worker"] == ("in sync", "")  # it does not say which options it took: not judged on them

@@ -218,4 +218,5 @@ def test_a_tftp_root_where_nothing_can_be_created_is_a_usage_error(
     result = run_import(faults.url, root, signer.keyring, *ARGS)
 
     assert result.code == 2
-    assert "cannot use TFTP root" in result.stderr and "No space left on device" in result.stderr
+    full = "its filesystem is full (No space left on device): free space there, then run again"
+    assert f"cannot use TFTP root {root}: {root}/maas: {full}" in result.stderr

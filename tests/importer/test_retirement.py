@@ -91,7 +91,8 @@ def test_an_arch_not_planned_loses_its_menus_at_once_and_its_files_after_the_gra
     assert not (menus / "pxelinux.cfg" / "default").exists()
     assert (menus / "grub" / "grub.cfg").exists()  # not pxeimport's: left alone
     assert (menus / "bookworm" / "install" / "linux").is_file()
-    assert retire_unselected(root, items("amd64", "bookworm"), now=1000.0 + GRACE).said[0].startswith("removed i386: ")
+    removed = retire_unselected(root, items("amd64", "bookworm"), now=1000.0 + GRACE).said[0]
+    assert removed.startswith("removed i386 (bookworm): out of the saved selection")  # named again: see below
     assert not (root.maas / "i386").exists()
 
 
@@ -288,7 +289,7 @@ def test_a_dry_run_says_every_retirement_and_deletion_a_real_run_then_does(sourc
     said = housekeeping(run(tftp_root, "--dry-run").stdout)
     assert snapshot(tftp_root) == before
     assert said == ["would remove amd64/trixie: out of the saved selection for more than 0 s",
-                    "would remove i386: out of the saved selection for more than 0 s"]  # fmt: skip
+                    "would remove i386 (bookworm, trixie): out of the saved selection for more than 0 s"]  # fmt: skip
     assert [line.removeprefix("would ").replace("remove", "removed", 1) for line in said] == (
         housekeeping(run(tftp_root).stdout)
     )
@@ -361,3 +362,15 @@ def test_a_narrowed_run_puts_back_on_the_menus_only_what_it_served_never_what_wa
     assert run(tftp_root, "--release", "trixie").code == 0  # asked for by name, and served: back, unmarked
     assert "trixie" in menu(tftp_root)
     assert not (base(tftp_root, "amd64") / "trixie" / MARK).exists()
+
+
+def test_an_arch_removed_after_a_retirement_whose_run_row_was_lost_names_its_releases(root, tmp_path):
+    """A run killed after it marked the arch retired never wrote its row; the run that deletes the arch is
+    then the only one to say which releases left (found by the soak: seed 4, night 121)."""
+    for release in ("bookworm", "trixie"):
+        install_release(root, tmp_path, "i386", release)
+    retire_unselected(root, items("amd64", "bookworm"), now=1000.0)  # its "retired i386 (…)" line is lost
+
+    said = retire_unselected(root, items("amd64", "bookworm"), now=1000.0 + GRACE).said
+
+    assert said == [f"removed i386 (bookworm, trixie): out of the saved selection for more than {GRACE:.0f} s"]

@@ -119,3 +119,27 @@ def test_two_regions_on_one_broker_with_default_queue_names_keep_their_own_racks
         assert site.rack_queue("r1") != other.rack_queue("r1")
     finally:
         other.close()
+
+
+def test_a_stopped_rack_is_not_shown_in_sync_after_the_region_changed_only_its_kernel_options(site):
+    """The index names the same files with other kernel options: the stopped rack's menus still carry the old
+    ones, so a node booting there gets them; the page says which item it lacks, and why."""
+    site.region_saves(["amd64"], ["bookworm"])
+    site.region_import(selection=())
+    site.start_region_worker()
+    site.start_rack("m1")
+    wait_until("the rack reports in sync", lambda: state(site, "m1") == "in sync")
+    site.stop("rack-m1")
+
+    site.manage("shell", "-v0", "-c", SET_OPTIONS.format(opts="console=ttyS1"), env=site.region_env)
+    site.region_import(selection=())
+
+    now, detail = site.rack_states()["m1"]
+    assert (now, detail) == ("behind", "lacks amd64/bookworm (its kernel options)")
+    site.start_rack("m1")
+    wait_until("the rack is in sync again", lambda: state(site, "m1") == "in sync")
+    menu = (base(site.rack_root("m1"), "amd64") / "pxelinux.cfg" / "default").read_text()
+    assert "console=ttyS1" in menu
+
+
+SET_OPTIONS = "from pxeimport.models import BootSource; BootSource.objects.update(kernel_opts={opts!r})"

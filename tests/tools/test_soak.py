@@ -12,20 +12,9 @@ import pytest
 
 from tools.soak.invariants import INVARIANTS, Night, served_pairs
 from tools.soak.run import soak
-from tools.soak.world import World, close, make_world
+from tools.soak.world import World
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def world(tmp_path: Path, settings):
-    settings.PXEIMPORT_GRACE_SECONDS = 0
-    settings.PXEIMPORT_HTTP_RETRIES = 0
-    settings.PXEIMPORT_HTTP_BACKOFF = 0
-    made = make_world(tmp_path)
-    assert made.run().code == 0
-    yield made
-    close(made)
 
 
 def night(world: World, **changed: Any) -> Night:

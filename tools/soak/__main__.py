@@ -6,11 +6,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from pxeimport.lib import redact_url
+
+BROKER = "amqp://guest:guest@127.0.0.1:5672//"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -18,9 +24,25 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--nights", type=_count, default=30, help="how many nights (default 30; a year: 365)")
     parser.add_argument("--seed", type=int, default=1, help="the random seed: the same seed, the same nights")
     parser.add_argument(
+        "--broker",
+        default=BROKER,
+        help=f"RabbitMQ's URL for the racks (two rack workers on it, one brokerless rack; default {BROKER})",
+    )
+    parser.add_argument("--no-racks", action="store_true", help="the server alone: no region index, no racks")
+    parser.add_argument(
         "--work", type=Path, help="an empty or new directory for the world (default: a fresh temporary directory)"
     )
     return parser.parse_args(argv)
+
+
+def broker_problem(url: str) -> str:
+    """Why the racks cannot use RabbitMQ at `url` ("" when something listens there)."""
+    parts = urlsplit(url)
+    try:
+        socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 5672), timeout=3).close()
+    except OSError as exc:
+        return f"--broker {redact_url(url)}: nothing answers there ({exc}); start RabbitMQ, or soak with --no-racks"
+    return ""
 
 
 def _count(value: str) -> int:
@@ -59,12 +81,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             what = "a used directory" if work.is_dir() else "not a directory"
             print(f"--work {work}: {what}; the soak builds its world afresh in a new or empty one", file=sys.stderr)
             return 2
+        problem = "" if options.no_racks else broker_problem(options.broker)
+        if problem:
+            print(problem, file=sys.stderr)
+            return 2
         work.mkdir(parents=True, exist_ok=True)
         configure(work)
         from tools.soak.run import soak
 
         started = time.monotonic()
-        report = soak(work, nights=options.nights, seed=options.seed)
+        broker = "" if options.no_racks else options.broker
+        report = soak(work, nights=options.nights, seed=options.seed, broker=broker)
         print(report.table(time.monotonic() - started))
         if report.violation:
             print(report.violation, file=sys.stderr)

@@ -11,7 +11,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tools.soak.world import ARCHES, RELEASES, World
+from tools.soak.world import ARCHES, DEAD_MIRROR, EXTRA, RELEASES, World
 
 Kind = Callable[[World, random.Random], str]
 
@@ -26,6 +26,8 @@ class Tonight:
     killed_after: float | None = None
     # Releases whose previous signed Release the mirror serves tonight.
     replayed: list[str] = field(default_factory=list)
+    # The TFTP root's filesystem is full during the nightly import (another program filled it).
+    disk_full: bool = False
 
 
 def point_release(world: World, rng: random.Random) -> str:
@@ -115,6 +117,29 @@ def typo(world: World, rng: random.Random) -> str:
     return f"the operator selects {wrong!r}, meaning {real!r}"
 
 
+def other_mirror(world: World, rng: random.Random) -> str:
+    now = world.source.url
+    url = next(u for u in world.mirrors() if u != now) if now in world.mirrors() else world.mirrors()[0]
+    world.point_at(url)
+    return f"the operator points the source at the other mirror ({url})"
+
+
+def dead_mirror(world: World, rng: random.Random) -> str:
+    if world.dead_mirror_of:
+        return ""
+    world.dead_mirror_of = world.source.url
+    world.point_at(DEAD_MIRROR)
+    return f"the operator points the source at a mirror that is not there ({DEAD_MIRROR})"
+
+
+def claimed_twice(world: World, rng: random.Random) -> str:
+    if world.claimed_twice:
+        return ""
+    release = rng.choice([r for r in world.selected_releases() if r not in world.typos])
+    world.claim_twice(release)
+    return f"a second enabled source ({EXTRA!r}) selects amd64/{release} too"
+
+
 KINDS: dict[str, tuple[int, Kind]] = {
     "point release": (8, point_release),
     "loader update": (3, loader_update),
@@ -126,25 +151,43 @@ KINDS: dict[str, tuple[int, Kind]] = {
     "arch unselected": (1, arch_unselected),
     "kernel options edited": (2, kernel_options_edited),
     "typo in the selection": (1, typo),
+    "source on another mirror": (1, other_mirror),
+    "source on a dead mirror": (1, dead_mirror),
+    "two sources claim a release": (1, claimed_twice),
 }
 # Kinds that change how tonight's import runs rather than the world.
-RUN_KINDS = {"mirror away": 1, "narrowed run by hand": 2, "import killed mid-run": 2, "older Release replayed": 1}
+RUN_KINDS = {
+    "mirror away": 1,
+    "narrowed run by hand": 2,
+    "import killed mid-run": 2,
+    "older Release replayed": 1,
+    "disk full": 1,
+}
+# Kinds that happen to the racks (tools.soak.fleet); drawn with the rest, and without racks not counted.
+RACK_KINDS = {"rack down": 1, "rack clock off": 1}
 
 
 def draw(rng: random.Random, count: int) -> list[str]:
     """`count` kind names, by weight, world and run kinds together."""
-    names = [*KINDS, *RUN_KINDS]
-    weights = [*(w for w, _ in KINDS.values()), *RUN_KINDS.values()]
+    names = [*KINDS, *RUN_KINDS, *RACK_KINDS]
+    weights = [*(w for w, _ in KINDS.values()), *RUN_KINDS.values(), *RACK_KINDS.values()]
     return rng.choices(names, weights=weights, k=count)
 
 
 def happen(name: str, world: World, rng: random.Random, tonight: Tonight) -> str:
-    """Make the kind `name` happen; what it did, "" when it could not."""
+    """Make the kind `name` happen; what it did, "" when it could not (a rack kind: by the fleet, not here)."""
+    if name in RACK_KINDS:
+        return ""
     if name == "mirror away":
         if tonight.mirror_away:
             return ""
         tonight.mirror_away = True
         return "the mirror is unreachable during the nightly import"
+    if name == "disk full":
+        if tonight.disk_full or world.disk is None:
+            return ""
+        tonight.disk_full = True
+        return "the TFTP root's filesystem is full during the nightly import"
     if name == "import killed mid-run":
         if tonight.killed_after is not None:
             return ""

@@ -39,7 +39,10 @@ class Night:
     changes: list[str] = field(default_factory=list)
     # The status page's database side: (arch, release) -> the live version the rows claim.
     claimed: dict[tuple[str, str], str] = field(default_factory=dict)
+    # Whether tonight's import could take what upstream offers (the mirror up, the TFTP root's disk not full).
     reachable: bool = True
+    # Whether it could write the menus (not on a full disk: they keep last night's options until the next).
+    menus_writable: bool = True
     # Releases whose stale signed Release the mirror served tonight: their items are refused, rightly.
     replayed: set[str] = field(default_factory=set)
     # (arch, release) -> {file name: SHA-256} of what upstream publishes now (the kernel, initrd and loaders).
@@ -57,7 +60,7 @@ def served_pairs(root: TftpRoot) -> set[tuple[str, str]]:
     return pairs
 
 
-def _entries(root: TftpRoot, arch: str) -> list[tuple[str, str, str, str]]:
+def entries(root: TftpRoot, arch: str) -> list[tuple[str, str, str, str]]:
     """(menu, kernel path, initrd path, options) of every installer entry of `arch`'s menus, paths from base/."""
     base = root.base_dir(arch)
     found = []
@@ -77,7 +80,7 @@ def entries_name_verified_files(night: Night) -> list[str]:
     bad = []
     for arch in night.root.arches(retired=False):
         base = night.root.base_dir(arch)
-        for menu, *paths, _ in _entries(night.root, arch):
+        for menu, *paths, _ in entries(night.root, arch):
             for path in paths:
                 version_dir, name = (base / path).parent, (base / path).name
                 manifest = read_manifest(version_dir) or {}
@@ -108,17 +111,20 @@ def one_version_per_entry(night: Night) -> list[str]:
     return [
         f"{arch} {menu}: kernel {kernel} and initrd {initrd} are of two versions"
         for arch in night.root.arches(retired=False)
-        for menu, kernel, initrd, _ in _entries(night.root, arch)
+        for menu, kernel, initrd, _ in entries(night.root, arch)
         if Path(kernel).parent != Path(initrd).parent
     ]
 
 
 def kernel_options_on_every_entry(night: Night) -> list[str]:
     """Every entry of a selected release carries exactly the saved selection's kernel options (none left over
-    from before an edit), in both menus; the layout here carries none of its own."""
+    from before an edit), in both menus; the layout here carries none of its own. Not on a night the disk was
+    full: the menus could not be written (the next night's are checked)."""
+    if not night.menus_writable:
+        return []
     bad = []
     for arch in night.root.arches(retired=False):
-        for menu, kernel, _, options in _entries(night.root, arch):
+        for menu, kernel, _, options in entries(night.root, arch):
             release = kernel.split("/")[0]
             wanted = night.selected.get((arch, release))
             given = [word for word in options.split() if word != "---"]
@@ -132,7 +138,7 @@ def both_menus_offer_the_same_releases(night: Night) -> list[str]:
     bad = []
     for arch in night.root.arches(retired=False):
         found: dict[str, set[str]] = {menu: set() for menu in MENUS}
-        for menu, kernel, _, _ in _entries(night.root, arch):
+        for menu, kernel, _, _ in entries(night.root, arch):
             found[menu].add(str(Path(kernel).parent))
         if all((night.root.base_dir(arch) / menu).is_file() for menu in MENUS) and found[MENUS[0]] != found[MENUS[1]]:
             bad.append(f"{arch}: pxelinux offers {sorted(found[MENUS[0]])}, GRUB {sorted(found[MENUS[1]])}")
@@ -166,7 +172,7 @@ def served_loader_has_entries(night: Night) -> list[str]:
     bad = []
     for arch in night.root.arches(retired=False):
         loaders = night.root.served_loaders(arch)
-        menus = {menu for menu, *_ in _entries(night.root, arch)}
+        menus = {menu for menu, *_ in entries(night.root, arch)}
         needed = [MENUS[0]] if "pxelinux.0" in loaders else []
         needed += [MENUS[1]] if any(name.startswith("grub") for name in loaders) else []
         bad += [f"{arch} serves a loader but its {menu} offers no installer" for menu in needed if menu not in menus]
@@ -200,11 +206,13 @@ def no_partial_file_is_served(night: Night) -> list[str]:
 
 def every_removal_is_in_a_run_row(night: Night) -> list[str]:
     """Each release that left the menus in the night is named in the changes of one of its run rows as
-    retired or removed ("retired <arch>/<release>: …"), or among the releases of its arch's retirement
-    ("retired <arch> (<releases>): …")."""
+    retired or removed ("retired <arch>/<release>: …"), or among the releases of its arch's retirement or
+    removal ("retired <arch> (<releases>): …", "removed <arch> (<releases>): …")."""
     gone = night.served_before - served_pairs(night.root)
     said = "\n".join(night.changes)
-    arches = {arch: set(names.split(", ")) for arch, names in re.findall(r"^retired (\S+) \(([^)]*)\):", said, re.M)}
+    arches: dict[str, set[str]] = {}
+    for arch, names in re.findall(r"^(?:retired|removed) (\S+) \(([^)]*)\):", said, re.M):
+        arches.setdefault(arch, set()).update(names.split(", "))
 
     def named(arch: str, release: str) -> bool:
         line = re.compile(rf"^(retired|removed) {re.escape(arch)}/{re.escape(release)}:", re.MULTILINE)

@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import random
 import re
+import time
 from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from tools.soak.events import KINDS, RUN_KINDS, Tonight, draw, happen
+from tools.soak.events import KINDS, RACK_KINDS, RUN_KINDS, Tonight, draw, happen
+from tools.soak.fleet import Fleet, make_fleet
 from tools.soak.invariants import INVARIANTS, Night, served_pairs
-from tools.soak.world import RELEASES, SOURCE, World, close, make_world
+from tools.soak.rackchecks import RACK_INVARIANTS
+from tools.soak.world import EXTRA, RELEASES, SOURCE, World, close, make_world
 
 # What must hold at any moment, a killed run's leftovers included.
 MIDNIGHT = ("entries_name_verified_files", "served_loaders_are_verified", "one_version_per_entry")
@@ -28,29 +33,40 @@ class Report:
     violations: Counter[str] = field(default_factory=Counter)
     violation: str = ""
     killed_running: int = 0
+    racks: bool = False
+    # Whether nights could fill the TFTP root's disk (its own tmpfs: the soak runs as root).
+    disk: bool = False
 
     def table(self, seconds: float) -> str:
         lines = [
             f"seed {self.seed}: {self.nights} nights in {seconds:.0f} s ({seconds / max(self.nights, 1):.1f} s a night)"
         ]
         lines += ["", "| event | times |", "| --- | ---: |"]
-        lines += [f"| {name} | {self.events[name]} |" for name in [*KINDS, *RUN_KINDS]]
+        racks = list(RACK_KINDS) if self.racks else []
+        lines += [f"| {name} | {self.events[name]} |" for name in [*KINDS, *RUN_KINDS, *racks]]
         lines += ["", "| invariant | checks | violations |", "| --- | ---: | ---: |"]
-        lines += [f"| {name} | {self.checks[name]} | {self.violations[name]} |" for name in INVARIANTS]
+        checks = [*INVARIANTS, *(RACK_INVARIANTS if self.racks else ())]
+        lines += [f"| {name} | {self.checks[name]} | {self.violations[name]} |" for name in checks]
         exits = ", ".join(f"exit {code}: {count}" for code, count in sorted(self.exits.items()))
         kills = f"kills that hit a running import: {self.killed_running} of {self.events['import killed mid-run']}"
-        return "\n".join([*lines, "", f"nightly imports: {exits}", kills])
+        lines += ["", f"nightly imports: {exits}", kills]
+        if not self.disk:
+            lines.append("disk full: never (the soak may not mount a tmpfs for the TFTP root: run it as root)")
+        return "\n".join(lines)
 
 
-def soak(work: Path, *, nights: int, seed: int) -> Report:
-    """Run `nights` nights in a world under `work`; the report, with `violation` set if one was found."""
+def soak(work: Path, *, nights: int, seed: int, broker: str = "") -> Report:
+    """Run `nights` nights in a world under `work`; the report, with `violation` set if one was found.
+    `broker`: RabbitMQ's URL for the racks (tools.soak.fleet); "" runs the server alone, with no racks."""
     rng = random.Random(seed)
-    report = Report(seed)
+    report = Report(seed, racks=bool(broker))
     world = make_world(work)
+    report.disk = world.disk is not None
+    fleet = make_fleet(world, work, broker) if broker else None
     history: list[str] = []
     try:
         for night in range(nights + 1):  # night 0: the first import of a fresh server
-            said = _night(world, rng, report, night)
+            said = _night(world, fleet, rng, report, night)
             history.append(f"night {night}: " + ("; ".join(said) or "nothing happened"))
             if report.violation:
                 report.violation += "\n" + "\n".join(history[-5:])
@@ -58,28 +74,35 @@ def soak(work: Path, *, nights: int, seed: int) -> Report:
                 break
             report.nights = night
     finally:
+        if fleet is not None:
+            fleet.site.close()
         close(world)
     return report
 
 
-def _night(world: World, rng: random.Random, report: Report, night: int) -> list[str]:
+def _night(world: World, fleet: Fleet | None, rng: random.Random, report: Report, night: int) -> list[str]:
     for wrong in world.to_fix:  # the operator read yesterday's error and fixes the selection
         world.select(release=wrong, add=False)
     world.typos.clear()
     world.to_fix.clear()
+    world.fix_overnight()
     world.next_day()
     before, last_run = served_pairs(world.root), world.last_run_id()
     tonight, said = Tonight(), []
     for name in draw(rng, rng.randint(1, 3)) if night else []:
-        what = happen(name, world, rng, tonight)
+        if name in RACK_KINDS:
+            what = "" if fleet is None else fleet.happen(name, night, rng)
+        else:
+            what = happen(name, world, rng, tonight)
         if what:
             report.events[name] += 1
             said.append(what)
+    since = time.time()  # the region's clock before tonight's first import
     if tonight.killed_after is not None:
         report.killed_running += world.kill_mid_run(tonight.killed_after)
         killed = Night(world.root, before, {}, world.offered)
         # What a node may meet right after the kill, before anything cleans up.
-        if _check(report, killed, MIDNIGHT, f"night {night}, right after the kill"):
+        if _check(report, killed, {n: INVARIANTS[n] for n in MIDNIGHT}, f"night {night}, right after the kill"):
             return said
     if tonight.narrowed:
         arch, release = tonight.narrowed
@@ -95,11 +118,20 @@ def _night(world: World, rng: random.Random, report: Report, night: int) -> list
     for release in tonight.replayed:
         world.replay(release)
     if tonight.mirror_away:
-        world.server.fail("*", 503)
-    expected = {0} | ({1} if tonight.mirror_away or tonight.replayed else set())
-    expected |= {2} if world.typos or not set(world.selected()) <= world.offered else set()
+        for server in (world.server, world.other):
+            if server is not None:
+                server.fail("*", 503)
+    if tonight.disk_full:
+        world.fill_disk()
+    away = tonight.mirror_away or bool(world.dead_mirror_of) or tonight.disk_full
+    expected = {0} | ({1} if away or tonight.replayed else set())
+    # A selection to fix, or a disk too full to take the TFTP root's lock, is exit 2: nothing could be done.
+    expected |= {2} if world.typos or not set(world.selected()) <= world.offered or tonight.disk_full else set()
     outcome = world.run()
-    world.server.clear()
+    for server in (world.server, world.other):
+        if server is not None:
+            server.clear()
+    world.free_disk()
     for release in tonight.replayed:
         world.unreplay(release)
     report.exits[outcome.code] += 1
@@ -112,22 +144,32 @@ def _night(world: World, rng: random.Random, report: Report, night: int) -> list
             + outcome.output[-2000:]
         )
         return said
+    clash = f"amd64/{world.claimed_twice} is claimed by boot sources {SOURCE!r}, {EXTRA!r}: {SOURCE!r} feeds it"
+    if world.claimed_twice and outcome.code != 2 and clash not in outcome.output:
+        report.violation = f"night {night}: the nightly import did not say {clash!r}:\n{outcome.output[-2000:]}"
+        return said
     selected = {pair: opts for pair, opts in world.selected().items() if pair[1] not in world.typos}
     state = Night(
         world.root, before, selected, world.offered, world.changes_since(last_run), world.claimed(),
-        reachable=not tonight.mirror_away, replayed=set(tonight.replayed), upstream=world.upstream_sha256(),
+        reachable=not away, menus_writable=not tonight.disk_full, replayed=set(tonight.replayed),
+        upstream=world.upstream_sha256(),
     )  # fmt: skip
-    if _check(report, state, tuple(INVARIANTS), f"night {night}"):
+    violated = _check(report, state, INVARIANTS, f"night {night}")
+    if fleet is not None and not violated:
+        fleet.settle(night, since)
+        violated = _check(report, fleet.night(night), RACK_INVARIANTS, f"night {night}")
+    if violated:
         report.violation += f"\nthe import said:\n{outcome.output[-1500:]}"
     return said
 
 
-def _check(report: Report, state: Night, names: tuple[str, ...], when: str) -> bool:
-    """Check the invariants `names` on `state`, count them; whether any was violated (all are said)."""
+def _check(report: Report, state: Any, checks: Mapping[str, Callable[[Any], list[str]]], when: str) -> bool:
+    """Check `checks` on `state` (a Night, or a RackNight for the rack invariants), count them; whether any was
+    violated (all are said)."""
     said = []
-    for name in names:
+    for name, check in checks.items():
         report.checks[name] += 1
-        found = INVARIANTS[name](state)
+        found = check(state)
         if found:
             report.violations[name] += len(found)
             said.append(f"{when}: {name}: " + "; ".join(found[:5]))

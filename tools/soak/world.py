@@ -40,6 +40,10 @@ EPOCH = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - t
 RELEASES = ("orchid", "quartz", "saffron", "tundra", "walnut", "yarrow")
 ARCHES = ("amd64", "i386")
 SOURCE = "soak"
+# The second source that claims a release beside SOURCE (sources feed by name: SOURCE comes first).
+EXTRA = "soak-extra"
+# A mirror that refuses every connection (the discard port: nothing listens there).
+DEAD_MIRROR = "http://127.0.0.1:9/dists/"
 # The "exit code" of an import that raised something other than CommandError.
 CRASHED = -1
 
@@ -67,6 +71,17 @@ class World:
     signed: dict[str, list[tuple[bytes, bytes, bytes]]] = field(default_factory=dict)
     # The archive's clock: each night's Release is dated a day after the last.
     day: int = 0
+    # With racks, the import runs as cron runs it on a region (manage.py in this environment, which publishes
+    # the signed index and wakes the racks); without, in this process.
+    region_env: dict[str, str] | None = None
+    # A second mirror of the same archive (another URL): the operator may point the source at either.
+    other: FaultServer | None = None
+    # The source's URL before the operator pointed it at a dead mirror tonight (put back the next night).
+    dead_mirror_of: str = ""
+    # The release a second enabled source claims tonight beside the soak's source (removed the next night).
+    claimed_twice: str = ""
+    # The TFTP root's own small filesystem (a tmpfs, when this process may mount one): a night can fill it.
+    disk: Path | None = None
 
     @property
     def offered(self) -> set[tuple[str, str]]:
@@ -109,9 +124,7 @@ class World:
     def kill_mid_run(self, after: float) -> bool:
         """Start the nightly command as cron would (its own process), SIGKILL it `after` seconds after it
         began; whether it was still running then."""
-        env = {**os.environ, "DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "settings"}
-        env |= {"PXEIMPORT_GRACE_SECONDS": "0", "PXEIMPORT_HTTP_RETRIES": "0", "PXEIMPORT_HTTP_BACKOFF": "0"}
-        env.setdefault("SECRET_KEY", "soak-only")
+        env = self.region_env or self._env()
         command = [sys.executable, "-m", "tools.kill_trials", "--child", "--tftproot", str(self.root.path), "-v0"]
         child = subprocess.Popen(
             command, cwd=PROJECT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -128,6 +141,24 @@ class World:
         child.send_signal(signal.SIGKILL)
         child.communicate(timeout=60)
         return running
+
+    def fill_disk(self) -> int:
+        """Fill the TFTP root's filesystem to its last byte (another program's file, as a full /srv is met);
+        how many bytes the filler took."""
+        assert self.disk is not None
+        written, chunk = 0, b"\0" * (1 << 20)
+        with open(self.disk / "filler", "wb", buffering=0) as filler:
+            for size in (1 << 20, 4096, 1):
+                try:
+                    while True:
+                        written += filler.write(chunk[:size])
+                except OSError:  # ENOSPC: on to smaller writes, down to the last byte
+                    continue
+        return written
+
+    def free_disk(self) -> None:
+        if self.disk is not None:
+            (self.disk / "filler").unlink(missing_ok=True)
 
     def upstream_sha256(self) -> dict[tuple[str, str], dict[str, str]]:
         """(arch, release) -> {name: SHA-256} of the kernel and initrd upstream publishes now."""
@@ -170,6 +201,34 @@ class World:
     def selected_arches(self) -> list[str]:
         return sorted(a.name for a in self.source.arches.all())
 
+    def mirrors(self) -> list[str]:
+        return [server.url + "dists/" for server in (self.server, self.other) if server is not None]
+
+    def point_at(self, url: str) -> None:
+        BootSource.objects.filter(name=SOURCE).update(url=url)
+
+    def claim_twice(self, release: str) -> None:
+        """A second enabled source, on the other mirror, selects amd64/`release` too (rows written directly, as a
+        bulk "enable" in the admin leaves them: the source form would refuse the clash)."""
+        mine = self.source
+        extra = BootSource.objects.create(
+            name=EXTRA, url=self.mirrors()[-1], layout=mine.layout, distribution=mine.distribution,
+            keyring=mine.keyring, current_release=mine.current_release, installer_dir=mine.installer_dir,
+            feeds_loaders=False,
+        )  # fmt: skip
+        SelectedArch.objects.create(source=extra, name="amd64")
+        SelectedRelease.objects.create(source=extra, name=release)
+        self.claimed_twice = release
+
+    def fix_overnight(self) -> None:
+        """What the operator fixes after reading last night's output: the dead mirror, the second source."""
+        if self.dead_mirror_of:
+            self.point_at(self.dead_mirror_of)
+            self.dead_mirror_of = ""
+        if self.claimed_twice:
+            BootSource.objects.filter(name=EXTRA).delete()
+            self.claimed_twice = ""
+
     def select(self, *, release: str = "", arch: str = "", add: bool = True) -> None:
         model, name = (SelectedRelease, release) if release else (SelectedArch, arch)
         if add:
@@ -184,7 +243,19 @@ class World:
 
     # Runs ----------------------------------------------------------------------------------
 
+    def _env(self) -> dict[str, str]:
+        env = {**os.environ, "DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "settings"}
+        env |= {"PXEIMPORT_GRACE_SECONDS": "0", "PXEIMPORT_HTTP_RETRIES": "0", "PXEIMPORT_HTTP_BACKOFF": "0"}
+        env.setdefault("SECRET_KEY", "soak-only")
+        return env
+
     def run(self, *args: str) -> RunOutcome:
+        if self.region_env is not None:
+            command = [sys.executable, "manage.py", "import_pxe_files", "--tftproot", str(self.root.path), *args]
+            env = self.region_env
+            done = subprocess.run(command, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=600)
+            crashed = "Traceback (most recent call last)" in done.stderr
+            return RunOutcome(CRASHED if crashed else done.returncode, done.stdout + done.stderr)
         out, err = StringIO(), StringIO()
         try:
             call_command("import_pxe_files", "--tftproot", str(self.root.path), *args, stdout=out, stderr=err)
@@ -209,7 +280,9 @@ def make_world(work: Path) -> World:
     signer = ArchiveSigner(work / "gnupg")
     archive = ArchiveTree(work / "archive", installer_dir="debian-installer", signer=signer)
     server = FaultServer(archive.root, ranges=True).start()
-    world = World(work, signer, archive, server, TftpRoot(work / "tftpboot"))
+    disk = _small_disk(work / "disk")
+    world = World(work, signer, archive, server, TftpRoot((disk or work) / "tftpboot"), disk=disk)
+    world.other = FaultServer(archive.root, ranges=True).start()
     world.next_day()
     for release in RELEASES[:3]:
         for arch in ARCHES:
@@ -225,7 +298,21 @@ def make_world(work: Path) -> World:
     return world
 
 
+def _small_disk(where: Path) -> Path | None:
+    """A 64 MiB tmpfs mounted at `where` for the TFTP root, or None when this process may not mount one (not
+    root): then no night fills the disk, and the report says so."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        return None
+    where.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(where)], capture_output=True)
+    return where if done.returncode == 0 else None
+
+
 def close(world: World) -> None:
-    with contextlib.suppress(Exception):
-        world.server.close()
+    for server in (world.server, world.other):
+        with contextlib.suppress(Exception):
+            if server is not None:
+                server.close()
     world.signer.close()
+    if world.disk is not None:
+        subprocess.run(["umount", "--lazy", str(world.disk)], capture_output=True)

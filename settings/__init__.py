@@ -108,6 +108,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     # Wait for a writer rather than fail at once when the admin and an import overlap.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # Each transaction takes the write lock as it begins: two processes that read, then write (an import and the
+    # region worker storing a rack's report) then wait for each other, where a reader that must become a writer
+    # behind another writer fails at once with "database is locked", whatever the timeout (SQLite's deadlock).
+    DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
     # A file, not memory, so tests can share the test database with a manage.py subprocess.
     # Per process, so two test runs side by side do not share one.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}

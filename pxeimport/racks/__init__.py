@@ -22,7 +22,16 @@ from pxeimport.racks.rack import (
     discover,
     rack_config,
 )
-from pxeimport.racks.status import STATES, RackStatus, all_statuses, banner, lagging, publication, rack_status
+from pxeimport.racks.status import (
+    STATES,
+    RackStatus,
+    all_statuses,
+    banner,
+    lagging,
+    publication,
+    rack_status,
+    racks_behind,
+)
 
 if TYPE_CHECKING:  # for mypy; at run time __getattr__ below imports them on first use
     from pxeimport.racks.tasks import (
@@ -74,6 +83,7 @@ __all__ = [
     "rack_config",
     "rack_queue",
     "rack_status",
+    "racks_behind",
     "record_report",
     "region_id",
     "region_queue",

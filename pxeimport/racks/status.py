@@ -82,6 +82,17 @@ def rack_status(rack: Rack, current: Publication | None, now: datetime | None = 
     extra = f"; serves beyond the region's index: {rack.beyond}" if rack.beyond else ""
     if current is None:
         return RackStatus(rack, UNKNOWN, None, "this region has no published index" + extra)
+    lacking = _lacking(rack, current)
+    if lacking:
+        return RackStatus(rack, BEHIND, current.date, "lacks " + ", ".join(lacking) + extra)
+    synced = [s.synced for s in items.values() if s.synced]
+    return RackStatus(rack, IN_SYNC, max(synced) if synced else rack.last_sync, extra.removeprefix("; "))
+
+
+def _lacking(rack: Rack, current: Publication) -> list[str]:
+    """What of `current` the rack's last reports do not say it serves: "<arch>/<release or loader>", with
+    " (its kernel options)" where only the options differ."""
+    items = {(s.arch, s.kind, s.release): s for s in rack.items.all()}
     lacking = []
     for i in current.items:
         s = items.get((i.arch, i.kind, i.release))
@@ -89,10 +100,17 @@ def rack_status(rack: Rack, current: Publication | None, now: datetime | None = 
             lacking.append(f"{i.arch}/{i.release or 'loader'}")
         elif s.kernel_opts is not None and s.kernel_opts != i.kernel_opts:  # its menus carry the old options
             lacking.append(f"{i.arch}/{i.release} (its kernel options)")
-    if lacking:
-        return RackStatus(rack, BEHIND, current.date, "lacks " + ", ".join(lacking) + extra)
-    synced = [s.synced for s in items.values() if s.synced]
-    return RackStatus(rack, IN_SYNC, max(synced) if synced else rack.last_sync, extra.removeprefix("; "))
+    return lacking
+
+
+def racks_behind() -> list[Rack]:
+    """The racks whose last reports lack something of the region's current index, whatever else their state
+    (failed, clock skew, unreachable): those a run that publishes nothing new still asks to converge, as the
+    wake-up of the run that published the index may be lost (killed after it published)."""
+    current = publication()
+    if current is None:
+        return []
+    return [rack for rack in Rack.objects.prefetch_related("items") if _lacking(rack, current)]
 
 
 def _unreachable(rack: Rack, now: datetime) -> str:

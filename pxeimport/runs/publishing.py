@@ -2,13 +2,15 @@
 
 Nothing happens unless PXEIMPORT_PUBLISH_ROOT is set (single-machine mode stays as it was). Then
 after each run the live sets are published (pxeimport.publication.publisher), and when the index changed the
-racks are told to converge, once the database transaction (if any) has committed.
+racks are told to converge, once the database transaction (if any) has committed; when it did not, the racks
+whose reports lack some of it are (a wake-up lost with a run killed after it published).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 from django.conf import settings
@@ -74,17 +76,22 @@ def after_import(root: TftpRoot, items: Sequence[Item], menus: MenuSettings) -> 
     # A run planning no loader (narrowed, or its source feeds none) keeps the release the index names.
     current = loaders[0] if loaders else str((found.current() or {}).get("current_release") or "")
     published = found.publish(current, opts)
-    if published.changed and settings.CELERY_BROKER_URL:
-        transaction.on_commit(_wake_racks)
+    if settings.CELERY_BROKER_URL:
+        transaction.on_commit(partial(_wake_racks, published.changed))
     return published
 
 
-def _wake_racks() -> None:
-    """Ask the racks to converge to the new index; a broker that is not there is a warning, not a failed
-    import (the index is published: racks converge at the next safety net, or `manage.py wake_racks`)."""
-    from pxeimport.racks import BrokerUnavailable, ask_racks_to_converge  # Celery only where a broker is set
+def _wake_racks(changed: bool) -> None:
+    """Ask the racks to converge to the index: all of them when this run `changed` it, else those whose reports
+    lack some of it (the run that published it may have been killed before its wake-up went). A broker that is
+    not there is a warning, not a failed import (the index is published: racks converge at the next safety
+    net, or `manage.py wake_racks`)."""
+    from pxeimport.racks import BrokerUnavailable, ask_racks, ask_racks_to_converge, racks_behind  # Celery: lazily
 
     try:
-        ask_racks_to_converge("region import")
+        if changed:
+            ask_racks_to_converge("region import")
+        elif behind := racks_behind():
+            ask_racks(behind, "region import: behind the index")
     except BrokerUnavailable as exc:
         log.warning("racks not woken: %s; they converge at the next safety net, or run manage.py wake_racks", exc)

@@ -265,8 +265,24 @@ def test_a_region_import_with_the_broker_down_publishes_and_warns_instead_of_fai
     from pxeimport.runs.publishing import _wake_racks
 
     with caplog.at_level(logging.WARNING):
-        _wake_racks()
+        _wake_racks(True)
     assert "racks not woken: the broker" in caplog.text and "manage.py wake_racks" in caplog.text
+
+
+def test_a_run_that_changed_the_index_asks_every_rack_and_one_that_did_not_asks_those_behind_it(region, monkeypatch):
+    """Found by the soak: a region import killed after it published the index never sent its wake-up, and the
+    next run, publishing nothing new, sent none either: racks stayed behind until the safety net."""
+    from pxeimport.racks import tasks
+    from pxeimport.runs.publishing import _wake_racks
+
+    sent: list[str] = []
+    monkeypatch.setattr(tasks, "ask_to_converge", lambda name, reason: sent.append(name))
+
+    _wake_racks(True)
+    assert sorted(sent) == ["behind", "failed", "in-sync"]
+    sent.clear()
+    _wake_racks(False)
+    assert sorted(sent) == ["behind", "failed"]  # the failed one never took V2's bookworm; in-sync serves it all
 
 
 def test_asking_again_does_not_restart_a_silent_racks_wait(region, monkeypatch):

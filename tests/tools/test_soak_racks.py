@@ -16,7 +16,7 @@ from tools.soak.world import World
 
 pytestmark = pytest.mark.django_db
 # A seed whose first nights take a rack down and set a clock off (both kinds happen by night NIGHTS).
-SEED, NIGHTS = 1, 15
+SEED, NIGHTS = 2, 15
 
 
 def rack(world: World, **changed) -> RackView:

@@ -156,13 +156,15 @@ class Fleet:
             if rack.name == BROKERLESS:
                 self._converge_brokerless(rack, wanted)
                 continue
-            restarted = not rack.started
+            restarted, reports_from = not rack.started, since
             if restarted:
+                # Its reports count from its start: the process it replaces may have reported tonight's index.
+                reports_from = time.time()
                 clock = {"LD_PRELOAD": str(FAKETIME), "FAKETIME": rack.clock} if rack.clock else None
                 self.site.start_rack(rack.name, env=clock)
                 rack.started = True
             if changed or restarted:
-                self._wait(rack, wanted, since)
+                self._wait(rack, wanted, reports_from)
             served = serves(rack.root)
             if served == wanted:
                 rack.verified = served

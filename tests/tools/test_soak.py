@@ -157,3 +157,20 @@ def test_thirty_nights_of_random_change_violate_nothing(tmp_path, settings):
     assert report.nights == 30 and all(report.checks[name] >= 31 for name in INVARIANTS)  # and after each kill
     assert len(report.events) >= 8  # most kinds happened at least once
     assert report.killed_running >= 1, report.table(0)
+
+
+def test_a_full_disk_night_leaves_no_byte_free_and_the_import_keeps_what_it_served(world):
+    if world.disk is None:
+        pytest.skip("the soak may not mount a tmpfs here (not root): no night fills the disk")
+    world.publish("amd64", "quartz")  # a point release the full disk keeps out
+    served = served_pairs(world.root)
+
+    world.fill_disk()
+    assert os.statvfs(world.disk).f_bavail == 0
+    outcome = world.run()
+    world.free_disk()
+
+    assert outcome.code in (1, 2) and "No space left on device" in outcome.output
+    state = night(world, reachable=False, menus_writable=False)
+    assert violated(state) == {} and served_pairs(world.root) == served
+    assert world.run().code == 0 and violated(night(world)) == {}  # the next night takes the point release

@@ -117,9 +117,7 @@ class Fleet:
             return ""
         rack = rng.choice(up)
         rack.down_until = night + rng.randint(1, 5)
-        if rack.name != BROKERLESS:
-            self.site.stop(f"rack-{rack.name}")
-            rack.started = False
+        self._stop(rack)
         return f"rack {rack.name} goes down until night {rack.down_until}"
 
     def clock_off(self, night: int, rng: random.Random) -> str:
@@ -130,9 +128,14 @@ class Fleet:
             return ""
         rack = rng.choice(choices)
         rack.clock, rack.clock_until = rng.choice(["+3h", "-3h"]), night + rng.randint(1, 3)
-        self.site.stop(f"rack-{rack.name}")
-        rack.started = False
+        self._stop(rack)
         return f"rack {rack.name}'s clock is {rack.clock} off until night {rack.clock_until}"
+
+    def _stop(self, rack: RackState) -> None:
+        """Stop its worker, if one runs (not the brokerless rack's; not one that comes back after the import)."""
+        if rack.started:
+            self.site.stop(f"rack-{rack.name}")
+            rack.started = False
 
     # After the region's import ---------------------------------------------------------------
 
@@ -148,9 +151,7 @@ class Fleet:
             rack.unsettled = ""
             if rack.clock and night >= rack.clock_until:
                 rack.clock = ""
-                if rack.started:
-                    self.site.stop(f"rack-{rack.name}")
-                    rack.started = False
+                self._stop(rack)
             if not rack.up(night):
                 continue
             if rack.name == BROKERLESS:

@@ -102,15 +102,13 @@ class Site:
         return self.tmp / "region-tftp"
 
     def manage(self, *args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=PROJECT,
-            env=env,
-            check=check,
-            timeout=600,
-            capture_output=True,
-            text=True,
+        """manage.py `args`; with `check`, RuntimeError saying its exit and the end of its stderr when it fails."""
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=PROJECT, env=env, timeout=600, capture_output=True, text=True
         )
+        if check and done.returncode != 0:
+            raise RuntimeError(f"manage.py {' '.join(args)} exited {done.returncode}: {done.stderr.strip()[-1500:]}")
+        return done
 
     def region_import(self, *, broker: bool = True, selection: Sequence[str] = SELECTION) -> None:
         """import_pxe_files on the region (`selection` (): its saved selection, region_saves); AssertionError

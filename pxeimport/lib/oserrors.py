@@ -19,13 +19,13 @@ def user_name(uid: int) -> str:
 def describe_os_error(exc: OSError, tree: Path | None = None) -> str:
     """`exc` with its whole path and, for a permission problem, the file's owner and the fix: run as that
     owner, or (as root) give `tree` (a TFTP root) to the user running now; for a full disk or quota (ENOSPC,
-    EDQUOT), where, and that space must be freed there."""
+    EDQUOT), that space must be freed there (where: the path, else the tree the caller names)."""
     name = exc.filename
     path = Path(os.fsdecode(name)) if name is not None else None
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        where = path or tree or "the disk"
         what = "its filesystem is full" if exc.errno == errno.ENOSPC else "its owner's disk quota is used up"
-        return f"{where}: {what} ({exc.strerror}): free space there, then run again"
+        said = f"{what} ({exc.strerror}): free space there, then run again"
+        return f"{path}: {said}" if path is not None else said  # no path: the caller names the tree
     if not isinstance(exc, PermissionError) or path is None:
         return f"{path}: {exc.strerror or exc}" if path is not None else str(exc)
     me = user_name(os.geteuid())

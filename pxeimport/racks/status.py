@@ -7,8 +7,9 @@ clock alone: unreachable, failed, clock skew, behind or in sync, and since when.
 - failed: its last sync, or an item of it, failed (each item's reason is on the rack's page).
 - clock skew: its clock and the region's web server's (the index's HTTP Date) differ by more than
   PXEIMPORT_RACK_CLOCK_SKEW_SECONDS: it may refuse a fresh index as "not valid yet", or accept a stale one.
-- behind: it lacks a version the index names, or serves one with other kernel options than the index's. In
-  sync: it serves every one, with the index's options.
+- behind: it lacks a version the index names, serves one with other kernel options than the index's, or still
+  serves what the index no longer lists (its last report names it). In sync: it serves every one, with the
+  index's options, and nothing the index withdrew.
 """
 
 from __future__ import annotations
@@ -82,9 +83,11 @@ def rack_status(rack: Rack, current: Publication | None, now: datetime | None = 
     extra = f"; serves beyond the region's index: {rack.beyond}" if rack.beyond else ""
     if current is None:
         return RackStatus(rack, UNKNOWN, None, "this region has no published index" + extra)
-    lacking = _lacking(rack, current)
-    if lacking:
-        return RackStatus(rack, BEHIND, current.date, "lacks " + ", ".join(lacking) + extra)
+    lacking, withdrawn = _lacking(rack, current), _withdrawn(rack, current)
+    if lacking or withdrawn:
+        said = ["lacks " + ", ".join(lacking)] if lacking else []
+        said += [f"still serves {', '.join(withdrawn)}, which the index no longer lists"] if withdrawn else []
+        return RackStatus(rack, BEHIND, current.date, "; ".join(said) + extra)
     synced = [s.synced for s in items.values() if s.synced]
     return RackStatus(rack, IN_SYNC, max(synced) if synced else rack.last_sync, extra.removeprefix("; "))
 
@@ -99,18 +102,28 @@ def _lacking(rack: Rack, current: Publication) -> list[str]:
         if s is None or s.region_version != i.version:
             lacking.append(f"{i.arch}/{i.release or 'loader'}")
         elif s.kernel_opts is not None and s.kernel_opts != i.kernel_opts:  # its menus carry the old options
-            lacking.append(f"{i.arch}/{i.release} (its kernel options)")
+            lacking.append(f"{i.arch}/{i.release or 'loader'} (its kernel options)")
     return lacking
 
 
+def _withdrawn(rack: Rack, current: Publication) -> list[str]:
+    """What the rack's last report said it serves that `current` no longer lists ("<arch>/<release or loader>"):
+    a report lists exactly the items of the index the rack took, so these go with its next converge."""
+    listed = {(i.arch, i.kind, i.release) for i in current.items}
+    rows = sorted((s.arch, s.release, s.kind) for s in rack.items.all() if (s.arch, s.kind, s.release) not in listed)
+    return [f"{arch}/{release or 'loader'}" for arch, release, _ in rows]
+
+
 def racks_behind() -> list[Rack]:
-    """The racks whose last reports lack something of the region's current index, whatever else their state
-    (failed, clock skew, unreachable): those a run that publishes nothing new still asks to converge, as the
-    wake-up of the run that published the index may be lost (killed after it published)."""
+    """The racks whose last reports lack something of the region's current index or name what it withdrew,
+    whatever else their state (failed, clock skew, unreachable): those a run that publishes nothing new still
+    asks to converge, as the wake-up of the run that published the index may be lost (killed after it
+    published)."""
     current = publication()
     if current is None:
         return []
-    return [rack for rack in Rack.objects.prefetch_related("items") if _lacking(rack, current)]
+    racks = Rack.objects.prefetch_related("items")
+    return [rack for rack in racks if _lacking(rack, current) or _withdrawn(rack, current)]
 
 
 def _unreachable(rack: Rack, now: datetime) -> str:

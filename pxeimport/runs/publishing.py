@@ -14,7 +14,7 @@ from functools import partial
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
 from pxeimport.items import Item, ItemKind
 from pxeimport.menus import BootMenus, MenuSettings
@@ -93,5 +93,7 @@ def _wake_racks(changed: bool) -> None:
             ask_racks_to_converge("region import")
         elif behind := racks_behind():
             ask_racks(behind, "region import: behind the index")
+    except (DatabaseError, OSError) as exc:  # after the run committed: never its failure; the safety net asks
+        log.warning("racks behind the index not asked: %s; they converge at the next safety net", exc)
     except BrokerUnavailable as exc:
         log.warning("racks not woken: %s; they converge at the next safety net, or run manage.py wake_racks", exc)

@@ -315,3 +315,29 @@ def test_a_rack_serving_the_index_versions_with_other_kernel_options_is_behind_u
     assert shown["old-options"] == ("behind", "lacks amd64/bookworm (its kernel options)")
     assert shown["new-options"] == ("in sync", "")
     assert shown["older-worker"] == ("in sync", "")  # it does not say which options it took: not judged on them
+
+
+def test_a_rack_whose_last_report_names_what_the_index_withdrew_is_behind_and_asked_again(region, monkeypatch):
+    """Found by the soak: a rack down while its region retired a release kept offering it, and the page said in
+    sync, because only what the index lists was compared."""
+    from pxeimport.racks import tasks
+    from pxeimport.runs.publishing import _wake_racks
+
+    trixie = {"arch": "amd64", "kind": INSTALL, "release": "trixie", "region_version": V1, "error": ""}
+    record_report({"rack": "in-sync", "region": region_id(), "items": [*in_sync_items(), trixie], "index_read": True})
+    sent: list[str] = []
+    monkeypatch.setattr(tasks, "ask_to_converge", lambda name, reason: sent.append(name))
+
+    shown = {s.rack.name: (s.state, s.detail) for s in all_statuses()}
+    _wake_racks(False)
+
+    assert shown["in-sync"] == ("behind", "still serves amd64/trixie, which the index no longer lists")
+    assert "in-sync" in sent
+
+
+def in_sync_items() -> list[dict[str, Any]]:
+    """The items of a report from a rack serving exactly the fixture's index."""
+    return [
+        {"arch": "amd64", "kind": LOADER, "release": "", "region_version": LV, "error": ""},
+        {"arch": "amd64", "kind": INSTALL, "release": "bookworm", "region_version": V2, "error": ""},
+    ]

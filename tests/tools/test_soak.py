@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +105,8 @@ def test_a_served_release_that_is_not_what_upstream_publishes_now_is_found(world
 
     assert found == {
         "selected_and_offered_is_served_as_published": [
-            "amd64/quartz: the served linux is not what upstream publishes now"
+            "amd64/quartz: the linux pxelinux.cfg/default names is not what upstream publishes now",
+            "amd64/quartz: the linux grub/grub.cfg names is not what upstream publishes now",
         ]
     }
     assert violated(night(world, upstream=upstream, reachable=False)) == {}  # a night the mirror was away
@@ -174,3 +176,19 @@ def test_a_full_disk_night_leaves_no_byte_free_and_the_import_keeps_what_it_serv
     state = night(world, reachable=False, menus_writable=False)
     assert violated(state) == {} and served_pairs(world.root) == served
     assert world.run().code == 0 and violated(night(world)) == {}  # the next night takes the point release
+
+
+def test_menus_naming_an_older_whole_version_while_the_pointer_names_the_new_one_are_found(world):
+    """The stable pointer is not what a node boots: the menus name the version dir, and that is what is checked."""
+    release = world.root.base_dir("amd64") / "quartz"
+    old = os.readlink(release / "install")
+    shutil.copytree(release / old, world.work / "kept")
+    world.publish("amd64", "quartz")
+    assert world.run().code == 0
+    new = os.readlink(release / "install")
+    shutil.copytree(world.work / "kept", release / old)  # the old version, whole and verified, beside the new
+    for name in ("pxelinux.cfg/default", "grub/grub.cfg"):
+        menu = world.root.base_dir("amd64") / name
+        menu.write_text(menu.read_text().replace(new, old))
+
+    assert list(violated(night(world))) == ["selected_and_offered_is_served_as_published"]

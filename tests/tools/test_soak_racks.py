@@ -5,6 +5,10 @@ workers, a brokerless rack, racks down, clocks off) end with none violated."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import os
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -117,7 +121,7 @@ def test_a_difference_is_said_as_what_is_lacking_beyond_and_other():
 @pytest.mark.django_db(transaction=True)  # the region's workers and imports are processes: committed rows only
 def test_nights_with_rack_workers_a_brokerless_rack_racks_down_and_clocks_off_violate_nothing(tmp_path, settings):
     broker = require_rabbitmq()
-    require_file(FAKETIME, "faketime")
+    require_file(Path(FAKETIME or "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"), "faketime")
     settings.PXEIMPORT_GRACE_SECONDS = 0
 
     report = soak(tmp_path, nights=NIGHTS, seed=SEED, broker=broker)
@@ -125,3 +129,37 @@ def test_nights_with_rack_workers_a_brokerless_rack_racks_down_and_clocks_off_vi
     assert report.violation == "", report.violation
     assert report.events["rack down"] >= 1 and report.events["rack clock off"] >= 1, report.table(0)
     assert all(report.checks[name] == NIGHTS + 1 for name in RACK_INVARIANTS)
+
+
+def test_a_rack_whose_bios_entries_carry_other_options_than_its_uefi_entries_is_found(world):
+    wanted = serves(world.root)
+    menu = world.root.base_dir("amd64") / "pxelinux.cfg" / "default"
+    menu.write_text("\n".join(f"{line} stale=1" if "APPEND" in line else line for line in menu.read_text().split("\n")))
+    view = rack(world)
+
+    found = violated(RackNight(wanted, [view]))
+
+    assert list(found) == ["racks_serve_the_last_index_they_verified", "racks_page_tells_the_truth"]
+    assert view.serves[("amd64", "orchid")] == (frozenset(), "pxelinux and GRUB entries differ")
+
+
+def test_a_rack_whose_menus_name_another_version_dir_than_the_index_is_found_whatever_its_pointer_says(world):
+    wanted = serves(world.root)
+    release = world.root.base_dir("amd64") / "quartz"
+    served = os.readlink(release / "install")
+    other = "install-0123456789abcdef"
+    shutil.copytree(release / served, release / other)
+    (release / other / "linux").chmod(0o644)
+    (release / other / "linux").write_bytes(b"an older kernel")
+    sums = (release / other / "SHA256SUMS").read_text().split("\n")
+    linux = hashlib.sha256(b"an older kernel").hexdigest()
+    sums = [f"{linux}  linux" if line.endswith(" linux") else line for line in sums]
+    (release / other / "SHA256SUMS").write_text("\n".join(sums))
+    for name in ("pxelinux.cfg/default", "grub/grub.cfg"):
+        menu = world.root.base_dir("amd64") / name
+        menu.write_text(menu.read_text().replace(served, other))
+
+    found = violated(RackNight(wanted, [rack(world)]))
+
+    assert list(found) == ["racks_serve_the_last_index_they_verified", "racks_page_tells_the_truth"]  # it is whole
+    assert "other files of amd64/quartz" in found["racks_serve_the_last_index_they_verified"][0]

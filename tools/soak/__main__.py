@@ -5,14 +5,14 @@ the night and its events to replay it, and exit 1."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
-import socket
+import signal
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from pxeimport.lib import redact_url
 
@@ -36,12 +36,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def broker_problem(url: str) -> str:
-    """Why the racks cannot use RabbitMQ at `url` ("" when something listens there)."""
-    parts = urlsplit(url)
+    """Why the racks cannot use RabbitMQ at `url` ("" when it takes this login), in one line."""
+    from kombu.connection import Connection
+
     try:
-        socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 5672), timeout=3).close()
-    except OSError as exc:
-        return f"--broker {redact_url(url)}: nothing answers there ({exc}); start RabbitMQ, or soak with --no-racks"
+        with Connection(url, connect_timeout=3) as connection:  # type: ignore[no-untyped-call]
+            connection.connect()
+    except Exception as exc:  # refused, a wrong login, not AMQP: all said the same way
+        said = str(exc) or type(exc).__name__
+        return f"--broker {redact_url(url)}: cannot log in there ({said}); start RabbitMQ, or soak with --no-racks"
     return ""
 
 
@@ -73,10 +76,17 @@ def configure(work: Path) -> None:
     call_command("migrate", verbosity=0)
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM as Ctrl-C: the soak stops its processes, unmounts, and prints its table
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="pxeimport-soak-") as scratch:
-        work = (options.work or Path(scratch)).absolute()
+    signal.signal(signal.SIGTERM, _stop)
+    with contextlib.ExitStack() as stack:
+        if options.work is None:
+            options.work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pxeimport-soak-")))
+        work = Path(options.work).absolute()
         if work.exists() and (not work.is_dir() or any(work.iterdir())):
             what = "a used directory" if work.is_dir() else "not a directory"
             print(f"--work {work}: {what}; the soak builds its world afresh in a new or empty one", file=sys.stderr)
@@ -96,7 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if report.violation:
             print(report.violation, file=sys.stderr)
             return 1
-        return 0
+        return 130 if report.interrupted is not None else 0
+    return 0
 
 
 if __name__ == "__main__":

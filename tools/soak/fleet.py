@@ -10,7 +10,6 @@ knows, per rack, the index it last verified and must serve (`verified`).
 
 from __future__ import annotations
 
-import random
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -24,40 +23,44 @@ from pxeimport.racks import rack_status
 from pxeimport.tftproot import TftpRoot, read_manifest
 from tools.database import database_url
 from tools.racksite import Site
-from tools.soak.invariants import entries, served_pairs
+from tools.soak.invariants import entries
 from tools.soak.rackchecks import RackNight, RackView, Served
 from tools.soak.world import World
 
 BROKERLESS = "r3"
 RACKS = ("r1", "r2", BROKERLESS)
-FAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
+# Debian's libfaketime, wherever its multiarch directory is; "" when not installed.
+FAKETIME = next((str(p) for p in sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))), "")
 # How long a rack may take to take a new index after the region's import (one import of a few small files).
 SETTLE_SECONDS = 90.0
 
 
 def serves(root: TftpRoot) -> Served:
-    """What `root` serves, read as tftpd and the menus give it: each release on the menus with its version dir's
-    files and the options its pxelinux entry carries; each arch's loaders with the bytes behind their links."""
+    """What `root` serves, read as tftpd and the menus give it: each release with the files of the version dir its
+    entries name and the options they carry (one value when pxelinux's and GRUB's entries agree; when they do
+    not, no files and a note saying so, which no index asks for); each arch's loaders with the bytes behind
+    their links."""
     served: Served = {}
-    on_menus = served_pairs(root)
     for arch in root.arches(retired=False):
         base = root.base_dir(arch)
-        options = {kernel.split("/")[0]: " ".join(w for w in opts.split() if w != "---") for _, kernel, _, opts in
-                   entries(root, arch)}  # fmt: skip
-        for release, version_dir in root.installed_releases(arch).items():
-            if (arch, release) in on_menus:
-                manifest = read_manifest(base / release / version_dir) or {}
-                # The boot-options file holds the layout's own options, which the index carries as kernel_opts.
-                files = frozenset((name, f.sha256) for name, f in manifest.items() if name != BOOT_OPTIONS_FILE)
-                served[(arch, release)] = (files, options.get(release, ""))
+        found: dict[str, set[tuple[frozenset[tuple[str, str]], str]]] = {}
+        for _, kernel, _, opts in entries(root, arch):
+            manifest = read_manifest((base / kernel).parent) or {}  # one_version_per_entry checks the initrd's
+            # The boot-options file holds the layout's own options, which the index carries as kernel_opts.
+            files = frozenset((name, f.sha256) for name, f in manifest.items() if name != BOOT_OPTIONS_FILE)
+            options = " ".join(word for word in opts.split() if word != "---")
+            found.setdefault(kernel.split("/")[0], set()).add((files, options))
+        for release, each in found.items():
+            agreed = len(each) == 1
+            served[(arch, release)] = next(iter(each)) if agreed else (frozenset(), "pxelinux and GRUB entries differ")
         loaders = root.served_loaders(arch)
         if loaders:
-            found = set()
+            bytes_of = set()
             for name in loaders:
                 target = (base / name).resolve()
                 listed = (read_manifest(target.parent) or {}).get(target.name)
-                found.add((name, listed.sha256 if listed else "?"))
-            served[(arch, "")] = (frozenset(found), "")
+                bytes_of.add((name, listed.sha256 if listed else "?"))
+            served[(arch, "")] = (frozenset(bytes_of), "")
     return served
 
 
@@ -107,27 +110,34 @@ class Fleet:
 
     # Between nights ------------------------------------------------------------------------
 
-    def happen(self, kind: str, night: int, rng: random.Random) -> str:
-        """Make the rack kind `kind` (events.RACK_KINDS) happen; what it did, "" when it could not."""
-        return self.rack_down(night, rng) if kind == "rack down" else self.clock_off(night, rng)
+    def happen(self, kind: str, night: int, pick: float, length: int, ahead: bool) -> str:
+        """Make the rack kind `kind` (events.RACK_KINDS) happen to the rack `pick` (0 to 1) chooses, for `length`
+        nights (a clock: at most 3), a clock `ahead` or behind; what it did, "" when it could not."""
+        if kind == "rack down":
+            return self.rack_down(night, pick, length)
+        return self.clock_off(night, pick, min(length, 3), ahead)
 
-    def rack_down(self, night: int, rng: random.Random) -> str:
+    def rack_down(self, night: int, pick: float, length: int) -> str:
         up = [r for r in self.racks.values() if r.up(night) and not r.clock]
         if not up:
             return ""
-        rack = rng.choice(up)
-        rack.down_until = night + rng.randint(1, 5)
+        rack = up[int(pick * len(up))]
+        rack.down_until = night + length
         self._stop(rack)
         return f"rack {rack.name} goes down until night {rack.down_until}"
 
-    def clock_off(self, night: int, rng: random.Random) -> str:
-        if not FAKETIME.exists():
-            return ""  # said once by the report: without libfaketime no rack's clock can be set off
+    def no_clock(self) -> str:
+        """Why no rack's clock can be set off here ("" when one can)."""
+        return "" if FAKETIME else "no libfaketime (Debian's faketime package) on this machine"
+
+    def clock_off(self, night: int, pick: float, length: int, ahead: bool) -> str:
+        if not FAKETIME:
+            return ""  # the report says why (no_clock)
         choices = [r for r in self.racks.values() if r.name != BROKERLESS and r.up(night) and not r.clock]
         if not choices:
             return ""
-        rack = rng.choice(choices)
-        rack.clock, rack.clock_until = rng.choice(["+3h", "-3h"]), night + rng.randint(1, 3)
+        rack = choices[int(pick * len(choices))]
+        rack.clock, rack.clock_until = "+3h" if ahead else "-3h", night + length
         self._stop(rack)
         return f"rack {rack.name}'s clock is {rack.clock} off until night {rack.clock_until}"
 
@@ -161,10 +171,11 @@ class Fleet:
             if restarted:
                 # Its reports count from its start: the process it replaces may have reported tonight's index.
                 reports_from = time.time()
-                clock = {"LD_PRELOAD": str(FAKETIME), "FAKETIME": rack.clock} if rack.clock else None
+                clock = {"LD_PRELOAD": FAKETIME, "FAKETIME": rack.clock} if rack.clock else None
                 self.site.start_rack(rack.name, env=clock)
                 rack.started = True
-            if changed or restarted:
+            # Also a rack behind the index when it did not change: the import asks such racks again.
+            if changed or restarted or serves(rack.root) != wanted:
                 self._wait(rack, wanted, reports_from)
             served = serves(rack.root)
             if served == wanted:
@@ -221,7 +232,8 @@ def make_fleet(world: World, work: Path, broker: str) -> Fleet:
     site = Site(work / "site", world.server, world.signer.keyring, broker, region_database=database_url())
     (work / "site" / "environment").write_text("")
     quiet = {"PXEIMPORT_ENV_FILE": str(work / "site" / "environment"), "PXEIMPORT_HTTP_BACKOFF": "0"}
-    site.env |= quiet | {"SECRET_KEY": "soak-only"}
+    # The racks' and the region's state under the soak's work dir, never the checkout's var/.
+    site.env |= quiet | {"SECRET_KEY": "soak-only", "PXEIMPORT_VAR_DIR": str(work / "site" / "var")}
     site.region_env |= quiet | {"SECRET_KEY": "soak-only", "PXEIMPORT_MENU_TIMEOUT": "5"}
     site.region_env["PXEIMPORT_VAR_DIR"] = str(work / "site" / "region-var")
     world.region_env = site.region_env

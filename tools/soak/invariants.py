@@ -146,23 +146,23 @@ def both_menus_offer_the_same_releases(night: Night) -> list[str]:
 
 
 def selected_and_offered_is_served_as_published(night: Night) -> list[str]:
-    """After a night the mirror was up, every selected release it offers is on the menus with the kernel and
-    initrd upstream publishes now (compared with the harness's own hashes), and each arch serves the loaders
-    of upstream's loader release; a release whose stale Release was replayed is left out."""
+    """After a night the mirror was up, every selected release it offers is on the menus, and every entry of it
+    (pxelinux's and GRUB's) names the kernel and initrd upstream publishes now (compared with the harness's own
+    hashes); a release whose stale Release was replayed is left out."""
     if not night.reachable:
         return []
     bad = []
     for arch, release in sorted(set(night.selected) & set(night.upstream)):
         if release in night.replayed:
             continue
-        version = night.root.installed_releases(arch).get(release)
-        if (arch, release) not in served_pairs(night.root) or version is None:
+        named = [(menu, paths) for menu, *paths, _ in entries(night.root, arch) if paths[0].split("/")[0] == release]
+        if not named:
             bad.append(f"{arch}/{release} is selected and offered but not on the menus")
-            continue
-        directory = night.root.base_dir(arch) / release / version
-        for name in ("linux", "initrd.gz"):
-            if _sha256(directory / name) != night.upstream[(arch, release)][name]:
-                bad.append(f"{arch}/{release}: the served {name} is not what upstream publishes now")
+        base = night.root.base_dir(arch)
+        for menu, paths in named:
+            for name, path in zip(("linux", "initrd.gz"), paths, strict=True):
+                if _sha256(base / path) != night.upstream[(arch, release)][name]:
+                    bad.append(f"{arch}/{release}: the {name} {menu} names is not what upstream publishes now")
     return bad
 
 

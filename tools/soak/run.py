@@ -34,24 +34,34 @@ class Report:
     violation: str = ""
     killed_running: int = 0
     racks: bool = False
+    # The night a SIGINT or SIGTERM stopped the soak at (None: it was not stopped).
+    interrupted: int | None = None
+    # Why no rack's clock could be set off ("" when one could).
+    no_clock: str = ""
     # Whether nights could fill the TFTP root's disk (its own tmpfs: the soak runs as root).
     disk: bool = False
 
     def table(self, seconds: float) -> str:
+        racks = "a region and three racks (two on RabbitMQ, one brokerless)" if self.racks else "no racks"
         lines = [
             f"seed {self.seed}: {self.nights} nights in {seconds:.0f} s ({seconds / max(self.nights, 1):.1f} s a night)"
+            f", after night 0 (the first import of a fresh server); {racks}"
         ]
         lines += ["", "| event | times |", "| --- | ---: |"]
-        racks = list(RACK_KINDS) if self.racks else []
-        lines += [f"| {name} | {self.events[name]} |" for name in [*KINDS, *RUN_KINDS, *racks]]
+        kinds = [*KINDS, *RUN_KINDS, *(RACK_KINDS if self.racks else ())]
+        lines += [f"| {name} | {self.events[name]} |" for name in kinds]
         lines += ["", "| invariant | checks | violations |", "| --- | ---: | ---: |"]
         checks = [*INVARIANTS, *(RACK_INVARIANTS if self.racks else ())]
         lines += [f"| {name} | {self.checks[name]} | {self.violations[name]} |" for name in checks]
         exits = ", ".join(f"exit {code}: {count}" for code, count in sorted(self.exits.items()))
         kills = f"kills that hit a running import: {self.killed_running} of {self.events['import killed mid-run']}"
-        lines += ["", f"nightly imports: {exits}", kills]
+        lines += ["", f"nightly imports: {exits} (each night's code was one its events allow)", kills]
         if not self.disk:
             lines.append("disk full: never (the soak may not mount a tmpfs for the TFTP root: run it as root)")
+        if self.racks and self.no_clock:
+            lines.append(f"rack clock off: never ({self.no_clock})")
+        if self.interrupted is not None:
+            lines.append(f"stopped by a signal during night {self.interrupted}: the nights before it are counted")
         return "\n".join(lines)
 
 
@@ -62,20 +72,27 @@ def soak(work: Path, *, nights: int, seed: int, broker: str = "") -> Report:
     report = Report(seed, racks=bool(broker))
     world = make_world(work)
     report.disk = world.disk is not None
-    fleet = make_fleet(world, work, broker) if broker else None
     history: list[str] = []
+    night = 0
     try:
-        for night in range(nights + 1):  # night 0: the first import of a fresh server
-            said = _night(world, fleet, rng, report, night)
-            history.append(f"night {night}: " + ("; ".join(said) or "nothing happened"))
-            if report.violation:
-                report.violation += "\n" + "\n".join(history[-5:])
-                report.violation += f"\nreplay: python -m tools.soak --seed {seed} --nights {night}"
-                break
-            report.nights = night
+        fleet = make_fleet(world, work, broker) if broker else None
+        report.no_clock = fleet.no_clock() if fleet is not None else ""
+        try:
+            for night in range(nights + 1):  # night 0: the first import of a fresh server
+                said = _night(world, fleet, rng, report, night)
+                history.append(f"night {night}: " + ("; ".join(said) or "nothing happened"))
+                if report.violation:
+                    report.violation += "\n" + "\n".join(history[-5:])
+                    flags = "" if broker else " --no-racks"
+                    report.violation += f"\nreplay: python -m tools.soak --seed {seed} --nights {night}{flags}"
+                    break
+                report.nights = night
+        except KeyboardInterrupt:  # SIGINT, or SIGTERM (tools.soak.__main__): the table of the nights done
+            report.interrupted = night
+        finally:
+            if fleet is not None:
+                fleet.site.close()
     finally:
-        if fleet is not None:
-            fleet.site.close()
         close(world)
     return report
 
@@ -90,8 +107,9 @@ def _night(world: World, fleet: Fleet | None, rng: random.Random, report: Report
     before, last_run = served_pairs(world.root), world.last_run_id()
     tonight, said = Tonight(), []
     for name in draw(rng, rng.randint(1, 3)) if night else []:
-        if name in RACK_KINDS:
-            what = "" if fleet is None else fleet.happen(name, night, rng)
+        if name in RACK_KINDS:  # drawn whether racks run or not, so a seed draws the same nights either way
+            pick, length, ahead = rng.random(), rng.randint(1, 5), rng.random() < 0.5
+            what = "" if fleet is None else fleet.happen(name, night, pick, length, ahead)
         else:
             what = happen(name, world, rng, tonight)
         if what:

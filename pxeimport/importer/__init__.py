@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pxeimport.importer.plan import contested, plan
 from pxeimport.importer.progress import TerminalProgress
-from pxeimport.importer.run import INDEX_ERRORS, Importer
+from pxeimport.importer.run import FRESHNESS_FILE, INDEX_ERRORS, Importer
 from pxeimport.importer.served import Served, loaderless, served
 from pxeimport.importer.stopping import Stopped, stop_on_signals
 from pxeimport.importer.text import (
@@ -26,6 +26,7 @@ from pxeimport.importer.text import (
 from pxeimport.importer.usage import usage_problems
 
 __all__ = [
+    "FRESHNESS_FILE",
     "INDEX_ERRORS",
     "Importer",
     "Line",

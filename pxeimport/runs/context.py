@@ -9,20 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.conf import settings
 
 from pxeimport.fetching import Fetcher, FetchError, FetchSettings, IndexCache
-from pxeimport.importer import contested, plan, usage_problems
+from pxeimport.importer import FRESHNESS_FILE, contested, plan, usage_problems
 from pxeimport.items import DEFAULT_LAYOUT, Item, ItemKind, Selection
 from pxeimport.layouts import REGION, LayoutError, ReleaseDataError, layout_trait, signed_index
 from pxeimport.lib import InvalidName
 from pxeimport.menus import BadKernelOptions, MenuSettings, check_entry_fits, check_kernel_opts
+from pxeimport.publication import INDEX
 from pxeimport.runs.selection import NothingSelected, Overrides, command_line_source, resolve
 from pxeimport.tftproot import MAAS_DIR, HttpRoot, TftpRoot
-from pxeimport.trust import SignatureError, keyring_problem
+from pxeimport.trust import Freshness, FreshnessStore, SignatureError, check_dates, keyring_problem
 
 INDEX_CACHE_DIR = ".cache/index"
 
@@ -125,7 +127,8 @@ def build(options: RunOptions) -> RunContext:
             loader_archive=options.loader_archive,
             iso_sha256=options.iso_sha256,
         )
-        selections = resolve(_mirrored(overrides) if mirror else overrides)
+        tftproot = (options.tftproot or settings.PXEIMPORT_TFTPROOT).absolute()
+        selections = resolve(_mirrored(overrides, tftproot / MAAS_DIR / FRESHNESS_FILE) if mirror else overrides)
         if not options.archive:
             _refuse(usage_problems(None, options.layout, given, [s.source.layout for s in selections]))
         # A saved source's keyring gpgv cannot read at all is a mistake to fix, not a run to retry (exit 2).
@@ -221,11 +224,13 @@ def _mirrors(options: RunOptions) -> bool:
     return options.layout == REGION and bool(options.archive) and not (options.arches or options.releases)
 
 
-def _mirrored(overrides: Overrides) -> Overrides:
+def _mirrored(overrides: Overrides, dates: Path) -> Overrides:
     """`overrides` narrowed to exactly the (arch, release) pairs the region's signed index lists.
 
-    IndexUnavailable when the index cannot be read or its signature is bad; ConfigError when it lists
-    nothing (a region that serves nothing is a mistake to report, not a reason to empty every rack).
+    IndexUnavailable when the index cannot be read, its signature is bad, or its Date is refused as the import
+    would refuse it (ahead of this clock, or older than the newest trusted in `dates`, the root's freshness
+    file): an index not to be used must not choose what is retired either. ConfigError when it lists nothing
+    (a region that serves nothing is a mistake to report, not a reason to empty every rack).
     """
     fetcher = Fetcher(
         FetchSettings(
@@ -234,9 +239,12 @@ def _mirrored(overrides: Overrides) -> Overrides:
             backoff=settings.PXEIMPORT_HTTP_BACKOFF,
         )
     )
+    url = (overrides.archive or "").rstrip("/") + "/" + INDEX
     try:
         index, _ = signed_index(command_line_source(overrides), fetcher)
-    except (FetchError, SignatureError, OSError) as exc:
+        check_dates(url, Freshness(index.date), datetime.now(UTC))
+        FreshnessStore(dates, writable=False).check(url, url, index.date)  # the layout records it once installed
+    except (FetchError, SignatureError, OSError) as exc:  # StaleIndex is a SignatureError
         raise IndexUnavailable(f"the region's index: {exc}; nothing done, what is served stays") from exc
     finally:
         fetcher.close()

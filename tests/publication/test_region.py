@@ -239,6 +239,29 @@ def test_an_older_index_served_again_is_refused_as_a_replay(archive, region):
     assert "older than the index already trusted" in result.stderr
 
 
+def test_a_replayed_older_index_retires_nothing_on_a_rack_mirroring_it(archive, region):
+    """Found by the soak (a rack whose clock was three hours behind): the index that chose what a rack mirrors,
+    and so what it retires, was checked for its signature but not its Date; the items were refused as stale or
+    not valid yet, but what that index did not list was retired all the same."""
+    for release in ("bookworm", "trixie"):
+        archive.publish(release, "amd64", netboot_files(f"amd64-{release}"))
+    saved = saved_source(region.upstream, region.upstream_keyring, releases=("bookworm",))
+    region.publishing(True)
+    assert import_files(region.tftp_root).code == 0
+    older = (region.publish_root / INDEX).read_bytes()  # lists bookworm alone
+    saved.releases.create(name="trixie")
+    region.publishing(True)
+    assert import_files(region.tftp_root).code == 0
+    assert mirror(region).code == 0 and offered_pairs(region.rack_root) == {("amd64", "bookworm"), ("amd64", "trixie")}
+
+    (region.publish_root / INDEX).write_bytes(older)
+    result = mirror(region)
+
+    assert result.code == 1 and "older than the index already trusted" in result.stderr
+    assert "nothing done, what is served stays" in result.stderr
+    assert offered_pairs(region.rack_root) == {("amd64", "bookworm"), ("amd64", "trixie")}
+
+
 @pytest.mark.parametrize(("keep_seconds", "kept"), [(3600, True), (0, False)])
 def test_the_regions_clean_up_keeps_versions_a_recent_index_names(archive, region, settings, keep_seconds, kept):
     """With a keep window, v1 (named by an index published moments ago, which a rack mid-sync may

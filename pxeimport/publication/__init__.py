@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pxeimport.publication.index import (
     FILES_DIR,
+    HISTORY,
     HTTP_DIR,
     INDEX,
     INSTALL,
@@ -26,6 +27,7 @@ from pxeimport.publication.regionkey import RegionKey, RegionKeyError, keyring_f
 
 __all__ = [
     "FILES_DIR",
+    "HISTORY",
     "HTTP_DIR",
     "INDEX",
     "INSTALL",

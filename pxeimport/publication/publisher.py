@@ -33,6 +33,7 @@ from pxeimport.publication.index import (
     PublishedHttpFile,
     PublishedItem,
     item_path,
+    read_published,
 )
 from pxeimport.tftproot import MANIFEST, HttpRoot, Slot, TftpRoot
 
@@ -160,8 +161,10 @@ class Publisher:
         # Compared as JSON reads it back (lists, not the tuples built here): equal content publishes nothing.
         changed = self.current() != json.loads(json.dumps(publication.content()))
         if changed:
-            write_atomic(self.publish_root / INDEX, self.sign(publication.to_json()), FILE_MODE)
+            # Remembered first: a run killed between the two writes leaves a history naming more, never an
+            # index whose paths the next run's prune (which reads the history) would take away.
             self._remember(publication)
+            write_atomic(self.publish_root / INDEX, self.sign(publication.to_json()), FILE_MODE)
         self._prune()
         return Published(publication, changed, self.publish_root / INDEX)
 
@@ -203,10 +206,13 @@ class Publisher:
         write_atomic(self.publish_root / HISTORY, json.dumps(history, indent=1).encode())
 
     def _named(self) -> set[str]:
-        """Paths ("v/amd64/bookworm/install-<v>/") the newest index or one within `keep_seconds` names."""
+        """Paths ("v/amd64/bookworm/install-<v>/") the index on disk, the newest remembered or one within
+        `keep_seconds` names (the index on disk itself: one written by a run killed before it remembered it)."""
         history = self._history()
         now = self.clock()
-        named: set[str] = set()
+        on_disk = read_published(self.publish_root)
+        items = on_disk.items if on_disk is not None else ()
+        named = {i.path for i in items} | {_http_path(f) for i in items for f in i.http_files}
         for index, entry in enumerate(history):
             if index == len(history) - 1 or now - entry["published"] < self.keep_seconds:
                 named |= {p for p in entry.get("paths", []) if isinstance(p, str)}

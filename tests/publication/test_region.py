@@ -23,7 +23,7 @@ from django.core.management.base import CommandError
 from pxeimport.layouts import index_given
 from pxeimport.menus import MenuSettings
 from pxeimport.models import ImportRun
-from pxeimport.publication import FILES_DIR, INDEX, RegionKey, RegionKeyError
+from pxeimport.publication import FILES_DIR, HISTORY, INDEX, RegionKey, RegionKeyError
 from pxeimport.racks import RackConfig, converge
 from pxeimport.runs import publishing
 from pxeimport.tftproot import TftpRoot
@@ -260,6 +260,20 @@ def test_a_replayed_older_index_retires_nothing_on_a_rack_mirroring_it(archive, 
     assert result.code == 1 and "older than the index already trusted" in result.stderr
     assert "nothing done, what is served stays" in result.stderr
     assert offered_pairs(region.rack_root) == {("amd64", "bookworm"), ("amd64", "trixie")}
+
+
+def test_the_paths_the_index_on_disk_names_stay_published_when_no_history_remembers_them(archive, region):
+    """Found by the soak: a region import killed after it wrote its index but before it remembered it left the
+    next run's prune (which read only the history) to unlink every path that index named: racks got 404s."""
+    archive.publish("bookworm", "amd64", netboot_files("v1"))
+    assert region.region_import().code == 0
+    (region.publish_root / HISTORY).unlink()  # what that killed run never wrote
+
+    assert region.region_import().code == 0  # nothing new: the index stays, and so must its paths
+    result = region.rack_import()
+
+    assert result.code == 0, result.stderr
+    assert offered_pairs(region.rack_root) == {("amd64", "bookworm")}
 
 
 @pytest.mark.parametrize(("keep_seconds", "kept"), [(3600, True), (0, False)])

@@ -85,7 +85,9 @@ class Housekeeping:
                     said.append(change_text("remove", str(path), why, dry=dry))
         except OSError as exc:
             log.warning(
-                "could not clean partial downloads or the HTTP root: %s", describe_os_error(exc, self.root.path)
+                "could not clean partial downloads or the HTTP root (below %s): %s",
+                self.root.path,
+                describe_os_error(exc, self.root.path),
             )
         return said
 

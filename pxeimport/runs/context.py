@@ -243,7 +243,7 @@ def _mirrored(overrides: Overrides, dates: Path) -> Overrides:
     try:
         index, _ = signed_index(command_line_source(overrides), fetcher)
         check_dates(url, Freshness(index.date), datetime.now(UTC))
-        FreshnessStore(dates, writable=False).check(url, url, index.date)  # the layout records it once installed
+        FreshnessStore(dates, writable=False).check(url, url, index.date)  # recorded by the layout, which reads it
     except (FetchError, SignatureError, OSError) as exc:  # StaleIndex is a SignatureError
         raise IndexUnavailable(f"the region's index: {exc}; nothing done, what is served stays") from exc
     finally:

@@ -94,6 +94,6 @@ def _wake_racks(changed: bool) -> None:
         elif behind := racks_behind():
             ask_racks(behind, "region import: behind the index")
     except (DatabaseError, OSError) as exc:  # after the run committed: never its failure; the safety net asks
-        log.warning("racks behind the index not asked: %s; they converge at the next safety net", exc)
+        log.warning("racks not asked to converge: %s; they converge at the next safety net", exc)
     except BrokerUnavailable as exc:
         log.warning("racks not woken: %s; they converge at the next safety net, or run manage.py wake_racks", exc)

@@ -44,7 +44,8 @@ def broker_problem(url: str) -> str:
             connection.connect()
     except Exception as exc:  # refused, a wrong login, not AMQP: all said the same way
         said = str(exc) or type(exc).__name__
-        return f"--broker {redact_url(url)}: cannot log in there ({said}); start RabbitMQ, or soak with --no-racks"
+        fix = "check its user and password" if "ACCESS_REFUSED" in said else "start RabbitMQ"
+        return f"--broker {redact_url(url)}: cannot be used ({said}); {fix}, or soak with --no-racks"
     return ""
 
 

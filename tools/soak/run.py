@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import re
+import signal
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -55,7 +56,8 @@ class Report:
         lines += [f"| {name} | {self.checks[name]} | {self.violations[name]} |" for name in checks]
         exits = ", ".join(f"exit {code}: {count}" for code, count in sorted(self.exits.items()))
         kills = f"kills that hit a running import: {self.killed_running} of {self.events['import killed mid-run']}"
-        lines += ["", f"nightly imports: {exits} (each night's code was one its events allow)", kills]
+        allowed = "" if self.violation else " (each night's code was one its events allow)"
+        lines += ["", f"nightly imports: {exits}{allowed}", kills]
         if not self.disk:
             lines.append("disk full: never (the soak may not mount a tmpfs for the TFTP root: run it as root)")
         if self.racks and self.no_clock:
@@ -73,27 +75,27 @@ def soak(work: Path, *, nights: int, seed: int, broker: str = "") -> Report:
     world = make_world(work)
     report.disk = world.disk is not None
     history: list[str] = []
-    night = 0
+    night, fleet = 0, None
     try:
         fleet = make_fleet(world, work, broker) if broker else None
         report.no_clock = fleet.no_clock() if fleet is not None else ""
+        for night in range(nights + 1):  # night 0: the first import of a fresh server
+            said = _night(world, fleet, rng, report, night)
+            history.append(f"night {night}: " + ("; ".join(said) or "nothing happened"))
+            if report.violation:
+                report.violation += "\n" + "\n".join(history[-5:])
+                flags = "" if broker else " --no-racks"
+                report.violation += f"\nreplay: python -m tools.soak --seed {seed} --nights {night}{flags}"
+                break
+            report.nights = night
+    except KeyboardInterrupt:  # SIGINT, or SIGTERM (tools.soak.__main__): the table of the nights done
+        report.interrupted = night
+    finally:
         try:
-            for night in range(nights + 1):  # night 0: the first import of a fresh server
-                said = _night(world, fleet, rng, report, night)
-                history.append(f"night {night}: " + ("; ".join(said) or "nothing happened"))
-                if report.violation:
-                    report.violation += "\n" + "\n".join(history[-5:])
-                    flags = "" if broker else " --no-racks"
-                    report.violation += f"\nreplay: python -m tools.soak --seed {seed} --nights {night}{flags}"
-                    break
-                report.nights = night
-        except KeyboardInterrupt:  # SIGINT, or SIGTERM (tools.soak.__main__): the table of the nights done
-            report.interrupted = night
-        finally:
             if fleet is not None:
                 fleet.site.close()
-    finally:
-        close(world)
+        finally:
+            close(world)
     return report
 
 
@@ -125,6 +127,7 @@ def _night(world: World, fleet: Fleet | None, rng: random.Random, report: Report
     if tonight.narrowed:
         arch, release = tonight.narrowed
         by_hand = world.run("--source", SOURCE, "--arch", arch, "--release", release)
+        _stopped(by_hand.code)
         if by_hand.code not in ({0, 1} if world.dead_mirror_of else {0}):  # 1: the source's mirror is dead
             report.violation = f"night {night}: the narrowed run exited {by_hand.code}:\n{by_hand.output[-2000:]}"
             return said
@@ -146,6 +149,7 @@ def _night(world: World, fleet: Fleet | None, rng: random.Random, report: Report
     # A selection to fix, or a disk too full to take the TFTP root's lock, is exit 2: nothing could be done.
     expected |= {2} if world.typos or not set(world.selected()) <= world.offered or tonight.disk_full else set()
     outcome = world.run()
+    _stopped(outcome.code)
     for server in (world.server, world.other):
         if server is not None:
             server.clear()
@@ -181,6 +185,13 @@ def _night(world: World, fleet: Fleet | None, rng: random.Random, report: Report
     if violated:
         report.violation += f"\nthe import said:\n{outcome.output[-1500:]}"
     return said
+
+
+def _stopped(code: int) -> None:
+    """KeyboardInterrupt when an import exited as a signal stopped it (128 + SIGINT or SIGTERM): the soak was
+    told to stop (the in-process import takes the signal while it runs), not a night that went wrong."""
+    if code in (128 + signal.SIGINT, 128 + signal.SIGTERM):
+        raise KeyboardInterrupt
 
 
 def _check(report: Report, state: Any, checks: Mapping[str, Callable[[Any], list[str]]], when: str) -> bool:

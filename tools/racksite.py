@@ -155,14 +155,19 @@ class Site:
     def rack_root(self, name: str) -> Path:
         return self.tmp / f"rack-{name}"
 
+    def rack_database(self, name: str) -> Path:
+        """Rack `name`'s own SQLite database, a copy of the migrated template made on first use."""
+        db = self.tmp / f"rack-{name}.sqlite3"
+        if not db.exists():
+            shutil.copy(self.template, db)
+        return db
+
     def start_rack(
         self, name: str, *, prefix: Sequence[str] = (), broker: str | None = None, env: dict[str, str] | None = None
     ) -> None:
         """A rack worker; `prefix` runs it (e.g. in a network namespace), `broker` is its CELERY_BROKER_URL,
         `env` more of its environment (e.g. libfaketime's)."""
-        db = self.tmp / f"rack-{name}.sqlite3"
-        if not db.exists():
-            shutil.copy(self.template, db)
+        db = self.rack_database(name)
         args = ["rack_worker", "--name", name, "--tftproot", str(self.rack_root(name))]
         args += ["--region", self.region_http.url, "--keyring", str(self.keyring)]
         env = self.env | {"DATABASE_URL": f"sqlite:///{db}", "CELERY_BROKER_URL": broker or self.broker} | (env or {})

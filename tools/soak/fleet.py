@@ -10,7 +10,6 @@ knows, per rack, the index it last verified and must serve (`verified`).
 
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -184,9 +183,7 @@ class Fleet:
                 rack.unsettled = "it serves neither the region's index nor what it served before"
 
     def _converge_brokerless(self, rack: RackState, wanted: Served) -> None:
-        db = self.site.tmp / f"rack-{rack.name}.sqlite3"
-        if not db.exists():
-            shutil.copy(self.site.template, db)
+        db = self.site.rack_database(rack.name)
         env = self.site.env | {"DATABASE_URL": f"sqlite:///{db}", "CELERY_BROKER_URL": ""}
         args = ["--name", rack.name, "--tftproot", str(rack.root.path), "--region", self.site.region_http.url]
         done = self.site.manage("converge_rack", *args, "--keyring", str(self.site.keyring), env=env, check=False)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pxeimport.racks import STATES
+from pxeimport.racks.status import CLOCK_SKEW, FAILED, IN_SYNC
 from pxeimport.tftproot import TftpRoot
 from tools.soak.invariants import (
     Night,
@@ -19,7 +19,6 @@ from tools.soak.invariants import (
     served_loaders_are_verified,
 )
 
-IN_SYNC, CLOCK_SKEW = STATES[0], STATES[4]
 # What a rack's root must hold at any time, as the region's must.
 WHOLE = (
     entries_name_verified_files,
@@ -111,7 +110,7 @@ def racks_page_tells_the_truth(night: RackNight) -> list[str]:
             bad.append(f"{said}, and it {describe(rack.serves, night.wanted)}")
         elif rack.up and not (rack.clock or rack.unsettled) and rack.serves == night.wanted and rack.shown != IN_SYNC:
             bad.append(f"{said}, and it serves the index")
-        elif rack.up and rack.clock and not rack.unsettled and rack.shown not in (CLOCK_SKEW, "failed"):
+        elif rack.up and rack.clock and not rack.unsettled and rack.shown not in (CLOCK_SKEW, FAILED):
             bad.append(f"{said}, and its clock is {rack.clock} off")
     return bad
 

@@ -23,6 +23,10 @@ from pxeimport.racks.rack import (
     rack_config,
 )
 from pxeimport.racks.status import (
+    BEHIND,
+    CLOCK_SKEW,
+    FAILED,
+    IN_SYNC,
     STATES,
     RackStatus,
     all_statuses,
@@ -62,6 +66,10 @@ _CELERY = frozenset(
 )
 
 __all__ = [
+    "BEHIND",
+    "CLOCK_SKEW",
+    "FAILED",
+    "IN_SYNC",
     "STATES",
     "BrokerUnavailable",
     "Discovered",

@@ -8,13 +8,19 @@ import dataclasses
 import hashlib
 import os
 import shutil
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
+from pxeimport.models import Rack
+from pxeimport.publication import LOADER, Publication, PublishedFile, PublishedItem
 from tests.support.requirements import require_file, require_rabbitmq
-from tools.soak.fleet import FAKETIME, serves
-from tools.soak.rackchecks import RACK_INVARIANTS, RackNight, RackView, describe
+from tools.soak import fleet
+from tools.soak.fleet import FAKETIME, RackState, serves
+from tools.soak.rackchecks import RACK_INVARIANTS, RackNight, RackView, Served, describe
 from tools.soak.run import soak
 from tools.soak.world import World
 
@@ -163,3 +169,50 @@ def test_a_rack_whose_menus_name_another_version_dir_than_the_index_is_found_wha
 
     assert list(found) == ["racks_serve_the_last_index_they_verified", "racks_page_tells_the_truth"]  # it is whole
     assert "other files of amd64/quartz" in found["racks_serve_the_last_index_they_verified"][0]
+
+
+def index_of(served: Served, opts: str) -> Publication:
+    """An index asking for what `served` holds, each release with the kernel options `opts`."""
+    items = tuple(
+        PublishedItem(arch, LOADER if not release else "install", release, "v2", f"{arch}/{release}/v2/",
+                      tuple(PublishedFile(name, sha, 1) for name, sha in sorted(files)), opts if release else "")
+        for (arch, release), (files, _) in served.items()
+    )  # fmt: skip
+    return Publication(datetime.now(UTC), "orchid", items)
+
+
+def reported(index: Publication, opts: str) -> None:
+    """The region's record of rack r1: a finished sync just now, every item of `index` at its version, the
+    releases with the kernel options `opts`."""
+    now = timezone.now()
+    row = Rack.objects.create(name="r1", queue="q", first_seen=now, last_seen=now, last_sync=now)
+    for i in index.items:
+        row.items.create(arch=i.arch, release=i.release, kind=i.kind, region_version=i.version,
+                         kernel_opts=opts if i.release else "", synced=now)  # fmt: skip
+
+
+def test_the_harness_waits_for_the_report_of_the_sync_that_took_the_index_not_of_one_before(world, monkeypatch):
+    # A narrowed run published an index before the nightly one, which changed only kernel options; the rack
+    # already serves the nightly index, but the region holds the report of its earlier sync.
+    monkeypatch.setattr(fleet, "SETTLE_SECONDS", 0.5)
+    index = index_of(serves(world.root), "")
+    reported(index, "quiet")
+    waiting = RackState("r1", world.root)
+
+    fleet.Fleet(site=None, racks={})._wait(waiting, index, time.time() - 60)  # type: ignore[arg-type]
+
+    assert waiting.unsettled.startswith("it did not settle within 0 s")
+    said = "(it serves the index; the Racks page says behind: lacks amd64/orchid (its kernel options)"
+    assert said in waiting.unsettled
+
+
+def test_the_harness_stops_waiting_once_the_region_recorded_the_sync_that_took_the_index(world, monkeypatch):
+    monkeypatch.setattr(fleet, "SETTLE_SECONDS", 30.0)
+    index = index_of(serves(world.root), "")
+    reported(index, "")
+    settled = RackState("r1", world.root)
+    started = time.monotonic()
+
+    fleet.Fleet(site=None, racks={})._wait(settled, index, time.time() - 60)  # type: ignore[arg-type]
+
+    assert settled.unsettled == "" and time.monotonic() - started < 10

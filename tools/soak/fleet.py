@@ -18,7 +18,7 @@ from pathlib import Path
 from pxeimport.menus import BOOT_OPTIONS_FILE
 from pxeimport.models import Rack
 from pxeimport.publication import INDEX, LOADER, Publication, read_published
-from pxeimport.racks import rack_status
+from pxeimport.racks import BEHIND, rack_status
 from pxeimport.tftproot import TftpRoot, read_manifest
 from tools.database import database_url
 from tools.racksite import Site
@@ -175,7 +175,7 @@ class Fleet:
                 rack.started = True
             # Also a rack behind the index when it did not change: the import asks such racks again.
             if changed or restarted or serves(rack.root) != wanted:
-                self._wait(rack, wanted, reports_from)
+                self._wait(rack, index, reports_from)
             served = serves(rack.root)
             if served == wanted:
                 rack.verified = served
@@ -193,21 +193,27 @@ class Fleet:
         elif served == wanted:
             rack.verified = served
 
-    def _wait(self, rack: RackState, wanted: Served, since: float) -> None:
-        """Until the rack serves `wanted` and the region recorded its finished sync, or it reported a sync
-        that failed (a clock set back refuses an index dated ahead of it); SETTLE_SECONDS at most."""
+    def _wait(self, rack: RackState, index: Publication | None, since: float) -> None:
+        """Until the rack serves `index` and the region recorded the finished sync that took it (a report of an
+        earlier sync tonight names the index before: a narrowed run by hand publishes one too), or it reported a
+        sync that failed (a clock set back refuses an index dated ahead of it); SETTLE_SECONDS at most."""
+        wanted = published(index)
         deadline = time.monotonic() + SETTLE_SECONDS
-        after = datetime.fromtimestamp(since, tz=UTC)
+        after, row = datetime.fromtimestamp(since, tz=UTC), None
         while time.monotonic() < deadline:
-            row = Rack.objects.filter(name=rack.name).first()
-            reported = row is not None and row.last_sync is not None and row.last_sync > after
-            idle = reported and row is not None and row.syncing_since is None
-            if idle and (serves(rack.root) == wanted or (row is not None and row.last_error)):
-                if row is not None and row.last_error and not rack.clock:
-                    rack.unsettled = f"its sync failed with its clock right: {row.last_error}"
-                return
+            row = Rack.objects.filter(name=rack.name).prefetch_related("items").first()
+            if row is not None and row.last_sync is not None and row.last_sync > after and row.syncing_since is None:
+                if row.last_error:
+                    if not rack.clock:
+                        rack.unsettled = f"its sync failed with its clock right: {row.last_error}"
+                    return
+                if serves(rack.root) == wanted and rack_status(row, index).state != BEHIND:
+                    return
             time.sleep(0.2)
         rack.unsettled = f"it did not settle within {SETTLE_SECONDS:.0f} s of the region's import"
+        if row is not None and serves(rack.root) == wanted:
+            shown = rack_status(row, index)
+            rack.unsettled += f" (it serves the index; the Racks page says {shown.state}: {shown.detail})"
 
     def night(self, night: int) -> RackNight:
         """The racks after tonight's settle, with what the region's Racks page says of each (its own code)."""

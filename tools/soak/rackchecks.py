@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pxeimport.racks.status import CLOCK_SKEW, FAILED, IN_SYNC
+from pxeimport.racks import CLOCK_SKEW, FAILED, IN_SYNC
 from pxeimport.tftproot import TftpRoot
 from tools.soak.invariants import (
     Night,

@@ -28,6 +28,18 @@ def validate_archive_url(value: str) -> None:
         raise ValidationError("The archive URL must start with http:// or https://.")
 
 
+def validate_package_repo(value: str) -> None:
+    """An http(s) URL that can stand on a kernel command line: no blanks, quotes or menu syntax; {release}
+    and {basearch} are the only braces."""
+    validate_archive_url(value)
+    bare = value.replace("{release}", "").replace("{basearch}", "")
+    if not re.fullmatch(r"[A-Za-z0-9._~:/?#\[\]@!&()*+,=%-]+", bare):
+        raise ValidationError(
+            "The package repository URL goes on the kernel command line: no blanks, quotes, backslashes, "
+            "; $ ` or braces other than {release} and {basearch}."
+        )
+
+
 def validate_kernel_opts(value: str) -> None:
     """What the boot menus accept (pxeimport.menus.syntax): one line of printable ASCII, nothing that could end
     the menu line or start another (no newlines, quotes, backslashes, ; $ ` { })."""

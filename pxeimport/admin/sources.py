@@ -131,7 +131,10 @@ BOOT_SOURCE_FIELDSETS: _FieldsetSpec = [
     (None, {"fields": ["name", "url", "layout", "distribution", "installer_dir", "current_release", "enabled"]}),
     ("Trust", {"fields": ["keyring", "iso_sha256", "skip_signature_checks", "allow_expired_indexes"]}),
     ("Network and boot", {"fields": ["proxy", "kernel_opts"]}),
-    ("ISO layouts (ubuntu-iso, anaconda-iso)", {"fields": ["loader_archive", "arch_urls", "iso_base_url"]}),
+    (
+        "ISO layouts (ubuntu-iso, anaconda-iso, opensuse-iso)",
+        {"fields": ["loader_archive", "arch_urls", "iso_base_url", "package_repo"]},
+    ),
 ]
 
 
@@ -142,7 +145,8 @@ BOOT_SOURCE_FIELDS = [f.name for f in BootSource._meta.concrete_fields if f.edit
 LAYOUT_FIELDS = {
     "installer_dir": ["debian-installer"],
     "loader_archive": ["ubuntu-iso"],
-    "arch_urls": ["ubuntu-iso", "anaconda-iso"],
+    "arch_urls": ["ubuntu-iso", "anaconda-iso", "opensuse-iso"],
+    "package_repo": ["anaconda-iso", "opensuse-iso"],
     "iso_sha256": ["anaconda-iso"],
     "iso_base_url": ["ubuntu-iso"],
 }
@@ -202,7 +206,8 @@ class BootSourceForm(forms.ModelForm[BootSource]):
 
 def fits_layout(layout: str, arches: list[str], releases: list[str], keyring: str) -> list[str]:
     """What a source of `layout` cannot do as filled in, one sentence each: an arch the layout does not
-    import, no releases where it has no default, no keyring where Debian's and Ubuntu's never sign it."""
+    import, no releases where it has no default, a release it cannot import, no keyring where Debian's and
+    Ubuntu's never sign it."""
     try:
         chosen = get_layout(layout)
     except LayoutError:
@@ -214,6 +219,7 @@ def fits_layout(layout: str, arches: list[str], releases: list[str], keyring: st
         problems.append(f"{layout} imports {', '.join(chosen.arches)}, not {', '.join(wrong)}{default}")
     if not releases and chosen.names_releases:
         problems.append(f"{layout} has no default releases (distro-info knows none of its): select them")
+    problems += [problem for release in releases if (problem := chosen.release_problem(release))]
     if chosen.own_keyring and not keyring:
         problems.append(f"{layout} needs a keyring: {chosen.own_keyring}")
     return problems

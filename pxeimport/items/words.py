@@ -79,6 +79,9 @@ class Source:
     feeds_loaders: bool = True
     # Layouts that take an ISO from a checksum list: only the ISO with this SHA-256 (lower-case hex); "": any.
     iso_sha256: str = ""
+    # Layouts whose installer takes packages from a repository its kernel options name (opensuse-iso's
+    # install=, anaconda-iso's inst.repo=): its URL, {release} and {basearch} filled in; None: the layout's own.
+    package_repo: str | None = None
 
     def loader_archive_for(self, arch: str) -> str | None:
         """The dists/ URL of the package archive `arch`'s loaders come from."""

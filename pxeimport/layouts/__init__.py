@@ -22,6 +22,7 @@ from pxeimport.layouts.anaconda_iso import AnacondaIso
 from pxeimport.layouts.base import BootEntry, Container, Layout, LayoutError, NotOffered, RemoteFile, Wanted
 from pxeimport.layouts.debian_installer import DebianInstaller
 from pxeimport.layouts.names import arch_problem, release_problem
+from pxeimport.layouts.opensuse_iso import OpensuseIso
 from pxeimport.layouts.packages import PackageError
 from pxeimport.layouts.region import NAME as REGION
 from pxeimport.layouts.region import Region, index_given, signed_index
@@ -46,6 +47,7 @@ __all__ = [
     "Layout",
     "LayoutError",
     "NotOffered",
+    "OpensuseIso",
     "PackageError",
     "Region",
     "ReleaseDataError",
@@ -68,7 +70,7 @@ __all__ = [
 ]
 
 _LAYOUTS: dict[str, type[Layout]] = {
-    layout.name: layout for layout in (DebianInstaller, UbuntuNetboot, UbuntuIso, AnacondaIso, Region)
+    layout.name: layout for layout in (DebianInstaller, UbuntuNetboot, UbuntuIso, AnacondaIso, OpensuseIso, Region)
 }
 assert DEFAULT_LAYOUT in _LAYOUTS
 

@@ -20,8 +20,8 @@ tree, whose .treeinfo's [stage2] mainimage names the image (Anaconda's boot opti
 a valid .treeinfo; its dracut module, anaconda-lib.sh anaconda_net_root, falls back to images/install.img
 in current releases only). pxeimport keeps the ISO's verified .treeinfo and images/install.img in the HTTP
 root at an immutable path and names that directory, so nodes need no upstream to start the installer; so
-this layout needs PXEIMPORT_HTTP_ROOT and PXEIMPORT_HTTP_URL. The package repository
-(inst.repo) is not set: the installer uses the one its image names (Fedora: its mirror list) or asks.
+this layout needs PXEIMPORT_HTTP_ROOT and PXEIMPORT_HTTP_URL. The package repository (inst.repo) is the
+source's when it has one; else not set: the installer uses the one its image names (Fedora: its mirror list).
 Pre-boot loaders come from another source of the arch (debian-installer, ubuntu-iso).
 """
 
@@ -37,7 +37,16 @@ from typing import Any
 
 from pxeimport.fetching import FetchError, NotFound
 from pxeimport.items import Item, ItemKind, Source
-from pxeimport.layouts.base import BootEntry, Container, Layout, LayoutError, NotOffered, RemoteFile, Wanted
+from pxeimport.layouts.base import (
+    BootEntry,
+    Container,
+    Layout,
+    LayoutError,
+    NotOffered,
+    RemoteFile,
+    Wanted,
+    upstream_arch,
+)
 from pxeimport.layouts.listing import listed_names
 from pxeimport.layouts.releases import ReleaseDataError
 from pxeimport.lib import Once, check_name
@@ -100,11 +109,7 @@ def version_key(version: str) -> tuple[int, ...]:
 
 def basearch(arch: str) -> str:
     """RPM's name for Debian's `arch`; NotOffered for an arch these trees do not boot from pxeboot/."""
-    check_name("architecture", arch)
-    if arch not in BASEARCH:
-        known = f"{', '.join(BASEARCH)} (RPM's {', '.join(BASEARCH.values())})"
-        raise NotOffered(f"{NAME} imports {known} from images/pxeboot/, not {arch}", offered=list(BASEARCH))
-    return BASEARCH[arch]
+    return upstream_arch(arch, BASEARCH, NAME, "RPM's", " from images/pxeboot/")
 
 
 def release_dir(source: Source, arch: str, release: str) -> str:
@@ -180,6 +185,15 @@ def check_treeinfo(iso_url: str, files: Mapping[str, Path], hashes: Mapping[str,
             raise LayoutError(f"{where} lists {path} as {said}, but the ISO holds sha256:{hashes[name]}")
 
 
+def repository(item: Item) -> str:
+    """ " inst.repo=<the source's package repository>" ({release}, {basearch} filled in), or "" when it has
+    none: the installer then takes the repository its image names (Fedora: its mirror list) or asks."""
+    if not item.source.package_repo:
+        return ""
+    filled = item.source.package_repo.replace("{release}", item.release).replace("{basearch}", basearch(item.arch))
+    return f" inst.repo={filled}"
+
+
 def checksum_list(names: list[str]) -> str:
     """The checksum list among a directory's `names`: Fedora's newest <compose>-CHECKSUM, else CHECKSUM,
     else SHA256SUM, else the newest <iso>.SHA256SUM; "" when there is none."""
@@ -243,7 +257,7 @@ class AnacondaIso(Layout):
         container = Container(iso, "iso", members, free_bytes=ISO_FREE_BYTES, publish_members=stage2_tree(stage2))
         return Wanted(
             containers=(container,),
-            boot_options=BOOT_OPTIONS.format(stage2=self.http_root.url_for(stage2) + "/"),
+            boot_options=BOOT_OPTIONS.format(stage2=self.http_root.url_for(stage2) + "/") + repository(item),
             entries=(BootEntry("", "linux", "initrd", title=f"{family.name} {version}"),),
             signed_by=signed_by,
             check_files=functools.partial(check_treeinfo, iso.url),

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, ClassVar
 from pxeimport.fetching import FetchError
 from pxeimport.items import Item, Source
 from pxeimport.layouts.releases import supported_releases
+from pxeimport.lib import check_name
 
 if TYPE_CHECKING:  # trust.py reads archive/release.py: import it for types only, no cycle at run time
     from pxeimport.fetching import Fetcher
@@ -256,12 +257,27 @@ class Layout(ABC):
         """The files `item` needs now, with hashes from the verified index chain."""
 
     @classmethod
+    def release_problem(cls, release: str) -> str:
+        """Why this layout cannot import a release named `release`, whatever the upstream offers; "" when it may."""
+        return ""
+
+    @classmethod
     def default_releases(cls, distribution: str) -> list[str]:
         """The releases a source of this layout imports when none are selected (distro-info's supported)."""
         return supported_releases(distribution)
 
 
 _LIVE_SERVER_ISO = re.compile(r"ubuntu-\d+\.\d+(?:\.\d+)?-live-server-([a-z0-9][a-z0-9.+_-]*)\.iso")
+
+
+def upstream_arch(arch: str, names: Mapping[str, str], layout: str, theirs: str, where: str = "") -> str:
+    """The upstream's name for Debian's `arch` (`names`: Debian's -> the upstream's, called `theirs`, e.g.
+    "RPM's"); NotOffered saying what `layout` imports (`where`: from which path) when it has none."""
+    check_name("architecture", arch)
+    if arch not in names:
+        known = f"{', '.join(names)} ({theirs} {', '.join(names.values())})"
+        raise NotOffered(f"{layout} imports {known}{where}, not {arch}", offered=list(names))
+    return names[arch]
 
 
 def not_offered_arch(names: Iterable[str], arch: str, where: str) -> NotOffered:

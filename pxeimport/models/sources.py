@@ -12,6 +12,7 @@ from pxeimport.validators import (
     validate_archive_url,
     validate_dists_url,
     validate_kernel_opts,
+    validate_package_repo,
     validate_proxy_url,
     validate_sha256,
 )
@@ -116,13 +117,22 @@ class BootSource(models.Model):
         help_text="anaconda-iso: import only the boot ISO with this SHA-256 (the checksum list must name it with "
         "it), signed list or not: the one way to take an ISO from an unsigned list (CentOS Stream, Rocky Linux).",
     )
+    package_repo = models.CharField(
+        "package repository URL",
+        max_length=500,
+        blank=True,
+        validators=[validate_package_repo],
+        help_text="opensuse-iso and anaconda-iso: the package repository nodes install from (install=, "
+        "inst.repo=), {release} and {basearch} filled in; blank: opensuse-iso the release's repo/oss/ on the "
+        "source's mirror, anaconda-iso the one its installer image names.",
+    )
     arch_urls = models.TextField(
         "per-architecture URLs",
         blank=True,
         validators=[validate_arch_urls],
-        help_text="ubuntu-iso and anaconda-iso: per architecture whose files are elsewhere, a line: the arch, its "
-        "release directory with {release} (anaconda-iso: and {basearch}), for ubuntu-iso optionally its loader "
-        'archive, e.g. "arm64 https://cdimage.ubuntu.com/releases/{release}/release/ http://ports.ubuntu.com/ubuntu-ports/dists/".',
+        help_text="ubuntu-iso, anaconda-iso and opensuse-iso: per architecture whose files are elsewhere, a line: "
+        "the arch, its release directory with {release} (anaconda-iso, opensuse-iso: and {basearch}), for "
+        'ubuntu-iso optionally its loader archive, e.g. "arm64 https://cdimage.ubuntu.com/releases/{release}/release/ http://ports.ubuntu.com/ubuntu-ports/dists/".',
     )
     proxy = models.CharField(
         "HTTP proxy",

@@ -138,6 +138,7 @@ def _source(model: BootSource, overrides: Overrides) -> Source:
         feeds_loaders=model.feeds_loaders and layout_trait(model.layout, "has_loaders", True),
         # A pin binds only the layouts that read one (a hidden field's stale value, a --iso-sha256 meant for another).
         iso_sha256=(overrides.iso_sha256 or model.iso_sha256).lower() if pinned else "",
+        package_repo=model.package_repo or None,
     )
 
 

@@ -138,9 +138,12 @@ class HttpRoot:
 
     def named(self, texts: Iterable[str]) -> set[str]:
         """The paths below images/ whose URL appears in any of `texts` (menus, boot options); a URL that
-        names a directory (ends with "/": Anaconda's inst.stage2) names every file below it."""
-        pattern = re.compile(re.escape(f"{self.url}{MANAGED_DIR}/") + r"([^\s'\"]+)")
-        found = {match for text in texts for match in pattern.findall(text)}
+        names a directory (ends with "/": Anaconda's inst.stage2) names every file below it, and so does
+        linuxrc's instsys=<dir>/<file> name every file of <dir> (linuxrc reads <dir>/config and fetches the
+        parts it lists from there: linuxrc's url.c, url_find_instsys)."""
+        pattern = re.compile(r"(instsys=)?" + re.escape(f"{self.url}{MANAGED_DIR}/") + r"([^\s'\"]+)")
+        found = {path.rsplit("/", 1)[0] + "/" if instsys and "/" in path else path
+                 for text in texts for instsys, path in pattern.findall(text)}  # fmt: skip
         return {path for match in found for path in (self._files_below(match) if match.endswith("/") else [match])}
 
     def _files_below(self, directory: str) -> list[str]:

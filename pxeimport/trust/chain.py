@@ -128,25 +128,30 @@ class IndexVerifier:
         self._record(signed.suite, signed.freshness)
         return verified.content, verified.fingerprint
 
-    def verify_checksum_list(self, list_url: str, data: bytes, signature_url: str = "") -> tuple[bytes, str]:
+    def verify_checksum_list(
+        self, list_url: str, data: bytes, signature_url: str = "", series: str = ""
+    ) -> tuple[bytes, str]:
         """(the signed text, the key's fingerprint) of an ISO checksum list with no Release above it.
 
         Clearsigned when `signature_url` is "" (Fedora's <compose>-CHECKSUM, AlmaLinux's CHECKSUM), else
         with the detached signature fetched from `signature_url` (Rocky Linux's CHECKSUM.sig, openSUSE's
         <iso>.sha256.asc). The signature's creation time dates the list, so an older list replayed after a
-        newer one is refused (StaleIndex), as for SHA256SUMS. SignatureError / NotSigned otherwise.
+        newer one is refused (StaleIndex), as for SHA256SUMS: the newer one of `series` (default: of the
+        list's URL; openSUSE's lists have one URL per build, so one series is each ISO's builds).
+        SignatureError / NotSigned otherwise.
         """
         check_keyrings(self.keyrings, hint=self.keyring_hint)
+        key = series or list_url
         if not signature_url:
             verified = verify_clearsigned(
                 data, self.keyrings, name=list_url, content_type=self.fetcher.content_type(list_url)
             )
             freshness = Freshness(from_timestamp(verified.signed_at))
-            self._check(list_url, list_url, freshness)
-            self._record(list_url, freshness)
+            self._check(key, list_url, freshness)
+            self._record(key, freshness)
             return verified.content, verified.fingerprint
         signature = self.fetcher.get_bytes(signature_url)
-        return data, self._detached(list_url, data, signature, signature_url)
+        return data, self._detached(key, data, signature, signature_url)
 
     def _detached(self, index_url: str, index: bytes, signature: bytes, name: str = "") -> str:
         """Verify a detached signature; its creation time stands in for the Date the index lacks."""

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from pxeimport.models import BootSource, SelectedArch, SelectedRelease
-from tests.support.qemu import KERNEL_STARTED, boot, ovmf_firmware
+from pxeimport.models import BootSource
+from tests.support.qemu import FIRMWARE_NIC, KERNEL_STARTED, boot, command_line, ovmf_firmware
+from tests.support.selection import iso_source
 from tests.support.ubuntu_iso import HTTP_URL, http_root, parts, server, upstream  # noqa: F401 (fixtures)
 from tools.anaconda_iso import IsoDirectory, boot_iso
 from tools.ubuntu_iso import UbuntuIsoTree
@@ -27,7 +28,6 @@ from tools.ubuntu_iso import UbuntuIsoTree
 # ruff: noqa: F811
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
-FIRMWARE_NIC = "virtio-net-pci,romfile="  # OVMF's own network stack, as on a PC (see test_ubuntu_iso_boot)
 
 
 @dataclass(frozen=True)
@@ -56,15 +56,6 @@ FEDORA = Family(
 )  # fmt: skip
 
 
-def saved_source(name: str, layout: str, url: str, release: str, keyring: Path, **fields: str) -> None:
-    source = BootSource.objects.create(
-        name=name, url=url, layout=layout, distribution="other", keyring=str(keyring), current_release=release,
-        kernel_opts="console=ttyS0,115200", **fields,
-    )  # fmt: skip
-    SelectedArch.objects.create(source=source, name="amd64")
-    SelectedRelease.objects.create(source=source, name=release)
-
-
 def imported(family: Family, parts, upstream: UbuntuIsoTree, server, root: Path, signer, settings) -> str:
     """Import both saved sources into `root` with `family`'s release the menus' default; the tree's URL."""
     iso = boot_iso(upstream.root / family.iso, family.name, family.version, parts["linux"], parts["initrd"], b"2\n")
@@ -72,22 +63,16 @@ def imported(family: Family, parts, upstream: UbuntuIsoTree, server, root: Path,
     directory.add(family.iso, iso)
     directory.write_list(family.checksum_list)
     BootSource.objects.update(enabled=False)
-    saved_source(
+    iso_source(
         "ubuntu-loopback", "ubuntu-iso", server.url + "releases/", "noble", signer.keyring,
         loader_archive=server.url + "ubuntu/dists/",
     )  # fmt: skip
-    saved_source(family.slug, "anaconda-iso", server.url + family.url, family.release, signer.keyring)
+    iso_source(family.slug, "anaconda-iso", server.url + family.url, family.release, signer.keyring)
     settings.PXEIMPORT_MENU_DEFAULT = family.release
     out, err = StringIO(), StringIO()
     call_command("import_pxe_files", "--tftproot", str(root), stdout=out, stderr=err)
     assert "3 installed, 0 unchanged, 0 skipped, 0 failed" in out.getvalue(), out.getvalue() + err.getvalue()
     return f"{HTTP_URL}/images/{family.slug}/{family.release}/{hashlib.sha256(iso.read_bytes()).hexdigest()[:16]}/"
-
-
-def command_line(text: str) -> str:
-    lines = [line for line in text.splitlines() if "Command line: " in line]
-    assert lines, "the kernel did not print its command line"
-    return lines[0].split("Command line: ", 1)[1]
 
 
 @pytest.mark.parametrize("family", [ALMALINUX, FEDORA], ids=lambda f: f.slug)

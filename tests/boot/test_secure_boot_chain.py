@@ -10,7 +10,7 @@ from pathlib import Path
 import pefile
 import pytest
 
-from tests.support.qemu import KERNEL_STARTED, boot, debian_netboot, ovmf_firmware  # noqa: F401 (a fixture)
+from tests.support.qemu import FIRMWARE_NIC, KERNEL_STARTED, boot, debian_netboot, ovmf_firmware  # noqa: F401 (a fixture)
 from tools.archive import ArchiveTree
 
 # Tests name the imported fixtures as parameters: that is how pytest hands them over, not a redefinition.
@@ -19,7 +19,6 @@ from tools.archive import ArchiveTree
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
 SHIM = "maas/amd64/base/bootnetx64.efi"
-FIRMWARE_NIC = "virtio-net-pci,romfile="  # OVMF's own virtio-net driver, as in the Ubuntu ISO boots
 ARGS = ("--arch", "amd64", "--release", "bookworm", "--current-release", "bookworm")
 
 

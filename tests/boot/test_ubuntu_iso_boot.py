@@ -17,17 +17,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.qemu import INSTALLER_STARTED, KERNEL_STARTED, SerialLog, boot, ovmf_firmware, typed
+from tests.support.qemu import (
+    FIRMWARE_NIC,
+    INSTALLER_STARTED,
+    KERNEL_STARTED,
+    SerialLog,
+    boot,
+    ovmf_firmware,
+    typed,
+)
 from tests.support.ubuntu_iso import HTTP_URL, ISO_3, http_root, parts, run, server, upstream  # noqa: F401 (fixtures)
 from tools.initramfs import announcing, newc_members
 from tools.ubuntu_iso import live_server_iso
 
 pytestmark = pytest.mark.django_db
 HWE_BANNER = "pxeimport test: the HWE initrd runs"
-# OVMF's own network stack (virtio-net driver, PXE base code), no NIC option ROM: as a PC's firmware.
-# (With QEMU's iPXE ROM, iPXE boots the shim first, and the shim's fetch of grubx64.efi through iPXE's
-# PXE base code fails, "Malformed binary after Attribute Certificate Table": rhboot/shim issue 760.)
-FIRMWARE_NIC = "virtio-net-pci,romfile="
 SHIM = "maas/amd64/base/bootx64.efi"
 KERNEL_OPTS = ("--kernel-opts", "console=ttyS0,115200")
 

@@ -175,18 +175,6 @@ def isos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return found
 
 
-@pytest.fixture
-def upstream(tmp_path: Path) -> Path:
-    return tmp_path / "upstream"
-
-
-@pytest.fixture
-def server(upstream: Path):
-    upstream.mkdir(exist_ok=True)
-    with FaultServer(upstream, ranges=True) as running:
-        yield running
-
-
 def published(upstream: Path, relative: str, signer: ArchiveSigner, *isos: Path, style: str = "clearsigned"):
     """An ISO directory below `upstream` holding `isos`, its CHECKSUM written in `style`."""
     directory = IsoDirectory(upstream, relative, signer)

@@ -15,16 +15,14 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from io import StringIO
 from pathlib import Path
 
 import pytest
 import requests
-from django.core.management import call_command
 
 from pxeimport.publication import HTTP_DIR, INDEX
 from tests.support.commands import CommandResult
-from tests.support.region import run
+from tests.support.region import region_settings, run
 from tests.support.requirements import require_tool
 from tests.support.tree import base, install_dir
 from tests.support.ubuntu_iso import ARGS, ISO_3, ISO_4, parts, server, upstream  # noqa: F401 (fixtures)
@@ -105,14 +103,7 @@ def site(
     upstream: UbuntuIsoTree,  # noqa: F811
 ) -> Iterator[Site]:
     require_tool("gpg")
-    (tmp_path / "publish").mkdir()
-    (tmp_path / "rack-http").mkdir()
-    settings.PXEIMPORT_REGION_GNUPGHOME = tmp_path / "region-gnupg"
-    settings.PXEIMPORT_PUBLISH_URL = "http://127.0.0.1/"
-    settings.PXEIMPORT_HTTP_BACKOFF = 0
-    settings.CELERY_BROKER_URL = ""
-    keyring = tmp_path / "region.gpg"
-    call_command("export_region_keyring", str(keyring), stdout=StringIO())
+    keyring = region_settings(tmp_path, settings)
     with ArchiveServer(tmp_path / "publish") as region_http, ArchiveServer(tmp_path / "rack-http") as rack_http:
         yield Site(tmp_path, settings, server.url, signer.keyring, region_http, rack_http, keyring)
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.support.nginx import BOOT_SITE, site_with
-from tests.support.qemu import KEPT_LOGS, console_text, press
+from tests.support.qemu import FIRMWARE_NIC, KEPT_LOGS, console_text, press
 from tools import demo
 
 # TEST-NET-1 (RFC 5737): the namespace's servers are .1, the nodes lease .100 to .199.
@@ -46,8 +46,6 @@ HTTP_BOOT_ONLY = [
     "-fw_cfg", "name=opt/org.tianocore/IPv4PXESupport,string=n",
     "-fw_cfg", "name=opt/org.tianocore/IPv6PXESupport,string=n",
 ]  # fmt: skip
-# OVMF's own network stack (virtio-net driver, PXE and HTTP boot), no iPXE option ROM: as a PC's firmware.
-FIRMWARE_NIC = "virtio-net-pci,romfile="
 # Debian 12's netboot GRUB (grubx64.efi) rebuilt with http: its prefix, the modules its `lsmod` lists for
 # booting an entry, and http; from Debian's own grub-efi-amd64-bin 2.06 (see grub_with_http).
 GRUB_PACKAGE = "grub-efi-amd64-bin"

@@ -23,6 +23,10 @@ OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
 OVMF_SECURE_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.secboot.fd")
 OVMF_MS_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.ms.fd")
 KERNEL_STARTED = "Linux version"
+# A NIC driven by OVMF's own network stack (virtio-net driver, PXE and HTTP boot), no iPXE option ROM: as a
+# PC's firmware. (With QEMU's iPXE ROM, iPXE boots the shim first, and the shim's fetch of grubx64.efi through
+# iPXE's PXE base code fails, "Malformed binary after Attribute Certificate Table": rhboot/shim issue 760.)
+FIRMWARE_NIC = "virtio-net-pci,romfile="
 # What the installer's first screen prints on the serial console (its language question).
 INSTALLER_STARTED = ("Choose language", "Select a language", "Debian installer main menu")
 # Each boot's serial log is kept here (overwritten by the next run of the same test) for a look after a failure.
@@ -160,3 +164,10 @@ def local_disk(path: Path) -> Path:
     assert len(_BOOT_CODE) == 0x16 and len(sector) <= 510  # the code's `mov si` points at 0x7c16
     path.write_bytes(sector.ljust(510, b"\0") + b"\x55\xaa" + bytes((1 << 20) - 512))
     return path
+
+
+def command_line(text: str) -> str:
+    """The kernel command line a booted kernel printed ("Command line: ..."); fails the test when it printed none."""
+    lines = [line for line in text.splitlines() if "Command line: " in line]
+    assert lines, "the kernel did not print its command line"
+    return lines[0].split("Command line: ", 1)[1]

@@ -8,7 +8,7 @@ from pathlib import Path
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from pxeimport.models import BootSource
+from pxeimport.models import BootSource, SelectedArch, SelectedRelease
 from tests.support.commands import CommandResult
 
 
@@ -40,3 +40,13 @@ def import_files(tftp_root: Path, *args: str) -> CommandResult:
         return CommandResult(0, out.getvalue(), err.getvalue())
     except CommandError as exc:
         return CommandResult(exc.returncode, out.getvalue(), err.getvalue() + str(exc))
+
+
+def iso_source(name: str, layout: str, url: str, release: str, keyring: Path, **fields: str) -> None:
+    """An enabled boot source `name` of `layout` selecting amd64 and `release`, with a serial console."""
+    source = BootSource.objects.create(
+        name=name, url=url, layout=layout, distribution="other", keyring=str(keyring), current_release=release,
+        kernel_opts="console=ttyS0,115200", **fields,
+    )  # fmt: skip
+    SelectedArch.objects.create(source=source, name="amd64")
+    SelectedRelease.objects.create(source=source, name=release)

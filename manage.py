@@ -4,9 +4,10 @@
 A bad setting (an environment variable the settings refuse: ImproperlyConfigured) is one line on
 stderr and exit 2, the exit every command here gives bad configuration, so that systemd's
 RestartPreventExitStatus=2 and cron's mail treat it as a mistake to fix, not a run to retry. So is a
-database without the project's tables (never migrated); a database that cannot be reached is one line
-and exit 1, a run that may work later. A file or directory this user may not read or write (a TFTP root or
-var/ made by root, run as the service user) is one line naming it and the fix, exit 2.
+database without the project's tables (never migrated) or without a column an upgrade added; a database
+that cannot be reached is one line and exit 1, a run that may work later. A file or directory this user may
+not read or write (a TFTP root or var/ made by root, run as the service user) is one line naming it and the
+fix, exit 2.
 """
 
 import os
@@ -36,10 +37,12 @@ def main() -> None:
     except (OperationalError, ProgrammingError) as exc:
         said = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         name = os.path.basename(sys.argv[0])
-        if "no such table" in said or "does not exist" in said:  # SQLite's and PostgreSQL's words
+        # SQLite's and PostgreSQL's words for a table, or a column an upgrade added, that is not there yet.
+        if any(words in said for words in ("no such table", "no such column", "does not exist")):
             where = os.environ.get("DATABASE_URL", "the default SQLite database in var/")
+            what = "has no pxeimport tables" if "table" in said else "is older than this pxeimport"
             sys.stderr.write(
-                f"{name}: the database has no pxeimport tables ({said}): run `manage.py migrate` with the same "
+                f"{name}: the database {what} ({said}): run `manage.py migrate` with the same "
                 f"DATABASE_URL ({where.split('@')[-1]}) first; nothing done\n"
             )
             sys.exit(EXIT_USAGE)

@@ -31,7 +31,8 @@ def validate_archive_url(value: str) -> None:
 def validate_package_repo(value: str) -> None:
     """An http(s) URL that can stand on a kernel command line: no blanks, quotes or menu syntax; {release}
     and {basearch} are the only braces."""
-    validate_archive_url(value)
+    if not value.startswith(("http://", "https://")):
+        raise ValidationError("The package repository URL must start with http:// or https://.")
     bare = value.replace("{release}", "").replace("{basearch}", "")
     if not re.fullmatch(r"[A-Za-z0-9._~:/?#\[\]@!&()*+,=%-]+", bare):
         raise ValidationError(

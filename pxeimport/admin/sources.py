@@ -22,6 +22,7 @@ from pxeimport.layouts import (
     arch_problem,
     get_layout,
     known_releases,
+    layout_trait,
     release_problem,
 )
 from pxeimport.lib import redact_text, redact_url, restore_password
@@ -199,6 +200,9 @@ class BootSourceForm(forms.ModelForm[BootSource]):
         problems = fits_layout(
             cleaned.get("layout") or "", _submitted(self.data, "arches"), _submitted(self.data, "releases"), keyring
         )
+        chosen = layout_trait(cleaned.get("layout") or "", "source_problem", None)
+        said = chosen(cleaned.get("url") or "", cleaned.get("package_repo") or "") if chosen else ""
+        problems += [said] if said and "url" not in self.errors and "package_repo" not in self.errors else []
         if clashes or problems:
             raise forms.ValidationError([*clashes, *problems])
         return cleaned

@@ -275,7 +275,9 @@ class Importer:
             item, Outcome.UNCHANGED, version=version, previous_version=previous, signed_by=wanted.signed_by
         )
         damaged = [str(d) for d in damage]
-        if self.http_root is not None and installed is not None:  # its copies for nodes, checked as its files
+        # Its copies for nodes, checked as its files; only when it is the version wanted: the paths `wanted` keeps
+        # are the new version's (named by the new ISO), which the install of that version fills.
+        if self.http_root is not None and installed is not None and previous == version:
             names = {d.name for d in damage}
             damaged += check_copies(self.http_root, wanted, installed.files, names, deep=self.verify, dry=dry_run)
         done.repaired = "; ".join(damaged)

@@ -52,7 +52,9 @@ def loaderless(root: TftpRoot) -> list[str]:
     with no source that feeds the arch's loaders)."""
     warnings = []
     for arch in root.arches(retired=False):
-        releases = sorted(root.installed_releases(arch))
+        # A release retired and in its grace period is off the menus: not offered (found by a walk).
+        offered = (r for r in root.installed_releases(arch) if marked_at(root.base_dir(arch) / r) is None)
+        releases = sorted(offered)
         if releases and not root.served_loaders(arch):
             warnings.append(
                 f"{arch} serves {', '.join(releases)} but no pre-boot loader, so its nodes cannot boot them: "

@@ -257,6 +257,11 @@ class Layout(ABC):
         """The files `item` needs now, with hashes from the verified index chain."""
 
     @classmethod
+    def source_problem(cls, url: str, package_repo: str) -> str:
+        """Why a source of this layout with this URL and package repository cannot work; "" when it may."""
+        return ""
+
+    @classmethod
     def release_problem(cls, release: str) -> str:
         """Why this layout cannot import a release named `release`, whatever the upstream offers; "" when it may."""
         return ""

@@ -52,7 +52,7 @@ from pxeimport.layouts.base import (
 )
 from pxeimport.layouts.listing import listed_names
 from pxeimport.layouts.releases import ReleaseDataError
-from pxeimport.lib import Once, check_name
+from pxeimport.lib import InvalidName, Once, check_name
 from pxeimport.trust import ChecksumIndexError, SignatureError, parse_sha256sums
 
 NAME = "opensuse-iso"
@@ -69,6 +69,10 @@ CLEARSIGNED = b"-----BEGIN PGP SIGNED MESSAGE-----"
 # A NET ISO is ~0.2-0.4 GB (Leap 15.6 NET x86_64: ~0.25 GB); room for it and what is taken out of it.
 ISO_FREE_BYTES = 1 << 30
 BOOT_OPTIONS = "instsys={instsys} install={repository} netsetup=dhcp"
+NO_REPOSITORY = (
+    f"its URL is a template with {{release}}, so {NAME} cannot tell where the release's packages are: set its "
+    "package repository URL (e.g. https://download.opensuse.org/distribution/leap/{release}/repo/oss/)"
+)
 
 
 @dataclass(frozen=True)
@@ -98,16 +102,16 @@ TUMBLEWEED_EDITION = Edition(
 
 def edition(release: str) -> Edition:
     """Tumbleweed for the release "tumbleweed", Leap for a version (15.6); NotOffered for anything else."""
+    imported = f"{NAME} imports Leap 15 (releases named as the ISOs name them: 15.6) and Tumbleweed (tumbleweed)"
+    if release.lower() == TUMBLEWEED and release != TUMBLEWEED:
+        raise NotOffered(f"{imported}: write {TUMBLEWEED} in lower case, not {release!r}", offered=[TUMBLEWEED])
     check_name("release", release)
     if release == TUMBLEWEED:
         return TUMBLEWEED_EDITION
     if re.fullmatch(r"15\.\d+", release):
         return LEAP
-    raise NotOffered(
-        f"{NAME} imports Leap 15 (releases named as the ISOs name them: 15.6) and Tumbleweed (tumbleweed), "
-        f"not {release!r}: Leap 16 installs with Agama, which linuxrc's options do not boot",
-        offered=["15.6", TUMBLEWEED],
-    )
+    why = ": Leap 16 installs with Agama, which linuxrc's options do not boot" if re.match(r"1[6-9]\b", release) else ""
+    raise NotOffered(f"{imported}, not {release!r}{why}", offered=["15.6", TUMBLEWEED])
 
 
 def basearch(arch: str) -> str:
@@ -140,11 +144,7 @@ def package_repository(source: Source, arch: str, release: str) -> str:
         filled = source.package_repo.replace("{release}", release).replace("{basearch}", basearch(arch))
         return filled.rstrip("/") + "/"
     if "{release}" in (dict(source.arch_urls.releases).get(arch) or source.url):
-        raise LayoutError(
-            f"boot source {source.name!r} names its ISO directory by a template, so {NAME} cannot tell where "
-            "the release's packages are: set its package repository (e.g. "
-            "https://download.opensuse.org/distribution/leap/{release}/repo/oss/)"
-        )
+        raise LayoutError(f"boot source {source.name!r}: {NO_REPOSITORY}")
     return _below_top(source, arch, release, "distribution/leap/{release}/repo/oss/", "tumbleweed/repo/oss/")
 
 
@@ -235,10 +235,16 @@ class OpensuseIso(Layout):
         self._sums: Once[str, tuple[str, str]] = Once()
 
     @classmethod
+    def source_problem(cls, url: str, package_repo: str) -> str:
+        return f"{NAME}: {NO_REPOSITORY}" if "{release}" in url and not package_repo else ""
+
+    @classmethod
     def release_problem(cls, release: str) -> str:
         try:
             edition(release)
-        except (LayoutError, ValueError) as exc:
+        except InvalidName:
+            return ""  # the release name's own check says it
+        except LayoutError as exc:
             return str(exc)
         return ""
 

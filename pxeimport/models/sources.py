@@ -45,7 +45,8 @@ class BootSource(models.Model):
         help_text="Which releases each layout offers: debian-installer for Debian and Ubuntu up to 20.04; "
         "ubuntu-netboot for Ubuntu 23.10 and later where the tarball is signed; "
         "ubuntu-iso for Ubuntu 20.04 and later from the signed live-server ISO; "
-        "anaconda-iso for Fedora and AlmaLinux from the boot ISO their signed checksum list names.",
+        "anaconda-iso for Fedora and AlmaLinux from the boot ISO their signed checksum list names; "
+        "opensuse-iso for openSUSE Leap 15 and Tumbleweed from the NET ISO its signed .sha256 names.",
     )
     distribution = models.CharField(
         max_length=16,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -295,3 +297,20 @@ def test_check_source_reads_the_signed_indexes_and_says_what_a_run_would_do(
     page = admin_client.post(reverse("admin:pxeimport_bootsource_changelist"), form, follow=True).content.decode()
     assert f'class="{level}"' in page and says in page, page[page.find("messagelist") :][:1500]
     assert not tftp_root.exists()  # a dry run: nothing written
+
+
+def test_an_opensuse_source_checks_its_releases_and_its_package_repository_before_it_is_saved(admin_client, signer):
+    suse = {"name": "leap", "layout": "opensuse-iso", "distribution": "other", "keyring": str(signer.keyring)}
+    suse |= {"installer_dir": "", "current_release": "15.6", "releases-0-name": "15.6"}
+
+    templated = save_source(admin_client, url="http://m.example.org/distribution/leap/{release}/iso/", **suse)
+    leap16 = save_source(admin_client, url="http://m.example.org/", **suse | {"releases-0-name": "16.0"})
+    ftp = save_source(admin_client, url="http://m.example.org/", package_repo="ftp://m.example.org/oss/", **suse)
+
+    # Found by a walk: saved, and every run then failed saying to set it.
+    assert "cannot tell where the release&#x27;s packages are: set its package repository URL" in templated.text
+    assert "Leap 16 installs with Agama" in leap16.text
+    assert "The package repository URL must start with http:// or https://." in ftp.text
+    assert not BootSource.objects.filter(name="leap").exists()
+    saved = save_source(admin_client, url="http://m.example.org/", **suse)
+    assert saved.status_code == 302, re.findall(r"errorlist[^>]*>(.*?)</ul>", saved.text, re.S)

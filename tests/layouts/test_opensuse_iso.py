@@ -85,9 +85,10 @@ def test_a_directory_with_no_net_iso_for_the_arch_says_which_arches_it_has():
 def test_leap_16_and_names_that_are_no_release_are_refused_saying_what_is_imported():
     assert "Leap 16 installs with Agama" in OpensuseIso.release_problem("16.0")
     assert OpensuseIso.release_problem("15.6") == "" and OpensuseIso.release_problem("tumbleweed") == ""
-    assert fits_layout("opensuse-iso", ["amd64"], ["15.6", "leap"], "/k.gpg") == [
-        "opensuse-iso imports Leap 15 (releases named as the ISOs name them: 15.6) and Tumbleweed (tumbleweed), "
-        "not 'leap': Leap 16 installs with Agama, which linuxrc's options do not boot"
+    imported = "opensuse-iso imports Leap 15 (releases named as the ISOs name them: 15.6) and Tumbleweed (tumbleweed)"
+    assert fits_layout("opensuse-iso", ["amd64"], ["15.6", "leap", "Tumbleweed", "bad/name"], "/k.gpg") == [
+        f"{imported}, not 'leap'",  # the Agama clause is for Leap 16 only (found by a walk)
+        f"{imported}: write tumbleweed in lower case, not 'Tumbleweed'",
     ]
 
 
@@ -267,11 +268,15 @@ def test_a_tampered_iso_is_refused_and_what_is_served_stays(server, upstream, is
     data[40000] ^= 0xFF
     tampered.write_bytes(bytes(data))
 
+    dry = run(server, tftp_root, signer, "15.6", "--dry-run")
     result = run(server, tftp_root, signer, "15.6")
 
+    assert "damaged" not in dry.stdout + dry.stderr, dry.stdout + dry.stderr
     assert result.code != 0
     assert B2 in result.stderr and "SHA-256" in result.stderr, result.stderr
     assert os.readlink(install_dir(tftp_root, "amd64", "15.6")) == served
+    # Nothing was kept at the refused ISO's path in the HTTP root (found by a walk: the served build's files were).
+    assert not (http_root / "images" / "opensuse" / "15.6" / sha256(tampered.read_bytes())[:16]).exists()
 
 
 def test_an_unsigned_checksum_file_is_refused_and_one_signed_by_another_key_too(
@@ -390,3 +395,27 @@ def test_an_instsys_url_keeps_every_part_beside_it_in_the_http_root(tmp_path):
     removed = http.collect_garbage(named, now=1e12)
     assert sorted(p.name for p in removed) == ["common", "config", "root"]
     assert all(p.parent.parent.parent.name == "fedcba9876543210" for p in removed)
+
+
+def test_a_release_retired_in_its_grace_period_is_not_named_as_served_without_a_loader(
+    server, upstream, isos, tftp_root, http_root, signer, settings
+):
+    settings.PXEIMPORT_GRACE_SECONDS = 3600
+    IsoDirectory(upstream, LEAP, signer).add(B1, isos["b1"])
+    IsoDirectory(upstream, "tumbleweed/iso", signer).add("openSUSE-Tumbleweed-NET-x86_64-Current.iso", isos["tw"])
+    BootSource.objects.update(enabled=False)
+    source = BootSource.objects.create(
+        name="suse", url=server.url, layout="opensuse-iso", distribution="other", keyring=str(signer.keyring),
+        current_release="15.6",
+    )  # fmt: skip
+    SelectedArch.objects.create(source=source, name="amd64")
+    for release in ("15.6", "tumbleweed"):
+        SelectedRelease.objects.create(source=source, name=release)
+    call_command("import_pxe_files", "--tftproot", str(tftp_root), stdout=StringIO(), stderr=StringIO())
+    SelectedRelease.objects.filter(name="tumbleweed").delete()
+    err = StringIO()
+
+    call_command("import_pxe_files", "--tftproot", str(tftp_root), stdout=StringIO(), stderr=err)
+
+    assert "amd64 serves 15.6 but no pre-boot loader" in err.getvalue(), err.getvalue()
+    assert (base(tftp_root, "amd64") / "tumbleweed").is_dir()  # retired, kept for its grace period

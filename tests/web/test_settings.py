@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import pytest
 
@@ -122,6 +123,22 @@ def test_a_database_never_migrated_is_one_line_naming_migrate_and_exit_2(tmp_pat
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert "the database has no pxeimport tables (no such table: pxeimport_bootsource): run `manage.py migrate`" in (
+        result.stderr
+    )
+
+
+def test_a_database_an_upgrade_has_not_migrated_is_one_line_naming_migrate_and_exit_2(tmp_path):
+    """Found by a newcomer: code with a new column on a database without it said "check DATABASE_URL", exit 1."""
+    database = tmp_path / "old.sqlite3"
+    assert run("manage.py", "migrate", "-v0", DATABASE_URL=f"sqlite:///{database}").returncode == 0
+    with sqlite3.connect(database) as db:
+        db.execute("ALTER TABLE pxeimport_bootsource DROP COLUMN package_repo")
+
+    result = run("manage.py", "import_pxe_files", "--dry-run", DATABASE_URL=f"sqlite:///{database}")
+
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "the database is older than this pxeimport (no such column: pxeimport_bootsource.package_repo): run " in (
         result.stderr
     )
 

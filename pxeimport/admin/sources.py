@@ -201,8 +201,9 @@ class BootSourceForm(forms.ModelForm[BootSource]):
             cleaned.get("layout") or "", _submitted(self.data, "arches"), _submitted(self.data, "releases"), keyring
         )
         chosen = layout_trait(cleaned.get("layout") or "", "source_problem", None)
-        said = chosen(cleaned.get("url") or "", cleaned.get("package_repo") or "") if chosen else ""
-        problems += [said] if said and "url" not in self.errors and "package_repo" not in self.errors else []
+        fields = [cleaned.get(name) or "" for name in ("url", "package_repo", "arch_urls")]
+        said = chosen(*fields) if chosen else ""
+        problems += [said] if said and not {"url", "package_repo", "arch_urls"} & set(self.errors) else []
         if clashes or problems:
             raise forms.ValidationError([*clashes, *problems])
         return cleaned

@@ -23,7 +23,7 @@ from pxeimport.fetching import Fetcher, FetchError
 from pxeimport.importer import containers, loadersets
 from pxeimport.importer.downloads import Downloads, Progress
 from pxeimport.importer.housekeeping import Housekeeping
-from pxeimport.importer.httpcopies import check_copies
+from pxeimport.importer.httpcopies import check_copies, kept, to_keep
 from pxeimport.importer.text import what_stays
 from pxeimport.items import FileResult, Item, ItemKind, ItemResult, Outcome, Source
 from pxeimport.layouts import Container, Layout, LayoutError, NotOffered, Wanted, get_layout
@@ -246,11 +246,11 @@ class Importer:
         return dataclasses.replace(wanted, generated=generated)
 
     def _published_missing(self, wanted: Wanted) -> list[str]:
-        """The HTTP root paths `wanted` keeps there that are not there (deleted by hand, say)."""
+        """The HTTP root paths `wanted` keeps there that are not there (deleted by hand, say) or, for a file kept
+        as it was fetched (a rack's copy of its region's), not its bytes (by size; with --verify, SHA-256)."""
         if self.http_root is None:
             return []
-        http_root = self.http_root
-        return [path for c in wanted.all_containers for path in c.kept_paths if not http_root.has(path)]
+        return [p for c in wanted.all_containers for p in c.kept_paths if not kept(self.http_root, c, p, self.verify)]
 
     def _to_fetch(self, wanted: Wanted) -> list[Container]:
         """The containers to download: all but a "file" already kept in the HTTP root (verified when it was)."""
@@ -275,8 +275,7 @@ class Importer:
             item, Outcome.UNCHANGED, version=version, previous_version=previous, signed_by=wanted.signed_by
         )
         damaged = [str(d) for d in damage]
-        # Its copies for nodes, checked as its files; only when it is the version wanted: the paths `wanted` keeps
-        # are the new version's (named by the new ISO), which the install of that version fills.
+        # Its copies for nodes, checked as its files, when it is the version wanted (else `wanted` names new paths).
         if self.http_root is not None and installed is not None and previous == version:
             names = {d.name for d in damage}
             damaged += check_copies(self.http_root, wanted, installed.files, names, deep=self.verify, dry=dry_run)
@@ -337,8 +336,9 @@ class Importer:
             pulled += 0 if f.name in reuse else size
             files.append(FileResult(f.name, f.sha256, f.url, size, f.name not in reuse))
         unpacked = self.downloads.scratch_dir(item.kind)
+        keep: list[Callable[[], Path]] = []
         for container, future in packed:
-            pulled += self._unpack(container, future.result(), unpacked, sources, hashes, files)
+            pulled += self._unpack(container, future.result(), unpacked, sources, hashes, files, keep)
         for name, content in wanted.generated.items():
             path = unpacked / name
             path.write_bytes(content)
@@ -351,6 +351,8 @@ class Importer:
             loadersets.check_chain(item, sources)
         if wanted.check_files is not None:
             wanted.check_files(sources, hashes)
+        for publish in keep:  # once every check passed: a refused version keeps nothing in the HTTP root
+            log.info("kept %s for nodes", publish())
         path = self.root.install(slot, version, {n: sources[n] for n in order}, hashes, rebuild=rebuild)
         log.info("%s: installed version %s (was %s)", item, version, previous or "none")
         return ItemResult(
@@ -371,9 +373,10 @@ class Importer:
         sources: dict[str, Path],
         hashes: dict[str, str],
         files: list[FileResult],
+        keep: list[Callable[[], Path]],
     ) -> int:
-        """Extract a downloaded, verified container's members (and keep it in the HTTP root if asked);
-        return its size. Errors name the container's URL."""
+        """Extract a downloaded, verified container's members; add to `keep` how to keep in the HTTP root what
+        it is to keep there (a member replaces a copy that is not it); return its size. Errors name its URL."""
         try:
             got = containers.extract(container, path, unpacked, max_bytes=self.max_file_bytes)
         except (TarballError, IsoImageError, DebError, LayoutError) as exc:
@@ -382,12 +385,7 @@ class Importer:
             sources[name], hashes[name] = extracted.path, extracted.sha256
             url = f"{container.remote.url}#{container.members[name][0]}"
             files.append(FileResult(name, extracted.sha256, url, extracted.size, True))
-        if self.http_root is not None:
-            kept = [(container.publish_as, path)] if container.publish_as else []
-            kept += [(where, got[name].path) for name, where in container.publish_members.items()]
-            for where, source in kept:  # a member replaces a copy that is not it (found damaged before)
-                placed = self.http_root.publish(where, source, replace=where in container.publish_members.values())
-                log.info("kept %s for nodes at %s", placed, self.http_root.url_for(where))
+        keep += to_keep(self.http_root, container, path, {name: extracted.path for name, extracted in got.items()})
         return path.stat().st_size
 
     def _slot(self, item: Item) -> Slot:

@@ -67,11 +67,13 @@ class NotOffered(LayoutError):
 
 @dataclass(frozen=True)
 class RemoteFile:
-    """A file to install: the name it gets in the TFTP root, where it comes from, its SHA-256 (hex)."""
+    """A file to install: the name it gets in the TFTP root, where it comes from, its SHA-256 (hex), and its size
+    in bytes when the index gives it (a region's)."""
 
     name: str
     url: str
     sha256: str
+    size: int | None = None
 
 
 # The kinds of container the importer can take members out of (pxeimport.importer.containers has an extractor each);
@@ -257,8 +259,9 @@ class Layout(ABC):
         """The files `item` needs now, with hashes from the verified index chain."""
 
     @classmethod
-    def source_problem(cls, url: str, package_repo: str) -> str:
-        """Why a source of this layout with this URL and package repository cannot work; "" when it may."""
+    def source_problem(cls, url: str, package_repo: str, arch_urls: str = "") -> str:
+        """Why a source of this layout with this URL, package repository and per-arch URLs cannot work; "" when
+        it may."""
         return ""
 
     @classmethod

@@ -70,8 +70,9 @@ CLEARSIGNED = b"-----BEGIN PGP SIGNED MESSAGE-----"
 ISO_FREE_BYTES = 1 << 30
 BOOT_OPTIONS = "instsys={instsys} install={repository} netsetup=dhcp"
 NO_REPOSITORY = (
-    f"its URL is a template with {{release}}, so {NAME} cannot tell where the release's packages are: set its "
-    "package repository URL (e.g. https://download.opensuse.org/distribution/leap/{release}/repo/oss/)"
+    f"its URL (or a per-arch URL) is a template with {{release}}, so {NAME} cannot tell where the release's "
+    "packages are: set its package repository URL (e.g. https://download.opensuse.org/distribution/leap/"
+    "{release}/repo/oss/)"
 )
 
 
@@ -235,8 +236,9 @@ class OpensuseIso(Layout):
         self._sums: Once[str, tuple[str, str]] = Once()
 
     @classmethod
-    def source_problem(cls, url: str, package_repo: str) -> str:
-        return f"{NAME}: {NO_REPOSITORY}" if "{release}" in url and not package_repo else ""
+    def source_problem(cls, url: str, package_repo: str, arch_urls: str = "") -> str:
+        templated = "{release}" in url or "{release}" in arch_urls  # a per-arch URL is a template (a walk)
+        return f"{NAME}: {NO_REPOSITORY}" if templated and not package_repo else ""
 
     @classmethod
     def release_problem(cls, release: str) -> str:

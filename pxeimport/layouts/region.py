@@ -168,7 +168,7 @@ class Region(Layout):
         kept = []
         for f in found.http_files:
             url = f"{item.source.url.rstrip('/')}/{HTTP_DIR}/{f.path}"
-            remote = RemoteFile(f.path.rsplit("/", 1)[-1], url, f.sha256)
+            remote = RemoteFile(f.path.rsplit("/", 1)[-1], url, f.sha256, f.size)
             kept.append(Container(remote, "file", {}, free_bytes=f.size, publish_as=f.path))
             options = _rebased(options, f.node_url, f.path, self.http_root.url_for)
         return tuple(kept), options

@@ -306,9 +306,13 @@ def test_an_opensuse_source_checks_its_releases_and_its_package_repository_befor
     templated = save_source(admin_client, url="http://m.example.org/distribution/leap/{release}/iso/", **suse)
     leap16 = save_source(admin_client, url="http://m.example.org/", **suse | {"releases-0-name": "16.0"})
     ftp = save_source(admin_client, url="http://m.example.org/", package_repo="ftp://m.example.org/oss/", **suse)
+    per_arch = save_source(
+        admin_client, url="http://m.example.org/", arch_urls="amd64 http://a.example.org/{release}/", **suse
+    )
 
     # Found by a walk: saved, and every run then failed saying to set it.
     assert "cannot tell where the release&#x27;s packages are: set its package repository URL" in templated.text
+    assert "cannot tell where the release&#x27;s packages are" in per_arch.text
     assert "Leap 16 installs with Agama" in leap16.text
     assert "The package repository URL must start with http:// or https://." in ftp.text
     assert not BootSource.objects.filter(name="leap").exists()

@@ -336,6 +336,8 @@ def test_an_iso_whose_installation_system_needs_a_part_not_kept_is_refused_and_w
     assert result.code != 0
     assert f"{B2}#boot/x86_64/config needs newpart for the installation system" in result.stderr, result.stderr
     assert os.readlink(install_dir(tftp_root, "amd64", "15.6")) == served
+    # Nothing of the refused ISO is kept for nodes (found by a walk: its parts were, until the grace period).
+    assert not (http_root / "images" / "opensuse" / "15.6" / sha256(isos["newpart"].read_bytes())[:16]).exists()
 
 
 def test_leap_16_on_the_command_line_is_refused_naming_agama(server, tftp_root, http_root, signer):

@@ -57,6 +57,9 @@ def resolve(overrides: Overrides) -> list[Selection]:
         if (problem := arch_problem(arch)) is not None:
             raise LayoutError(f"--arch {arch}: {problem}")
     for release in (*overrides.releases, *filter(None, [overrides.current_release])):
+        # The layout's word first: it may say more than that the name is not one ("write tumbleweed in lower case").
+        if overrides.archive and (said := layout_trait(overrides.layout, "release_problem", lambda _: "")(release)):
+            raise LayoutError(f"--release {release}: {said}")
         check_name("release", release)
         if overrides.pairs is None and (problem := release_problem(release)) is not None:
             raise LayoutError(f"--release {release}: {problem}")

@@ -343,8 +343,11 @@ def test_an_iso_whose_installation_system_needs_a_part_not_kept_is_refused_and_w
 def test_leap_16_on_the_command_line_is_refused_naming_agama(server, tftp_root, http_root, signer):
     result = run(server, tftp_root, signer, "16.0")
 
+    capital = run(server, tftp_root, signer, "Tumbleweed")
+
     assert result.code == 2  # a selection to fix
     assert "Leap 16 installs with Agama" in result.stderr, result.stderr
+    assert capital.code == 2 and "write tumbleweed in lower case" in capital.stderr, capital.stderr  # a walk
     assert not server.requests
 
 

@@ -22,7 +22,6 @@ from pxeimport.layouts import (
     arch_problem,
     get_layout,
     known_releases,
-    layout_trait,
     release_problem,
 )
 from pxeimport.lib import redact_text, redact_url, restore_password
@@ -197,22 +196,23 @@ class BootSourceForm(forms.ModelForm[BootSource]):
             clashes = []
         # A keyring the field refused is said there; the layout's need of one is then not said again.
         keyring = cleaned.get("keyring") or ("refused" if "keyring" in self.errors else "")
+        # URL fields the form refused are said there; what the layout would say of them is then not said.
+        urls = {} if {"url", "package_repo", "arch_urls"} & set(self.errors) else cleaned
         problems = fits_layout(
-            cleaned.get("layout") or "", _submitted(self.data, "arches"), _submitted(self.data, "releases"), keyring
-        )
-        chosen = layout_trait(cleaned.get("layout") or "", "source_problem", None)
-        fields = [cleaned.get(name) or "" for name in ("url", "package_repo", "arch_urls")]
-        said = chosen(*fields) if chosen else ""
-        problems += [said] if said and not {"url", "package_repo", "arch_urls"} & set(self.errors) else []
+            cleaned.get("layout") or "", _submitted(self.data, "arches"), _submitted(self.data, "releases"), keyring,
+            urls=(urls.get("url") or "", urls.get("package_repo") or "", urls.get("arch_urls") or ""),
+        )  # fmt: skip
         if clashes or problems:
             raise forms.ValidationError([*clashes, *problems])
         return cleaned
 
 
-def fits_layout(layout: str, arches: list[str], releases: list[str], keyring: str) -> list[str]:
+def fits_layout(
+    layout: str, arches: list[str], releases: list[str], keyring: str, urls: tuple[str, str, str] = ("", "", "")
+) -> list[str]:
     """What a source of `layout` cannot do as filled in, one sentence each: an arch the layout does not
     import, no releases where it has no default, a release it cannot import, no keyring where Debian's and
-    Ubuntu's never sign it."""
+    Ubuntu's never sign it, URLs it cannot work with (`urls`: its URL, package repository, per-arch URLs)."""
     try:
         chosen = get_layout(layout)
     except LayoutError:
@@ -227,6 +227,7 @@ def fits_layout(layout: str, arches: list[str], releases: list[str], keyring: st
     problems += [problem for release in releases if (problem := chosen.release_problem(release))]
     if chosen.own_keyring and not keyring:
         problems.append(f"{layout} needs a keyring: {chosen.own_keyring}")
+    problems += [said] if (said := chosen.source_problem(*urls)) else []
     return problems
 
 

@@ -252,9 +252,9 @@ class Importer:
             return []
         return [p for c in wanted.all_containers for p in c.kept_paths if not kept(self.http_root, c, p, self.verify)]
 
-    def _to_fetch(self, wanted: Wanted) -> list[Container]:
-        """The containers to download: all but a "file" already kept in the HTTP root (verified when it was)."""
-        missing = self._published_missing(wanted)
+    @staticmethod
+    def _to_fetch(wanted: Wanted, missing: list[str]) -> list[Container]:
+        """The containers to download: all but a "file" kept whole in the HTTP root (not among `missing`)."""
         return [c for c in wanted.all_containers if c.kind != "file" or c.publish_as in missing]
 
     def _import(self, item: Item, *, dry_run: bool) -> ItemResult:
@@ -285,7 +285,8 @@ class Importer:
         names = set(wanted.identity)
         complete = installed is not None and names - wanted.optional <= set(installed.files) <= names
         unchanged = previous == version and complete and not damage
-        if installed is not None and unchanged and not self._published_missing(wanted):
+        missing = self._published_missing(wanted)  # once: with --verify it hashes what the HTTP root keeps
+        if installed is not None and unchanged and not missing:
             done.files = [
                 FileResult(name, f.sha256, wanted.origin(name), f.path.stat().st_size, downloaded=False)
                 for name, f in installed.files.items()
@@ -299,13 +300,13 @@ class Importer:
             for f in wanted.files
             if installed and f.name not in damaged_names and _holds(installed.files.get(f.name), f.sha256)
         }
-        if dry_run:
-            # Sizes by HEAD, so the plan says how many bytes a real run would move.
-            remote = [f for f in wanted.files if f.name not in reuse] + [c.remote for c in self._to_fetch(wanted)]
+        fetch = self._to_fetch(wanted, missing)
+        if dry_run:  # sizes by HEAD, so the plan says how many bytes a real run would move
+            remote = [f for f in wanted.files if f.name not in reuse] + [c.remote for c in fetch]
             done.outcome = Outcome.PLANNED
             done.files = [FileResult(f.name, f.sha256, f.url, self.fetcher.size(f.url), True) for f in remote]
             return done
-        result = self._install(item, slot, version, previous, wanted, reuse, rebuild=bool(damage))
+        result = self._install(item, slot, version, previous, wanted, reuse, fetch, rebuild=bool(damage))
         result.signed_by, result.repaired = wanted.signed_by, done.repaired
         return result
 
@@ -317,14 +318,13 @@ class Importer:
         previous: str | None,
         wanted: Wanted,
         reuse: dict[str, Path],
+        fetch: list[Container],
         *,
         rebuild: bool = False,
     ) -> ItemResult:
         label = f"{item.arch}/{item.release}" if item.kind == ItemKind.INSTALL else f"{item.arch} loaders"
         pending = {f.name: self.downloads.get(f, f"{label} {f.name}") for f in wanted.files if f.name not in reuse}
-        packed = [
-            (c, self.downloads.get(c.remote, f"{label} {c.remote.name}", c.free_bytes)) for c in self._to_fetch(wanted)
-        ]
+        packed = [(c, self.downloads.get(c.remote, f"{label} {c.remote.name}", c.free_bytes)) for c in fetch]
         sources: dict[str, Path] = {}
         hashes: dict[str, str] = {}
         files: list[FileResult] = []
